@@ -1,0 +1,115 @@
+"""Encoded form of the log for the numba kernels (DESIGN.md).
+
+``case_offsets`` int64[n_cases+1], ``activity_codes`` int32[n_events],
+``timestamps`` int64[n_events] (ns UTC), ``end_timestamps`` int64 with
+``NO_TIME`` where unknown, and int32 codes for each segmentation attribute
+(-1 where empty), with the code-to-label dictionaries. Labels are sorted, so
+codes are stable for the same set of labels whatever the file's row groups.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.log.schema import SEGMENT_COLUMNS
+from engine.log.store import read_log
+
+NO_TIME = np.iinfo(np.int64).min
+
+
+@dataclass(frozen=True)
+class EncodedLog:
+    case_offsets: np.ndarray
+    activity_codes: np.ndarray
+    timestamps: np.ndarray
+    activities: tuple[str, ...]
+    end_timestamps: np.ndarray | None = None
+    attributes: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
+    case_ids: pa.Array | None = None
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.case_offsets) - 1
+
+    @property
+    def n_events(self) -> int:
+        return len(self.activity_codes)
+
+    def case_label(self, i: int) -> str:
+        if self.case_ids is None:
+            return str(i)
+        return self.case_ids[i].as_py()
+
+
+def encode_strings(col: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """int32 codes (-1 for null) into a sorted label tuple, working chunk by chunk on dictionaries."""
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    labels: set[str] = set()
+    for ch in chunks:
+        labels.update(x for x in ch.dictionary.to_pylist() if x is not None)
+    ordered = tuple(sorted(labels))
+    pos = {s: i for i, s in enumerate(ordered)}
+    out = np.empty(sum(len(c) for c in chunks), dtype=np.int32)
+    at = 0
+    for ch in chunks:
+        remap = np.array([pos.get(s, -1) if s is not None else -1 for s in ch.dictionary.to_pylist()] + [-1],
+                         dtype=np.int32)
+        idx = ch.indices.fill_null(len(remap) - 1).to_numpy(zero_copy_only=False)
+        out[at:at + len(ch)] = remap[idx]
+        at += len(ch)
+    return out, ordered
+
+
+def offsets_from_case_index(case_index: np.ndarray) -> np.ndarray:
+    n = len(case_index)
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.flatnonzero(case_index[1:] != case_index[:-1]) + 1
+    return np.concatenate(([0], starts, [n])).astype(np.int64)
+
+
+def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...] | None = None,
+               *, with_case_ids: bool = False) -> EncodedLog:
+    """Encode a stored log (path) or a table returned by ``read_log``.
+
+    ``attributes``: segmentation columns to encode (default: those of
+    SEGMENT_COLUMNS present in the log).
+    """
+    if isinstance(source, pa.Table):
+        table = source
+    else:
+        from pyarrow import parquet as pq
+        names = pq.read_schema(source).names
+        want = ["activity", "timestamp"]
+        want += [c for c in ("end_timestamp",) if c in names]
+        attrs = tuple(c for c in SEGMENT_COLUMNS if c in names) if attributes is None else attributes
+        want += list(attrs)
+        if with_case_ids:
+            want.append("case_id")
+        table = read_log(source, columns=want)
+    if attributes is None:
+        attributes = tuple(c for c in SEGMENT_COLUMNS if c in table.column_names)
+    case_index = table.column("case_index").to_numpy()
+    offsets = offsets_from_case_index(case_index)
+    act_codes, activities = encode_strings(table.column("activity"))
+    ts = table.column("timestamp").cast(pa.int64()).to_numpy()
+    end = None
+    if "end_timestamp" in table.column_names:
+        end = table.column("end_timestamp").cast(pa.int64()).fill_null(NO_TIME).to_numpy()
+    attrs = {name: encode_strings(table.column(name)) for name in attributes if name in table.column_names}
+    case_ids = None
+    if with_case_ids and "case_id" in table.column_names:
+        case = table.column("case_id")
+        starts = pa.array(offsets[:-1])
+        case_ids = pc.take(case, starts).combine_chunks()
+        if pa.types.is_dictionary(case_ids.type):
+            case_ids = case_ids.cast(pa.string())
+    return EncodedLog(case_offsets=offsets, activity_codes=act_codes, timestamps=ts, activities=activities,
+                      end_timestamps=end, attributes=attrs, case_ids=case_ids)

@@ -1,0 +1,99 @@
+"""Parquet store of the canonical log.
+
+A stored log is sorted (see ``schema.sort_log``) and carries one extra column,
+``case_index`` (int32, 0..n_cases-1, ascending), so that encoding needs no
+string work: case offsets come from where ``case_index`` changes. The file's
+key-value metadata ``cxmine`` holds a small JSON document (schema version, case
+notion, counts, provenance).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine.atomic import atomic_path
+from engine.errors import InputError
+from engine.log.schema import sort_log, validate_log
+
+SCHEMA_VERSION = 1
+ROW_GROUP = 1 << 20
+
+
+def _with_case_index(table: pa.Table) -> pa.Table:
+    case = table.column("case_id").combine_chunks()
+    codes = case.indices.to_numpy(zero_copy_only=False) if pa.types.is_dictionary(case.type) else None
+    if codes is None or (len(codes) > 1 and np.any(np.diff(codes) < 0)):
+        raise InputError("Internal order broken: case_id is not dictionary-encoded in case order", field="case_id")
+    # dictionary indices of a sorted log ascend; make them dense 0..n-1
+    change = np.empty(len(codes), dtype=bool)
+    if len(codes):
+        change[0] = False
+        change[1:] = codes[1:] != codes[:-1]
+    idx = np.cumsum(change, dtype=np.int64).astype(np.int32)
+    if "case_index" in table.column_names:
+        table = table.drop_columns(["case_index"])
+    return table.append_column("case_index", pa.array(idx))
+
+
+def write_log(table: pa.Table, path: str | os.PathLike, *, metadata: dict | None = None,
+              presorted: bool = False) -> Path:
+    """Sort (unless ``presorted``), validate and write the log atomically; return the path."""
+    if not presorted:
+        table = sort_log(table)
+    else:
+        validate_log(table)
+    table = _with_case_index(table)
+    meta = {"schema_version": SCHEMA_VERSION, "case_notion": "contact"}
+    meta.update(metadata or {})
+    n_cases = int(table.column("case_index")[-1].as_py()) + 1 if table.num_rows else 0
+    meta.update({"n_events": table.num_rows, "n_cases": n_cases})
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[b"cxmine"] = json.dumps(meta, default=str).encode()
+    table = table.replace_schema_metadata(schema_meta)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+    return path
+
+
+def log_metadata(path: str | os.PathLike) -> dict:
+    """The ``cxmine`` metadata of a stored log ({} for a Parquet file cxmine did not write)."""
+    try:
+        md = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Cannot read the event log: {exc}", path=str(path),
+                         hint="Give a Parquet log written by cxmine ingest") from exc
+    raw = md.get(b"cxmine")
+    return json.loads(raw) if raw else {}
+
+
+def read_log(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """Read a stored log (all columns, or the named ones plus ``case_index``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
+                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+    if columns is not None:
+        missing = [c for c in columns if c not in schema.names]
+        if missing:
+            raise InputError(f"Column '{missing[0]}' not in the event log (available: {', '.join(schema.names)})",
+                             path=str(path), field=missing[0])
+        columns = list(dict.fromkeys(list(columns) + (["case_index"] if "case_index" in schema.names else [])))
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Cannot read the event log: {exc}", path=str(path)) from exc
+    if "case_index" not in table.column_names:
+        raise InputError("This Parquet file is not a cxmine event log (no case_index column)", path=str(path),
+                         hint="Ingest it first: cxmine ingest FILE.parquet --mapping MAP -o LOG.parquet")
+    return table

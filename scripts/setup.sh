@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create .venv when missing, install cxmine with its dependencies, and make sure
+# Graphviz's `dot` is on the PATH (installing Debian's graphviz when we are root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's graphviz (dot not found)" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+  else
+    echo "setup: Graphviz's 'dot' is not installed. Install it (Debian/Ubuntu: sudo apt-get install graphviz; macOS: brew install graphviz) and run make again." >&2
+    exit 1
+  fi
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv" >&2
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.cxmine-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing cxmine and its dependencies into .venv" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[test,bench]"
+  touch "$stamp"
+fi
