@@ -1,0 +1,500 @@
+"""OCEL 2.0 export of the canonical log: JSON, XML and SQLite.
+
+Object types and where they come from:
+
+=========  ==========================================  =====================
+type       column                                      event qualifier
+=========  ==========================================  =====================
+contact    ``case_id`` (contact log) or ``contact_id``  ``contact``
+           (journey log, when present)
+journey    ``case_id`` of a journey log                 ``journey``
+customer   ``customer_id`` (pseudonymised)              ``customer``
+agent      ``resource``                                 ``handled by``
+queue      ``queue``                                    ``queue``
+team       ``team``                                     ``team``
+=========  ==========================================  =====================
+
+Object-to-object relations that follow from the log: contact -> customer
+``placed by``, agent -> team ``member of`` (each pair seen on one event),
+contact -> journey ``part of``. Every other column (channel, site, shift,
+owner, end_timestamp, adapter attributes) becomes a typed event attribute;
+an empty value is left out of that event.
+
+Object ids are ``<type>:<value>`` (``queue:Billing``, ``team:Billing``), so a
+queue and a team of the same name stay two objects; cxmine's OCEL reader
+removes the prefix again. Event ids are ``e1``, ``e2``, ... in the stored
+log's order. Times are ISO 8601 in UTC (``Z``), with 6 fraction digits when
+the time has microseconds and 9 when it has nanoseconds.
+
+The writers stream: the log is read twice in record batches (first to
+collect the distinct objects and the attributes of each activity, then to
+write events), so memory holds the distinct objects and one batch, not the
+log. Customer ids that are not pseudonyms yet (a table that did not come
+through ingest) are pseudonymised with the configured key before writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from engine.atomic import atomic_path
+from engine.errors import InputError, UsageError
+from engine.log.schema import sort_log
+
+OcelFormat = Literal["json", "xml", "sqlite"]
+FORMATS = ("json", "xml", "sqlite")
+BATCH = 1 << 16
+
+#: qualifier of the event-to-object relation, per object type
+QUALIFIERS = {"contact": "contact", "journey": "journey", "customer": "customer", "agent": "handled by",
+              "queue": "queue", "team": "team"}
+#: object-to-object relations: (source type, target type, qualifier)
+O2O_RELATIONS = (("contact", "customer", "placed by"), ("agent", "team", "member of"),
+                 ("contact", "journey", "part of"))
+#: columns that describe an earlier OCEL file (written by cxmine's OCEL reader), not the events
+READER_COLUMNS = ("ocel_event_id", "ocel_qualifier")
+SKIPPED = ("case_id", "activity", "timestamp", "case_index")
+
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass
+class ExportPlan:
+    """What the first pass learnt: object columns, typed attributes, distinct objects and relations."""
+
+    object_columns: list[tuple[str, str]]                      # (column, object type)
+    attributes: list[tuple[str, str]]                          # (column, OCEL attribute type)
+    attributes_of: dict[str, list[str]] = field(default_factory=dict)   # activity -> attribute columns
+    objects: dict[str, dict[str, None]] = field(default_factory=dict)   # type -> ordered distinct values
+    o2o: dict[tuple[str, str], dict[tuple[str, str], None]] = field(default_factory=dict)
+    customer_pseudonyms: dict[str, str] = field(default_factory=dict)
+    n_events: int = 0
+
+
+def object_id(otype: str, value: str) -> str:
+    return f"{otype}:{value}"
+
+
+def ocel_type_of(t: pa.DataType) -> str:
+    """OCEL 2.0 attribute type of an Arrow column type."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "time"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "float"
+    return "string"
+
+
+def format_times(col: pa.Array | pa.ChunkedArray) -> list[str | None]:
+    """ISO 8601 UTC strings (``Z``) for a timestamp column; None where empty."""
+    col = col.cast(pa.timestamp("ns", tz="UTC")) if not pa.types.is_date(col.type) else \
+        col.cast(pa.timestamp("s")).cast(pa.timestamp("ns", tz="UTC"))
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    ns = col.cast(pa.int64()).fill_null(0).to_numpy()
+    secs = ns // 1_000_000_000
+    frac = ns - secs * 1_000_000_000
+    base = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s")
+    out: list[str | None] = []
+    for b, f, ok in zip(base.tolist(), frac.tolist(), valid.tolist()):
+        if not ok:
+            out.append(None)
+        elif f == 0:
+            out.append(b + "Z")
+        elif f % 1000 == 0:
+            out.append(f"{b}.{f // 1000:06d}Z")
+        else:
+            out.append(f"{b}.{f:09d}Z")
+    return out
+
+
+def format_values(col: pa.Array, otype: str) -> list[str | None]:
+    """Text of each value as OCEL 2.0 writes it for the attribute type; None where empty."""
+    if otype == "time":
+        return format_times(col)
+    values = col.to_pylist()
+    if otype == "boolean":
+        return [None if v is None else ("true" if v else "false") for v in values]
+    if otype == "float":
+        return [None if v is None else repr(float(v)) for v in values]
+    if otype == "integer":
+        return [None if v is None else str(int(v)) for v in values]
+    return [None if v is None else (v if isinstance(v, str) else str(v)) for v in values]
+
+
+# ---------------------------------------------------------------- source and first pass
+
+def _open_source(source: pa.Table | str | os.PathLike) -> tuple[pa.Schema, dict, Callable]:
+    """Schema, cxmine metadata and a function yielding record batches of the given columns."""
+    if isinstance(source, pa.Table):
+        table = source
+        if "case_index" not in table.column_names:
+            table = sort_log(table)
+        meta = json.loads((table.schema.metadata or {}).get(b"cxmine", b"{}"))
+
+        def batches(columns: list[str]) -> Iterator[pa.RecordBatch]:
+            yield from table.select(columns).to_batches(max_chunksize=BATCH)
+        return table.schema, meta, batches
+    path = Path(source)
+    if not path.exists():
+        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
+                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+    names = pf.schema_arrow.names
+    if "case_index" not in names or any(c not in names for c in ("case_id", "activity", "timestamp")):
+        raise InputError("This Parquet file is not a cxmine event log", path=str(path),
+                         hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
+    raw = (pf.schema_arrow.metadata or {}).get(b"cxmine")
+    meta = json.loads(raw) if raw else {}
+
+    def batches(columns: list[str]) -> Iterator[pa.RecordBatch]:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=columns)
+    return pf.schema_arrow, meta, batches
+
+
+def _strings(col: pa.Array) -> list[str | None]:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = pc.cast(col, pa.string())
+    return col.to_pylist()
+
+
+def plan_export(schema: pa.Schema, meta: dict, batches: Callable, pseudonym_key: bytes | None = None) -> ExportPlan:
+    """First pass: object columns, attribute types, attributes per activity, distinct objects, o2o pairs."""
+    names = schema.names
+    journey = meta.get("case_notion") == "journey"
+    object_columns: list[tuple[str, str]] = []
+    if journey:
+        if "contact_id" in names:
+            object_columns.append(("contact_id", "contact"))
+        object_columns.append(("case_id", "journey"))
+    else:
+        object_columns.append(("case_id", "contact"))
+    for col, otype in (("customer_id", "customer"), ("resource", "agent"), ("queue", "queue"), ("team", "team")):
+        if col in names:
+            object_columns.append((col, otype))
+    used = {c for c, _ in object_columns}
+    attr_names = [n for n in names if n not in used and n not in SKIPPED and n not in READER_COLUMNS]
+    plan = ExportPlan(object_columns=object_columns, attributes=[])
+    plan.objects = {otype: {} for _, otype in object_columns}
+    types_present = set(plan.objects)
+    for src, dst, _ in O2O_RELATIONS:
+        if src in types_present and dst in types_present:
+            plan.o2o[(src, dst)] = {}
+    col_of = {otype: col for col, otype in object_columns}
+    attr_types = {n: ocel_type_of(schema.field(n).type) for n in attr_names}
+    seen: dict[str, dict[str, None]] = {}
+    want = list(dict.fromkeys(["activity"] + [c for c, _ in object_columns] + attr_names))
+    for batch in batches(want):
+        plan.n_events += batch.num_rows
+        acts = batch.column("activity")
+        for a in _strings(pc.unique(acts)):
+            seen.setdefault(a, {})
+        for n in attr_names:
+            col = batch.column(n)
+            if col.null_count == len(col):
+                continue
+            for a in _strings(pc.unique(pc.filter(acts, col.is_valid()))):
+                seen[a][n] = None
+        for col, otype in object_columns:
+            arr = batch.column(col)
+            distinct = plan.objects[otype]
+            for v in _strings(pc.unique(arr)):
+                if v is not None:
+                    distinct.setdefault(v, None)
+        for (src, dst), pairs in plan.o2o.items():
+            a, b = batch.column(col_of[src]), batch.column(col_of[dst])
+            both = pc.and_(a.is_valid(), b.is_valid())
+            if not pc.any(both).as_py():
+                continue
+            pairs_table = pa.table({"s": pc.filter(a, both), "t": pc.filter(b, both)})
+            if pa.types.is_dictionary(pairs_table.schema.field("s").type):
+                pairs_table = pairs_table.set_column(0, "s", pairs_table.column("s").cast(pa.string()))
+            if pa.types.is_dictionary(pairs_table.schema.field("t").type):
+                pairs_table = pairs_table.set_column(1, "t", pairs_table.column("t").cast(pa.string()))
+            grouped = pairs_table.group_by(["s", "t"], use_threads=False).aggregate([])
+            for s, t in zip(_strings(grouped.column("s").combine_chunks()),
+                            _strings(grouped.column("t").combine_chunks())):
+                pairs.setdefault((s, t), None)
+    plan.attributes = [(n, attr_types[n]) for n in attr_names]
+    plan.attributes_of = {a: [n for n in attr_names if n in present] for a, present in seen.items()}
+    if "customer" in plan.objects:
+        from engine.ingest.pseudonym import pseudonymise_value, run_key
+        raw = [v for v in plan.objects["customer"] if not (v.startswith("cus_") and len(v) == 36)]
+        if raw:
+            key, _ = run_key(pseudonym_key)
+            plan.customer_pseudonyms = {v: pseudonymise_value(v, key) for v in raw}
+            plan.objects["customer"] = {plan.customer_pseudonyms.get(v, v): None for v in plan.objects["customer"]}
+            for (src, dst), pairs in plan.o2o.items():
+                if dst == "customer":
+                    plan.o2o[(src, dst)] = {(s, plan.customer_pseudonyms.get(t, t)): None for s, t in pairs}
+    return plan
+
+
+@dataclass(frozen=True)
+class OcelEvent:
+    id: str
+    activity: str
+    time: str
+    attributes: list[tuple[str, str]]           # (name, text)
+    relationships: list[tuple[str, str]]        # (object id, qualifier)
+
+
+def iter_events(plan: ExportPlan, batches) -> Iterator[list[OcelEvent]]:
+    """Second pass: the events, one list per record batch, ready to serialise."""
+    attr_names = [n for n, _ in plan.attributes]
+    attr_type = dict(plan.attributes)
+    want = list(dict.fromkeys(["activity", "timestamp"] + [c for c, _ in plan.object_columns] + attr_names))
+    allowed = {a: set(names) for a, names in plan.attributes_of.items()}
+    row = 0
+    for batch in batches(want):
+        n = batch.num_rows
+        acts = _strings(batch.column("activity"))
+        times = format_times(batch.column("timestamp"))
+        objs = []
+        for col, otype in plan.object_columns:
+            values = _strings(batch.column(col))
+            if otype == "customer" and plan.customer_pseudonyms:
+                values = [None if v is None else plan.customer_pseudonyms.get(v, v) for v in values]
+            objs.append(([None if v is None else object_id(otype, v) for v in values], QUALIFIERS[otype]))
+        attrs = [(name, format_values(batch.column(name), attr_type[name])) for name in attr_names]
+        out = []
+        for i in range(n):
+            act = acts[i]
+            ok = allowed.get(act, ())
+            out.append(OcelEvent(
+                id=f"e{row + i + 1}", activity=act, time=times[i],
+                attributes=[(name, vals[i]) for name, vals in attrs if vals[i] is not None and name in ok],
+                relationships=[(ids[i], q) for ids, q in objs if ids[i] is not None]))
+        row += n
+        yield out
+
+
+def iter_objects(plan: ExportPlan) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
+    """(object id, type, [(target id, qualifier)]) for every object, types in plan order."""
+    rel: dict[str, list[tuple[str, str]]] = {}
+    quals = {(s, d): q for s, d, q in O2O_RELATIONS}
+    for (src, dst), pairs in plan.o2o.items():
+        for s, t in pairs:
+            rel.setdefault(object_id(src, s), []).append((object_id(dst, t), quals[(src, dst)]))
+    for otype, values in plan.objects.items():
+        for v in values:
+            oid = object_id(otype, v)
+            yield oid, otype, rel.get(oid, [])
+
+
+# ---------------------------------------------------------------- writers
+
+def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
+    attr_type = dict(plan.attributes)
+    dumps = lambda x: json.dumps(x, ensure_ascii=False)  # noqa: E731
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write('{\n"objectTypes": ')
+        fh.write(dumps([{"name": t, "attributes": []} for t in plan.objects]))
+        fh.write(',\n"eventTypes": ')
+        fh.write(dumps([{"name": a, "attributes": [{"name": n, "type": attr_type[n]} for n in names]}
+                        for a, names in plan.attributes_of.items()]))
+        fh.write(',\n"objects": [')
+        first = True
+        for oid, otype, rels in iter_objects(plan):
+            obj = {"id": oid, "type": otype, "attributes": []}
+            if rels:
+                obj["relationships"] = [{"objectId": t, "qualifier": q} for t, q in rels]
+            fh.write(("\n" if first else ",\n") + dumps(obj))
+            first = False
+        fh.write('\n],\n"events": [')
+        first = True
+        for events in iter_events(plan, batches):
+            parts = []
+            for e in events:
+                parts.append(dumps({
+                    "id": e.id, "type": e.activity, "time": e.time,
+                    "attributes": [{"name": n, "value": v} for n, v in e.attributes],
+                    "relationships": [{"objectId": o, "qualifier": q} for o, q in e.relationships]}))
+            if parts:
+                fh.write(("\n" if first else ",\n") + ",\n".join(parts))
+                first = False
+        fh.write("\n]\n}\n")
+
+
+def _xml_text(s: str) -> str:
+    return _XML_INVALID.sub("\ufffd", s)
+
+
+def _write_xml(plan: ExportPlan, batches, tmp: Path) -> None:
+    from lxml import etree
+
+    attr_type = dict(plan.attributes)
+    x = _xml_text
+    E, Sub = etree.Element, etree.SubElement
+    with etree.xmlfile(str(tmp), encoding="utf-8") as xf:
+        xf.write_declaration()
+        with xf.element("log"):
+            types = E("object-types")
+            for t in plan.objects:
+                Sub(Sub(types, "object-type", name=x(t)), "attributes")
+            xf.write(types)
+            etypes = E("event-types")
+            for a, names in plan.attributes_of.items():
+                attrs = Sub(Sub(etypes, "event-type", name=x(a)), "attributes")
+                for n in names:
+                    Sub(attrs, "attribute", name=x(n), type=attr_type[n])
+            xf.write(etypes)
+            with xf.element("objects"):
+                for oid, otype, rels in iter_objects(plan):
+                    obj = E("object", id=x(oid), type=x(otype))
+                    Sub(obj, "attributes")
+                    if rels:
+                        objs = Sub(obj, "objects")
+                        for t, q in rels:
+                            Sub(objs, "relationship", {"object-id": x(t), "qualifier": q})
+                    xf.write(obj)
+            with xf.element("events"):
+                for events in iter_events(plan, batches):
+                    for e in events:
+                        ev = E("event", id=e.id, type=x(e.activity), time=e.time)
+                        attrs = Sub(ev, "attributes")
+                        for n, v in e.attributes:
+                            Sub(attrs, "attribute", name=x(n)).text = x(v)
+                        objs = Sub(ev, "objects")
+                        for o, q in e.relationships:
+                            Sub(objs, "relationship", {"object-id": x(o), "qualifier": q})
+                        xf.write(ev)
+
+
+_SQL_TYPES = {"string": "TEXT", "time": "TIMESTAMP", "integer": "INTEGER", "float": "REAL", "boolean": "BOOLEAN"}
+
+
+def map_type_names(names: list[str]) -> dict[str, str]:
+    """Table-name suffix of each type: its letters and digits, made unique ignoring case (SQLite's rule)."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^0-9A-Za-z]", "", name) or "type"
+        cand, k = base, 2
+        while cand.lower() in taken:
+            cand, k = f"{base}_{k}", k + 1
+        taken.add(cand.lower())
+        out[name] = cand
+    return out
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _sql_value(text: str, otype: str):
+    if otype == "integer":
+        return int(text)
+    if otype == "float":
+        return float(text)
+    if otype == "boolean":
+        return 1 if text == "true" else 0
+    return text
+
+
+def _write_sqlite(plan: ExportPlan, batches, tmp: Path) -> None:
+    attr_type = dict(plan.attributes)
+    reserved = {"ocel_id", "ocel_time", "ocel_changed_field"}
+    lower: dict[str, str] = {}
+    for n, _ in plan.attributes:
+        if n.lower() in reserved or n.lower() in lower:
+            other = n if n.lower() in reserved else lower[n.lower()]
+            raise InputError(
+                f"Attributes '{other}' and '{n}' would be the same SQLite column (SQLite ignores case)",
+                field=n, hint="Rename one of them before exporting, or export OCEL JSON or XML")
+        lower[n.lower()] = n
+    emap = map_type_names(list(plan.attributes_of))
+    omap = map_type_names(list(plan.objects))
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        cur = con.cursor()
+        cur.executescript("""
+            PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+            CREATE TABLE event_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
+            CREATE TABLE object_map_type (ocel_type TEXT PRIMARY KEY, ocel_type_map TEXT);
+            CREATE TABLE event (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
+            CREATE TABLE object (ocel_id TEXT PRIMARY KEY, ocel_type TEXT);
+            CREATE TABLE event_object (ocel_event_id TEXT, ocel_object_id TEXT, ocel_qualifier TEXT,
+                PRIMARY KEY (ocel_event_id, ocel_object_id, ocel_qualifier));
+            CREATE TABLE object_object (ocel_source_id TEXT, ocel_target_id TEXT, ocel_qualifier TEXT,
+                PRIMARY KEY (ocel_source_id, ocel_target_id, ocel_qualifier));
+        """)
+        cur.executemany("INSERT INTO event_map_type VALUES (?, ?)", emap.items())
+        cur.executemany("INSERT INTO object_map_type VALUES (?, ?)", omap.items())
+        for a, names in plan.attributes_of.items():
+            cols = ", ".join(f"{_q(n)} {_SQL_TYPES[attr_type[n]]}" for n in names)
+            cur.execute(f"CREATE TABLE {_q('event_' + emap[a])} (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP"
+                        + (", " + cols if cols else "") + ")")
+        for t in plan.objects:
+            cur.execute(f"CREATE TABLE {_q('object_' + omap[t])} "
+                        "(ocel_id TEXT, ocel_time TIMESTAMP, ocel_changed_field TEXT)")
+        objects, o2o, typed = [], [], {t: [] for t in plan.objects}
+        for oid, otype, rels in iter_objects(plan):
+            objects.append((oid, otype))
+            typed[otype].append((oid, "1970-01-01T00:00:00Z", None))
+            o2o.extend((oid, t, q) for t, q in rels)
+        cur.executemany("INSERT INTO object VALUES (?, ?)", objects)
+        cur.executemany("INSERT INTO object_object VALUES (?, ?, ?)", o2o)
+        for t, rows in typed.items():
+            cur.executemany(f"INSERT INTO {_q('object_' + omap[t])} VALUES (?, ?, ?)", rows)
+        del objects, o2o, typed
+        inserts = {a: f"INSERT INTO {_q('event_' + emap[a])} (ocel_id, ocel_time"
+                      + "".join(", " + _q(n) for n in names) + ") VALUES (?, ?" + ", ?" * len(names) + ")"
+                   for a, names in plan.attributes_of.items()}
+        for events in iter_events(plan, batches):
+            cur.executemany("INSERT INTO event VALUES (?, ?)", [(e.id, e.activity) for e in events])
+            cur.executemany("INSERT INTO event_object VALUES (?, ?, ?)",
+                            [(e.id, o, q) for e in events for o, q in e.relationships])
+            per_type: dict[str, list[tuple]] = {}
+            for e in events:
+                vals = dict(e.attributes)
+                per_type.setdefault(e.activity, []).append(
+                    (e.id, e.time, *(None if n not in vals else _sql_value(vals[n], attr_type[n])
+                                     for n in plan.attributes_of[e.activity])))
+            for a, rows in per_type.items():
+                cur.executemany(inserts[a], rows)
+        con.commit()
+    finally:
+        con.close()
+
+
+_WRITERS = {"json": _write_json, "xml": _write_xml, "sqlite": _write_sqlite}
+
+
+def write_ocel(log: pa.Table | str | os.PathLike, out_path: str | os.PathLike, fmt: OcelFormat = "json", *,
+               pseudonym_key: bytes | None = None) -> int:
+    """Write the log as OCEL 2.0 (``fmt``: json, xml or sqlite) atomically; return the number of events."""
+    if fmt not in _WRITERS:
+        raise UsageError(f"Unknown OCEL format '{fmt}'", hint=f"Valid formats: {', '.join(FORMATS)}")
+    schema, meta, batches = _open_source(log)
+    if pseudonym_key is None:
+        from engine.settings import Settings
+        key = Settings.from_env().pseudonym_key
+        pseudonym_key = key.encode() if key else None
+    plan = plan_export(schema, meta, batches, pseudonym_key=pseudonym_key)
+    with atomic_path(out_path) as tmp:
+        _WRITERS[fmt](plan, batches, tmp)
+    return plan.n_events
