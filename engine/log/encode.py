@@ -31,6 +31,7 @@ class EncodedLog:
     end_timestamps: np.ndarray | None = None
     attributes: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
     case_ids: pa.Array | None = None
+    case_attributes: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def n_cases(self) -> int:
@@ -47,24 +48,42 @@ class EncodedLog:
 
 
 def encode_strings(col: pa.ChunkedArray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """int32 codes (-1 for null) into a sorted label tuple, working chunk by chunk on dictionaries."""
+    """int32 codes (-1 for null) into a sorted label tuple.
+
+    Works on Arrow dictionaries without touching per-row strings: the chunks'
+    dictionaries are unified, the unified dictionary is sorted once, and the
+    indices are remapped with numpy.
+    """
+    if isinstance(col, pa.Array):
+        col = pa.chunked_array([col])
     if not pa.types.is_dictionary(col.type):
         col = pc.dictionary_encode(col)
-    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
-    labels: set[str] = set()
-    for ch in chunks:
-        labels.update(x for x in ch.dictionary.to_pylist() if x is not None)
-    ordered = tuple(sorted(labels))
-    pos = {s: i for i, s in enumerate(ordered)}
-    out = np.empty(sum(len(c) for c in chunks), dtype=np.int32)
+    if col.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), ()
+    col = col.unify_dictionaries()
+    dictionary = col.chunk(0).dictionary
+    if not (pa.types.is_string(dictionary.type) or pa.types.is_large_string(dictionary.type)):
+        dictionary = pc.cast(dictionary, pa.string())
+    valid = pc.is_valid(dictionary).to_numpy(zero_copy_only=False)
+    order = pc.sort_indices(dictionary).to_numpy()
+    order = order[valid[order]]
+    ordered = dictionary.take(pa.array(order))
+    if len(pc.unique(ordered)) != len(ordered):
+        # equal labels under different indices (a dictionary with duplicates): fold them
+        labels = tuple(dict.fromkeys(ordered.to_pylist()))
+        pos = {s: i for i, s in enumerate(labels)}
+        remap = np.array([pos.get(x, -1) for x in dictionary.to_pylist()] + [-1], dtype=np.int32)
+    else:
+        labels = tuple(ordered.to_pylist())
+        remap = np.full(len(dictionary) + 1, -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+    out = np.empty(len(col), dtype=np.int32)
     at = 0
-    for ch in chunks:
-        remap = np.array([pos.get(s, -1) if s is not None else -1 for s in ch.dictionary.to_pylist()] + [-1],
-                         dtype=np.int32)
+    for ch in col.chunks:
         idx = ch.indices.fill_null(len(remap) - 1).to_numpy(zero_copy_only=False)
         out[at:at + len(ch)] = remap[idx]
         at += len(ch)
-    return out, ordered
+    return out, labels
 
 
 def offsets_from_case_index(case_index: np.ndarray) -> np.ndarray:
@@ -75,12 +94,30 @@ def offsets_from_case_index(case_index: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], starts, [n])).astype(np.int64)
 
 
+def first_per_case(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """First non-negative code of each case (-1 if none), int32[n_cases]."""
+    n_cases = len(offsets) - 1
+    valid = np.flatnonzero(codes >= 0)
+    out = np.full(n_cases, -1, dtype=np.int32)
+    if len(valid) == 0 or n_cases == 0:
+        return out
+    k = np.searchsorted(valid, offsets[:-1])
+    inside = k < len(valid)
+    pos = valid[np.minimum(k, len(valid) - 1)]
+    inside &= pos < offsets[1:]
+    out[inside] = codes[pos[inside]]
+    return out
+
+
 def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...] | None = None,
-               *, with_case_ids: bool = False) -> EncodedLog:
+               *, with_case_ids: bool = False, case_attributes: tuple[str, ...] = ()) -> EncodedLog:
     """Encode a stored log (path) or a table returned by ``read_log``.
 
-    ``attributes``: segmentation columns to encode (default: those of
-    SEGMENT_COLUMNS present in the log).
+    ``attributes``: segmentation columns to encode per event (default: those of
+    SEGMENT_COLUMNS present in the log). ``case_attributes``: columns encoded
+    per case instead, as the first non-empty value of each case (for example
+    ``customer_id`` or ``team``), which costs one int32 per case, not per event.
+    Columns absent from the log are skipped.
     """
     if isinstance(source, pa.Table):
         table = source
@@ -91,6 +128,7 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
         want += [c for c in ("end_timestamp",) if c in names]
         attrs = tuple(c for c in SEGMENT_COLUMNS if c in names) if attributes is None else attributes
         want += list(attrs)
+        want += [c for c in case_attributes if c in names and c not in want]
         if with_case_ids:
             want.append("case_id")
         table = read_log(source, columns=want)
@@ -104,6 +142,12 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     if "end_timestamp" in table.column_names:
         end = table.column("end_timestamp").cast(pa.int64()).fill_null(NO_TIME).to_numpy()
     attrs = {name: encode_strings(table.column(name)) for name in attributes if name in table.column_names}
+    per_case = {}
+    for name in case_attributes:
+        if name in table.column_names:
+            codes, labels = encode_strings(table.column(name))
+            per_case[name] = (first_per_case(codes, offsets), labels)
+            del codes
     case_ids = None
     if with_case_ids and "case_id" in table.column_names:
         case = table.column("case_id")
@@ -112,4 +156,4 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
         if pa.types.is_dictionary(case_ids.type):
             case_ids = case_ids.cast(pa.string())
     return EncodedLog(case_offsets=offsets, activity_codes=act_codes, timestamps=ts, activities=activities,
-                      end_timestamps=end, attributes=attrs, case_ids=case_ids)
+                      end_timestamps=end, attributes=attrs, case_ids=case_ids, case_attributes=per_case)

@@ -1,0 +1,119 @@
+"""Variants: the distinct activity sequences of a log and how many cases follow each.
+
+Order: by count, descending; ties by first occurrence in the log's case order
+(cases are stored in the order of their first event). Merging two summaries
+(``a + b``) adds counts of equal sequences; ties keep the order of ``a``'s
+variants, then ``b``'s, so merging the consecutive partitions of a log in
+order gives exactly the whole log's result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.analyses.segments import case_segments, check_log
+from engine.errors import AnalysisError
+from engine.log.encode import EncodedLog
+
+
+@dataclass(frozen=True)
+class Variants:
+    """Variants, most frequent first; ``case_variant`` maps each case to its index (None after a merge)."""
+
+    sequences: tuple[tuple[str, ...], ...]
+    counts: np.ndarray
+    n_cases: int
+    case_variant: np.ndarray | None = None
+
+    @property
+    def n_variants(self) -> int:
+        return len(self.sequences)
+
+    def top(self, k: int | None = None) -> list[tuple[tuple[str, ...], int]]:
+        k = self.n_variants if k is None else k
+        return [(s, int(c)) for s, c in zip(self.sequences[:k], self.counts[:k])]
+
+    def coverage(self, k: int) -> float:
+        """Share of cases that follow one of the k most frequent variants."""
+        return float(self.counts[:k].sum()) / self.n_cases if self.n_cases else 0.0
+
+    def long_tail_share(self, k: int) -> float:
+        """Share of cases outside the k most frequent variants."""
+        return 1.0 - self.coverage(k) if self.n_cases else 0.0
+
+    def variants_for_coverage(self, share: float) -> int:
+        """Fewest variants that cover at least ``share`` of the cases."""
+        if self.n_cases == 0:
+            return 0
+        cum = np.cumsum(self.counts)
+        return int(np.searchsorted(cum, share * self.n_cases - 1e-9) + 1)
+
+    def as_dict(self, k: int | None = None) -> dict:
+        return {"n_cases": self.n_cases, "n_variants": self.n_variants,
+                "variants": [{"activities": list(s), "count": c} for s, c in self.top(k)]}
+
+    def __add__(self, other: "Variants") -> "Variants":
+        totals: dict[tuple[str, ...], int] = {}
+        for s, c in zip(self.sequences, self.counts):
+            totals[s] = totals.get(s, 0) + int(c)
+        for s, c in zip(other.sequences, other.counts):
+            totals[s] = totals.get(s, 0) + int(c)
+        seqs = list(totals)
+        counts = np.array([totals[s] for s in seqs], dtype=np.int64)
+        order = np.argsort(-counts, kind="stable")
+        return Variants(tuple(seqs[i] for i in order), counts[order], self.n_cases + other.n_cases)
+
+
+def _ordered(counts: np.ndarray) -> np.ndarray:
+    """Variant ids by count descending, ties by id (= first occurrence)."""
+    return np.argsort(-counts, kind="stable")
+
+
+def _sequences(log: EncodedLog, first_case: np.ndarray) -> list[tuple[str, ...]]:
+    from engine.kernels.variants import gather_sequences
+    offsets, codes = gather_sequences(log.case_offsets, log.activity_codes, first_case.astype(np.int64))
+    labels = np.array(log.activities, dtype=object)
+    return [tuple(labels[codes[offsets[i]:offsets[i + 1]]]) for i in range(len(first_case))]
+
+
+def assign_variants(log: EncodedLog) -> tuple[np.ndarray, np.ndarray]:
+    """Variant id of every case (ids in order of first occurrence) and each variant's first case."""
+    from engine.kernels.variants import assign_variants as _assign, hash_cases
+    check_log(log)
+    hashes = hash_cases(log.case_offsets, log.activity_codes)
+    return _assign(log.case_offsets, log.activity_codes, hashes)
+
+
+def count_variants(log: EncodedLog) -> Variants:
+    """The variants of the whole log."""
+    case_variant, first_case = assign_variants(log)
+    counts = np.bincount(case_variant, minlength=len(first_case)).astype(np.int64)
+    order = _ordered(counts)
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    seqs = _sequences(log, first_case[order])
+    return Variants(tuple(seqs), counts[order], log.n_cases, rank[case_variant])
+
+
+def count_variants_by(log: EncodedLog, attribute: str) -> dict[str, Variants]:
+    """Variants per segment of ``attribute`` (see engine.analyses.segments)."""
+    seg, labels = case_segments(log, attribute)
+    case_variant, first_case = assign_variants(log)
+    nv = len(first_case)
+    if nv and len(labels) * nv > 1 << 31:
+        raise AnalysisError(f"Too many variants x segments to count by '{attribute}'", field=attribute)
+    keep = seg >= 0
+    pair = seg[keep].astype(np.int64) * nv + case_variant[keep]
+    table = np.bincount(pair, minlength=len(labels) * nv).reshape(len(labels), nv) if nv else \
+        np.zeros((len(labels), 0), dtype=np.int64)
+    seqs = _sequences(log, first_case)
+    out = {}
+    for g, label in enumerate(labels):
+        counts = table[g]
+        present = np.flatnonzero(counts)
+        order = present[_ordered(counts[present])]
+        out[label] = Variants(tuple(seqs[v] for v in order), counts[order].astype(np.int64),
+                              int(counts.sum()))
+    return out
