@@ -1,0 +1,596 @@
+"""Secure reading of BPMN 2.0 XML and its conversion to a Petri net.
+
+cxmine reads the XML itself (pm4py's importer drops lanes and documentation
+and fails on many files real modelers write), rewrites what a workflow net
+cannot express into elements it can, builds a pm4py ``BPMN`` object and lets
+pm4py's converter (``pm4py.convert_to_petri_net``) make the Petri net.
+
+Security: the parser never resolves entities, never touches the network and
+refuses any DOCTYPE, so a hostile file cannot fetch URLs or expand entities.
+
+Conversion decisions (each one produces a warning naming the element):
+
+- every task type and call activity -> one task (transition labelled with the
+  task name; an unnamed task is a silent step);
+- sub-process / transaction -> flattened (its steps become part of the net);
+  an ad-hoc or empty sub-process -> one task; an event sub-process -> ignored;
+- intermediate catch/throw events -> silent steps; link events -> the throw
+  continues at the catch of the same name;
+- boundary event -> its path becomes an alternative to the task's normal flow,
+  chosen when the task ends; a boundary event without outgoing flow is ignored;
+- event-based gateway -> exclusive choice; complex gateway -> inclusive;
+- a task with several outgoing flows -> parallel split (inclusive if any flow
+  has a condition), as BPMN prescribes;
+- several start events -> alternative starts; several end events -> each
+  ends the case (join parallel branches before one end event);
+- no start (or end) event -> the nodes without incoming (outgoing) flow start
+  (end) the process;
+- several pools with processes -> their processes run in parallel in every
+  case; message flows are ignored;
+- data objects and stores, message flows, annotations, groups -> ignored.
+
+Unsupported (ModelError): choreographies, files that are not BPMN 2.0 XML,
+duplicate ids, flows pointing at unknown elements, no process with steps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from engine.errors import ModelError
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_Q = "{" + BPMN_NS + "}"
+
+TASK_TAGS = frozenset({"task", "userTask", "serviceTask", "manualTask", "scriptTask", "businessRuleTask",
+                       "sendTask", "receiveTask"})
+SUBPROCESS_TAGS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
+GATEWAY_TAGS = {"exclusiveGateway": "xor", "parallelGateway": "and", "inclusiveGateway": "or",
+                "eventBasedGateway": "xor", "complexGateway": "or"}
+EVENT_TAGS = frozenset({"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
+                        "boundaryEvent"})
+DATA_TAGS = frozenset({"dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput"})
+NOTATION_TAGS = frozenset({"textAnnotation", "association", "group", "dataInputAssociation",
+                           "dataOutputAssociation"})
+CHOREOGRAPHY_TAGS = frozenset({"choreography", "choreographyTask", "subChoreography", "callChoreography",
+                               "globalChoreographyTask"})
+FLOW_NODE_TAGS = TASK_TAGS | SUBPROCESS_TAGS | frozenset(GATEWAY_TAGS) | EVENT_TAGS | {"callActivity"}
+
+ID_CHECKED_TAGS = FLOW_NODE_TAGS | {"definitions", "process", "collaboration", "participant", "lane",
+                                    "sequenceFlow", "messageFlow"}
+
+MAX_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BpmnTask:
+    """A task of the BPMN file, with what pm4py's importer drops."""
+
+    id: str
+    name: str
+    kind: str
+    owner: str | None
+    documentation: str
+    pool: str | None
+
+
+@dataclass(frozen=True)
+class BpmnModel:
+    """What cxmine reads from one BPMN file."""
+
+    path: Path
+    name: str
+    tasks: tuple[BpmnTask, ...]
+    lanes: tuple[str, ...]
+    pools: tuple[str, ...]
+    graph: object  # pm4py BPMN, ready for pm4py's converter
+    warnings: tuple[str, ...]
+
+
+@dataclass
+class _Node:
+    id: str
+    kind: str              # task | start | end | xor | and | or
+    name: str = ""
+    process: str = ""
+
+
+@dataclass
+class _Graph:
+    nodes: dict[str, _Node] = field(default_factory=dict)
+    edges: list[tuple[str, str, str]] = field(default_factory=list)  # (flow id, source, target)
+    counter: int = 0
+
+    def add(self, node: _Node) -> _Node:
+        self.nodes[node.id] = node
+        return node
+
+    def link(self, source: str, target: str, flow_id: str | None = None) -> None:
+        if flow_id is None:
+            self.counter += 1
+            flow_id = f"cx_flow_{self.counter}"
+        self.edges.append((flow_id, source, target))
+
+
+@dataclass
+class _Container:
+    el: object
+    entry: str | None
+    exit: str | None
+    nodes: list[str] = field(default_factory=list)
+    starts: list[str] = field(default_factory=list)
+    ends: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Scope:
+    """Everything of one process (with its sub-processes) that is linked after all nodes are known."""
+
+    containers: list[_Container] = field(default_factory=list)
+    flows: list = field(default_factory=list)
+    exits: dict[str, str] = field(default_factory=dict)
+    gateways: set[str] = field(default_factory=set)
+    boundary: list = field(default_factory=list)
+    passive: set[str] = field(default_factory=set)
+    links_throw: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    links_catch: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse whitespace (modelers wrap long names over several lines)."""
+    return re.sub(r"\s+", " ", text or "").strip()
+
+
+def _local(el) -> str:
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag[len(_Q):] if tag.startswith(_Q) else ""
+
+
+def _children(el, name: str | None = None):
+    for child in el:
+        local = _local(child)
+        if local and (name is None or local == name):
+            yield child
+
+
+def _describe(el) -> str:
+    name = clean_text(el.get("name"))
+    return f"'{el.get('id')}'" + (f" ('{name}')" if name else "")
+
+
+def parse_bpmn_xml(path: str | Path):
+    """Parse a BPMN file without entities, DTDs or network; return the root element."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ModelError(f"BPMN file is {size // (1024 * 1024)} MiB, larger than the 50 MiB limit",
+                             path=path, hint="Split the model or remove embedded images")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"Cannot read the BPMN file: {exc.strerror or exc}", path=path,
+                         hint="Check the path and permissions") from exc
+    if b"<!DOCTYPE" in raw[:4096] or b"<\x00!\x00D\x00O\x00C\x00T\x00Y\x00P\x00E" in raw[:8192]:
+        raise ModelError("BPMN file contains a DOCTYPE declaration, which is refused for security "
+                         "(entities and external DTDs are never loaded)", path=path,
+                         hint="Remove the <!DOCTYPE ...> line; BPMN 2.0 files do not need one")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, remove_blank_text=False, recover=False)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if getattr(exc, "lineno", None) else None
+        raise ModelError(f"Not well-formed XML: {exc.msg}", path=path, line=line,
+                         hint="Export the model again from the modeler as BPMN 2.0 XML") from exc
+    except ValueError as exc:  # e.g. unsupported encoding declarations
+        raise ModelError(f"Cannot decode the XML: {exc}", path=path,
+                         hint="Save the file as UTF-8") from exc
+    if root.getroottree().docinfo.doctype:
+        raise ModelError("BPMN file contains a DOCTYPE declaration, which is refused for security",
+                         path=path, hint="Remove the <!DOCTYPE ...> line")
+    errors = [e for e in parser.error_log if e.level_name in ("ERROR", "FATAL")]
+    if errors:
+        e = errors[0]
+        raise ModelError(f"Invalid XML: {e.message}", path=path, line=e.line,
+                         hint="Declare every namespace prefix the file uses, then export again")
+    if root.tag != _Q + "definitions":
+        found = root.tag if isinstance(root.tag, str) else "no element"
+        raise ModelError(f"Not a BPMN 2.0 file: the root element is {found}, expected "
+                         f"{{{BPMN_NS}}}definitions", path=path,
+                         hint="Export the model as BPMN 2.0 XML (not BPMN 1.x, XPDL or an image)")
+    return root
+
+
+def _check_ids(root, path: Path) -> None:
+    seen: dict[str, int] = {}
+    for el in root.iter():
+        if _local(el) not in ID_CHECKED_TAGS:
+            continue
+        ident = el.get("id")
+        if ident is None:
+            continue
+        if ident in seen:
+            raise ModelError(f"Duplicate id '{ident}' (first on line {seen[ident]})", path=path,
+                             line=el.sourceline, hint="Give every BPMN element a unique id")
+        seen[ident] = el.sourceline
+
+
+def _documentation(el) -> str:
+    parts = [clean_text("".join(d.itertext())) for d in _children(el, "documentation")]
+    return "\n".join(p for p in parts if p)
+
+
+def _lane_owners(container, inherited: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Map flow-node id -> innermost lane name, for the lane sets of a process or sub-process."""
+    owners: dict[str, str] = {}
+    names: list[str] = []
+
+    def walk(lane, outer: str | None) -> None:
+        name = clean_text(lane.get("name")) or outer
+        if clean_text(lane.get("name")):
+            names.append(clean_text(lane.get("name")))
+        for ref in _children(lane, "flowNodeRef"):
+            node_id = (ref.text or "").strip()
+            if node_id and name:
+                owners[node_id] = name
+        for child_set in _children(lane, "childLaneSet"):
+            for sub in _children(child_set, "lane"):
+                walk(sub, name)
+
+    for lane_set in _children(container, "laneSet"):
+        for lane in _children(lane_set, "lane"):
+            walk(lane, None)
+    # refs of nested lanes override outer lanes because they are visited later
+    merged = dict(inherited)
+    merged.update(owners)
+    return merged, names
+
+
+class _Reader:
+    def __init__(self, path: Path, root) -> None:
+        self.path = path
+        self.root = root
+        self.graph = _Graph()
+        self.warnings: list[str] = []
+        self.tasks: list[BpmnTask] = []
+        self.lanes: list[str] = []
+        self.ignored: dict[str, list[str]] = defaultdict(list)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+
+    def fail(self, text: str, el=None, hint: str | None = None) -> None:
+        raise ModelError(text, path=self.path, line=None if el is None else el.sourceline, hint=hint)
+
+    # -- reading --------------------------------------------------------
+    def read(self) -> BpmnModel:
+        _check_ids(self.root, self.path)
+        for tag in CHOREOGRAPHY_TAGS:
+            for el in self.root.iter(_Q + tag):
+                self.fail(f"Choreography element {tag} {_describe(el)} is not supported",
+                          el, hint="Model the contact center's own process as a BPMN process with lanes")
+        pools: dict[str, str] = {}
+        pool_names: list[str] = []
+        for collab in _children(self.root, "collaboration"):
+            for part in _children(collab, "participant"):
+                name = clean_text(part.get("name"))
+                if name:
+                    pool_names.append(name)
+                if part.get("processRef"):
+                    pools[part.get("processRef").split(":")[-1]] = name
+            flows = list(_children(collab, "messageFlow"))
+            if flows:
+                self.warn(f"{len(flows)} message flow(s) ignored ("
+                          + ", ".join(f"'{f.get('id')}'" for f in flows[:5])
+                          + (", ..." if len(flows) > 5 else "")
+                          + "): messages between pools do not order steps in the net")
+        processes = list(_children(self.root, "process"))
+        converted: list[tuple[str, list[str], list[str]]] = []
+        for proc in processes:
+            pid = proc.get("id") or f"process_{len(converted)}"
+            pool = pools.get(pid) or clean_text(proc.get("name")) or None
+            owners, lane_names = _lane_owners(proc, {})
+            self.lanes.extend(lane_names)
+            starts, ends = self._read_process(proc, pid, pool, owners)
+            if starts is not None:
+                converted.append((pool or pid, starts, ends))
+        for kind, ids in self.ignored.items():
+            self.warn(f"{len(ids)} {kind} ignored (" + ", ".join(f"'{i}'" for i in ids[:5])
+                      + (", ..." if len(ids) > 5 else "") + "): they do not change the order of steps")
+        if not converted:
+            self.fail("The BPMN file contains no process with steps (tasks or events)",
+                      hint="Export the model with its process, not only a collaboration or diagram")
+        self._compose(converted)
+        name = clean_text(self.root.get("name")) or (converted[0][0] if len(converted) == 1 else self.path.stem)
+        return BpmnModel(path=self.path, name=name, tasks=tuple(self.tasks),
+                         lanes=tuple(dict.fromkeys(self.lanes)), pools=tuple(dict.fromkeys(pool_names)),
+                         graph=self._to_pm4py(), warnings=tuple(self.warnings))
+
+    def _read_process(self, proc, pid: str, pool: str | None, owners: dict[str, str]):
+        """Add the flow nodes and sequence flows of a process and its sub-processes.
+
+        Returns (start node ids, end node ids), or (None, None) when the process has no flow nodes.
+        """
+        if not any(_local(el) in FLOW_NODE_TAGS for el in proc):
+            return None, None
+        scope = _Scope()
+        top = self._read_container(proc, pid, pool, owners, scope, entry=None, exit_=None)
+        g = self.graph
+        exits = scope.exits
+        outgoing: dict[str, list] = defaultdict(list)
+        incoming: dict[str, int] = defaultdict(int)
+        for flow in scope.flows:
+            src, tgt = flow.get("sourceRef"), flow.get("targetRef")
+            if src not in exits or tgt not in g.nodes or g.nodes[tgt].process != pid:
+                bad = src if src not in exits else tgt
+                self.fail(f"Sequence flow '{flow.get('id')}' refers to '{bad}', which is not a step of the "
+                          "same process", flow, hint="Fix or remove the dangling sequence flow in the modeler")
+            outgoing[src].append(flow)
+            incoming[tgt] += 1
+        for src, flows in outgoing.items():
+            source = exits[src]
+            if src not in scope.gateways and len(flows) > 1:
+                # BPMN: several outgoing flows of a non-gateway run in parallel (inclusive if conditional)
+                conditional = any(list(_children(f, "conditionExpression")) for f in flows)
+                split = g.add(_Node(src + "__split", "or" if conditional else "and", "", pid))
+                g.link(source, split.id)
+                source = split.id
+            for flow in flows:
+                g.link(source, flow.get("targetRef"), flow.get("id"))
+        # boundary events: alternative continuation after the task
+        for el in scope.boundary:
+            ident = el.get("id")
+            host = (el.get("attachedToRef") or "").split(":")[-1]
+            if host not in exits:
+                self.fail(f"Boundary event '{ident}' is attached to '{host}', which is not a step of the "
+                          "same process", el, hint="Attach the event to a task in the modeler")
+            host_name = g.nodes[host].name if host in g.nodes else ""
+            if not outgoing.get(ident):
+                self.warn(f"boundary event {_describe(el)} on '{host_name or host}' ignored: it has no "
+                          "outgoing flow, the task's normal flow is kept")
+                del g.nodes[ident]
+                continue
+            g.link(exits[host], ident)
+            incoming[ident] += 1
+            mode = "interrupting" if el.get("cancelActivity", "true") != "false" else "non-interrupting"
+            self.warn(f"boundary event {_describe(el)} ({mode}) on '{host_name or host}': its path is an "
+                      "alternative to the task's normal flow, taken when the task ends")
+        # link events: a throw continues at the catch of the same link name
+        links_throw, links_catch = scope.links_throw, scope.links_catch
+        unmatched_t = [t for key, ts in links_throw.items() for t in ts if not key or key not in links_catch]
+        unmatched_c = [c for key, cs in links_catch.items() for c in cs if not key or key not in links_throw]
+        pairs = [(t, c) for key, ts in links_throw.items() if key for t in ts for c in links_catch.get(key, [])]
+        if len(unmatched_t) == 1 and len(unmatched_c) == 1:
+            pairs.append((unmatched_t[0], unmatched_c[0]))
+            unmatched_t, unmatched_c = [], []
+        for t, c in pairs:
+            g.link(t, c)
+            incoming[c] += 1
+            self.warn(f"link event '{t}' continues at link event '{c}'")
+        for t in unmatched_t:
+            self.warn(f"link throw event '{t}' has no matching catch event: the path ends there")
+        for c in unmatched_c:
+            self.warn(f"link catch event '{c}' has no matching throw event: the path after it never runs")
+            scope.passive.add(c)
+        # implicit starts and ends, container by container
+        sources = {e[1] for e in g.edges}
+        for cont in scope.containers:
+            local = [n for n in cont.nodes if n in g.nodes and n not in scope.passive]
+            is_top = cont.entry is None
+            if not cont.starts:
+                free = [n for n in local if incoming.get(n, 0) == 0]
+                if not free:
+                    self.fail(f"No start event and no step without incoming flow in {_describe(cont.el)}",
+                              cont.el, hint="Add a start event")
+                self.warn(f"{'process' if is_top else 'sub-process'} {_describe(cont.el)} has no start event: "
+                          + ", ".join(f"'{n}'" for n in free[:5]) + " start it")
+                if is_top:
+                    src = g.add(_Node(f"{pid}__start", "start", "", pid)).id
+                    cont.starts.append(src)
+                else:
+                    src = cont.entry
+                if len(free) > 1:
+                    split = g.add(_Node(f"{cont.el.get('id')}__implicit_split", "and", "", pid))
+                    g.link(src, split.id)
+                    src = split.id
+                for n in free:
+                    g.link(src, n)
+            dead = [n for n in local if g.nodes[n].kind != "end" and exits.get(n, n) not in sources]
+            if dead:
+                if is_top:
+                    self.warn(("steps without outgoing flow end the case: " if cont.ends else
+                               f"process {_describe(cont.el)} has no end event: steps without outgoing "
+                               "flow end it: ") + ", ".join(f"'{n}'" for n in dead[:5]))
+                    for n in dead:
+                        end = g.add(_Node(f"{n}__end", "end", "", pid))
+                        g.link(exits.get(n, n), end.id)
+                        cont.ends.append(end.id)
+                else:
+                    for n in dead:
+                        g.link(exits.get(n, n), cont.exit)
+        return top.starts, top.ends
+
+    def _read_container(self, container, pid: str, pool: str | None, owners: dict[str, str],
+                        scope: "_Scope", entry: str | None, exit_: str | None) -> "_Container":
+        """Add the flow nodes of a process or sub-process; flows are linked by the caller."""
+        g = self.graph
+        cont = _Container(container, entry, exit_)
+        scope.containers.append(cont)
+        for el in container:
+            tag = _local(el)
+            ident = el.get("id")
+            if tag == "sequenceFlow":
+                scope.flows.append(el)
+                continue
+            if tag in DATA_TAGS:
+                self.ignored["data object(s) or store(s)"].append(ident or tag)
+                continue
+            if tag not in FLOW_NODE_TAGS:
+                continue
+            if not ident:
+                self.fail(f"A {tag} element has no id", el, hint="Give every BPMN element an id")
+            name = clean_text(el.get("name"))
+            defs = [_local(d)[: -len("EventDefinition")] for d in el if _local(d).endswith("EventDefinition")]
+            scope.exits[ident] = ident
+            cont.nodes.append(ident)
+            if tag in TASK_TAGS or tag == "callActivity" or (
+                    tag in SUBPROCESS_TAGS and (tag == "adHocSubProcess" or not self._has_flow_nodes(el))):
+                if el.get("isForCompensation") == "true":
+                    scope.passive.add(ident)
+                    self.warn(f"compensation task {_describe(el)} is not part of the normal flow: "
+                              "it never runs in the net")
+                if tag == "callActivity":
+                    self.warn(f"call activity {_describe(el)} treated as one task: "
+                              "the called process is not expanded")
+                elif tag in SUBPROCESS_TAGS:
+                    self.warn(f"{'ad-hoc ' if tag == 'adHocSubProcess' else ''}sub-process {_describe(el)} "
+                              "treated as one task")
+                if not name:
+                    self.warn(f"{tag} '{ident}' has no name: it is a silent step in the net")
+                g.add(_Node(ident, "task", name, pid))
+                if tag in SUBPROCESS_TAGS:
+                    # some modelers nest the boundary events of a collapsed sub-process inside it
+                    for child in el:
+                        if _local(child) == "sequenceFlow":
+                            scope.flows.append(child)
+                        elif _local(child) == "boundaryEvent" and child.get("id"):
+                            g.add(_Node(child.get("id"), "xor", "", pid))
+                            scope.exits[child.get("id")] = child.get("id")
+                            scope.boundary.append(child)
+                            scope.passive.add(child.get("id"))
+                self.tasks.append(BpmnTask(ident, name, tag, owners.get(ident) or pool,
+                                           _documentation(el), pool))
+            elif tag in SUBPROCESS_TAGS:
+                if el.get("triggeredByEvent") == "true":
+                    self.warn(f"event sub-process {_describe(el)} ignored: it is triggered by an event, "
+                              "not by the flow")
+                    del scope.exits[ident]
+                    cont.nodes.remove(ident)
+                    continue
+                g.add(_Node(ident, "xor", "", pid))
+                out = g.add(_Node(ident + "__exit", "xor", "", pid)).id
+                scope.exits[ident] = out
+                self.warn(f"sub-process {_describe(el)} flattened: its steps are part of the net")
+                inner_owners, lane_names = _lane_owners(el, owners)
+                if ident in owners:
+                    for child in el.iter():
+                        if isinstance(child.tag, str) and child.get("id") and child.get("id") not in inner_owners:
+                            inner_owners[child.get("id")] = owners[ident]
+                self.lanes.extend(lane_names)
+                self._read_container(el, pid, pool, inner_owners, scope, entry=ident, exit_=out)
+            elif tag in GATEWAY_TAGS:
+                if tag == "eventBasedGateway":
+                    self.warn(f"event-based gateway {_describe(el)} treated as an exclusive choice")
+                elif tag == "complexGateway":
+                    self.warn(f"complex gateway {_describe(el)} treated as an inclusive gateway")
+                g.add(_Node(ident, GATEWAY_TAGS[tag], "", pid))
+                scope.gateways.add(ident)
+            elif tag in ("startEvent", "endEvent"):
+                if entry is None:
+                    g.add(_Node(ident, "start" if tag == "startEvent" else "end", name, pid))
+                else:
+                    g.add(_Node(ident, "xor", "", pid))
+                    if tag == "startEvent":
+                        g.link(entry, ident)
+                    else:
+                        g.link(ident, exit_)
+                (cont.starts if tag == "startEvent" else cont.ends).append(ident)
+            elif tag in ("intermediateCatchEvent", "intermediateThrowEvent"):
+                g.add(_Node(ident, "xor", "", pid))
+                kind = "catch" if tag == "intermediateCatchEvent" else "throw"
+                if "link" in defs:
+                    link_el = next(d for d in el if _local(d) == "linkEventDefinition")
+                    key = clean_text(link_el.get("name"))
+                    (scope.links_catch if kind == "catch" else scope.links_throw)[key].append(ident)
+                else:
+                    what = "/".join(defs) or "none"
+                    self.warn(f"intermediate {kind} event {_describe(el)} ({what}) treated as a silent step")
+            elif tag == "boundaryEvent":
+                g.add(_Node(ident, "xor", "", pid))
+                scope.boundary.append(el)
+                scope.passive.add(ident)
+        return cont
+
+    @staticmethod
+    def _has_flow_nodes(el) -> bool:
+        """True when a sub-process has steps of its own (not only boundary events attached to it)."""
+        return any(_local(c) in FLOW_NODE_TAGS and not (
+            _local(c) == "boundaryEvent" and (c.get("attachedToRef") or "").split(":")[-1] == el.get("id"))
+            for c in el)
+
+    def _compose(self, processes: list[tuple[str, list[str], list[str]]]) -> None:
+        """Several pools with processes run in parallel in every case."""
+        if len(processes) < 2:
+            return
+        g = self.graph
+        names = ", ".join(f"'{p[0]}'" for p in processes)
+        self.warn(f"{len(processes)} pools with processes ({names}) combined in parallel: each runs once "
+                  "per case")
+        start = g.add(_Node("cx_start", "start"))
+        split = g.add(_Node("cx_pools_split", "and"))
+        join = g.add(_Node("cx_pools_join", "and"))
+        end = g.add(_Node("cx_end", "end"))
+        g.link(start.id, split.id)
+        g.link(join.id, end.id)
+        for i, (_, starts, ends) in enumerate(processes):
+            entry = g.add(_Node(f"cx_pool_{i}_entry", "xor"))
+            leave = g.add(_Node(f"cx_pool_{i}_exit", "xor"))
+            g.link(split.id, entry.id)
+            g.link(leave.id, join.id)
+            for s in starts:
+                g.nodes[s].kind = "xor"
+                g.link(entry.id, s)
+            for e in ends:
+                g.nodes[e].kind = "xor"
+                g.link(e, leave.id)
+
+    def _to_pm4py(self):
+        from pm4py.objects.bpmn.obj import BPMN
+
+        bpmn = BPMN(process_id="cxmine", name=self.path.stem)
+        made = {}
+        for node in self.graph.nodes.values():
+            if node.kind == "task":
+                obj = BPMN.Task(id=node.id, name=node.name)
+            elif node.kind == "start":
+                obj = BPMN.NormalStartEvent(id=node.id, name=node.name)
+            elif node.kind == "end":
+                obj = BPMN.NormalEndEvent(id=node.id, name=node.name)
+            elif node.kind == "and":
+                obj = BPMN.ParallelGateway(id=node.id, name="")
+            elif node.kind == "or":
+                obj = BPMN.InclusiveGateway(id=node.id, name="")
+            else:
+                obj = BPMN.ExclusiveGateway(id=node.id, name="")
+            made[node.id] = obj
+            bpmn.add_node(obj)
+        for flow_id, src, tgt in self.graph.edges:
+            if src in made and tgt in made:
+                bpmn.add_flow(BPMN.SequenceFlow(made[src], made[tgt], id=flow_id))
+        return bpmn
+
+
+def read_bpmn(path: str | Path) -> BpmnModel:
+    """Read a BPMN 2.0 file securely: tasks, owners (lanes, else pool), documentation, flow graph."""
+    path = Path(path)
+    root = parse_bpmn_xml(path)
+    return _Reader(path, root).read()
+
+
+def convert_to_petri(model: BpmnModel):
+    """Petri net, initial and final marking of a read model, through pm4py's BPMN converter."""
+    import pm4py
+
+    try:
+        net, im, fm = pm4py.convert_to_petri_net(model.graph)
+    except Exception as exc:  # pm4py raises plain exceptions on graphs it cannot convert
+        raise ModelError(f"pm4py cannot convert the BPMN model to a Petri net: {exc}", path=model.path,
+                         hint="Simplify the model (gateways, events) and check it in the modeler") from exc
+    return net, im, fm
