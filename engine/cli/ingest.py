@@ -16,27 +16,36 @@ from engine.cli import echo_json, json_option, main, progress, quiet_option
 @click.option("--case", "case_notion", type=click.Choice(["contact", "journey"]), default="contact",
               show_default=True, help="Case notion: one contact, or a customer's journey of contacts.")
 @click.option("--journey-days", type=float, default=None, help="Journey window in days (default 7).")
+@click.option("--timezone", default=None,
+              help="IANA time zone of timestamps written without a UTC offset (overrides the mapping's timezone).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record instead of writing it to the rejects file.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output log (.parquet).")
 @json_option
 @quiet_option
-def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, strict, output, as_json, quiet):
+def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, as_json,
+           quiet):
     """Ingest interaction exports or event logs into a canonical Parquet log.
 
-    Every input record is accepted or written to LOG.rejects.csv with its
-    line and reason; the summary shows read = accepted + rejected.
+    CSV (also .tsv, .gz), JSON Lines and Parquet go through a mapping file
+    (TOML or YAML); without one, the columns must already be named case_id,
+    activity, timestamp. Every input record is accepted or written to
+    LOG.rejects.csv with its line and reason; the summary shows
+    read = accepted + rejected.
 
     Example:
 
-        cxmine ingest eventlogs/sample/contacts.csv --mapping eventlogs/sample/mapping.toml -o log.parquet
+        cxmine ingest eventlogs/callcenter/calls.csv --mapping eventlogs/callcenter/mapping.toml -o log.parquet
     """
     from engine.ingest import ReadOptions
     from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping
+    from engine.ingest.mapping import load_mapping, with_timezone
     from engine.settings import Settings
 
     settings = Settings.from_env()
-    options = ReadOptions(mapping=load_mapping(mapping) if mapping else None, strict=strict,
+    loaded = load_mapping(mapping) if mapping else None
+    if timezone:
+        loaded = with_timezone(loaded, timezone)
+    options = ReadOptions(mapping=loaded, strict=strict,
                           case_object=case_object,
                           pseudonym_key=settings.pseudonym_key.encode() if settings.pseudonym_key else None)
     progress(f"ingesting {len(inputs)} file(s)", quiet)

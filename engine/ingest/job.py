@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.atomic import atomic_path
 from engine.errors import InputError
@@ -67,6 +68,7 @@ def combine_results(results: list[ReadResult]) -> pa.Table:
 
 
 def summarise(table: pa.Table, results: list[ReadResult], output: Path, rejects_file: Path | None) -> IngestSummary:
+    """Counts of a sorted log (as ``sort_log`` returns it) and of the records behind it."""
     read = sum(r.records_read for r in results)
     rejected = sum(r.records_rejected for r in results)
     n = table.num_rows
@@ -74,30 +76,56 @@ def summarise(table: pa.Table, results: list[ReadResult], output: Path, rejects_
         ts = table.column("timestamp").cast(pa.int64()).to_numpy()
         lo, hi = np.datetime64(int(ts.min()), "ns"), np.datetime64(int(ts.max()), "ns")
         first, last = str(lo) + "Z", str(hi) + "Z"
-        cases = int(table.column("case_index")[-1].as_py()) + 1 if "case_index" in table.column_names else \
-            len(pa.compute.unique(table.column("case_id")))
-        activities = len(pa.compute.unique(table.column("activity").combine_chunks().cast(pa.string())))
+        case = table.column("case_id").combine_chunks()
+        cases = len(case.dictionary) if pa.types.is_dictionary(case.type) else len(pc.unique(case))
+        activities = len(pc.unique(table.column("activity").combine_chunks().cast(pa.string())))
     else:
         first = last = None
         cases = activities = 0
-    warnings = [w for r in results for w in r.warnings]
+    warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
     return IngestSummary(read, read - rejected, rejected, cases, n, activities, first, last, str(output),
                          None if rejects_file is None else str(rejects_file), warnings)
+
+
+def _first_reject(res: ReadResult) -> Reject:
+    return min(res.rejects, key=lambda r: (r.line is None, r.line or 0))
+
+
+def _nothing_accepted(results: list[ReadResult], inputs: list) -> InputError:
+    reasons: dict[str, tuple[int, Reject]] = {}
+    for res in results:
+        for r in res.rejects:
+            kind = r.reason.split("'")[0].split(":")[0].strip()
+            count, example = reasons.get(kind, (0, r))
+            reasons[kind] = (count + 1, example)
+    top = sorted(reasons.values(), key=lambda x: -x[0])[:3]
+    listing = "; ".join(f"{count} x {ex.reason} (e.g. {ex.source}, line {ex.line})" for count, ex in top)
+    return InputError(f"No record of {', '.join(str(p) for p in inputs)} was accepted: {listing}",
+                      hint="Fix the mapping or the data; nothing was written")
 
 
 def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *, fmt: str | None = None,
                   options: ReadOptions | None = None, case_notion: str = "contact",
                   journey_days: float = 7.0) -> IngestSummary:
-    """Read every input, write the sorted log atomically, write rejects, return the summary."""
+    """Read every input, write the sorted log and its rejects file atomically, return the summary.
+
+    Nothing is written unless every input was read: a refused file (or, with
+    ``options.strict``, a refused record) leaves an existing log and rejects
+    file as they were.
+    """
     options = options or ReadOptions()
+    if fmt is None and options.mapping and options.mapping.get("format"):
+        fmt = options.mapping["format"]
     results: list[ReadResult] = []
     for path in inputs:
         res = read_input(path, fmt, options)
         if options.strict and res.rejects:
-            r = res.rejects[0]
+            r = _first_reject(res)
             raise InputError(f"Refused record: {r.reason}", path=r.source, line=r.line,
                              hint="Fix the record, or run without --strict to write refused records to the rejects file")
         results.append(res)
+    if not any(r.table.num_rows for r in results):
+        raise _nothing_accepted(results, inputs)
     table = combine_results(results)
     metadata = {"sources": [str(p) for p in inputs], "case_notion": case_notion}
     for r in results:
@@ -107,13 +135,13 @@ def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *,
         table = to_journeys(table, window_days=journey_days)
         metadata["journey_days"] = journey_days
     output = Path(output)
-    write_log(sort_log(table), output, metadata=metadata, presorted=True)
+    table = sort_log(table)
     rpath = rejects_path(output)
     rejects = [r for res in results for r in res.rejects]
-    if rejects:
-        write_rejects(rejects, rpath)
-    elif rpath.exists():
+    with atomic_path(output) as tmp_log:
+        write_log(table, tmp_log, metadata=metadata, presorted=True)
+        if rejects:
+            write_rejects(rejects, rpath)
+    if not rejects and rpath.exists():
         rpath.unlink()
-    from engine.log.store import read_log
-    stored = read_log(output, columns=["activity", "timestamp"])
-    return summarise(stored, results, output, rpath if rejects else None)
+    return summarise(table, results, output, rpath if rejects else None)
