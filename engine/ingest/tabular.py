@@ -887,7 +887,7 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
                                     ev.get("end_timestamp"), ev.get("when"), ev.get("unless"), ev.get("where", {}),
                                     ev.get("columns", {}), ev.get("constants", {}), key=f"events.{i}"))
             used |= {c for c in (ev.get("activity_column"), ev["timestamp"], ev.get("end_timestamp"), ev.get("when"),
-                                 ev.get("unless")) if c} | set(ev.get("columns", {}).values()) | set(ev.get("where", {}))
+                                 ev.get("unless")) if c} | set(ev.get("columns", {}).values())
     wide = bool(events_cfg)
 
     # per-record problems: first reason wins
