@@ -1,0 +1,349 @@
+"""Genesys Cloud adapter: analytics conversation details (query and job results).
+
+Input: the JSON of ``POST /api/v2/analytics/conversations/details/query`` or of
+an analytics details job's results (``{"conversations": [...], "cursor": ...}``
+pages), as one document, as JSON Lines (one conversation, or one page, per
+line), or a JSON array of conversations; gzip too. A record is one
+conversation.
+
+Shape: conversation -> participants (``purpose``: customer, external, ivr,
+workflow, botflow, acd, agent, user, voicemail, ...) -> sessions
+(``mediaType``, ``ani``, ``dnis``, ``addressFrom``, ...) -> segments
+(``segmentType``, ``segmentStart``, ``segmentEnd``, ``queueId``,
+``wrapUpCode``, ``disconnectType``). Both the current field set and the older
+one are read: ``participantName`` / ``purpose`` / ``userId`` on the
+participant, and segment times as ISO strings or epoch milliseconds.
+
+Each segment becomes one event with its owner:
+
+================================  =================  =====================
+purpose / segmentType             activity           owner
+================================  =================  =====================
+ivr, workflow / any               ``IVR menu``       ``Self-service``
+botflow (or chat ivr) / any       ``Bot intent``     ``Self-service``
+acd / interact, delay             ``Queue``          the queue (the acd
+                                                     participant's name, or
+                                                     its queueId)
+agent, user / alert               ``Alert``          agent's team
+agent, user / interact            ``Agent answer``   agent's team
+agent, user / hold                ``Hold``           agent's team
+agent, user / wrapup              ``Wrap-up``        agent's team
+agent, user / dialing, contacting ``Outbound call``  agent's team
+external / interact               ``External party`` ``External``
+================================  =================  =====================
+
+Customer segments only mirror the others and give no event. The agent's team
+comes from the participant attribute ``team`` when present, else the queue
+the agent answered for. An agent segment that ends with ``disconnectType``
+``transfer`` adds a ``Transfer`` event at its end (a handoff to another
+participant; an ivr or acd segment ending in ``transfer`` is ordinary routing,
+not a transfer); a conversation that was queued and never reached an
+agent ends with ``Abandon``.
+
+A conversation whose participant attributes carry a ``cxmine_steps`` trail
+(see ``engine.ingest.amazon_connect``) gets its events from the trail instead.
+
+Privacy: the customer key is the customer (or external) participant's ``ani``
+(``tel:`` stripped) or ``addressFrom``, pseudonymised; every ``ani``, ``dnis``
+and address field and every participant attribute is scrubbed.
+
+Refused, with the reason: a record without ``conversationId``, a
+conversation without segments or with a segment time that cannot be read, a
+segment ending before it starts, and a repeated ``conversationId`` (the copy
+with the latest ``conversationEnd`` is kept).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
+from engine.ingest.amazon_connect import (
+    SELF_SERVICE, STEP_ATTRIBUTE, TS, PII_KEYS, EventParts, _as_bool_mask, _empty_events, _empty_to_null, _i64,
+    col_or_null, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
+    scrub_record_text)
+
+SELF_PURPOSES = ("ivr", "workflow")
+BOT_PURPOSES = ("botflow", "bot")
+AGENT_PURPOSES = ("agent", "user")
+AGENT_SEGMENTS = {"alert": "Alert", "interact": "Agent answer", "hold": "Hold", "wrapup": "Wrap-up",
+                  "dialing": "Outbound call", "contacting": "Outbound call"}
+SEGMENT_RANK = {"Transfer": 2, "Abandon": 7}
+
+
+def _flatten_list(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(child struct array, parent index) of a list column."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return pc.list_flatten(col), pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _field(struct: pa.Array, name: str, type_: pa.DataType = pa.string()) -> pa.Array:
+    t = struct.type
+    for i in range(t.num_fields):
+        if t.field(i).name == name:
+            v = pc.struct_field(struct, [i])
+            if type_ == pa.string() and not pa.types.is_string(v.type) and not pa.types.is_struct(v.type):
+                if pa.types.is_timestamp(v.type):
+                    v = pc.assume_timezone(v, "UTC") if v.type.tz is None else v
+                    return pc.strftime(v.cast(TS), format="%Y-%m-%dT%H:%M:%S.%fZ")
+                v = pc.cast(v, pa.string())
+            return v
+    return pa.nulls(len(struct), type_)
+
+
+def _struct_table(struct: pa.Array) -> pa.Table:
+    return pa.Table.from_struct_array(struct) if len(struct) else pa.table({"__empty": pa.nulls(0)})
+
+
+def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
+    key, warning = run_key(options.pseudonym_key)
+    recs = load_json_records(path, unwrap=("conversations",), keep_lists=("participants",),
+                             what="Genesys Cloud conversation details")
+    table, src = recs.table, str(path)
+    n = table.num_rows
+    rejects = list(recs.rejects)
+    warnings = list(recs.warnings) + ([warning] if warning else [])
+    meta = {"source_format": "genesys"}
+    if n == 0:
+        return ReadResult(_empty_events(), len(rejects), rejects, warnings, meta)
+    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
+    reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
+        "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
+    has_parts = "participants" in table.column_names and \
+        (pa.types.is_list(table.column("participants").type))
+    if not has_parts:
+        reason = pc.coalesce(reason, pa.array(["conversation without participants"] * n))
+        for i, r in enumerate(reason.to_pylist()):
+            rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
+        return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+
+    # participants -> sessions -> segments, all columnar
+    parts_col = table.column("participants").combine_chunks()
+    parts, p_conv = _flatten_list(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
+    purpose = pc.utf8_lower(_field(parts, "purpose"))
+    p_name = _empty_to_null(_field(parts, "participantName"))
+    p_user = _empty_to_null(_field(parts, "userId"))
+    p_attrs = _field(parts, "attributes", pa.struct([]))
+    p_team = _empty_to_null(_field(p_attrs, "team")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_site = _empty_to_null(_field(p_attrs, "site")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_trail = _empty_to_null(_field(p_attrs, STEP_ATTRIBUTE)) if pa.types.is_struct(p_attrs.type) else \
+        pa.nulls(len(parts))
+    sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
+    if not pa.types.is_list(sess_col.type):
+        sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
+    sessions, s_part = _flatten_list(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
+    media = pc.utf8_lower(_field(sessions, "mediaType"))
+    ani = _empty_to_null(_field(sessions, "ani"))
+    addr_from = _empty_to_null(_field(sessions, "addressFrom"))
+    seg_col = _field(sessions, "segments", pa.list_(pa.struct([])))
+    if not pa.types.is_list(seg_col.type):
+        seg_col = pa.nulls(len(sessions), pa.list_(pa.struct([("segmentType", pa.string())])))
+    segs, g_sess = _flatten_list(pc.fill_null(seg_col, pa.scalar([], seg_col.type)))
+    g_part = s_part[g_sess]
+    g_conv = p_conv[g_part]
+    seg_table = _struct_table(segs)
+    start, bad_s = parse_times(seg_table, "segmentStart")
+    end, bad_e = parse_times(seg_table, "segmentEnd")
+    nat = np.iinfo(np.int64).min
+    i_start, i_end = _i64(start), _i64(end)
+    seg_bad = _as_bool_mask(bad_s) | _as_bool_mask(bad_e) | (i_start == nat)
+    seg_backwards = (i_end != nat) & (i_start != nat) & (i_end < i_start)
+
+    # per conversation reasons
+    n_segs = np.bincount(g_conv, minlength=n)
+    bad_conv = np.bincount(g_conv, weights=seg_bad, minlength=n) > 0
+    back_conv = np.bincount(g_conv, weights=seg_backwards, minlength=n) > 0
+    none = pa.nulls(n, pa.string())
+    reason = pc.coalesce(reason, pc.if_else(pa.array(n_segs == 0), pa.scalar(
+        "conversation without segments (no participant session has a segment)"), none))
+    reason = pc.coalesce(reason, pc.if_else(pa.array(bad_conv), pa.scalar(
+        "a segment has no readable segmentStart / segmentEnd (ISO 8601 with zone or epoch ms expected)"), none))
+    reason = pc.coalesce(reason, pc.if_else(pa.array(back_conv), pa.scalar(
+        "impossible times: a segment ends before it starts"), none))
+    conv_end, _ = parse_times(table, "conversationEnd")
+    ok = _as_bool_mask(pc.is_null(reason))
+    dup = np.zeros(n, bool)
+    idx = np.flatnonzero(ok)
+    if len(idx):
+        enc = pc.dictionary_encode(conv_id.take(pa.array(idx))).indices.to_numpy(zero_copy_only=False)
+        ce = _i64(conv_end)[idx]
+        order = np.lexsort((idx, ce, enc))
+        last = np.ones(len(order), bool)
+        last[:-1] = enc[order][1:] != enc[order][:-1]
+        dup[idx[order[~last]]] = True
+    reason = pc.coalesce(reason, pc.if_else(pa.array(dup), pa.scalar(
+        "duplicate conversationId (kept the copy with the latest conversationEnd)"), none))
+    # step trails
+    trail_conv_mask = np.zeros(n, bool)
+    t_valid = _as_bool_mask(pc.is_valid(p_trail))
+    trail_conv_mask[p_conv[t_valid]] = True
+    ok = _as_bool_mask(pc.is_null(reason))
+    t_rows = np.flatnonzero(t_valid & ok[p_conv])
+    tr_ev_parts, tr_cols, bad_tr = parse_step_trail(p_trail.take(pa.array(t_rows)), t_rows)
+    if len(bad_tr):
+        m = np.zeros(n, bool)
+        m[p_conv[bad_tr]] = True
+        reason = pc.coalesce(reason, pc.if_else(pa.array(m), pa.scalar(
+            f"participant attribute {STEP_ATTRIBUTE} is not a step trail"), none))
+    reason_list = reason.to_pylist()
+    for i, r in enumerate(reason_list):
+        if r is not None:
+            rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
+    ok = np.array([r is None for r in reason_list])
+    if not ok.any():
+        return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+
+    # conversation-level columns
+    conv_media = np.full(n, None, dtype=object)
+    media_np = media.to_numpy(zero_copy_only=False)
+    have = np.flatnonzero(media_np != None)[::-1]  # noqa: E711  (reversed: the first session wins)
+    conv_media[p_conv[s_part[have]]] = media_np[have]
+    purpose_np = purpose.to_numpy(zero_copy_only=False)
+    cust_sess = np.isin(purpose_np[s_part], ["customer", "external"])
+    cust_addr = pc.coalesce(pc.replace_substring_regex(ani, r"^(tel|sip|mailto):", ""), addr_from)
+    customer = np.full(n, None, dtype=object)
+    ca = cust_addr.to_numpy(zero_copy_only=False)
+    cust_rows = np.flatnonzero(cust_sess & (ca != None))[::-1]  # noqa: E711
+    customer[p_conv[s_part[cust_rows]]] = ca[cust_rows]
+    customer_id = pseudonymise(pa.array(customer, pa.string()), key)
+
+    parts_ev = EventParts()
+    seg_type = pc.utf8_lower(_field(segs, "segmentType")).to_numpy(zero_copy_only=False)
+    disc = pc.utf8_lower(_field(segs, "disconnectType")).to_numpy(zero_copy_only=False)
+    queue_id = _empty_to_null(_field(segs, "queueId"))
+    g_purpose = purpose_np[g_part]
+    native = ok[g_conv] & ~trail_conv_mask[g_conv]
+    g_media = media_np[g_sess]
+    acd_queue = pc.coalesce(p_name.take(pa.array(g_part)), queue_id)
+    # the queue an agent answered for: the segment's queueId, else the conversation's last acd queue
+    conv_queue = np.full(n, None, dtype=object)
+    aq = acd_queue.to_numpy(zero_copy_only=False)
+    gi = np.flatnonzero((g_purpose == "acd") & (aq != None))  # noqa: E711  (the last acd queue wins)
+    conv_queue[g_conv[gi]] = aq[gi]
+    seg_queue_name = pc.coalesce(_name_queue(queue_id, acd_queue, g_conv, g_purpose),
+                                 pa.array(conv_queue[g_conv], pa.string()))
+    g_team = pc.coalesce(p_team.take(pa.array(g_part)), seg_queue_name)
+    g_site = p_site.take(pa.array(g_part))
+    g_agent = pc.coalesce(p_name.take(pa.array(g_part)), p_user.take(pa.array(g_part)))
+    wrap = _empty_to_null(_field(segs, "wrapUpCode"))
+
+    def ts_(rows, arr):
+        v = arr[rows]
+        return pa.array(v, mask=v == nat).cast(TS)
+
+    def add(sel, rank, activity, owner, resource, queue, team, site, **extra):
+        rows = np.flatnonzero(sel)
+        if not len(rows):
+            return
+        r = pa.array(rows)
+
+        def pick(v):
+            return v if isinstance(v, str) or v is None else v.take(r)
+        parts_ev.add(g_conv[rows], rank, activity=activity, timestamp=ts_(rows, i_start),
+                     end_timestamp=ts_(rows, i_end), owner=pick(owner), resource=pick(resource), queue=pick(queue),
+                     team=pick(team), site=pick(site), segment_type=pa.array(seg_type[rows], pa.string()),
+                     disconnect_type=pa.array(disc[rows], pa.string()), **{k: pick(v) for k, v in extra.items()})
+
+    is_bot = np.isin(g_purpose, BOT_PURPOSES) | (np.isin(g_purpose, SELF_PURPOSES) & np.isin(g_media, ["chat", "message"]))
+    is_ivr = np.isin(g_purpose, SELF_PURPOSES) & ~is_bot
+    add(native & is_ivr, 1, "IVR menu", SELF_SERVICE, None, None, None, None)
+    add(native & is_bot, 1, "Bot intent", SELF_SERVICE, None, None, None, None)
+    is_acd = (g_purpose == "acd") & np.isin(seg_type, ["interact", "delay", "ivr"])
+    add(native & is_acd, 3, "Queue", acd_queue, None, acd_queue, None, None)
+    is_agent = np.isin(g_purpose, AGENT_PURPOSES)
+    for st, label in AGENT_SEGMENTS.items():
+        sel = native & is_agent & (seg_type == st)
+        add(sel, 4, label, g_team, g_agent, seg_queue_name, g_team, g_site,
+            **({"wrap_up_code": wrap} if st == "wrapup" else {}))
+    add(native & (g_purpose == "external") & (seg_type == "interact"), 4, "External party", "External", None, None,
+        None, None)
+    xfer = native & is_agent & (disc == "transfer")
+    rows = np.flatnonzero(xfer)
+    if len(rows):
+        r = pa.array(rows)
+        owner = g_team.take(r)
+        parts_ev.add(g_conv[rows], SEGMENT_RANK["Transfer"], activity="Transfer", timestamp=ts_(rows, i_end),
+                     end_timestamp=pa.nulls(len(rows), TS), owner=owner,
+                     resource=g_agent.take(r),
+                     queue=seg_queue_name.take(r), team=owner, site=g_site.take(r),
+                     segment_type=pa.array(seg_type[rows], pa.string()), disconnect_type="transfer")
+    # abandon: queued, no agent interact in the conversation
+    agent_talk = np.zeros(n, bool)
+    agent_talk[g_conv[is_agent & (seg_type == "interact")]] = True
+    queued_last = np.full(n, -1, np.int64)
+    acd_rows = np.flatnonzero(native & is_acd)
+    order = acd_rows[np.argsort(i_end[acd_rows], kind="stable")]
+    queued_last[g_conv[order]] = order
+    ab = np.flatnonzero((queued_last >= 0) & ~agent_talk)
+    if len(ab):
+        rows = queued_last[ab]
+        at = np.where(i_end[rows] != nat, i_end[rows], i_start[rows])
+        r = pa.array(rows)
+        parts_ev.add(ab, SEGMENT_RANK["Abandon"], activity="Abandon", timestamp=pa.array(at).cast(TS),
+                     end_timestamp=pa.nulls(len(ab), TS), owner=acd_queue.take(r), resource=None,
+                     queue=acd_queue.take(r), team=None, site=None)
+    if len(tr_ev_parts):
+        parts_ev.add(p_conv[tr_ev_parts], 0, queue=pa.array(conv_queue[p_conv[tr_ev_parts]], pa.string()),
+                     team=p_team.take(pa.array(tr_ev_parts)), site=p_site.take(pa.array(tr_ev_parts)), **tr_cols)
+    rows, events = parts_ev.build()
+    idx = pa.array(rows)
+    channel = pa.array(conv_media, pa.string())
+    leg = {"channel": channel, "customer_id": customer_id}
+    for name in table.column_names:
+        if name in ("participants", "conversationId", "__empty"):
+            continue
+        col = table.column(name).combine_chunks()
+        if pa.types.is_timestamp(col.type) and col.type.tz is None:
+            col = pc.assume_timezone(col, "UTC")
+        if pa.types.is_string(col.type):
+            col = scrub_column(col, key, whole=bool(PII_KEYS.search(name)))
+        leg[name] = col
+    out = {"case_id": conv_id.take(idx)}
+    for name in events.column_names:
+        out[name] = events.column(name)
+    for name, col in leg.items():
+        if name not in out:
+            out[name] = col.take(idx)
+    # participant attributes of the customer (intent, outcome, ...) as attributes, scrubbed
+    if pa.types.is_struct(p_attrs.type) and p_attrs.type.num_fields:
+        cust_part = np.full(n, -1, np.int64)
+        cp = np.flatnonzero(np.isin(purpose_np, ["customer", "external"]))
+        cust_part[p_conv[cp[::-1]]] = cp[::-1]
+        for i in range(p_attrs.type.num_fields):
+            nm = p_attrs.type.field(i).name
+            if nm in (STEP_ATTRIBUTE, "team", "site"):
+                continue
+            v = pc.struct_field(p_attrs, [i])
+            if not (pa.types.is_string(v.type) or pa.types.is_integer(v.type) or pa.types.is_floating(v.type)
+                    or pa.types.is_boolean(v.type)):
+                continue
+            per_conv = pc.if_else(pa.array(cust_part >= 0), v.take(pa.array(np.maximum(cust_part, 0))),
+                                  pa.nulls(n, v.type)) if len(v) else pa.nulls(n, v.type)
+            if pa.types.is_string(per_conv.type):
+                per_conv = scrub_column(per_conv, key, whole=bool(PII_KEYS.search(nm)))
+            out["attr." + nm] = per_conv.take(idx)
+    meta["conversations"] = int(ok.sum())
+    return ReadResult(pa.table(out), n + len(recs.rejects), rejects, warnings, meta)
+
+
+def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, g_conv: np.ndarray, g_purpose: np.ndarray) -> pa.Array:
+    """Queue name for a segment's queueId, through the acd participants that name their queue."""
+    qid = queue_id.to_numpy(zero_copy_only=False)
+    names = acd_queue.to_numpy(zero_copy_only=False)
+    sel = np.flatnonzero((g_purpose == "acd") & (qid != None) & (names != None))  # noqa: E711
+    lookup = dict(zip(qid[sel].tolist(), names[sel].tolist()))
+    if not lookup:
+        return queue_id
+    keys = pa.array(list(lookup), pa.string())
+    vals = pa.array(list(lookup.values()), pa.string())
+    pos = pc.index_in(queue_id, value_set=keys)
+    mapped = pc.take(vals, pc.fill_null(pos, 0))
+    return pc.if_else(pc.is_valid(pos), mapped, queue_id)
+
+
+register_reader("genesys")(read_conversations)
