@@ -64,6 +64,13 @@ FLOW_NODE_TAGS = TASK_TAGS | SUBPROCESS_TAGS | frozenset(GATEWAY_TAGS) | EVENT_T
 ID_CHECKED_TAGS = FLOW_NODE_TAGS | {"definitions", "process", "collaboration", "participant", "lane",
                                     "sequenceFlow", "messageFlow"}
 
+LOOP_TAGS = frozenset({"standardLoopCharacteristics", "multiInstanceLoopCharacteristics"})
+CONTAINER_PARTS = frozenset({"laneSet", "documentation", "extensionElements", "ioSpecification", "ioBinding",
+                             "property", "auditing", "monitoring", "resourceRole", "performer", "humanPerformer",
+                             "potentialOwner", "correlationSubscription", "supports", "incoming", "outgoing",
+                             "sequenceFlow", "dataInputAssociation", "dataOutputAssociation", "category",
+                             "categoryValue"}) | LOOP_TAGS
+
 MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -86,6 +93,7 @@ class BpmnModel:
     path: Path
     name: str
     tasks: tuple[BpmnTask, ...]
+    sub_processes: tuple[str, ...]   # names of flattened sub-processes and expanded call activities
     lanes: tuple[str, ...]
     pools: tuple[str, ...]
     graph: object  # pm4py BPMN, ready for pm4py's converter
@@ -262,6 +270,11 @@ class _Reader:
         self.tasks: list[BpmnTask] = []
         self.lanes: list[str] = []
         self.ignored: dict[str, list[str]] = defaultdict(list)
+        self.sub_processes: list[str] = []
+        self.names: dict[str, str] = {}
+        self.process_by_id: dict = {}
+        self.expanding: set[str] = set()
+        self.expanded: set[str] = set()
 
     def warn(self, text: str) -> None:
         self.warnings.append(text)
@@ -292,9 +305,17 @@ class _Reader:
                           + (", ..." if len(flows) > 5 else "")
                           + "): messages between pools do not order steps in the net")
         processes = list(_children(self.root, "process"))
+        self.process_by_id = {p.get("id"): p for p in processes if p.get("id")}
+        called = {(c.get("calledElement") or "").split(":")[-1] for c in self.root.iter(_Q + "callActivity")}
         converted: list[tuple[str, list[str], list[str]]] = []
         for proc in processes:
             pid = proc.get("id") or f"process_{len(converted)}"
+            if pid in called and pid not in pools:
+                continue  # a called process is expanded at its call activity
+            if pid in self.expanded:
+                self.warn(f"process '{pid}' is both a pool and called by a call activity: "
+                          "it is expanded at the call activity only")
+                continue
             pool = pools.get(pid) or clean_text(proc.get("name")) or None
             owners, lane_names = _lane_owners(proc, {})
             self.lanes.extend(lane_names)
@@ -307,9 +328,13 @@ class _Reader:
         if not converted:
             self.fail("The BPMN file contains no process with steps (tasks or events)",
                       hint="Export the model with its process, not only a collaboration or diagram")
+        if not any(t.name for t in self.tasks):
+            self.fail("The BPMN model has no named tasks, so no log activity can match it",
+                      hint="Add the procedure's steps as named tasks")
         self._compose(converted)
         name = clean_text(self.root.get("name")) or (converted[0][0] if len(converted) == 1 else self.path.stem)
         return BpmnModel(path=self.path, name=name, tasks=tuple(self.tasks),
+                         sub_processes=tuple(self.sub_processes),
                          lanes=tuple(dict.fromkeys(self.lanes)), pools=tuple(dict.fromkeys(pool_names)),
                          graph=self._to_pm4py(), warnings=tuple(self.warnings))
 
@@ -351,7 +376,7 @@ class _Reader:
             if host not in exits:
                 self.fail(f"Boundary event '{ident}' is attached to '{host}', which is not a step of the "
                           "same process", el, hint="Attach the event to a task in the modeler")
-            host_name = g.nodes[host].name if host in g.nodes else ""
+            host_name = self.names.get(host, "")
             if not outgoing.get(ident):
                 self.warn(f"boundary event {_describe(el)} on '{host_name or host}' ignored: it has no "
                           "outgoing flow, the task's normal flow is kept")
@@ -433,14 +458,24 @@ class _Reader:
                 self.ignored["data object(s) or store(s)"].append(ident or tag)
                 continue
             if tag not in FLOW_NODE_TAGS:
+                if tag and tag not in CONTAINER_PARTS and tag not in NOTATION_TAGS:
+                    self.warn(f"element {tag} {_describe(el) if ident else ''} in "
+                              f"{_describe(container)} is not understood and ignored")
                 continue
             if not ident:
                 self.fail(f"A {tag} element has no id", el, hint="Give every BPMN element an id")
             name = clean_text(el.get("name"))
+            self.names[ident] = name
             defs = [_local(d)[: -len("EventDefinition")] for d in el if _local(d).endswith("EventDefinition")]
             scope.exits[ident] = ident
             cont.nodes.append(ident)
-            if tag in TASK_TAGS or tag == "callActivity" or (
+            called = self._called_process(el) if tag == "callActivity" else None
+            if called is not None:
+                self.expanding.add(called.get("id"))
+                self._flatten(el, called, pid, pool, owners, scope, "call activity",
+                              f"expanded with process '{called.get('id')}'")
+                self.expanding.discard(called.get("id"))
+            elif tag in TASK_TAGS or tag == "callActivity" or (
                     tag in SUBPROCESS_TAGS and (tag == "adHocSubProcess" or not self._has_flow_nodes(el))):
                 if el.get("isForCompensation") == "true":
                     scope.passive.add(ident)
@@ -457,14 +492,23 @@ class _Reader:
                 g.add(_Node(ident, "task", name, pid))
                 if tag in SUBPROCESS_TAGS:
                     # some modelers nest the boundary events of a collapsed sub-process inside it
+                    nested = {c.get("id") for c in el if _local(c) == "boundaryEvent" and c.get("id")}
                     for child in el:
-                        if _local(child) == "sequenceFlow":
+                        if _local(child) == "sequenceFlow" and child.get("sourceRef") in nested:
                             scope.flows.append(child)
                         elif _local(child) == "boundaryEvent" and child.get("id"):
                             g.add(_Node(child.get("id"), "xor", "", pid))
                             scope.exits[child.get("id")] = child.get("id")
                             scope.boundary.append(child)
                             scope.passive.add(child.get("id"))
+                loop = [_local(c) for c in el if _local(c) in LOOP_TAGS]
+                if loop:
+                    again = g.add(_Node(ident + "__again", "xor", "", pid))
+                    g.link(ident, again.id)
+                    g.link(again.id, ident)
+                    scope.exits[ident] = again.id
+                    kind = "loop" if loop[0] == "standardLoopCharacteristics" else "multi-instance"
+                    self.warn(f"{kind} task {_describe(el)} may repeat: modelled as a loop around the task")
                 self.tasks.append(BpmnTask(ident, name, tag, owners.get(ident) or pool,
                                            _documentation(el), pool))
             elif tag in SUBPROCESS_TAGS:
@@ -474,17 +518,8 @@ class _Reader:
                     del scope.exits[ident]
                     cont.nodes.remove(ident)
                     continue
-                g.add(_Node(ident, "xor", "", pid))
-                out = g.add(_Node(ident + "__exit", "xor", "", pid)).id
-                scope.exits[ident] = out
-                self.warn(f"sub-process {_describe(el)} flattened: its steps are part of the net")
-                inner_owners, lane_names = _lane_owners(el, owners)
-                if ident in owners:
-                    for child in el.iter():
-                        if isinstance(child.tag, str) and child.get("id") and child.get("id") not in inner_owners:
-                            inner_owners[child.get("id")] = owners[ident]
-                self.lanes.extend(lane_names)
-                self._read_container(el, pid, pool, inner_owners, scope, entry=ident, exit_=out)
+                self._flatten(el, el, pid, pool, owners, scope, "sub-process",
+                              "flattened: its steps are part of the net")
             elif tag in GATEWAY_TAGS:
                 if tag == "eventBasedGateway":
                     self.warn(f"event-based gateway {_describe(el)} treated as an exclusive choice")
@@ -517,6 +552,36 @@ class _Reader:
                 scope.boundary.append(el)
                 scope.passive.add(ident)
         return cont
+
+    def _called_process(self, el):
+        """The process of this file a call activity calls, when it can be expanded in place."""
+        ref = (el.get("calledElement") or "").split(":")[-1]
+        proc = self.process_by_id.get(ref)
+        if proc is None or not self._has_flow_nodes(proc):
+            return None
+        if ref in self.expanding or ref in self.expanded:
+            return None
+        self.expanded.add(ref)
+        return proc
+
+    def _flatten(self, el, content, pid, pool, owners, scope, what: str, how: str) -> None:
+        """Replace a sub-process (or call activity) by an entry, its steps and an exit."""
+        g = self.graph
+        ident = el.get("id")
+        g.add(_Node(ident, "xor", "", pid))
+        out = g.add(_Node(ident + "__exit", "xor", "", pid)).id
+        scope.exits[ident] = out
+        if clean_text(el.get("name")):
+            self.sub_processes.append(clean_text(el.get("name")))
+        self.warn(f"{what} {_describe(el)} {how}")
+        inner_owners, lane_names = _lane_owners(content, owners)
+        outer = owners.get(ident) or (pool if content is not el else None)
+        if outer:
+            for child in content.iter():
+                if isinstance(child.tag, str) and child.get("id") and child.get("id") not in inner_owners:
+                    inner_owners[child.get("id")] = outer
+        self.lanes.extend(lane_names)
+        self._read_container(content, pid, pool, inner_owners, scope, entry=ident, exit_=out)
 
     @staticmethod
     def _has_flow_nodes(el) -> bool:
