@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ModelError
@@ -61,6 +61,7 @@ class Sop:
     description: str = ""
     lanes: tuple[str, ...] = ()
     pools: tuple[str, ...] = ()
+    model: object = field(default=None, repr=False, compare=False)  # the BpmnModel (steps and flows, for drawing)
 
     def task_name(self, label: str) -> str:
         """BPMN task name for a log activity label (the label itself when it is not mapped)."""
@@ -169,4 +170,4 @@ def load_sop(path: str | Path) -> Sop:
     return Sop(name=data.get("name") or model.name, path=path, net=net, initial_marking=im, final_marking=fm,
                tasks=tasks, owner_of=owner_of, label_map=label_map, cost_per_minute=costs,
                critical=critical, warnings=tuple(warnings), description=data.get("description", ""),
-               lanes=model.lanes, pools=model.pools)
+               lanes=model.lanes, pools=model.pools, model=model)

@@ -68,3 +68,4 @@ def progress(message: str, quiet: bool = False) -> None:
 
 # Command families register themselves here.
 from engine.cli import ingest as _ingest  # noqa: E402,F401
+from engine.cli import sop as _sop  # noqa: E402,F401

@@ -98,6 +98,8 @@ class BpmnModel:
     pools: tuple[str, ...]
     graph: object  # pm4py BPMN, ready for pm4py's converter
     warnings: tuple[str, ...]
+    nodes: tuple[tuple[str, str, str, str | None], ...] = ()   # (id, kind, name, owner) after conversion
+    flows: tuple[tuple[str, str, str], ...] = ()               # (id, source id, target id)
 
 
 @dataclass
@@ -106,6 +108,7 @@ class _Node:
     kind: str              # task | start | end | xor | and | or
     name: str = ""
     process: str = ""
+    owner: str | None = None
 
 
 @dataclass
@@ -114,7 +117,11 @@ class _Graph:
     edges: list[tuple[str, str, str]] = field(default_factory=list)  # (flow id, source, target)
     counter: int = 0
 
+    owner: str | None = None   # owner given to nodes added without one (set while reading a step)
+
     def add(self, node: _Node) -> _Node:
+        if node.owner is None:
+            node.owner = self.owner
         self.nodes[node.id] = node
         return node
 
@@ -336,7 +343,10 @@ class _Reader:
         return BpmnModel(path=self.path, name=name, tasks=tuple(self.tasks),
                          sub_processes=tuple(self.sub_processes),
                          lanes=tuple(dict.fromkeys(self.lanes)), pools=tuple(dict.fromkeys(pool_names)),
-                         graph=self._to_pm4py(), warnings=tuple(self.warnings))
+                         graph=self._to_pm4py(), warnings=tuple(self.warnings),
+                         nodes=tuple((n.id, n.kind, n.name, n.owner) for n in self.graph.nodes.values()),
+                         flows=tuple(e for e in self.graph.edges
+                                     if e[1] in self.graph.nodes and e[2] in self.graph.nodes))
 
     def _read_process(self, proc, pid: str, pool: str | None, owners: dict[str, str]):
         """Add the flow nodes and sequence flows of a process and its sub-processes.
@@ -347,6 +357,7 @@ class _Reader:
             return None, None
         scope = _Scope()
         top = self._read_container(proc, pid, pool, owners, scope, entry=None, exit_=None)
+        self.graph.owner = None
         g = self.graph
         exits = scope.exits
         outgoing: dict[str, list] = defaultdict(list)
@@ -364,7 +375,8 @@ class _Reader:
             if src not in scope.gateways and len(flows) > 1:
                 # BPMN: several outgoing flows of a non-gateway run in parallel (inclusive if conditional)
                 conditional = any(list(_children(f, "conditionExpression")) for f in flows)
-                split = g.add(_Node(src + "__split", "or" if conditional else "and", "", pid))
+                split = g.add(_Node(src + "__split", "or" if conditional else "and", "", pid,
+                                    g.nodes[src].owner))
                 g.link(source, split.id)
                 source = split.id
             for flow in flows:
@@ -417,12 +429,13 @@ class _Reader:
                 self.warn(f"{'process' if is_top else 'sub-process'} {_describe(cont.el)} has no start event: "
                           + ", ".join(f"'{n}'" for n in free[:5]) + " start it")
                 if is_top:
-                    src = g.add(_Node(f"{pid}__start", "start", "", pid)).id
+                    src = g.add(_Node(f"{pid}__start", "start", "", pid, g.nodes[free[0]].owner)).id
                     cont.starts.append(src)
                 else:
                     src = cont.entry
                 if len(free) > 1:
-                    split = g.add(_Node(f"{cont.el.get('id')}__implicit_split", "and", "", pid))
+                    split = g.add(_Node(f"{cont.el.get('id')}__implicit_split", "and", "", pid,
+                                        g.nodes[free[0]].owner))
                     g.link(src, split.id)
                     src = split.id
                 for n in free:
@@ -434,7 +447,7 @@ class _Reader:
                                f"process {_describe(cont.el)} has no end event: steps without outgoing "
                                "flow end it: ") + ", ".join(f"'{n}'" for n in dead[:5]))
                     for n in dead:
-                        end = g.add(_Node(f"{n}__end", "end", "", pid))
+                        end = g.add(_Node(f"{n}__end", "end", "", pid, g.nodes[n].owner))
                         g.link(exits.get(n, n), end.id)
                         cont.ends.append(end.id)
                 else:
@@ -466,6 +479,7 @@ class _Reader:
                 self.fail(f"A {tag} element has no id", el, hint="Give every BPMN element an id")
             name = clean_text(el.get("name"))
             self.names[ident] = name
+            g.owner = owners.get(ident) or pool
             defs = [_local(d)[: -len("EventDefinition")] for d in el if _local(d).endswith("EventDefinition")]
             scope.exits[ident] = ident
             cont.nodes.append(ident)
