@@ -68,4 +68,5 @@ def progress(message: str, quiet: bool = False) -> None:
 
 # Command families register themselves here.
 from engine.cli import ingest as _ingest  # noqa: E402,F401
+from engine.cli import simulate as _simulate  # noqa: E402,F401
 from engine.cli import sop as _sop  # noqa: E402,F401

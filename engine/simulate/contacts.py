@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -12,7 +13,8 @@ import pyarrow as pa
 from engine.errors import UsageError
 from engine.simulate.arrivals import customer_identifiers, draw_arrivals, link_repeats
 from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injected, first_occurrence,
-                                        handoff_points, inject_team_deviations, insert_events, skip_events)
+                                        handoff_points, inject_team_deviations, insert_events, pick_positions,
+                                        skip_events)
 from engine.simulate.drift import Drift
 from engine.simulate.paths import SopPaths, accept_traces, build_paths, transition_table
 from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, median_seconds
@@ -24,6 +26,7 @@ MAX_LEGS = 6
 PING_PONG = 0.35
 SAME_INTENT_ON_REPEAT = 0.85
 CONTEXT_LOSS_PER_DEVIATION_RATE = 2.0
+PING_PONG_PER_DEVIATION_RATE = 3.0
 EXTRA_QUEUES = ("Tier 2", "Retention")
 POOL_SIZE = 12
 CHANNEL_MIX = (("voice", 0.5), ("email", 0.3), ("chat", 0.2))
@@ -95,6 +98,9 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     except ValueError as exc:
         raise UsageError(f"--start '{start}' is not an ISO date", hint="Write it as 2026-01-05") from exc
     rng = np.random.default_rng(seed)
+    sop_names = [Path(sop.path).stem if getattr(sop, "path", None) else sop.name for sop in sops]
+    if len(set(sop_names)) != len(sop_names):
+        raise UsageError("The same SOP was given twice", hint="Pass each --sop once")
     n = int(contacts)
     n_sops = len(sops)
     weights = np.ones(n_sops) if intent_weights is None else np.asarray(intent_weights, dtype=np.float64)
@@ -102,25 +108,25 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         raise UsageError("Intent weights must be one non-negative number per SOP, not all zero")
 
     # --- SOP paths and the activity vocabulary -------------------------------------------------
-    log_label: list[dict[str, str]] = []
+    # the simulated center logs the SOPs' own task names (a sidecar's label_map serves foreign logs)
     paths: list[SopPaths] = []
     for sop in sops:
-        inverse: dict[str, str] = {}
-        for label, task in sorted(sop.label_map.items()):
-            inverse.setdefault(task, label)
-        log_label.append(inverse)
         overrides = {task: role_of(task) for task in sop.owner_of}
         paths.append(build_paths(sop.net, sop.initial_marking, sop.final_marking, name=sop.name,
                                  role_overrides=overrides))
-    sop_labels = [sorted({log_label[s].get(t, t) for v in paths[s].variants for t in v} |
-                         {log_label[s].get(t, t) for t in sops[s].owner_of}) for s in range(n_sops)]
+    sop_labels = [sorted({t for v in paths[s].variants for t in v} |
+                         {t for t in sops[s].owner_of}) for s in range(n_sops)]
     verify_label = []
     for s in range(n_sops):
         verify = sorted(lbl for lbl in sop_labels[s] if role_of(lbl) == "verify" and lbl != "IVR authentication")
         verify_label.append(verify[0] if verify else "Verify identity")
+    talk_label = []
+    for s in range(n_sops):
+        talk = [t for t in sop_labels[s] if role_of(t) == "talk"]
+        talk_label.append("Agent answer" if "Agent answer" in talk or not talk else talk[0])
     drift_labels = {d.step for d in drifts if d.change in ("skip", "insert") and d.step} | \
                    {d.after for d in drifts if d.after}
-    vocab = sorted(set().union(*map(set, sop_labels)) | set(verify_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
+    vocab = sorted(set().union(*map(set, sop_labels)) | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
     code = {lbl: i for i, lbl in enumerate(vocab)}
     n_codes = len(vocab)
     roles = [role_of(lbl) for lbl in vocab]
@@ -132,7 +138,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         sop_var_base.append(len(var_len))
         sop_probs.append(p.probabilities)
         for v in p.variants:
-            c = [code[log_label[s].get(t, t)] for t in v]
+            c = [code[t] for t in v]
             var_first.append(sum(var_len))
             var_codes.extend(c)
             var_len.append(len(c))
@@ -144,7 +150,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     # language automata over the log's codes
     tables = []
     for s, p in enumerate(paths):
-        task_codes = {t: code[log_label[s].get(t, t)] for (_, t) in p.moves}
+        task_codes = {t: code[t] for (_, t) in p.moves}
         table, accept = transition_table(p, task_codes, n_codes)
         tables.append((table, accept, p.start))
 
@@ -195,7 +201,6 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                                             injected)
 
     # --- drift -----------------------------------------------------------------------------------
-    sop_names = [sop.name for sop in sops]
     scope_values = {"team": (wf.teams, team), "site": (wf.sites, site), "shift": (wf.shifts, shift),
                     "sop": (tuple(sop_names), sop_of), "channel": (channel_names, channel)}
     context_p = np.full(n, min(0.9, CONTEXT_LOSS_PER_DEVIATION_RATE * deviation_rate))
@@ -253,6 +258,25 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     context_loss = np.zeros(n, dtype=bool)
     context_loss[lost] = True
 
+    # --- ping-pong: the customer is transferred on, then back to the first queue -------------------
+    is_transfer = role_arr == "transfer"
+    contact_ev = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    talk_seen = _per_contact_cumsum(is_talk[codes], offsets, contact_ev) > 0
+    first_transfer = pick_positions(offsets, np.arange(n), is_transfer[codes] & talk_seen, np.zeros(n))
+    ping_p = min(0.9, PING_PONG_PER_DEVIATION_RATE * deviation_rate)
+    # only where the transfer is followed by a step (the other queue answers) before the transfer back
+    followed = (first_transfer >= 0) & (first_transfer + 1 < offsets[1:])
+    bounced = np.flatnonzero(followed & (rng.random(n) < ping_p))
+    back = np.empty(2 * len(bounced), dtype=np.int32)
+    back[0::2] = codes[first_transfer[bounced]]
+    back[1::2] = np.array([code[t] for t in talk_label], dtype=np.int32)[sop_of[bounced]]
+    at = np.repeat(first_transfer[bounced] + 2, 2)
+    injected.add(bounced, 1, back[0::2], cause=3)
+    injected.add(bounced, 1, back[1::2], cause=3)
+    offsets, codes = insert_events(offsets, codes, at, np.repeat(bounced, 2), back)
+    ping_ponged = np.zeros(n, dtype=bool)
+    ping_ponged[bounced] = True
+
     # --- does each trace still fit its SOP? -------------------------------------------------------
     fits = np.zeros(n, dtype=bool)
     for s in range(n_sops):
@@ -282,6 +306,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         t_new = ((t_leg[:, lg - 1] + 1 + (rng.random(n) * (n_teams - 1)).astype(np.int32)) % n_teams).astype(np.int32)
         a_new = pick_agents(rng, wf, t_new)
         back = (rng.random(n) < PING_PONG) if lg >= 2 else np.zeros(n, dtype=bool)
+        if lg == 2:
+            back |= ping_ponged
         q_leg[:, lg] = np.where(back, q_leg[:, max(lg - 2, 0)], q_new)
         t_leg[:, lg] = np.where(back, t_leg[:, max(lg - 2, 0)], t_new)
         a_leg[:, lg] = np.where(back, a_leg[:, max(lg - 2, 0)], a_new)
@@ -309,13 +335,12 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     agent_owner = np.full(n_sops, -1, dtype=np.int32)
     for s, sop in enumerate(sops):
         for task, o in sop.owner_of.items():
-            lbl = log_label[s].get(task, task)
+            lbl = task
             if lbl in code and o:
                 owner_table[s, code[lbl]] = owner_idx[o]
-        talk_owners = sorted(owner_idx[o] for t, o in sop.owner_of.items()
-                             if o and role_of(log_label[s].get(t, t)) == "talk")
-        if talk_owners:
-            agent_owner[s] = talk_owners[0]
+        # live agents work in the lane that answers the contact
+        if sop.owner_of.get(talk_label[s]):
+            agent_owner[s] = owner_idx[sop.owner_of[talk_label[s]]]
     owner_ev = owner_table[sop_of[contact_ev], codes]
     # steps the SOP does not own (unknown activities): the owner of the step before
     known_at = np.where(owner_ev >= 0, np.arange(len(codes)), -1)
