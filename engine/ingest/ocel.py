@@ -438,7 +438,7 @@ def _strip_prefixes(c: OcelContent) -> dict[str, str]:
     shown: dict[str, str] = {}
     for t, ids in by_type.items():
         p = t + ":"
-        if all(i.startswith(p) and len(i) > len(p) for i in ids):
+        if all(i.startswith(p) for i in ids):
             shown.update({i: i[len(p):] for i in ids})
     return shown
 
@@ -465,9 +465,9 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         if k in reasons:
             continue
         eid, etype, time = c.event_ids[k], c.event_types_of[k], c.event_times[k]
-        if not eid:
+        if eid is None or eid == "":
             reasons[k] = "event has no id"
-        elif not etype:
+        elif etype is None:
             reasons[k] = "event has no type"
         elif eid in seen_ids:
             reasons[k] = f"duplicate event id '{eid}'"
