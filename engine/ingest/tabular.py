@@ -350,9 +350,28 @@ def _drop_rows(src: RawSource, rows: np.ndarray) -> RawSource:
     return src
 
 
+def _untimed(t: pa.DataType) -> tuple[pa.DataType, bool]:
+    """The type with every timestamp (pyarrow infers them from JSON strings) replaced by text."""
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return pa.string(), True
+    if pa.types.is_struct(t):
+        fields, changed = [], False
+        for f in t:
+            ft, c = _untimed(f.type)
+            fields.append(pa.field(f.name, ft))
+            changed |= c
+        return pa.struct(fields), changed
+    return t, False
+
+
 def _json_block(data: bytes) -> pa.Table:
-    table = pjson.read_json(pa.BufferReader(data), read_options=pjson.ReadOptions(use_threads=False,
-                                                                                  block_size=1 << 24))
+    read = pjson.ReadOptions(use_threads=False, block_size=1 << 24)
+    table = pjson.read_json(pa.BufferReader(data), read_options=read)
+    schema, changed = _untimed(pa.struct(list(table.schema)))
+    if changed:
+        # read again keeping times as written: the offset (or its absence) decides how they are read
+        table = pjson.read_json(pa.BufferReader(data), read_options=read,
+                                parse_options=pjson.ParseOptions(explicit_schema=pa.schema(list(schema))))
     return _stringify(_flatten(table))
 
 
@@ -607,21 +626,22 @@ def parse_times(col: pa.Array | pa.ChunkedArray, fmt: str, tz: str | None) -> Pa
     present = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
     if fmt in _EPOCH_SCALE:
         scale = _EPOCH_SCALE[fmt]
-        is_int = pc.fill_null(pc.match_substring_regex(text, r"^-?\d{1,18}$"), False)
-        is_dec = pc.fill_null(pc.match_substring_regex(text, r"^-?\d{1,18}\.\d+$"), False)
-        for mask, typ in ((is_int, pa.int64()), (is_dec, pa.float64())):
-            m = mask.to_numpy(zero_copy_only=False)
-            if not m.any():
-                continue
-            nums = _cast_partial(pc.filter(text, mask), typ)
-            ok = nums.is_valid().to_numpy(zero_copy_only=False)
-            arr = nums.fill_null(0).to_numpy(zero_copy_only=False)
-            with np.errstate(over="ignore", invalid="ignore"):
-                scaled = np.round(arr.astype(np.float64) * scale) if typ == pa.float64() else arr * scale
-            bound = 9.2e18
-            ok &= np.abs(arr.astype(np.float64) * scale) < bound
+        parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>\d{1,18})\.?(?P<frac>\d*)$")
+        m = parts.is_valid().to_numpy(zero_copy_only=False) & present
+        if m.any():
+            got = pc.filter(parts, pa.array(m))
+            whole = got.field("whole").cast(pa.int64()).to_numpy(zero_copy_only=False)
+            # fraction: first 9 digits, right-padded, as billionths of the unit (exact, no float rounding)
+            frac = pc.utf8_rpad(pc.utf8_slice_codeunits(got.field("frac"), 0, 9), 9, "0")
+            frac = frac.cast(pa.int64()).to_numpy(zero_copy_only=False)
+            neg = pc.equal(got.field("sign"), "-").to_numpy(zero_copy_only=False)
+            limit = np.iinfo(np.int64).max // scale - 1
+            ok = whole < limit
+            with np.errstate(over="ignore"):
+                ns = whole * scale + (frac * scale) // 10**9
+            ns = np.where(neg, -ns, ns)
             where = np.flatnonzero(m)
-            values[where[ok]] = np.asarray(scaled)[ok].astype(np.int64)
+            values[where[ok]] = ns[ok]
             valid[where[ok]] = True
         problem[present & ~valid] = 1
         return ParsedTimes(values, valid, problem)
@@ -656,6 +676,15 @@ def parse_times(col: pa.Array | pa.ChunkedArray, fmt: str, tz: str | None) -> Pa
         got = conv.is_valid().to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         conv, got = None, np.zeros(n, dtype=bool)
+    if conv is not None and got.any():
+        # pyarrow's strptime rolls impossible days over (31/02 -> 03/03); Python's is strict, so
+        # values that may have rolled over are read again by Python
+        if not has_offset:
+            back = pc.strftime(conv.cast(pa.timestamp("s"), safe=False), format=fmt)
+            got &= pc.fill_null(pc.equal(back, text), False).to_numpy(zero_copy_only=False)
+        else:
+            day = pc.fill_null(pc.day(conv), 0).to_numpy(zero_copy_only=False)
+            got &= ~np.isin(day, [1, 2, 3, 4, 28, 29, 30, 31])
     local_vals = np.zeros(n, dtype=np.int64)
     is_aware = np.zeros(n, dtype=bool)
     if conv is not None and got.any():
@@ -692,7 +721,6 @@ def parse_times(col: pa.Array | pa.ChunkedArray, fmt: str, tz: str | None) -> Pa
             values[where[ok]] = _as_int(local)[ok]
             valid[where[ok]] = True
     problem[present & ~valid & (problem == 0)] = 1
-    del has_offset
     return ParsedTimes(values, valid, problem)
 
 
@@ -702,11 +730,17 @@ def _times_to_arrow(p: ParsedTimes) -> pa.Array:
 
 # ---------------------------------------------------------------------------- mapping to events
 
+def _tokens(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
 def _guess_source(target: str, available: list[str], used: set[str]) -> str | None:
+    """A plausible source column for a canonical one, for the hint of a 'not found' message."""
     free = [c for c in available if c not in used]
     for word in _GUESS.get(target, ()):
         for c in free:
-            if word in c.lower():
+            if any(t == word or (len(word) >= 4 and t.startswith(word)) for t in _tokens(c)):
                 return c
     close = difflib.get_close_matches(target, free, n=1, cutoff=0.4)
     return close[0] if close else None
