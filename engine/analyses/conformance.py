@@ -315,3 +315,346 @@ def replay_traces(traces: Sequence[Sequence[str]], net: CompiledNet, **kwargs) -
     offsets[1:] = np.cumsum([len(t) for t in traces])
     codes = np.array([pos[a] for tr in traces for a in tr], dtype=np.int32)
     return replay_tokens(offsets, codes, activities, net, **kwargs)
+
+
+# --- deviations per SOP step -------------------------------------------------------------------
+
+KINDS = ("skipped", "inserted", "unknown", "out_of_order")
+SEGMENTS = ("team", "site", "shift", "resource", "channel", "week")
+COMPLIANCE_BY = ("team", "site", "shift")
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class VariantDeviations:
+    """One row per deviation found in a variant: variant, event position (the event where it was
+    found; for skips at the end, the last event), step name, kind index into KINDS."""
+
+    variant: np.ndarray
+    position: np.ndarray
+    step: tuple[str, ...]
+    kind: np.ndarray
+
+
+def locate_deviations(replay: Replay) -> VariantDeviations:
+    """Deviations of every variant, read from the kernel's per-event results."""
+    from engine.kernels.replay import (EVENT_MISSING, EVENT_OUT_OF_ORDER, EVENT_SKIPPED, EVENT_UNKNOWN)
+
+    net = replay.net
+    tl = net.transition_labels
+    rows_v, rows_p, rows_s, rows_k = [], [], [], []
+    ev_variant = np.repeat(np.arange(replay.n_variants, dtype=np.int64), np.diff(replay.offsets))
+    ev_pos = np.arange(len(replay.codes), dtype=np.int64) - replay.offsets[ev_variant]
+    for e in np.flatnonzero(replay.ev_status != 0):
+        st = replay.ev_status[e]
+        v, p = int(ev_variant[e]), int(ev_pos[e])
+        if st == EVENT_UNKNOWN:
+            rows_v.append(v), rows_p.append(p), rows_s.append(replay.activities[replay.codes[e]]), rows_k.append(2)
+        elif st == EVENT_MISSING:
+            rows_v.append(v), rows_p.append(p), rows_s.append(tl[replay.ev_trans[e]]), rows_k.append(1)
+        elif st in (EVENT_SKIPPED, EVENT_OUT_OF_ORDER):
+            kind = 0 if st == EVENT_SKIPPED else 3
+            for t in replay.ev_skips[e]:
+                if t >= 0:
+                    rows_v.append(v), rows_p.append(p), rows_s.append(tl[t]), rows_k.append(kind)
+    for v in np.flatnonzero(replay.end_skips[:, 0] >= 0):
+        last = max(int(replay.offsets[v + 1] - replay.offsets[v]) - 1, 0)
+        for t in replay.end_skips[v]:
+            if t >= 0:
+                rows_v.append(int(v)), rows_p.append(last), rows_s.append(tl[t]), rows_k.append(0)
+    return VariantDeviations(variant=np.array(rows_v, dtype=np.int64), position=np.array(rows_p, dtype=np.int64),
+                             step=tuple(rows_s), kind=np.array(rows_k, dtype=np.int8))
+
+
+@dataclass(frozen=True)
+class CaseDeviations:
+    """Deviations expanded to cases: case index, event index (global), step, kind (into KINDS)."""
+
+    case: np.ndarray
+    event: np.ndarray
+    step: np.ndarray           # int32 index into steps
+    steps: tuple[str, ...]
+    kind: np.ndarray
+
+
+def expand_deviations(replay: Replay, found: VariantDeviations, case_offsets: np.ndarray) -> CaseDeviations:
+    """Every case of a variant gets that variant's deviations."""
+    steps = tuple(sorted(set(found.step)))
+    sidx = {s: i for i, s in enumerate(steps)}
+    step_codes = np.array([sidx[s] for s in found.step], dtype=np.int32)
+    order = np.argsort(replay.case_variant, kind="stable")
+    starts = np.searchsorted(replay.case_variant[order], np.arange(replay.n_variants + 1))
+    n_per = replay.weight[found.variant] if len(found.variant) else np.zeros(0, dtype=np.int64)
+    row = np.repeat(np.arange(len(found.variant)), n_per)
+    # position of each expanded row within its variant's case list
+    first = np.repeat(starts[found.variant], n_per) if len(row) else np.zeros(0, dtype=np.int64)
+    within = np.arange(len(row)) - np.repeat(np.concatenate(([0], np.cumsum(n_per)[:-1])), n_per) \
+        if len(row) else np.zeros(0, dtype=np.int64)
+    case = order[first + within].astype(np.int64)
+    event = case_offsets[case] + found.position[row]
+    ordering = np.lexsort((event, case))
+    return CaseDeviations(case=case[ordering], event=event[ordering], step=step_codes[row][ordering],
+                          steps=steps, kind=found.kind[row][ordering])
+
+
+@dataclass(frozen=True)
+class StepDeviation:
+    step: str
+    kind: str
+    owner: str | None
+    critical: bool
+    contacts: int
+    share: float
+    impact: float
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SegmentDeviation:
+    attribute: str
+    value: str
+    step: str
+    kind: str
+    contacts: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SegmentFitness:
+    attribute: str
+    value: str
+    contacts: int
+    fitness: float
+    audit_fitness: float
+    fit_share: float
+
+
+@dataclass(frozen=True)
+class Compliance:
+    attribute: str
+    value: str
+    contacts: int
+    compliant: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class WorstVariant:
+    rank: int
+    contacts: int
+    fitness: float
+    audit_fitness: float
+    activities: tuple[str, ...]
+    deviations: tuple[str, ...]
+    example: str
+
+
+@dataclass(frozen=True)
+class ConformanceResult:
+    """Everything ``cxmine conform`` reports; frozen, printable by the CLI, JSON-able by ``as_dict``."""
+
+    sop: str
+    contacts: int
+    events: int
+    variants: int
+    log_fitness: float
+    audit_fitness: float
+    average_trace_fitness: float
+    fit_share: float
+    tokens: dict[str, int]
+    unknown_as_deviation: bool
+    unknown_activities: dict[str, int]
+    steps: tuple[StepDeviation, ...]
+    segment_deviations: tuple[SegmentDeviation, ...]
+    segment_fitness: tuple[SegmentFitness, ...]
+    compliance: tuple[Compliance, ...]
+    compliance_spread: dict[str, dict[str, float]]
+    worst_variants: tuple[WorstVariant, ...]
+    critical_steps: tuple[str, ...]
+    alignments: tuple = ()
+    alignment_note: str = ""
+    replay: Replay | None = field(default=None, repr=False, compare=False)
+    deviations: CaseDeviations | None = field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        from dataclasses import asdict
+        out = {k: getattr(self, k) for k in ("sop", "contacts", "events", "variants", "log_fitness",
+                                              "audit_fitness", "average_trace_fitness", "fit_share", "tokens",
+                                              "unknown_as_deviation", "unknown_activities", "critical_steps",
+                                              "compliance_spread", "alignment_note")}
+        out["steps"] = [asdict(s) for s in self.steps]
+        counts: dict[str, dict[str, int]] = {}
+        for s in self.steps:
+            counts.setdefault(s.step, {})[s.kind] = s.contacts
+        out["deviation_counts"] = counts
+        out["segment_fitness"] = [asdict(s) for s in self.segment_fitness]
+        out["segment_deviations"] = [asdict(s) for s in self.segment_deviations]
+        out["compliance"] = [asdict(s) for s in self.compliance]
+        out["worst_variants"] = [asdict(s) for s in self.worst_variants]
+        out["alignments"] = [dict(a) for a in self.alignments]
+        return out
+
+
+def _case_values(codes: np.ndarray, case_offsets: np.ndarray) -> np.ndarray:
+    """Per case: the code of its first event that has a value (-1 if none)."""
+    n = len(case_offsets) - 1
+    if n == 0:
+        return np.zeros(0, dtype=np.int32)
+    pos = np.where(codes >= 0, np.arange(len(codes)), len(codes))
+    nonempty = case_offsets[:-1] < case_offsets[1:]
+    first = np.full(n, len(codes), dtype=np.int64)
+    first[nonempty] = np.minimum.reduceat(pos, case_offsets[:-1][nonempty])
+    padded = np.concatenate((codes, [-1])).astype(np.int32)
+    return padded[np.minimum(first, len(codes))]
+
+
+def _week_codes(timestamps: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Per event: the Monday of its ISO week (UTC), as codes into sorted date labels."""
+    days = timestamps // _NS_PER_DAY
+    monday = days - ((days + 3) % 7)
+    uniq, inv = np.unique(monday, return_inverse=True)
+    labels = tuple(str(np.datetime64(int(d), "D")) for d in uniq)
+    return inv.astype(np.int32), labels
+
+
+def _examples(case_ids, cases: np.ndarray, n: int) -> tuple[str, ...]:
+    return tuple(str(case_ids[int(c)]) for c in cases[:n])
+
+
+def check_conformance(encoded, sop, *, by: Sequence[str] = (), examples: int = 5, unknown_as_deviation: bool = True,
+                      choice: Literal["name", "pm4py"] = "name", worst: int = 10) -> ConformanceResult:
+    """Replay an encoded log (``encode_log(..., with_case_ids=True)``) on an SOP and report deviations.
+
+    ``sop``: an ``engine.sop.Sop``. ``by``: extra attributes to report fitness for (segment
+    fitness is always given for team, site, shift, channel when present). Deviations are counted
+    per step and kind over all contacts, and per team, site, shift, agent (resource), channel and
+    ISO week, with up to ``examples`` contact ids each. A contact is compliant when no
+    compliance-critical step was skipped or run out of order.
+    """
+    if examples < 0:
+        raise AnalysisError(f"The number of examples must be 0 or more, got {examples}")
+    net = compile_net(sop.net, sop.initial_marking, sop.final_marking, choice=choice)
+    replay = replay_tokens(encoded.case_offsets, encoded.activity_codes, encoded.activities, net,
+                           label_map=sop.label_map, unknown_as_deviation=unknown_as_deviation)
+    n_cases = encoded.n_cases
+    case_ids = encoded.case_ids.to_pylist() if encoded.case_ids is not None else [str(i) for i in range(n_cases)]
+    found = locate_deviations(replay)
+    if not unknown_as_deviation:
+        keep = found.kind != 2
+        found = VariantDeviations(variant=found.variant[keep], position=found.position[keep],
+                                  step=tuple(s for s, k in zip(found.step, keep) if k), kind=found.kind[keep])
+    dev = expand_deviations(replay, found, encoded.case_offsets)
+    critical = frozenset(sop.critical)
+
+    # steps x kinds, contacts affected (a contact counts once per step and kind)
+    key = dev.case * (len(dev.steps) * len(KINDS)) + dev.step.astype(np.int64) * len(KINDS) + dev.kind
+    uniq_key, first_idx = np.unique(key, return_index=True)
+    u_case, u_step, u_kind = dev.case[first_idx], dev.step[first_idx], dev.kind[first_idx]
+    steps_out = []
+    sk = u_step.astype(np.int64) * len(KINDS) + u_kind
+    for g in np.unique(sk):
+        sel = np.flatnonzero(sk == g)
+        step, kind = dev.steps[g // len(KINDS)], KINDS[g % len(KINDS)]
+        n = len(sel)
+        is_crit = step in critical
+        owner = sop.owner_of.get(step)
+        cost = sop.cost_per_minute.get(owner, 0.0) if owner else 0.0
+        impact = n * (2.0 if is_crit else 1.0) * (1.0 + cost)
+        steps_out.append(StepDeviation(step=step, kind=kind, owner=owner, critical=is_crit, contacts=n,
+                                       share=n / n_cases if n_cases else 0.0, impact=round(impact, 4),
+                                       examples=_examples(case_ids, u_case[sel], examples)))
+    steps_out.sort(key=lambda s: (-s.impact, -s.contacts, s.step, s.kind))
+
+    # per segment: the attribute at the event where the deviation was found
+    seg_dev = []
+    seg_codes = {name: encoded.attributes[name] for name in SEGMENTS if name in encoded.attributes}
+    if len(encoded.timestamps):
+        seg_codes["week"] = _week_codes(encoded.timestamps)
+    for name, (codes, labels) in seg_codes.items():
+        ev_val = codes[dev.event[first_idx]] if len(first_idx) else np.zeros(0, dtype=np.int32)
+        k3 = (ev_val.astype(np.int64) + 1) * (len(dev.steps) * len(KINDS)) + sk
+        for g in np.unique(k3):
+            sel = np.flatnonzero(k3 == g)
+            val = g // (len(dev.steps) * len(KINDS)) - 1
+            rest = g % (len(dev.steps) * len(KINDS))
+            seg_dev.append(SegmentDeviation(attribute=name, value=labels[val] if val >= 0 else "(none)",
+                                            step=dev.steps[rest // len(KINDS)], kind=KINDS[rest % len(KINDS)],
+                                            contacts=len(sel), examples=_examples(case_ids, u_case[sel], examples)))
+    seg_dev.sort(key=lambda s: (s.attribute, -s.contacts, s.value, s.step, s.kind))
+
+    # fitness per segment (the contact's first value of the attribute)
+    tt = replay.trace_table()
+    seg_fit = []
+    fit_attrs = [a for a in dict.fromkeys(tuple(by) + ("team", "site", "shift", "channel"))]
+    for name in fit_attrs:
+        if name not in encoded.attributes:
+            if name in by:
+                raise AnalysisError(f"Attribute '{name}' is not in the log "
+                                    f"(available: {', '.join(sorted(encoded.attributes)) or 'none'})",
+                                    hint="Choose one of the available attributes for --by")
+            continue
+        codes, labels = encoded.attributes[name]
+        cv = _case_values(codes, encoded.case_offsets)
+        for val in np.unique(cv):
+            sel = cv == val
+            m, c, r, p, u = (tt[k][sel].sum() for k in ("missing", "consumed", "remaining", "produced", "unknown"))
+            ua = u if unknown_as_deviation else 0
+            seg_fit.append(SegmentFitness(attribute=name, value=labels[val] if val >= 0 else "(none)",
+                                          contacts=int(sel.sum()), fitness=_fitness(m, c, r, p),
+                                          audit_fitness=_fitness(m + ua, c + ua, r + ua, p + ua),
+                                          fit_share=float(tt["is_fit"][sel].mean())))
+
+    # compliance consistency: no critical step skipped or out of order
+    crit_steps = np.array([s in critical for s in dev.steps] + [False], dtype=bool)
+    breach = crit_steps[dev.step] & ((dev.kind == 0) | (dev.kind == 3)) if len(dev.step) else np.zeros(0, bool)
+    non_compliant = np.zeros(n_cases, dtype=bool)
+    non_compliant[dev.case[breach]] = True
+    comp, spread = [], {}
+    for name in COMPLIANCE_BY:
+        if name not in encoded.attributes:
+            continue
+        codes, labels = encoded.attributes[name]
+        cv = _case_values(codes, encoded.case_offsets)
+        rates = []
+        for val in np.unique(cv):
+            sel = cv == val
+            n = int(sel.sum())
+            ok = int((~non_compliant[sel]).sum())
+            comp.append(Compliance(attribute=name, value=labels[val] if val >= 0 else "(none)", contacts=n,
+                                   compliant=ok, rate=ok / n if n else 1.0))
+            if val >= 0:
+                rates.append(ok / n)
+        if rates:
+            spread[name] = {"min": float(min(rates)), "max": float(max(rates)),
+                            "range": float(max(rates) - min(rates)), "std": float(np.std(rates))}
+
+    # worst variants: lowest audit fitness, then most contacts
+    order = np.lexsort((-replay.weight, replay.audit_fitness))
+    by_variant: dict[int, list[str]] = {}
+    for v, s, k in zip(found.variant, found.step, found.kind):
+        by_variant.setdefault(int(v), []).append(f"{KINDS[k]}: {s}")
+    worst_out = []
+    for rank, v in enumerate(order[:worst], start=1):
+        if replay.audit_fitness[v] >= 1.0:
+            break
+        acts = tuple(replay.activities[c] for c in replay.codes[replay.offsets[v]:replay.offsets[v + 1]])
+        worst_out.append(WorstVariant(rank=rank, contacts=int(replay.weight[v]), fitness=float(replay.fitness[v]),
+                                      audit_fitness=float(replay.audit_fitness[v]), activities=acts,
+                                      deviations=tuple(by_variant.get(int(v), ())),
+                                      example=str(case_ids[int(replay.first_case[v])])))
+
+    unknown_counts: dict[str, int] = {}
+    if replay.unknown_activities:
+        unk = np.isin(np.array(replay.activities, dtype=object), list(replay.unknown_activities))
+        cnt = np.bincount(encoded.activity_codes, minlength=len(replay.activities))
+        unknown_counts = {a: int(cnt[i]) for i, a in enumerate(replay.activities) if unk[i] and cnt[i]}
+    totals = replay.totals()
+    return ConformanceResult(
+        sop=sop.name, contacts=n_cases, events=encoded.n_events, variants=replay.n_variants,
+        log_fitness=replay.log_fitness, audit_fitness=replay.log_audit_fitness,
+        average_trace_fitness=float(np.dot(replay.fitness, replay.weight) / n_cases) if n_cases else 1.0,
+        fit_share=float(np.dot(replay.is_fit, replay.weight) / n_cases) if n_cases else 1.0,
+        tokens=totals, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown_counts,
+        steps=tuple(steps_out), segment_deviations=tuple(seg_dev), segment_fitness=tuple(seg_fit),
+        compliance=tuple(comp), compliance_spread=spread, worst_variants=tuple(worst_out),
+        critical_steps=tuple(sorted(critical)), replay=replay, deviations=dev)

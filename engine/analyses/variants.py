@@ -2,9 +2,10 @@
 
 Order: by count, descending; ties by first occurrence in the log's case order
 (cases are stored in the order of their first event). Merging two summaries
-(``a + b``) adds counts of equal sequences; ties keep the order of ``a``'s
-variants, then ``b``'s, so merging the consecutive partitions of a log in
-order gives exactly the whole log's result.
+(``a + b``) adds counts of equal sequences and takes ``b``'s cases to follow
+``a``'s, so merging the consecutive partitions of a log in order gives
+exactly the whole log's result, tie order included. Within a segment
+(``count_variants_by``), ties are by first occurrence within the segment.
 """
 
 from __future__ import annotations
@@ -20,11 +21,16 @@ from engine.log.encode import EncodedLog
 
 @dataclass(frozen=True)
 class Variants:
-    """Variants, most frequent first; ``case_variant`` maps each case to its index (None after a merge)."""
+    """Variants, most frequent first.
+
+    ``first_case``: index of each variant's first case in case order;
+    ``case_variant``: each case's index into ``sequences`` (None after a merge).
+    """
 
     sequences: tuple[tuple[str, ...], ...]
     counts: np.ndarray
     n_cases: int
+    first_case: np.ndarray
     case_variant: np.ndarray | None = None
 
     @property
@@ -55,15 +61,19 @@ class Variants:
                 "variants": [{"activities": list(s), "count": c} for s, c in self.top(k)]}
 
     def __add__(self, other: "Variants") -> "Variants":
-        totals: dict[tuple[str, ...], int] = {}
-        for s, c in zip(self.sequences, self.counts):
-            totals[s] = totals.get(s, 0) + int(c)
-        for s, c in zip(other.sequences, other.counts):
-            totals[s] = totals.get(s, 0) + int(c)
+        totals: dict[tuple[str, ...], list[int]] = {}
+        for s, c, f in zip(self.sequences, self.counts, self.first_case):
+            totals[s] = [int(c), int(f)]
+        for s, c, f in zip(other.sequences, other.counts, other.first_case):
+            if s in totals:
+                totals[s][0] += int(c)
+            else:
+                totals[s] = [int(c), self.n_cases + int(f)]
         seqs = list(totals)
-        counts = np.array([totals[s] for s in seqs], dtype=np.int64)
-        order = np.argsort(-counts, kind="stable")
-        return Variants(tuple(seqs[i] for i in order), counts[order], self.n_cases + other.n_cases)
+        counts = np.array([totals[s][0] for s in seqs], dtype=np.int64)
+        first = np.array([totals[s][1] for s in seqs], dtype=np.int64)
+        order = np.lexsort((first, -counts))
+        return Variants(tuple(seqs[i] for i in order), counts[order], self.n_cases + other.n_cases, first[order])
 
 
 def _ordered(counts: np.ndarray) -> np.ndarray:
@@ -94,7 +104,8 @@ def count_variants(log: EncodedLog) -> Variants:
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     seqs = _sequences(log, first_case[order])
-    return Variants(tuple(seqs), counts[order], log.n_cases, rank[case_variant])
+    return Variants(tuple(seqs), counts[order], log.n_cases, first_case[order].astype(np.int64),
+                    rank[case_variant])
 
 
 def count_variants_by(log: EncodedLog, attribute: str) -> dict[str, Variants]:
@@ -109,11 +120,19 @@ def count_variants_by(log: EncodedLog, attribute: str) -> dict[str, Variants]:
     table = np.bincount(pair, minlength=len(labels) * nv).reshape(len(labels), nv) if nv else \
         np.zeros((len(labels), 0), dtype=np.int64)
     seqs = _sequences(log, first_case)
+    # first case of each variant within each segment (segment-local case index)
+    local = np.zeros(len(seg), dtype=np.int64)
+    for g in range(len(labels)):
+        mask = seg == g
+        local[mask] = np.arange(int(mask.sum()))
+    first_in = np.full(len(labels) * nv, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first_in, pair, local[keep])
+    first_in = first_in.reshape(len(labels), nv) if nv else np.zeros((len(labels), 0), dtype=np.int64)
     out = {}
     for g, label in enumerate(labels):
         counts = table[g]
         present = np.flatnonzero(counts)
-        order = present[_ordered(counts[present])]
+        order = present[np.lexsort((first_in[g, present], -counts[present]))]
         out[label] = Variants(tuple(seqs[v] for v in order), counts[order].astype(np.int64),
-                              int(counts.sum()))
+                              int(counts.sum()), first_in[g, order])
     return out

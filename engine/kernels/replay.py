@@ -20,11 +20,15 @@ and the fitness of every trace equal pm4py's:
   to the single sink place), and remaining / missing tokens are counted
   against the final marking, whose tokens count as consumed.
 
-On top of pm4py's counts the kernel locates deviations without changing them:
-when a transition cannot be enabled, a bounded search looks for at most
-``MAX_SKIPS`` visible model moves (plus invisible ones) that would have
-enabled it: found, those steps were skipped; not found, the event was inserted.
-At the end the same search explains leftover tokens by skipped steps.
+On top of pm4py's counts the kernel locates deviations without changing them.
+When a transition cannot be enabled, a bounded search looks for the fewest
+visible model moves (at most ``MAX_SKIPS``, with invisible moves between them)
+that would have enabled it. None found: the event was inserted. Found, and none
+of those steps runs later in the trace: they were skipped. Found, but one of
+them runs later: if this step itself runs again later, this occurrence was
+inserted; otherwise the steps ran out of order. Tokens these deviations leave
+behind are set aside; whatever else remains at the end is explained by the same
+search, from the remaining marking to the final one (skipped steps at the end).
 
 Net tuple layout (``NET_FIELDS``), P places indexed in name order, T transitions:
 pre_ptr int64[T+1], pre_place int32, pre_w int64 (CSR of input arcs, in pm4py's arc order);
@@ -52,6 +56,7 @@ EVENT_OK = 0
 EVENT_MISSING = 1      # fired with missing tokens and no skipped steps explain it: inserted
 EVENT_UNKNOWN = 2      # activity not in the model
 EVENT_SKIPPED = 3      # fired with missing tokens that skipped steps (ev_skips) explain
+EVENT_OUT_OF_ORDER = 4  # fired before the steps in ev_skips, which run later in the trace
 
 MAX_SKIPS = 3
 _MAX_DEPTH = 12
@@ -336,11 +341,19 @@ def _search_skips(net, m0, t_goal, goal, out):
 
 
 @kernel
+def _occurs_after(codes, i, lab):
+    for j in range(i + 1, len(codes)):
+        if codes[j] == lab:
+            return True
+    return False
+
+
+@kernel
 def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips,
                 visited, groups_buf, miss_buf):
     """Replay one variant (label codes, -1 = activity not in the model). Returns
     (missing, consumed, remaining, produced, is_fit, n_unknown)."""
-    pre_ptr, pre_place, pre_w = net[0], net[1], net[2]
+    pre_ptr, pre_place, pre_w, post_ptr, post_place, post_w, label = net[0], net[1], net[2], net[3], net[4], net[5], net[6]
     im, fm, im_stamp, spath, path_ptr, path_trans = net[13], net[14], net[15], net[16], net[17], net[18]
     n_p = len(im)
     m = im.copy()
@@ -367,17 +380,34 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
         ev_trans[i] = t
         if not _enabled(net, t, m):
             n_skip = _search_skips(net, m, t, m, skip_buf)
+            status = EVENT_MISSING if n_skip < 0 else EVENT_OK
             if n_skip > 0:
-                ev_status[i] = EVENT_SKIPPED
+                status = EVENT_SKIPPED
+                later_skip = False
+                for k in range(n_skip):
+                    later_skip = later_skip or _occurs_after(codes, i, label[skip_buf[k]])
+                if later_skip:
+                    # the step that would have enabled this one runs later: if this step runs
+                    # again later too, this occurrence was inserted, else the order was broken
+                    status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
+            ev_status[i] = status
+            if status == EVENT_SKIPPED or status == EVENT_OUT_OF_ORDER:
                 for k in range(n_skip):
                     ev_skips[i, k] = skip_buf[k]
-                # the tokens the skipped steps would have consumed stay in the marking: explained
+            # explain the tokens these deviations leave behind, so the end is not blamed for them
+            if status == EVENT_SKIPPED:
                 for k in range(n_skip):
                     s = skip_buf[k]
                     for a in range(pre_ptr[s], pre_ptr[s + 1]):
                         explained[pre_place[a]] += pre_w[a]
-            else:
-                ev_status[i] = EVENT_MISSING
+            elif status == EVENT_OUT_OF_ORDER:
+                for k in range(n_skip):
+                    s = skip_buf[k]
+                    for a in range(post_ptr[s], post_ptr[s + 1]):
+                        explained[post_place[a]] += post_w[a]
+            elif status == EVENT_MISSING:
+                for a in range(post_ptr[t], post_ptr[t + 1]):
+                    explained[post_place[a]] += post_w[a]
             added = 0
             for a in range(pre_ptr[t], pre_ptr[t + 1]):
                 p = pre_place[a]
@@ -389,10 +419,6 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
                     m[p] += pre_w[a]
             missing += added
             ev_missing[i] = added
-            if n_skip <= 0:
-                post_ptr, post_place, post_w = net[3], net[4], net[5]
-                for a in range(post_ptr[t], post_ptr[t + 1]):
-                    explained[post_place[a]] += post_w[a]
         _account(net, t, acc, fired)
         _fire(net, t, m, stamp, ctr)
 
