@@ -67,6 +67,7 @@ def _key_lines(text: str, is_yaml: bool) -> dict[tuple, int]:
             counts[name] = counts.get(name, -1) + 1
             table = (name, counts[name])
             lines[table] = no
+            lines.setdefault((name,), no)
             continue
         m = re.match(r"^\[\s*([\w.\-]+)\s*\]", s)
         if m:
