@@ -49,6 +49,9 @@ milliseconds; ``%``, ``|`` and ``;`` inside a field percent-encoded). A contact
 record has no field for procedure steps such as ``Verify identity``; the trail
 is how they reach the log.
 
+Contact attributes named ``team``, ``site``, ``shift`` or ``queue`` fill those
+columns for events whose record gives none (flows often set them).
+
 Owners: flow steps -> ``Self-service``; Queue -> the queue's name; agent steps
 -> the agent's team, which is the deepest agent hierarchy group (Level5 ..
 Level1; the routing profile when there is none); the shallowest group, when
@@ -886,7 +889,7 @@ def read_contact_records(path: Path, options: ReadOptions) -> ReadResult:
     rows, events = parts.build()
     events = events.drop_columns([c for c in ("rank",) if c in events.column_names])
     leg = _leg_columns(kt, key, case_id, contact_k, channel, previous, initial, method)
-    out = _join_leg_columns(events, rows, leg)
+    out = fill_from_attributes(_join_leg_columns(events, rows, leg))
     meta = {"source_format": "amazon-connect", "contact_records": int(ok.sum())}
     return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
 
@@ -929,6 +932,27 @@ def _join_leg_columns(events: pa.Table, rows: np.ndarray, leg: dict[str, pa.Arra
             continue
         out[name] = col.take(idx)
     return pa.table(out)
+
+
+FILLED_FROM_ATTRIBUTES = ("team", "site", "shift", "queue")
+
+
+def fill_from_attributes(table: pa.Table) -> pa.Table:
+    """Contact attributes named team, site, shift or queue fill those columns where the event has none."""
+    for name in FILLED_FROM_ATTRIBUTES:
+        attr = "attr." + name
+        if attr not in table.column_names:
+            continue
+        col = table.column(attr).combine_chunks()
+        if not pa.types.is_string(col.type):
+            continue
+        if name in table.column_names:
+            merged = pc.coalesce(table.column(name).combine_chunks().cast(pa.string()), col)
+            table = table.set_column(table.column_names.index(name), name, merged)
+        else:
+            table = table.append_column(name, col)
+        table = table.drop_columns([attr])
+    return table
 
 
 def _empty_events() -> pa.Table:

@@ -40,8 +40,12 @@ participant; an ivr or acd segment ending in ``transfer`` is ordinary routing,
 not a transfer); a conversation that was queued and never reached an
 agent ends with ``Abandon``.
 
-A conversation whose participant attributes carry a ``cxmine_steps`` trail
-(see ``engine.ingest.amazon_connect``) gets its events from the trail instead.
+Attributes of the customer participant are kept as ``attr.<name>``; those
+named ``team``, ``site``, ``shift`` or ``queue`` fill those columns where an
+event has none. A conversation whose participant attributes carry a ``cxmine_steps`` trail
+(see ``engine.ingest.amazon_connect``) gets its events from the trail instead;
+the team, site, shift and queue attributes of the participant carrying a
+trail apply to its events.
 
 Privacy: the customer key is the customer (or external) participant's ``ani``
 (``tel:`` stripped) or ``addressFrom``, pseudonymised; every ``ani``, ``dnis``
@@ -64,7 +68,7 @@ import pyarrow.compute as pc
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
 from engine.ingest.amazon_connect import (
     SELF_SERVICE, STEP_ATTRIBUTE, TS, PII_KEYS, EventParts, _as_bool_mask, _empty_events, _empty_to_null, _i64,
-    col_or_null, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
+    col_or_null, fill_from_attributes, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
     scrub_record_text)
 
 SELF_PURPOSES = ("ivr", "workflow")
@@ -133,6 +137,8 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
     p_site = _empty_to_null(_field(p_attrs, "site")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
     p_trail = _empty_to_null(_field(p_attrs, STEP_ATTRIBUTE)) if pa.types.is_struct(p_attrs.type) else \
         pa.nulls(len(parts))
+    p_shift = _empty_to_null(_field(p_attrs, "shift")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_queue = _empty_to_null(_field(p_attrs, "queue")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
     sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
     if not pa.types.is_list(sess_col.type):
         sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
@@ -288,8 +294,10 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
                      end_timestamp=pa.nulls(len(ab), TS), owner=acd_queue.take(r), resource=None,
                      queue=acd_queue.take(r), team=None, site=None)
     if len(tr_ev_parts):
-        parts_ev.add(p_conv[tr_ev_parts], 0, queue=pa.array(conv_queue[p_conv[tr_ev_parts]], pa.string()),
-                     team=p_team.take(pa.array(tr_ev_parts)), site=p_site.take(pa.array(tr_ev_parts)), **tr_cols)
+        carrier = pa.array(tr_ev_parts)
+        parts_ev.add(p_conv[tr_ev_parts], 0,
+                     queue=pc.coalesce(p_queue.take(carrier), pa.array(conv_queue[p_conv[tr_ev_parts]], pa.string())),
+                     team=p_team.take(carrier), site=p_site.take(carrier), shift=p_shift.take(carrier), **tr_cols)
     rows, events = parts_ev.build()
     idx = pa.array(rows)
     channel = pa.array(conv_media, pa.string())
@@ -328,7 +336,7 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
                 per_conv = scrub_column(per_conv, key, whole=bool(PII_KEYS.search(nm)))
             out["attr." + nm] = per_conv.take(idx)
     meta["conversations"] = int(ok.sum())
-    return ReadResult(pa.table(out), n + len(recs.rejects), rejects, warnings, meta)
+    return ReadResult(fill_from_attributes(pa.table(out)), n + len(recs.rejects), rejects, warnings, meta)
 
 
 def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, g_conv: np.ndarray, g_purpose: np.ndarray) -> pa.Array:
