@@ -542,6 +542,9 @@ class _Reader:
                 g.add(_Node(ident, GATEWAY_TAGS[tag], "", pid))
                 scope.gateways.add(ident)
             elif tag in ("startEvent", "endEvent"):
+                if tag == "endEvent" and "terminate" in defs:
+                    self.warn(f"terminate end event {_describe(el)} ends only its own path: "
+                              "other parallel branches are not cancelled")
                 if entry is None:
                     g.add(_Node(ident, "start" if tag == "startEvent" else "end", name, pid))
                 else:
