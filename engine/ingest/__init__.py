@@ -78,6 +78,11 @@ def register_reader(name: str) -> Callable[[Reader], Reader]:
 
 def detect_format(path: Path) -> str:
     name = path.name.lower()
+    if name.endswith((".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")) and path.is_file():
+        from engine.ingest.amazon_connect import sniff_vendor
+        vendor = sniff_vendor(path)   # Amazon Connect / Genesys Cloud exports, told apart by their content
+        if vendor:
+            return vendor
     for ext in sorted(EXTENSIONS, key=len, reverse=True):
         if name.endswith(ext):
             return EXTENSIONS[ext]

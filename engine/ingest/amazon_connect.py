@@ -408,6 +408,25 @@ def _table_from_rows(rows: list[dict], keep_lists) -> pa.Table:
     return pa.table(cols, names=out_names)
 
 
+def sniff_vendor(path: Path, size: int = 1 << 16) -> str | None:
+    """``amazon-connect``, ``amazon-connect-events`` or ``genesys`` from the first bytes of a JSON export."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            raw = gzip.open(fh).read(size) if head == b"\x1f\x8b" else fh.read(size)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    if "Amazon Connect Contact Event" in text or ('"eventType"' in text and '"contactId"' in text):
+        return "amazon-connect-events"
+    if '"AWSContactTraceRecordFormatVersion"' in text or ('"ContactId"' in text and '"InitiationTimestamp"' in text):
+        return "amazon-connect"
+    if '"conversationId"' in text and '"participants"' in text:
+        return "genesys"
+    return None
+
+
 # ---------------------------------------------------------------------------
 # column helpers
 
