@@ -99,9 +99,9 @@ CHANNELS = {"VOICE": "voice", "CHAT": "chat", "TASK": "task", "EMAIL": "email"}
 # PII scrubbing (shared with the Genesys reader)
 
 _EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-_INTL_PHONE = r"\+\d(?:[ ().\-]?\d){6,16}"
+_INTL_PHONE = r"\+\d(?:[ ().\-]{0,2}\d){6,16}"
 _PII_IN_TEXT = re.compile(f"{_EMAIL}|{_INTL_PHONE}")
-_LOCAL_PHONE = re.compile(r"^\(?\d(?:[ ().\-]?\d){6,16}$")
+_LOCAL_PHONE = re.compile(r"^\(?\d(?:[ ().\-]{0,2}\d){6,16}$")
 _DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _RE2_PREFILTER = r"@|\+\d|^\(?\d[\d ().\-]{5,}\d$"
 PII_KEYS = re.compile(r"(phone|mobile|msisdn|e-?mail|ani|dnis|account|customer.?id|cust.?id|address|contact.?number)",
@@ -663,14 +663,10 @@ def _not_a_contact_reason(table: pa.Table) -> pa.Array:
     n = table.num_rows
     reason = pa.nulls(n, pa.string())
     checks = [
-        (("eventType",), "not a contact record: an Amazon Connect contact event; read contact events with "
-                         "--format amazon-connect-events"),
         (("CurrentAgentSnapshot.", "PreviousAgentSnapshot.", "AgentARN"),
          "not a contact record: an agent event stream record"),
         (("Details.ContactData.",), "not a contact record: a Lambda contact-flow event (Details.ContactData); "
                                     "export contact records from the contact-record data stream instead"),
-        (("detail-type", "detail."), "not a contact record: an EventBridge event; read contact events with "
-                                     "--format amazon-connect-events"),
         (("snapshotTimestamp", "contacts"), "not a contact record: an Amazon Connect Streams agent snapshot"),
         (("TopicArn", "MessageId"), "not a contact record: an SNS message"),
         (("Contacts",), "not a contact record: contact states from the agent event stream"),
@@ -683,6 +679,16 @@ def _not_a_contact_reason(table: pa.Table) -> pa.Array:
         for c in cols[1:]:
             hit = pc.or_(hit, pc.is_valid(table.column(c).combine_chunks()))
         reason = pc.if_else(hit, pa.scalar(text), reason)
+    if "eventType" in table.column_names:
+        reason = pc.if_else(pc.is_valid(table.column("eventType").combine_chunks()), pa.scalar(
+            "not a contact record: an Amazon Connect contact event; read contact events with "
+            "--format amazon-connect-events"), reason)
+    if "detail-type" in table.column_names:
+        dtype = col_or_null(table, "detail-type")
+        text = pc.binary_join_element_wise(pa.scalar("not a contact record: an EventBridge event ("), dtype,
+                                           pa.scalar("); contact events are read with --format "
+                                                     "amazon-connect-events"), "")
+        reason = pc.if_else(pc.is_valid(dtype), text, reason)
     return reason
 
 
