@@ -5,9 +5,18 @@ Every kernel is compiled with one shared decorator, ``kernel`` (serial) or
 ``cache=True`` so a second process pays no compile time, and ``nogil=True``.
 Kernels import only numpy and numba. Sums are integers (counts, nanoseconds),
 so results do not depend on the number of threads.
+
+OpenMP worker threads sleep between parallel regions (``OMP_WAIT_POLICY=
+PASSIVE`` unless set otherwise): analyses interleave kernels with Python and
+Arrow work, and on a shared machine spinning workers made the test suite
+several times slower.
 """
 
-from numba import njit
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from numba import njit  # noqa: E402
 
 kernel = njit(cache=True, nogil=True)
 parallel_kernel = njit(cache=True, nogil=True, parallel=True)
