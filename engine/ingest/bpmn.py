@@ -19,8 +19,8 @@ Conversion decisions (each one produces a warning naming the element):
 - boundary event -> its path becomes an alternative to the task's normal flow,
   chosen when the task ends; a boundary event without outgoing flow is ignored;
 - event-based gateway -> exclusive choice; complex gateway -> inclusive;
-- a task with several outgoing flows -> parallel split (inclusive if any flow
-  has a condition), as BPMN prescribes;
+- a task with several unconditional outgoing flows -> parallel split, as BPMN
+  prescribes; conditional (and default) flows -> exclusive choice;
 - several start events -> alternative starts; several end events -> each
   ends the case (join parallel branches before one end event);
 - no start (or end) event -> the nodes without incoming (outgoing) flow start
@@ -152,6 +152,7 @@ class _Scope:
     gateways: set[str] = field(default_factory=set)
     boundary: list = field(default_factory=list)
     passive: set[str] = field(default_factory=set)
+    defaults: dict[str, str] = field(default_factory=dict)   # node id -> id of its default flow
     links_throw: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     links_catch: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -373,12 +374,22 @@ class _Reader:
         for src, flows in outgoing.items():
             source = exits[src]
             if src not in scope.gateways and len(flows) > 1:
-                # BPMN: several outgoing flows of a non-gateway run in parallel (inclusive if conditional)
-                conditional = any(list(_children(f, "conditionExpression")) for f in flows)
-                split = g.add(_Node(src + "__split", "or" if conditional else "and", "", pid,
-                                    g.nodes[src].owner))
-                g.link(source, split.id)
-                source = split.id
+                # BPMN: unconditional outgoing flows of a non-gateway all run (parallel split);
+                # conditional ones (with a default) choose, which the net represents as an exclusive choice
+                default = scope.defaults.get(src)
+                conditions = [f for f in flows if list(_children(f, "conditionExpression"))
+                              and f.get("id") != default]
+                if conditions or default:
+                    if len(conditions) > 1:
+                        self.warn(f"conditional flows out of '{self.names.get(src) or src}' treated as an "
+                                  "exclusive choice: only one of them is taken")
+                else:
+                    self.warn(f"'{self.names.get(src) or src}' has {len(flows)} unconditional outgoing flows: "
+                              "as BPMN prescribes they all run (parallel split); draw an exclusive gateway "
+                              "if only one should")
+                    split = g.add(_Node(src + "__split", "and", "", pid, g.nodes[src].owner))
+                    g.link(source, split.id)
+                    source = split.id
             for flow in flows:
                 g.link(source, flow.get("targetRef"), flow.get("id"))
         # boundary events: alternative continuation after the task
@@ -483,6 +494,8 @@ class _Reader:
             defs = [_local(d)[: -len("EventDefinition")] for d in el if _local(d).endswith("EventDefinition")]
             scope.exits[ident] = ident
             cont.nodes.append(ident)
+            if el.get("default"):
+                scope.defaults[ident] = el.get("default")
             called = self._called_process(el) if tag == "callActivity" else None
             if called is not None:
                 self.expanding.add(called.get("id"))
