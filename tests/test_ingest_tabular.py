@@ -300,18 +300,21 @@ def test_pattern_and_epoch_formats():
 
 # ---------------------------------------------------------------- duplicates
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.booleans()), max_size=50))
-def test_find_duplicates_matches_naive_twin(rows):
-    a = pa.array([f"x{r[0]}" for r in rows], pa.string())
-    b = pa.array([r[1] for r in rows], pa.int64())
-    cand = np.array([r[2] for r in rows], dtype=bool)
-    got = find_duplicates([a, b], cand).tolist()
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2), st.sampled_from(["x", "y", None]),
+                          st.integers(0, 1), st.booleans()), max_size=60), st.integers(1, 4))
+def test_find_duplicates_matches_naive_twin(rows, lead):
+    cols = [pa.array([f"c{r[0]}" for r in rows], pa.string()),
+            pa.array([r[1] for r in rows], pa.int64()).cast(pa.timestamp("ns", "UTC")),
+            pa.array([r[2] for r in rows], pa.string()),
+            pa.array([r[3] for r in rows], pa.int64())]
+    cand = np.array([r[4] for r in rows], dtype=bool)
+    got = find_duplicates(cols, cand, lead=lead).tolist()
     seen: dict[tuple, int] = {}
     expect = []
     for i, r in enumerate(rows):
-        key = (r[0], r[1])
-        if not r[2]:
+        key = r[:4]
+        if not r[4]:
             expect.append(-1)
         elif key in seen:
             expect.append(seen[key])

@@ -127,7 +127,7 @@ def _read_bytes(path: Path, expect: str) -> bytes:
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"Compressed input is truncated or corrupt ({exc})", path=str(path),
                              hint="Copy or download the file again") from exc
-    if not data.strip():
+    if re.search(rb"\S", data) is None:
         raise InputError(f"Input file {path} is empty", path=None, field=None,
                          hint=f"Export the data again; an empty file has no {expect} records")
     what = _describe_bytes(data[:8192])
@@ -162,10 +162,12 @@ codecs.register_error("cxmine-collect", _collect_bad_utf8)
 
 def _bad_utf8_spans(data: bytes) -> list[tuple[int, int]]:
     """Byte spans that are not UTF-8 (empty list for a clean file)."""
+    whole = pa.Array.from_buffers(pa.large_binary(), 1,
+                                  [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)])
     try:
-        data.decode("utf-8")
+        whole.cast(pa.large_string())   # pyarrow's (SIMD) UTF-8 check
         return []
-    except UnicodeDecodeError:
+    except pa.ArrowInvalid:
         pass
     _bad_utf8.clear()
     data.decode("utf-8", errors="cxmine-collect")
@@ -183,28 +185,37 @@ class Records:
     lines: np.ndarray
 
 
-def _split_records(buf: np.ndarray, quoted: bool) -> Records:
-    """Record boundaries: newlines (outside double quotes when ``quoted``); blank records dropped."""
-    newline = 10 if (buf == 10).any() or not (buf == 13).any() else 13
-    nl = np.flatnonzero(buf == newline)
-    terms = nl
-    if quoted and len(nl):
-        q = np.flatnonzero(buf == 34)
-        if len(q):
-            terms = nl[(np.searchsorted(q, nl) % 2) == 0]
+def _newlines(buf: np.ndarray) -> np.ndarray:
+    """Positions of the line breaks ("\n", or "\r" in a file that has no "\n")."""
+    nl = np.flatnonzero(buf == 10)
+    if not len(nl):
+        nl = np.flatnonzero(buf == 13)
+    return nl
+
+
+def _quoted_newlines(buf: np.ndarray, nl: np.ndarray) -> np.ndarray | None:
+    """Mask of line breaks inside double quotes (None when the file has no quotes)."""
+    q = np.flatnonzero(buf == 34)
+    if not len(q) or not len(nl):
+        return None
+    return (np.searchsorted(q, nl) % 2) == 1
+
+
+def _split_records(buf: np.ndarray, nl: np.ndarray, inside: np.ndarray | None = None) -> Records:
+    """Record boundaries at the line breaks ``nl`` (except those ``inside`` quotes); blank records dropped."""
+    terms = nl if inside is None else nl[~inside]
     n = len(buf)
     starts = np.concatenate(([0], terms + 1))
     ends = np.concatenate((terms, [n]))
     keep = starts < ends
     starts, ends = starts[keep], ends[keep]
-    # a record made only of "\r" (CRLF blank line) or spaces around nothing is blank
-    length = ends - starts
-    blank = length == 0
-    one = length == 1
+    # a record made only of "\r" (CRLF blank line) is blank
+    one = (ends - starts) == 1
     if one.any():
+        blank = np.zeros(len(starts), dtype=bool)
         blank[one] = buf[starts[one]] == 13
-    starts, ends = starts[~blank], ends[~blank]
-    lines = np.searchsorted(nl, starts) + 1 if newline == 10 else np.searchsorted(nl, starts) + 1
+        starts, ends = starts[~blank], ends[~blank]
+    lines = np.searchsorted(nl, starts) + 1
     return Records(starts.astype(np.int64), ends.astype(np.int64), lines.astype(np.int64))
 
 
@@ -265,8 +276,10 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     data = _read_bytes(path, "CSV")
     data = _transcode(data, (mapping or {}).get("encoding", "utf-8"), path)
     buf = np.frombuffer(data, dtype=np.uint8)
-    has_quotes = bool((buf == 34).any())
-    recs = _split_records(buf, quoted=has_quotes)
+    nl = _newlines(buf)
+    inside = _quoted_newlines(buf, nl)
+    quoted_newlines = inside is not None and bool(inside.any())
+    recs = _split_records(buf, nl, inside if quoted_newlines else None)
     spans = _bad_utf8_spans(data)
     bad_utf8: set[int] = set()
     rejects: list[Reject] = []
@@ -286,7 +299,6 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
         invalid.append((row.number, row.expected_columns, row.actual_columns))
         return "skip"
 
-    quoted_newlines = has_quotes and len(recs.starts) != len(_split_records(buf, quoted=False).starts)
     try:
         table = pcsv.read_csv(
             pa.BufferReader(data),
@@ -304,7 +316,7 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     warnings = []
     if n_records - 1 != table.num_rows + len(invalid):
         # stray quotes inside unquoted values: records are physical lines
-        recs = _split_records(buf, quoted=False)
+        recs = _split_records(buf, nl)
         n_records = len(recs.starts)
     if n_records - 1 != table.num_rows + len(invalid):
         warnings.append(f"{path}: line numbers could not be matched to CSV records; the rejects file gives "
@@ -446,7 +458,7 @@ def read_jsonl_source(path: Path, mapping: dict | None) -> RawSource:
         raise InputError(f"Input file {path} is not JSON Lines: the first line does not start with '{{'",
                          hint="Give the right --format (csv, parquet, ...) or export one JSON object per line")
     buf = np.frombuffer(data, dtype=np.uint8)
-    recs = _split_records(buf, quoted=False)
+    recs = _split_records(buf, _newlines(buf))
     # whitespace-only lines are blank in JSON Lines
     solid = np.flatnonzero(~np.isin(buf, np.array([9, 10, 13, 32], dtype=np.uint8)))
     at = np.searchsorted(solid, recs.starts)
@@ -770,7 +782,7 @@ def _nonempty(col: pa.Array) -> np.ndarray:
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        m = pc.not_equal(pc.utf8_trim_whitespace(col), "")
+        m = pc.and_(pc.greater(pc.binary_length(col), 0), pc.invert(pc.utf8_is_space(col)))
     else:
         m = col.is_valid()
     return pc.fill_null(m, False).to_numpy(zero_copy_only=False)
@@ -793,44 +805,79 @@ def _as_text(col) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in col.to_pylist()], pa.string())
 
 
-def _codes(col) -> np.ndarray:
-    """int64 codes equal exactly when the values are equal (nulls share one code)."""
+def _dense_codes(col, rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..k-1 of ``col`` at ``rows``, equal exactly when the values are equal (nulls share one code)."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
+    if len(rows) != len(col):
+        col = col.take(pa.array(rows))
     t = col.type
     if pa.types.is_timestamp(t) or pa.types.is_integer(t) or pa.types.is_date(t):
         arr = col.cast(pa.int64())
-        return np.where(arr.is_valid().to_numpy(zero_copy_only=False),
-                        arr.fill_null(0).to_numpy(zero_copy_only=False), np.iinfo(np.int64).min)
+        vals = np.where(arr.is_valid().to_numpy(zero_copy_only=False), arr.fill_null(0).to_numpy(zero_copy_only=False),
+                        np.iinfo(np.int64).min)
+        uniq, inv = np.unique(vals, return_inverse=True)
+        return inv.astype(np.int64), len(uniq)
     if pa.types.is_dictionary(t):
         col = col.cast(t.value_type)
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_binary(col.type)):
         col = _as_text(col)
     enc = pc.dictionary_encode(col)
-    return enc.indices.cast(pa.int64()).fill_null(-1).to_numpy(zero_copy_only=False)
+    card = len(enc.dictionary)
+    return enc.indices.cast(pa.int64()).fill_null(card).to_numpy(zero_copy_only=False), card + 1
 
 
-def find_duplicates(columns: list, candidates: np.ndarray) -> np.ndarray:
-    """For each row, the index of the earlier identical row among ``candidates`` (-1 if none)."""
-    n = len(candidates)
-    first = np.full(n, -1, dtype=np.int64)
-    idx = np.flatnonzero(candidates)
-    if len(idx) < 2:
-        return first
-    keys = [_codes(c)[idx] for c in columns]
-    order = np.lexsort(keys[::-1])          # stable: equal rows keep input order
-    same = np.ones(len(idx) - 1, dtype=bool)
+def _group_first(columns: list, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the position (in ``rows``) of the first row with equal values, -1 for firsts."""
+    keys: list[np.ndarray] = []
+    key, span = np.zeros(len(rows), dtype=np.int64), 1
+    for col in columns:
+        codes, card = _dense_codes(col, rows)
+        if span * card >= 2**62:
+            keys.append(key)
+            key, span = np.zeros(len(rows), dtype=np.int64), 1
+        key = key * card + codes
+        span *= card
+    keys.append(key)
+    order = np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+    same = np.ones(len(rows) - 1, dtype=bool)
     for k in keys:
         ks = k[order]
         same &= ks[1:] == ks[:-1]
+    first = np.full(len(rows), -1, dtype=np.int64)
     if not same.any():
         return first
-    # group start for each sorted position
     starts = np.concatenate(([True], ~same))
-    group_first = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
-    dup_sorted = np.flatnonzero(~starts)
-    first[idx[order[dup_sorted]]] = idx[order[group_first[dup_sorted]]]
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    later = np.flatnonzero(~starts)
+    first[order[later]] = order[group_start[later]]   # stable order: the group's first is the earliest row
     return first
+
+
+def find_duplicates(columns: list, candidates: np.ndarray, lead: int = 3) -> np.ndarray:
+    """For each row, the index of the earlier identical row among ``candidates`` (-1 if none).
+
+    Rows are first grouped on the ``lead`` columns (case, activity, time: cheap and
+    nearly always unique); only rows that collide there are compared on every column.
+    """
+    n = len(candidates)
+    out = np.full(n, -1, dtype=np.int64)
+    rows = np.flatnonzero(candidates)
+    if len(rows) < 2:
+        return out
+    first = _group_first(columns[:lead], rows)
+    if not (first >= 0).any() or len(columns) <= lead:
+        hit = first >= 0
+        out[rows[hit]] = rows[first[hit]]
+        return out
+    involved = np.zeros(len(rows), dtype=bool)
+    involved[first >= 0] = True
+    involved[first[first >= 0]] = True
+    sub = rows[involved]
+    first = _group_first(columns, sub)
+    hit = first >= 0
+    out[sub[hit]] = sub[first[hit]]
+    return out
 
 
 @dataclass
