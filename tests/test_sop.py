@@ -382,6 +382,7 @@ def test_cli_sop_render_svg_with_lane_clusters(tmp_path: Path) -> None:
     for lane in ("Digital Experience", "Support Ops", "Fraud Operations", "Logistics"):
         assert lane in svg
     assert svg.count('class="cluster"') == 4
+    assert ">retry<" in svg and ">Block card<" in svg
     assert not list(tmp_path.glob(".*.part"))
 
 

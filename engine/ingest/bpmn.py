@@ -100,6 +100,7 @@ class BpmnModel:
     warnings: tuple[str, ...]
     nodes: tuple[tuple[str, str, str, str | None], ...] = ()   # (id, kind, name, owner) after conversion
     flows: tuple[tuple[str, str, str], ...] = ()               # (id, source id, target id)
+    flow_labels: dict[str, str] = field(default_factory=dict)  # sequence-flow id -> its name ("retry")
 
 
 @dataclass
@@ -280,6 +281,7 @@ class _Reader:
         self.ignored: dict[str, list[str]] = defaultdict(list)
         self.sub_processes: list[str] = []
         self.names: dict[str, str] = {}
+        self.flow_labels: dict[str, str] = {}
         self.process_by_id: dict = {}
         self.expanding: set[str] = set()
         self.expanded: set[str] = set()
@@ -346,6 +348,7 @@ class _Reader:
                          lanes=tuple(dict.fromkeys(self.lanes)), pools=tuple(dict.fromkeys(pool_names)),
                          graph=self._to_pm4py(), warnings=tuple(self.warnings),
                          nodes=tuple((n.id, n.kind, n.name, n.owner) for n in self.graph.nodes.values()),
+                         flow_labels=dict(self.flow_labels),
                          flows=tuple(e for e in self.graph.edges
                                      if e[1] in self.graph.nodes and e[2] in self.graph.nodes))
 
@@ -392,6 +395,8 @@ class _Reader:
                     source = split.id
             for flow in flows:
                 g.link(source, flow.get("targetRef"), flow.get("id"))
+                if clean_text(flow.get("name")):
+                    self.flow_labels[flow.get("id")] = clean_text(flow.get("name"))
         # boundary events: alternative continuation after the task
         for el in scope.boundary:
             ident = el.get("id")

@@ -31,7 +31,7 @@ def build_sop_graph(sop):
                                                         "label": _text(sop.name), "labelloc": "t",
                                                         "fontsize": "16", "compound": "true"},
                              node_attr={"fontname": "Helvetica", "fontsize": "11"},
-                             edge_attr={"arrowsize": "0.7", "color": "#555555"})
+                             edge_attr={"arrowsize": "0.7", "color": "#555555", "fontname": "Helvetica"})
     by_owner: dict[str | None, list] = {}
     for node in model.nodes:
         by_owner.setdefault(node[3], []).append(node)
@@ -45,8 +45,12 @@ def build_sop_graph(sop):
             _add_node(target, sop, ident, kind, name)
         if owner is not None:
             graph.subgraph(target)
-    for _, src, tgt in model.flows:
-        graph.edge(src, tgt)
+    for flow_id, src, tgt in model.flows:
+        label = model.flow_labels.get(flow_id)
+        if label:
+            graph.edge(src, tgt, xlabel=_text(label), fontsize="9", fontcolor="#555555")
+        else:
+            graph.edge(src, tgt)
     return graph
 
 
