@@ -65,7 +65,7 @@ def _shortest_invisible_paths(net, order: Literal["name", "pm4py"]) -> dict:
         return get_places_shortest_path_by_hidden(net, MAX_REC_DEPTH)
 
     def arcs_out(node):
-        return sorted(node.out_arcs, key=lambda a: (a.target.name, str(a.target.label)))
+        return sorted(node.out_arcs, key=lambda a: (a.target.name, str(getattr(a.target, "label", ""))))
 
     paths: dict = {}
 

@@ -166,34 +166,55 @@ def _missing_places(net, t, m, out):
 
 
 @kernel
-def _apply_hidden(net, t, m, stamp, ctr, depth, visited, acc, fired, groups_buf, miss_buf):
-    """pm4py's apply_hidden_trans: recursion depth 2, one visited set per event."""
-    if depth >= 2 or visited[t]:
-        return
+def _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss):
+    """First part of pm4py's apply_hidden_trans for t: fire the invisible paths towards t's
+    missing places round-robin. Returns the number of groups if t is still not enabled, else 0."""
+    if visited[t]:
+        return 0
     visited[t] = True
-    groups = groups_buf[depth]
-    miss = miss_buf[depth]
     n_miss = _missing_places(net, t, m, miss)
     n_groups = _collect_paths(net, m, miss, n_miss, groups)
     if n_groups == 0:
-        return
+        return 0
     _enable_hidden(net, t, m, stamp, ctr, groups, n_groups, visited, acc, fired)
     if _enabled(net, t, m):
-        return
+        return 0
+    return _collect_paths(net, m, miss, n_miss, groups)
+
+
+@kernel
+def _apply_hidden_inner(net, t, m, stamp, ctr, visited, acc, fired, groups, miss):
+    """apply_hidden_trans at recursion depth 1: its own recursive calls (depth 2) return at once."""
+    n_groups = _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss)
     path_ptr, path_trans = net[17], net[18]
-    n_groups = _collect_paths(net, m, miss, n_miss, groups)
+    for zi in range(n_groups):
+        g = groups[zi]
+        for k in range(path_ptr[g], path_ptr[g + 1]):
+            t4 = path_trans[k]
+            if t4 != t and not visited[t4] and _enabled(net, t4, m):
+                _fire(net, t4, m, stamp, ctr)
+                _account(net, t4, acc, fired)
+                visited[t4] = True
+
+
+@kernel
+def _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf):
+    """pm4py's apply_hidden_trans (depth 0), one visited set per event. pm4py's final recursive
+    call on t itself finds t visited and does nothing, so it is left out."""
+    groups = groups_buf[0]
+    n_groups = _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss_buf[0])
+    path_ptr, path_trans = net[17], net[18]
     for zi in range(n_groups):
         g = groups[zi]
         for k in range(path_ptr[g], path_ptr[g + 1]):
             t4 = path_trans[k]
             if t4 != t and not visited[t4]:
                 if not _enabled(net, t4, m):
-                    _apply_hidden(net, t4, m, stamp, ctr, depth + 1, visited, acc, fired, groups_buf, miss_buf)
+                    _apply_hidden_inner(net, t4, m, stamp, ctr, visited, acc, fired, groups_buf[1], miss_buf[1])
                 if _enabled(net, t4, m):
                     _fire(net, t4, m, stamp, ctr)
                     _account(net, t4, acc, fired)
                     visited[t4] = True
-    # pm4py then recurses on t itself, which is already visited: nothing happens.
 
 
 @kernel
@@ -376,7 +397,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
         t = _choose(net, m, lab, choice)
         if not _enabled(net, t, m):
             visited[:] = False
-            _apply_hidden(net, t, m, stamp, ctr, 0, visited, acc, fired, groups_buf, miss_buf)
+            _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf)
         ev_trans[i] = t
         if not _enabled(net, t, m):
             n_skip = _search_skips(net, m, t, m, skip_buf)
