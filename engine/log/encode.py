@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.log.schema import SEGMENT_COLUMNS
+from engine.errors import InputError
 from engine.log.store import read_log
 
 NO_TIME = np.iinfo(np.int64).min
@@ -120,37 +121,48 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     Columns absent from the log are skipped.
     """
     if isinstance(source, pa.Table):
-        table = source
+        names = source.column_names
+
+        def column(name: str) -> pa.ChunkedArray:
+            return source.column(name)
     else:
         from pyarrow import parquet as pq
-        names = pq.read_schema(source).names
-        want = ["activity", "timestamp"]
-        want += [c for c in ("end_timestamp",) if c in names]
-        attrs = tuple(c for c in SEGMENT_COLUMNS if c in names) if attributes is None else attributes
-        want += list(attrs)
-        want += [c for c in case_attributes if c in names and c not in want]
-        if with_case_ids:
-            want.append("case_id")
-        table = read_log(source, columns=want)
+        if not os.path.exists(source):
+            raise InputError("Event log not found", path=str(source),
+                             hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
+        try:
+            names = pq.read_schema(source).names
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"Not a Parquet event log: {exc}", path=str(source),
+                             hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+        if "case_index" not in names:
+            raise InputError("This Parquet file is not a cxmine event log (no case_index column)",
+                             path=str(source), hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
+
+        def column(name: str) -> pa.ChunkedArray:
+            # one column at a time: peak memory is one Arrow column plus the arrays built so far
+            return read_log(source, columns=[name]).column(name)
     if attributes is None:
-        attributes = tuple(c for c in SEGMENT_COLUMNS if c in table.column_names)
-    case_index = table.column("case_index").to_numpy()
-    offsets = offsets_from_case_index(case_index)
-    act_codes, activities = encode_strings(table.column("activity"))
-    ts = table.column("timestamp").cast(pa.int64()).to_numpy()
+        attributes = SEGMENT_COLUMNS
+    attributes = tuple(c for c in attributes if c in names)
+    if "case_index" not in names:
+        raise InputError("The table has no case_index column; read it with read_log or encode the stored file")
+    offsets = offsets_from_case_index(column("case_index").to_numpy())
+    act_codes, activities = encode_strings(column("activity"))
+    ts = column("timestamp").cast(pa.int64()).to_numpy()
     end = None
-    if "end_timestamp" in table.column_names:
-        end = table.column("end_timestamp").cast(pa.int64()).fill_null(NO_TIME).to_numpy()
-    attrs = {name: encode_strings(table.column(name)) for name in attributes if name in table.column_names}
+    if "end_timestamp" in names:
+        end = column("end_timestamp").cast(pa.int64()).fill_null(NO_TIME).to_numpy()
+    attrs = {name: encode_strings(column(name)) for name in attributes}
     per_case = {}
     for name in case_attributes:
-        if name in table.column_names:
-            codes, labels = encode_strings(table.column(name))
+        if name in names:
+            codes, labels = encode_strings(column(name))
             per_case[name] = (first_per_case(codes, offsets), labels)
             del codes
     case_ids = None
-    if with_case_ids and "case_id" in table.column_names:
-        case = table.column("case_id")
+    if with_case_ids and "case_id" in names:
+        case = column("case_id")
         starts = pa.array(offsets[:-1])
         case_ids = pc.take(case, starts).combine_chunks()
         if pa.types.is_dictionary(case_ids.type):
