@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.errors import UsageError
 from engine.simulate.arrivals import customer_identifiers, draw_arrivals, link_repeats
@@ -19,7 +20,7 @@ from engine.simulate.drift import Drift
 from engine.simulate.paths import SopPaths, accept_traces, build_paths, transition_table
 from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, median_seconds
 from engine.simulate.workforce import build_workforce, pick_agents, route_contacts
-from engine.vocabulary import role_of
+from engine.vocabulary import ROLES, role_of
 
 TS = pa.timestamp("ns", tz="UTC")
 MAX_LEGS = 6
@@ -290,7 +291,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     lengths = np.diff(offsets)
     contact_ev = np.repeat(np.arange(n, dtype=np.int64), lengths)
     talk_cum = _per_contact_cumsum(is_talk[codes], offsets, contact_ev)
-    is_leg_transfer = (role_arr[codes] == "transfer") & (talk_cum > 0)
+    is_leg_transfer = is_transfer[codes] & (talk_cum > 0)
     leg_cum = _per_contact_cumsum(is_leg_transfer, offsets, contact_ev)
     leg = np.minimum(leg_cum - is_leg_transfer, MAX_LEGS - 1).astype(np.int8)
     queues = tuple(_queue_name(s) for s in sop_names) + EXTRA_QUEUES
@@ -352,20 +353,27 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     pool_base = len(resources)
     for o in owners:
         resources.extend(f"{_slug(o)}-{k:02d}" for k in range(1, POOL_SIZE + 1))
-    ev_role = role_arr[codes]
+    role_code = np.array([ROLES.index(r) for r in roles], dtype=np.int8)
+    ev_role = role_code[codes]
+
+    def is_role(*names: str) -> np.ndarray:
+        return np.isin(ev_role, [ROLES.index(x) for x in names])
+
     leg_agent = a_leg[contact_ev, leg]
     pool_pick = (rng.random(n) * POOL_SIZE).astype(np.int32)
     pool_res = pool_base + np.maximum(owner_ev, 0) * POOL_SIZE + (pool_pick[contact_ev] + np.maximum(owner_ev, 0)) % POOL_SIZE
     is_agent_work = (owner_ev < 0) | (owner_ev == agent_owner[sop_of[contact_ev]])
     resource = np.where(is_agent_work, leg_agent, pool_res)
-    resource = np.where(ev_role == "ivr", len(wf.agents), resource)
-    resource = np.where(ev_role == "portal", len(wf.agents) + 1, resource)
-    resource = np.where(ev_role == "bot", len(wf.agents) + 2 + bot_version[contact_ev], resource)
-    resource = np.where(np.isin(ev_role, ["queue", "abandon", "end"]), -1, resource)
+    resource = np.where(is_role("ivr"), len(wf.agents), resource)
+    resource = np.where(is_role("portal"), len(wf.agents) + 1, resource)
+    resource = np.where(is_role("bot"), len(wf.agents) + 2 + bot_version[contact_ev], resource)
+    resource = np.where(is_role("queue", "abandon", "end"), -1, resource)
 
     # --- outcomes --------------------------------------------------------------------------------
     def has(role: str) -> np.ndarray:
-        return np.bincount(contact_ev, weights=(ev_role == role), minlength=n) > 0
+        out = np.zeros(n, dtype=bool)
+        out[contact_ev[is_role(role)]] = True
+        return out
 
     resolved, escalated, abandoned = has("resolve"), has("escalate"), has("abandon")
     contained = has("bot") & ~has("talk")
@@ -377,7 +385,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
 
     # --- tables ----------------------------------------------------------------------------------
     width = max(7, len(str(n)))
-    contact_ids = pa.array([f"C{i:0{width}d}" for i in range(1, n + 1)], pa.string())
+    contact_ids = pc.binary_join_element_wise(
+        "C", pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), width, "0"), "")
     intents = pa.array(sop_names, pa.string())
     events = pa.table({
         "contact_id": _dict_column(contact_ev, contact_ids),
