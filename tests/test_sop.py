@@ -397,3 +397,140 @@ def test_cli_errors_have_no_traceback(tmp_path: Path, listener) -> None:
     assert result.exit_code == 2 and "unknown format 'gif'" in result.output
     result = runner.invoke(main, ["sop", "show", str(tmp_path / "nope.bpmn")])
     assert result.exit_code == 1 and "SOP model not found" in result.output
+
+
+# -- conversion twin: random block-structured BPMN, language of the net == language of the blocks ---------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MAX_LEN = 7
+
+
+def trees(names: list[str]):
+    """Block structures over distinct task names: seq, xor, and, loop (body >= 1 times), opt."""
+    leaf = st.sampled_from(names).map(lambda n: ("task", n))
+    return st.recursive(leaf, lambda kids: st.one_of(
+        st.tuples(st.just("seq"), st.lists(kids, min_size=2, max_size=3)),
+        st.tuples(st.just("xor"), st.lists(kids, min_size=2, max_size=3)),
+        st.tuples(st.just("and"), st.lists(kids, min_size=2, max_size=2)),
+        st.tuples(st.just("loop"), kids),
+        st.tuples(st.just("opt"), kids)), max_leaves=5)
+
+
+def shuffles(a: tuple, b: tuple) -> set:
+    if not a or not b:
+        return {a + b}
+    return {(a[0],) + s for s in shuffles(a[1:], b)} | {(b[0],) + s for s in shuffles(a, b[1:])}
+
+
+def language(tree) -> set:
+    """Slow twin: the traces (up to MAX_LEN) a block structure allows."""
+    kind = tree[0]
+    if kind == "task":
+        return {(tree[1],)}
+    if kind in ("seq", "xor", "and"):
+        parts = [language(c) for c in tree[1]]
+        result = parts[0]
+        for part in parts[1:]:
+            if kind == "xor":
+                result = result | part
+            elif kind == "seq":
+                result = {a + b for a in result for b in part if len(a + b) <= MAX_LEN}
+            else:
+                result = {s for a in result for b in part for s in shuffles(a, b) if len(s) <= MAX_LEN}
+        return result
+    body = language(tree[1])
+    if kind == "opt":
+        return body | {()}
+    result, frontier = set(body), set(body)
+    while frontier:
+        frontier = {a + b for a in frontier for b in body if len(a + b) <= MAX_LEN} - result
+        result |= frontier
+    return result
+
+
+def bpmn_of(tree) -> str:
+    """BPMN process XML with gateways for the block structure."""
+    nodes, flows, count = [], [], [0]
+
+    def new(tag: str, name: str = "") -> str:
+        count[0] += 1
+        ident = f"n{count[0]}"
+        nodes.append(f'<{tag} id="{ident}"' + (f' name="{name}"' if name else "") + "/>")
+        return ident
+
+    def flow(a: str, b: str) -> None:
+        flows.append(f'<sequenceFlow id="f{len(flows)}" sourceRef="{a}" targetRef="{b}"/>')
+
+    def emit(t) -> tuple[str, str]:
+        kind = t[0]
+        if kind == "task":
+            ident = new("task", t[1])
+            return ident, ident
+        if kind == "seq":
+            ends = [emit(c) for c in t[1]]
+            for (_, last), (first, _) in zip(ends, ends[1:]):
+                flow(last, first)
+            return ends[0][0], ends[-1][1]
+        if kind in ("xor", "and"):
+            tag = "exclusiveGateway" if kind == "xor" else "parallelGateway"
+            split, join = new(tag), new(tag)
+            for c in t[1]:
+                first, last = emit(c)
+                flow(split, first)
+                flow(last, join)
+            return split, join
+        if kind == "opt":
+            split, join = new("exclusiveGateway"), new("exclusiveGateway")
+            first, last = emit(t[1])
+            flow(split, first)
+            flow(last, join)
+            flow(split, join)
+            return split, join
+        merge, split = new("exclusiveGateway"), new("exclusiveGateway")
+        first, last = emit(t[1])
+        flow(merge, first)
+        flow(last, split)
+        flow(split, merge)
+        out = new("exclusiveGateway")
+        flow(split, out)
+        return merge, out
+
+    start = new("startEvent")
+    first, last = emit(tree)
+    end = new("endEvent")
+    flow(start, first)
+    flow(last, end)
+    return '<process id="P">' + "".join(nodes) + "".join(flows) + "</process>"
+
+
+def net_language(net, im, fm) -> set:
+    """Visible traces (up to MAX_LEN) from the initial to exactly the final marking."""
+    from pm4py.objects.petri_net import semantics
+
+    final = frozenset(fm.items())
+    found, seen = set(), set()
+    queue = deque([(im, ())])
+    while queue:
+        marking, trace = queue.popleft()
+        key = (frozenset(marking.items()), trace)
+        if key in seen:
+            continue
+        seen.add(key)
+        if key[0] == final:
+            found.add(trace)
+        for t in semantics.enabled_transitions(net, marking):
+            nxt = trace + ((t.label,) if t.label else ())
+            if len(nxt) <= MAX_LEN:
+                queue.append((semantics.execute(t, net, marking), nxt))
+    return found
+
+
+# Names are drawn with replacement, so a task may appear twice: the net must still agree.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees(["Queue", "Agent answer", "Hold", "Transfer", "Resolve"]))
+def test_conversion_keeps_the_language_of_block_structured_models(tmp_path_factory, tree) -> None:
+    path = write_bpmn(tmp_path_factory.mktemp("h"), bpmn_of(tree))
+    sop = load_sop(path)
+    assert net_language(sop.net, sop.initial_marking, sop.final_marking) == language(tree)
