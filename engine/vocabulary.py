@@ -32,6 +32,7 @@ DEFAULT_ROLES: dict[str, str] = {
     "IVR authentication": "verify",
     "Bot intent": "bot",
     "Bot answer": "bot",
+    "Bot authentication": "verify",
     "Bot handoff": "transfer",
     "Queue": "queue",
     "Callback scheduled": "queue",

@@ -39,6 +39,11 @@ SOPS = [
             ("search", "task", "Portal search", "Digital Experience", "Customer searches the knowledge base."),
             ("g_portal", "xor", "", "Digital Experience", ""),
             ("bot", "task", "Bot intent", "AI Automation", "Virtual agent identifies the intent."),
+            ("g_auth", "xor", "", "AI Automation", ""),
+            ("bot_auth", "task", "Bot authentication", "AI Automation",
+             "Optional: the virtual agent authenticates the customer (one-time code). The result does not "
+             "travel with the handoff, so the agent verifies again: the designed context-loss point."),
+            ("g_auth_m", "xor", "", "AI Automation", ""),
             ("bot_answer", "task", "Bot answer", "AI Automation", "Virtual agent answers or collects details."),
             ("g_bot", "xor", "", "AI Automation", ""),
             ("handoff", "task", "Bot handoff", "AI Automation",
@@ -65,7 +70,8 @@ SOPS = [
         [
             ("start", "portal", ""), ("portal", "search", ""), ("search", "g_portal", ""),
             ("g_portal", "g_end", "answer found"), ("g_portal", "bot", "needs help"),
-            ("bot", "bot_answer", ""), ("bot_answer", "g_bot", ""),
+            ("bot", "g_auth", ""), ("g_auth", "bot_auth", "account question"), ("g_auth", "g_auth_m", "general"),
+            ("bot_auth", "g_auth_m", ""), ("g_auth_m", "bot_answer", ""), ("bot_answer", "g_bot", ""),
             ("g_bot", "g_end", "solved by bot"), ("g_bot", "handoff", "needs an agent"),
             ("handoff", "queue", ""), ("queue", "answer", ""), ("answer", "verify", ""),
             ("verify", "g_hold", ""), ("g_hold", "hold", "needs lookup"), ("g_hold", "g_hold_m", "no hold"),
