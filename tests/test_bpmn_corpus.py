@@ -34,6 +34,9 @@ MODDLE_ERRORS = sorted(p for p in (MODDLE / "error").iterdir()) if (MODDLE / "er
 MODDLE_OTHERS = sorted(p for p in MODDLE.rglob("*") if p.is_file() and "error" not in p.parts) \
     if MODDLE.is_dir() else []
 
+OTHER_FILES = sorted(p for p in DATA.rglob("*.bpmn") if "bpmn-miwg" not in p.parts
+                     and "bpmn-moddle-fixtures" not in p.parts) if DATA.is_dir() else []
+
 needs_miwg = pytest.mark.skipif(not MIWG_FILES, reason=f"MIWG test suite not found at {MIWG}")
 needs_moddle = pytest.mark.skipif(not MODDLE.is_dir(), reason=f"bpmn-moddle fixtures not found at {MODDLE}")
 
@@ -249,3 +252,13 @@ def test_other_fixtures_load_or_are_refused_cleanly(path: Path) -> None:
         assert err.render()
         return
     assert sop.tasks and sum(sop.initial_marking.values()) == 1
+
+
+@pytest.mark.skipif(not OTHER_FILES, reason=f"no other BPMN files under {DATA}")
+@pytest.mark.parametrize("path", OTHER_FILES, ids=[p.relative_to(DATA).as_posix() for p in OTHER_FILES]
+                         if OTHER_FILES else None)
+def test_other_real_bpmn_files_load(path: Path) -> None:
+    """Camunda examples and pm4py's test models (Signavio exports) all load."""
+    sop = load_sop(path)
+    assert Counter(t.label for t in sop.net.transitions if t.label) == Counter(t.name for t in sop.tasks if t.name)
+    assert signature(sop.model) == scan_xml(path)
