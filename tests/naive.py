@@ -147,9 +147,10 @@ def _length(case: list[dict], j: int) -> int:
 
 
 def contact_measures(cases: list[list[dict]], critical=frozenset(), window_days=7.0,
-                     label_map=None) -> Counter:
+                     label_map=None, scope=frozenset()) -> Counter:
     """The KPI measures of engine.kernels.kpis.MEASURES, one contact at a time."""
     label_map = label_map or {}
+    scope_steps = set(scope)
     window = window_days * DAY
     role = [[role_of(label_map.get(e["activity"], e["activity"])) for e in c] for c in cases]
     cust = [next((e["customer"] for e in c if e.get("customer") is not None), None) for c in cases]
@@ -219,9 +220,9 @@ def contact_measures(cases: list[list[dict]], critical=frozenset(), window_days=
         m["with_ping_pong"] += ping > 0
         m["escalated"] += "escalate" in r
         m["journey_starts"] += not (has_customer and i in has_prev)
-        if critical and handled:
+        done = {label_map.get(e["activity"], e["activity"]) for e in c}
+        if critical and handled and (not scope_steps or done & scope_steps):
             m["compliance_scope"] += 1
-            done = {label_map.get(e["activity"], e["activity"]) for e in c}
             m["compliant"] += set(critical) <= done
         # re-identification: verify after a handoff that followed a verification
         verified = after_handoff = scope = reident = False

@@ -111,3 +111,32 @@ def test_parquet_round_trip_with_segments(tmp_path):
     by = count_variants_by(log, "site")
     assert by["S1"].top() == [(("A", "B"), 1)]
     assert by["S2"].top() == [(("A",), 1), (("A", "B"), 1)]  # tie: c2 comes first
+
+
+def test_cli_variants_and_dfg(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    t = pa.table({"case_id": ["c1", "c1", "c2", "c3", "c3"], "activity": ["A", "B", "A", "A", "B"],
+                  "timestamp": pa.array([0, 1, 2, 3, 4], pa.int64()).cast(TS_TYPE),
+                  "team": ["T1", "T1", "T2", "T2", "T2"]})
+    write_log(t, tmp_path / "l.parquet")
+    log = str(tmp_path / "l.parquet")
+    runner = CliRunner()
+    res = runner.invoke(main, ["variants", log, "--json", "-q", "--by", "team"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["n_cases"] == 3
+    assert data["variants"] == [{"activities": ["A", "B"], "count": 2}, {"activities": ["A"], "count": 1}]
+    assert data["segments"]["T2"]["variants"][0] == {"activities": ["A"], "count": 1}
+    res = runner.invoke(main, ["variants", log, "--top", "1", "--csv", str(tmp_path / "csv"), "-q"])
+    assert res.exit_code == 0 and "A > B" in res.stdout
+    assert (tmp_path / "csv" / "variants.csv").read_text().splitlines()[1].startswith("1,2,")
+    res = runner.invoke(main, ["dfg", log, "--json", "-q"])
+    edges = json.loads(res.stdout)["edges"]
+    assert edges == [{"source": "A", "target": "B", "count": 2, "mean_s": 1e-9, "median_s": 1e-9, "p90_s": 1e-9,
+                      "min_s": 1e-9, "max_s": 1e-9, "total_s": 2e-9}]
+    res = runner.invoke(main, ["variants", log, "--top", "0"])
+    assert res.exit_code == 2

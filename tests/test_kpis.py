@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import naive
-from engine.analyses.kpis import compute_kpis
+from engine.analyses.kpis import compute_kpis, scope_of
 from engine.errors import AnalysisError
 from engine.kernels.kpis import MEASURES
 from engine.log import encode_log, write_log
@@ -139,6 +139,15 @@ def test_label_map_and_window(tmp_path):
         compute_kpis(log, window_days=0)
 
 
+def test_compliance_scope_limits_to_contacts_of_the_procedure(tmp_path):
+    log = stored(contact_center_cases(), tmp_path)
+    # only c2 escalated, and it lacks both critical steps
+    r = compute_kpis(log, critical={"Verify identity", "Wrap-up"}, scope={"Escalate"}).overall.kpis()
+    assert (r["compliance_rate"].numerator, r["compliance_rate"].denominator) == (0, 1)
+    assert scope_of(["Verify identity", "Block card", "Resolve", "Order replacement card"]) == \
+        {"Block card", "Order replacement card"}
+
+
 def test_without_customer_owner_or_critical_steps():
     log = naive.encode_cases([[ev("Agent answer", 0), ev("Resolve", M)]], attributes=())
     k = compute_kpis(log)
@@ -175,10 +184,10 @@ CRITICAL = frozenset({"Verify identity", "Wrap-up"})
 
 
 @settings(max_examples=120, deadline=None)
-@given(contact_logs())
-def test_kpis_match_twin(cases):
-    got = compute_kpis(naive.encode_cases(cases), critical=CRITICAL).overall
-    twin = naive.contact_measures(cases, critical=CRITICAL)
+@given(contact_logs(), st.sampled_from([frozenset(), frozenset({"Escalate", "Consult"})]))
+def test_kpis_match_twin(cases, scope):
+    got = compute_kpis(naive.encode_cases(cases), critical=CRITICAL, scope=scope).overall
+    twin = naive.contact_measures(cases, critical=CRITICAL, scope=scope)
     assert {m: got.measure(m) for m in MEASURES} == {m: twin[m] for m in MEASURES}
 
 
@@ -215,3 +224,28 @@ def test_rates_are_consistent_with_their_parts(tmp_path):
     d = k.as_dict()
     assert d["overall"]["fcr"] == {"value": 0.5, "numerator": 1, "denominator": 2, "unit": "share"}
     assert set(d["segments"]["site"]) == {"S1", "S2"}
+
+
+def test_cli_kpi_json_csv_and_errors(tmp_path):
+    import csv
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    stored(contact_center_cases(), tmp_path)
+    log = str(tmp_path / "log.parquet")
+    runner = CliRunner()
+    res = runner.invoke(main, ["kpi", log, "--by", "team,site", "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["overall"]["fcr"]["numerator"] == 1 and set(data["segments"]) == {"team", "site"}
+    res = runner.invoke(main, ["kpi", log, "--by", "week", "--csv", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 0 and "aht_s" in res.stdout and "1970-W" in res.stdout
+    rows = list(csv.DictReader(open(tmp_path / "out" / "kpis.csv")))
+    assert {"attribute": "all", "segment": "all", "kpi": "aht_s"}.items() <= rows[0].items()
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]
+    res = runner.invoke(main, ["kpi", log, "--by", "region"])
+    assert res.exit_code == 1 and "Cannot segment by 'region'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(main, ["kpi", str(tmp_path / "missing.parquet")])
+    assert res.exit_code == 1 and "Event log not found" in res.output

@@ -36,9 +36,13 @@ Definitions (one contact = one case):
 - ``contacts_per_journey``: contacts / journeys. A journey chains the
   contacts of one customer where each starts within the window after the
   previous one; a contact without customer is a journey of its own.
-- ``compliance_rate``: handled contacts in which every compliance-critical
-  SOP step ran (after the label map) / handled contacts. Reported only when
-  critical steps are given. ``compliance_spread`` gives, for each segment
+- ``compliance_rate``: contacts in scope in which every compliance-critical
+  SOP step ran (after the label map) / contacts in scope. In scope: handled
+  contacts in which one of the ``scope`` steps ran (with ``--sop``: the SOP's
+  procedure-specific tasks, those whose role is ``other``, e.g. Block card;
+  when it has none, or no scope is given, every handled contact). A log
+  mixing procedures is thereby measured only on the contacts that followed
+  this one. Reported only when critical steps are given. ``compliance_spread`` gives, for each segment
   attribute, max - min and the population standard deviation of the
   per-segment rates (segments with at least one handled contact).
 - Customer effort: ``reidentification_rate``: contacts in which the customer
@@ -202,12 +206,19 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
     return bits, mask
 
 
+def scope_of(task_names, roles: dict[str, str] | None = None) -> frozenset[str]:
+    """An SOP's procedure-specific tasks (role ``other``): the steps that put a contact in its compliance scope."""
+    return frozenset(t for t in task_names if role_of(t, roles) == "other")
+
+
 def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), critical: frozenset[str] | set[str] = (),
                  label_map: dict[str, str] | None = None, roles: dict[str, str] | None = None,
-                 window_days: float = 7.0) -> Kpis:
+                 window_days: float = 7.0, scope: frozenset[str] | set[str] = frozenset()) -> Kpis:
     """Compute the process-health KPIs overall and per segment of each attribute in ``by``.
 
-    ``critical``: compliance-critical SOP task names; ``label_map``: log
+    ``critical``: compliance-critical SOP task names; ``scope``: task names
+    that put a handled contact in the compliance scope (empty: every handled
+    contact; see ``scope_of``); ``label_map``: log
     activity label -> task name (an SOP's label_map); ``roles``: extra
     label -> role overrides; ``window_days``: repeat-contact / journey window.
     The log should be encoded with ``case_attributes=("customer_id",)`` and
@@ -253,10 +264,12 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     n_slots = offsets[-1]
     roles_arr = _role_codes(log.activities, label_map, roles)
     bits, mask = _critical_bits(log.activities, label_map, set(critical))
+    scope_steps = np.array([label_map.get(a, a) in scope for a in log.activities], dtype=np.int8)
     end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
     n_chunks = chunk_count(n, n_slots * 32)
     acc = measure_contacts(log.case_offsets, log.activity_codes, log.timestamps, end, roles_arr, bits, mask,
-                           owners, channels, customer, links, slots, n_slots, n_chunks, NO_TIME)
+                           scope_steps, bool(scope), owners, channels, customer, links, slots, n_slots, n_chunks,
+                           NO_TIME)
     segments = {attr: {label: KpiSummary(acc[offsets[s] + g]) for g, label in enumerate(seg_labels[s])}
                 for s, attr in enumerate(by)}
     return Kpis(KpiSummary(acc[0]), segments, float(window_days), tuple(sorted(critical)))

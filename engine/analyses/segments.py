@@ -83,3 +83,19 @@ def chunk_count(n_cases: int, cells: int) -> int:
         return 1
     by_memory = max(1, (1 << 24) // max(1, cells))
     return int(max(1, min(16, by_memory, n_cases)))
+
+
+def check_segment_attributes(path, attributes) -> None:
+    """Raise AnalysisError, before any heavy work, if a stored log lacks one of the segment attributes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, pa.ArrowInvalid):
+        return  # encode_log reports unreadable or missing files with the store's message
+    for attr in attributes:
+        if attr != "week" and attr not in names:
+            available = [c for c in SEGMENT_COLUMNS if c in names] + ["week"]
+            raise AnalysisError(f"Cannot segment by '{attr}': the log has no such column "
+                                f"(available: {', '.join(available)})", path=str(path), field=attr,
+                                hint="Use one of the available attributes, or map the column at ingest")

@@ -100,8 +100,8 @@ def _stop(timestamps, end_timestamps, has_end, no_time, j, e):
 
 
 @kernel
-def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, critical_bits, critical_mask,
-                  owners, channels, links, no_time, out):
+def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, critical_bits, scope_steps,
+                  owners, channels, no_time, out):
     s = case_offsets[i]
     e = case_offsets[i + 1]
     has_end = len(end_timestamps) > 0
@@ -118,6 +118,7 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
     holds = 0
     queued = False
     seen = np.uint64(0)
+    in_scope = False
     verified = False
     handoff_since_verify = False
     reident_scope = False
@@ -141,6 +142,8 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
         if t0 > last:
             last = t0
         seen |= critical_bits[codes[j]]
+        if scope_steps[codes[j]] != 0:
+            in_scope = True
         handoff = False
         if r == ROLE_TALK:
             handled = True
@@ -198,14 +201,13 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
         out[3] += talk // 1000
         out[4] += hold // 1000
         out[5] += acw // 1000
-    repeated = links[i, LINK_REPEATED] == 1
     return (handled, resolved, escalated, transfers, holds, queued, queue, seen, reident_scope, reidentified,
-            handoffs, ping_pongs, channel_switches, last - first, repeated)
+            handoffs, ping_pongs, channel_switches, last - first, in_scope)
 
 
 @parallel_kernel
 def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, roles, critical_bits, critical_mask,
-                     owners, channels, customer, links, slots, n_slots, n_chunks, no_time):
+                     scope_steps, use_scope, owners, channels, customer, links, slots, n_slots, n_chunks, no_time):
     """Per-slot sums of the per-contact measures listed in MEASURES.
 
     case_offsets: int64[n_cases+1]; activity_codes: int32[n_events];
@@ -213,6 +215,8 @@ def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, r
     unknown) or empty; roles: int8[n_activities] role code per activity;
     critical_bits: uint64[n_activities] bit of the critical step an activity is
     (0 if none); critical_mask: uint64, all critical bits (0: no compliance);
+    scope_steps: int8[n_activities], 1 for the steps that put a contact in the
+    compliance scope; use_scope: bool, False = every handled contact is in scope;
     owners, channels: int32[n_events] codes (-1 empty) or empty arrays;
     customer: int32[n_cases] (-1 unknown); links: int8[n_cases, 3] from link_contacts;
     slots: int32[n_cases, S] slot of each case in each segmentation (-1: none).
@@ -229,9 +233,10 @@ def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, r
         for i in range(lo, hi):
             row[:] = 0
             (handled, resolved, escalated, transfers, holds, queued, queue, seen, reident_scope, reidentified,
-             handoffs, ping_pongs, channel_switches, duration, repeated) = _measure_case(
-                i, case_offsets, activity_codes, timestamps, end_timestamps, roles, critical_bits, critical_mask,
-                owners, channels, links, no_time, row)
+             handoffs, ping_pongs, channel_switches, duration, in_scope) = _measure_case(
+                i, case_offsets, activity_codes, timestamps, end_timestamps, roles, critical_bits, scope_steps,
+                owners, channels, no_time, row)
+            repeated = links[i, LINK_REPEATED] == 1
             has_customer = customer[i] >= 0
             if has_customer:
                 row[6] = 1
@@ -248,7 +253,7 @@ def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, r
             row[15] = 1 if ping_pongs > 0 else 0
             row[16] = 1 if escalated else 0
             row[17] = 0 if (has_customer and links[i, LINK_HAS_PREVIOUS] == 1) else 1
-            if critical_mask != 0 and handled:
+            if critical_mask != 0 and handled and (in_scope or not use_scope):
                 row[18] = 1
                 row[19] = 1 if (seen & critical_mask) == critical_mask else 0
             row[20] = 1 if reident_scope else 0
