@@ -70,3 +70,5 @@ def progress(message: str, quiet: bool = False) -> None:
 from engine.cli import ingest as _ingest  # noqa: E402,F401
 from engine.cli import simulate as _simulate  # noqa: E402,F401
 from engine.cli import sop as _sop  # noqa: E402,F401
+from engine.cli import variants as _variants  # noqa: E402,F401
+from engine.cli import kpi as _kpi  # noqa: E402,F401
