@@ -534,3 +534,28 @@ def test_conversion_keeps_the_language_of_block_structured_models(tmp_path_facto
     path = write_bpmn(tmp_path_factory.mktemp("h"), bpmn_of(tree))
     sop = load_sop(path)
     assert net_language(sop.net, sop.initial_marking, sop.final_marking) == language(tree)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                               HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_damaged_models_load_or_give_a_model_error(tmp_path, data) -> None:
+    """Delete random elements and attributes of a real SOP: never anything but a ModelError."""
+    root = etree.parse(str(ROOT / "models" / "lost_card.bpmn")).getroot()
+    elements = [el for el in root.iter() if el is not root]
+    for el in data.draw(st.lists(st.sampled_from(elements), max_size=4, unique=True)):
+        if el.getparent() is not None:
+            el.getparent().remove(el)
+    survivors = [el for el in root.iter() if el.attrib]
+    for el in data.draw(st.lists(st.sampled_from(survivors), max_size=4, unique=True)):
+        attr = data.draw(st.sampled_from(sorted(el.attrib)))
+        del el.attrib[attr]
+    path = tmp_path / "damaged.bpmn"
+    path.write_bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+    path.with_suffix(".toml").write_text((ROOT / "models" / "lost_card.toml").read_text(), encoding="utf-8")
+    try:
+        sop = load_sop(path)
+    except ModelError as err:
+        assert err.render()
+        return
+    assert sum(sop.initial_marking.values()) == 1
