@@ -13,7 +13,9 @@ per record). The log is generated here with numpy into benchmarks/data/
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from results import PeakMemory, median_time, write_section  # noqa: E402
+from results import median_time, write_section  # noqa: E402
 
 ACTIVITIES = np.array(["IVR menu", "Bot intent", "Queue", "Agent answer", "Verify identity", "Hold", "Transfer",
                        "Escalate", "Resolve", "Wrap-up"])
@@ -88,47 +90,71 @@ def run_pm4py(path: Path):
     return pm4py.format_dataframe(df, case_id="case_id", activity_key="activity", timestamp_key="timestamp")
 
 
-def measure(fn, repeats: int) -> tuple[float, float, object]:
-    fn()  # warm-up (imports, caches); not counted
-    with PeakMemory() as mem:
+def measure_here(tool: str, path: Path, repeats: int) -> dict:
+    """Run in a fresh process: imports first, then one warm-up and ``repeats`` timed runs; peak RSS above the
+    RSS after the imports (ru_maxrss covers every run, so memory the allocator kept does not hide a peak)."""
+    import resource
+    import psutil
+    import pm4py  # noqa: F401  (import time not counted, for both tools)
+    from engine.ingest import job  # noqa: F401
+    base = psutil.Process().memory_info().rss
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "log.parquet"
+        fn = (lambda: run_cxmine(path, out)) if tool == "cxmine" else (lambda: run_pm4py(path))
+        first = fn()
         t, result = median_time(fn, repeats)
-    return t, mem.peak_mb, result
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    if tool == "cxmine":
+        assert first.records_rejected == 0 and result.events == first.events
+        rows, cases = result.events, result.cases
+    else:
+        rows, cases = len(result), int(result["case_id"].nunique())
+    return {"seconds": t, "peak_mb": (peak - base) / 2**20, "rows": rows, "cases": cases}
+
+
+def measure(tool: str, path: Path, repeats: int) -> dict:
+    cmd = [sys.executable, __file__, "--one", tool, str(path), "--repeats", str(repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--one", nargs=2, metavar=("TOOL", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure_here(args.one[0], Path(args.one[1]), args.repeats)))
+        return 0
     csv_path, pq_path = generate(args.events, HERE / "data")
-    import pm4py  # noqa: F401  (import time not counted)
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "log.parquet"
-        for label, path in (("CSV", csv_path), ("Parquet", pq_path)):
-            t_cx, m_cx, summary = measure(lambda: run_cxmine(path, out), args.repeats)
-            assert summary.events == args.events and summary.records_rejected == 0, summary
-            t_pm, m_pm, df = measure(lambda: run_pm4py(path), args.repeats)
-            assert len(df) == args.events
-            rows.append((label, path.stat().st_size / 2**20, t_cx, m_cx, t_pm, m_pm, summary.cases))
-            print(f"{label}: cxmine {t_cx:.2f}s {m_cx:.0f} MiB | pm4py {t_pm:.2f}s {m_pm:.0f} MiB", flush=True)
+    for label, path in (("CSV", csv_path), ("Parquet", pq_path)):
+        cx = measure("cxmine", path, args.repeats)
+        pm = measure("pm4py", path, args.repeats)
+        assert cx["rows"] == pm["rows"] == args.events and cx["cases"] == pm["cases"], (cx, pm)
+        rows.append((label, path.stat().st_size / 2**20, cx, pm))
+        print(f"{label}: cxmine {cx['seconds']:.2f}s {cx['peak_mb']:.0f} MiB | "
+              f"pm4py {pm['seconds']:.2f}s {pm['peak_mb']:.0f} MiB", flush=True)
     body = [
         f"Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_ingest.py --events {args.events} "
         f"--repeats {args.repeats}`",
         "",
-        f"The same generated log ({args.events:,} events, {rows[0][6]:,} contacts, 8 columns: ISO 8601 times with "
-        f"offsets, raw phone numbers) as CSV and as Parquet. cxmine = `ingest_to_log`: parse, check every record "
-        f"(fields, timestamps, duplicates), pseudonymise customer ids, sort, write the canonical Parquet log. pm4py = "
-        f"`pandas.read_csv`/`read_parquet` + `pm4py.format_dataframe` (pm4py {_pm4py_version()}, in memory, no "
-        f"per-record checks, nothing written). Median of {args.repeats} runs after one warm-up; peak memory = "
-        f"highest RSS above the process's RSS before the runs. Machine: 2 cores, 24 GiB, shared with other jobs "
-        f"while measuring, so times are noisy.",
+        f"The same generated log ({args.events:,} events, {rows[0][2]['cases']:,} contacts, 8 columns: ISO 8601 "
+        f"times with offsets, raw phone numbers) as CSV and as Parquet. cxmine = `ingest_to_log`: parse, check every "
+        f"record (fields, UTF-8, timestamps, duplicates), pseudonymise customer ids (HMAC), sort, write the canonical "
+        f"Parquet log. pandas+pm4py = `pandas.read_csv`/`read_parquet` + `pm4py.format_dataframe` (pm4py "
+        f"{_pm4py_version()}; in memory only: no per-record checks, no pseudonymisation, nothing written). Each "
+        f"tool and input runs in its own process: imports, one warm-up, then the median of {args.repeats} timed "
+        f"runs; peak = highest RSS of the process (ru_maxrss) above its RSS after the imports. Machine: 2 cores, "
+        f"24 GiB, shared with other jobs while measuring, so times are noisy.",
         "",
         "| input | size MiB | cxmine s | cxmine peak MiB | pandas+pm4py s | pandas+pm4py peak MiB |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, size, t_cx, m_cx, t_pm, m_pm, _ in rows:
-        body.append(f"| {label} | {size:.0f} | {t_cx:.2f} | {m_cx:.0f} | {t_pm:.2f} | {m_pm:.0f} |")
+    for label, size, cx, pm in rows:
+        body.append(f"| {label} | {size:.0f} | {cx['seconds']:.2f} | {cx['peak_mb']:.0f} | {pm['seconds']:.2f} | "
+                    f"{pm['peak_mb']:.0f} |")
     write_section("Ingest (bench_ingest.py)", "\n".join(body))
     return 0
 
