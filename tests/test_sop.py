@@ -174,6 +174,7 @@ def test_owner_is_innermost_lane_then_pool(tmp_path: Path) -> None:
     assert owners == {"Agent answer": "Support Ops", "Escalate": "Tier 2", "Resolve": "Contact center"}
     assert set(sop.lanes) == {"Support Ops", "Tier 2"} and sop.pools == ("Contact center",)
     assert any("no sidecar" in w for w in sop.warnings)
+    assert "task 't2' ('Resolve') is in no lane: its owner is the pool 'Contact center'" in sop.warnings
 
 
 def test_documentation_is_kept(tmp_path: Path) -> None:

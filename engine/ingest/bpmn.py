@@ -521,6 +521,9 @@ class _Reader:
                               "treated as one task")
                 if not name:
                     self.warn(f"{tag} '{ident}' has no name: it is a silent step in the net")
+                if owners and ident not in owners:
+                    self.warn(f"task {_describe(el)} is in no lane: its owner is "
+                              + (f"the pool '{pool}'" if pool else "unknown"))
                 g.add(_Node(ident, "task", name, pid))
                 if tag in SUBPROCESS_TAGS:
                     # some modelers nest the boundary events of a collapsed sub-process inside it
