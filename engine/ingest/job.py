@@ -74,8 +74,7 @@ def summarise(table: pa.Table, results: list[ReadResult], output: Path, rejects_
     n = table.num_rows
     if n:
         ts = table.column("timestamp").cast(pa.int64()).to_numpy()
-        lo, hi = np.datetime64(int(ts.min()), "ns"), np.datetime64(int(ts.max()), "ns")
-        first, last = str(lo) + "Z", str(hi) + "Z"
+        first, last = _iso(int(ts.min())), _iso(int(ts.max()))
         case = table.column("case_id").combine_chunks()
         cases = len(case.dictionary) if pa.types.is_dictionary(case.type) else len(pc.unique(case))
         activities = len(pc.unique(table.column("activity").combine_chunks().cast(pa.string())))
@@ -85,6 +84,12 @@ def summarise(table: pa.Table, results: list[ReadResult], output: Path, rejects_
     warnings = list(dict.fromkeys(w for r in results for w in r.warnings))
     return IngestSummary(read, read - rejected, rejected, cases, n, activities, first, last, str(output),
                          None if rejects_file is None else str(rejects_file), warnings)
+
+
+def _iso(ns: int) -> str:
+    """ISO 8601 UTC, to the second unless the time has a fraction."""
+    unit = "s" if ns % 10**9 == 0 else "ms" if ns % 10**6 == 0 else "us" if ns % 10**3 == 0 else "ns"
+    return np.datetime_as_string(np.datetime64(ns, "ns"), unit=unit) + "Z"
 
 
 def _first_reject(res: ReadResult) -> Reject:
