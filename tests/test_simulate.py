@@ -182,16 +182,19 @@ def test_realism_seasonality_people_and_handoffs(sops):
 
 def test_cli_errors_are_clean(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["simulate", "--sop", str(MODELS[0]), "--drift", "2026-03-01:team=Z:skip=Hold",
+    res = runner.invoke(main, ["simulate", "--sop", str(MODELS[0]), "--drift", "2026-03-01:team=Z:skip=Verify identity",
                                "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "unknown team 'Z'" in res.output and "Traceback" not in res.output
     res = runner.invoke(main, ["simulate", "--sop", str(MODELS[0]), "--drift", "2026-03-01:team=B",
                                "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "exactly one change" in res.output
+    res = runner.invoke(main, ["simulate", "--sop", str(MODELS[0]), "--drift", "2026-03-01:skip=No such step",
+                               "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "'No such step' is not a step of any SOP" in res.output
     res = runner.invoke(main, ["simulate", "--sop", str(tmp_path / "nope.bpmn"), "-o", str(tmp_path / "x")])
     assert res.exit_code == 1 and "SOP model not found" in res.output
     bad = tmp_path / "drift.toml"
-    bad.write_text("[[drift]]\ndate = 'yesterday'\nskip = 'Hold'\n")
+    bad.write_text("[[drift]]\ndate = 'yesterday'\nskip = 'Verify identity'\n")
     res = runner.invoke(main, ["simulate", "--sop", str(MODELS[0]), "--drift", str(bad), "-o", str(tmp_path / "x")])
     assert res.exit_code == 2 and "not an ISO date" in res.output
     assert not (tmp_path / "x").exists()

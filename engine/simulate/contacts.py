@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Sequence
 
@@ -94,10 +95,16 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         raise UsageError(f"--deviation-rate must be between 0 and 1, got {deviation_rate}")
     if not sops:
         raise UsageError("No SOP given", hint="Pass at least one --sop models/<name>.bpmn")
+    if seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {seed}")
     try:
-        date.fromisoformat(start[:10])
+        datetime.fromisoformat(start)
     except ValueError as exc:
         raise UsageError(f"--start '{start}' is not an ISO date", hint="Write it as 2026-01-05") from exc
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"Unknown time zone '{timezone}'", hint="Use an IANA name such as Europe/Lisbon") from exc
     rng = np.random.default_rng(seed)
     sop_names = [Path(sop.path).stem if getattr(sop, "path", None) else sop.name for sop in sops]
     if len(set(sop_names)) != len(sop_names):
@@ -125,6 +132,12 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     for s in range(n_sops):
         talk = [t for t in sop_labels[s] if role_of(t) == "talk"]
         talk_label.append("Agent answer" if "Agent answer" in talk or not talk else talk[0])
+    all_steps = set().union(*map(set, sop_labels))
+    for d in drifts:
+        for step in (d.step if d.change == "skip" else None, d.after):
+            if step is not None and step not in all_steps:
+                raise UsageError(f"Drift {d.id}: '{step}' is not a step of any SOP given",
+                                 hint=f"Steps: {', '.join(sorted(all_steps))}")
     drift_labels = {d.step for d in drifts if d.change in ("skip", "insert") and d.step} | \
                    {d.after for d in drifts if d.after}
     vocab = sorted(set().union(*map(set, sop_labels)) | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
@@ -471,7 +484,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         drift_info.append(info)
     parameters = {"sops": sop_names, "contacts": n, "seed": seed, "start": start, "days": days,
                   "deviation_rate": deviation_rate, "timezone": timezone,
-                  "intent_weights": [float(w) for w in weights], "agents_per_team": agents_per_team}
+                  "intent_weights": [float(w) for w in weights], "agents_per_team": agents_per_team,
+                  "drifts": [d.describe() for d in drifts]}
     return Simulation(events=events, contacts=contacts_table, transfers=transfers, deviations=deviations,
                       drifts=tuple(drift_info), parameters=parameters,
                       sop_variants={sop_names[s]: len(paths[s].variants) for s in range(n_sops)})

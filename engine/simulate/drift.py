@@ -22,7 +22,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import InputError, UsageError
 
@@ -67,7 +67,10 @@ def _parse_date(value: str, zone: str, where: str) -> int:
         raise UsageError(f"Drift date '{value}' is not an ISO date", path=where,
                          hint="Write it as 2026-03-01 or 2026-03-01T08:00") from exc
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo(zone))
+        try:
+            dt = dt.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise UsageError(f"Unknown time zone '{zone}'", hint="Use an IANA name such as Europe/Lisbon") from exc
     return int(dt.timestamp() * 10**9)
 
 

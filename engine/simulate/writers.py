@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from engine.atomic import atomic_path
+from engine.errors import UsageError
 from engine.simulate.contacts import Simulation
 
 EXPORT_COLUMNS = ("contact_id", "activity", "start", "end", "agent", "owner", "team", "site", "shift", "channel",
@@ -149,6 +150,9 @@ def mapping_text(zone: str) -> str:
 def write_simulation(sim: Simulation, out_dir: str | Path, *, compress: bool = False) -> dict:
     """Write the export, its mapping and the ground truth; return the manifest."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError("The output path is a file; the simulator writes a folder", path=str(out),
+                         hint="Give a folder with -o, e.g. -o out/sim")
     zone = sim.parameters["timezone"]
     export_name = "contacts.csv.gz" if compress else "contacts.csv"
     stale = out / ("contacts.csv" if compress else "contacts.csv.gz")
