@@ -255,6 +255,39 @@ def test_two_pools_run_in_parallel_and_message_flows_are_reported(tmp_path: Path
     assert {t.name: t.owner for t in sop.tasks} == {"Portal visit": "Customer", "Agent answer": "Support Ops"}
 
 
+def test_call_activity_expands_a_called_process_once(tmp_path: Path) -> None:
+    import pm4py
+
+    main_process = ('<process id="P"><startEvent id="s"/><task id="a" name="Agent answer"/>'
+                    '<callActivity id="call" name="Identify" calledElement="Verify"/><task id="r" name="Resolve"/>'
+                    '<endEvent id="e"/><sequenceFlow id="1" sourceRef="s" targetRef="a"/>'
+                    '<sequenceFlow id="2" sourceRef="a" targetRef="call"/>'
+                    '<sequenceFlow id="3" sourceRef="call" targetRef="r"/>'
+                    '<sequenceFlow id="4" sourceRef="r" targetRef="e"/></process>')
+    called = ('<process id="Verify"><startEvent id="vs"/><task id="v" name="Verify identity"/><endEvent id="ve"/>'
+              '<sequenceFlow id="5" sourceRef="vs" targetRef="v"/><sequenceFlow id="6" sourceRef="v" '
+              'targetRef="ve"/></process>')
+    pool = '<participant id="p" name="Support Ops" processRef="P"/>'
+    sop = load_sop(write_bpmn(tmp_path, f'<collaboration id="c">{pool}</collaboration>' + main_process + called))
+    assert "call activity 'call' ('Identify') expanded with process 'Verify'" in sop.warnings
+    assert {t.name: t.owner for t in sop.tasks} == {"Agent answer": "Support Ops", "Verify identity": "Support Ops",
+                                                    "Resolve": "Support Ops"}
+    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 5})
+    assert {tuple(e["concept:name"] for e in t) for t in log} == {("Agent answer", "Verify identity", "Resolve")}
+    # called process that is also a pool: expanded where it is called, not a second time as a pool
+    both = (f'<collaboration id="c">{pool}<participant id="p2" name="Identity" processRef="Verify"/>'
+            '</collaboration>' + main_process + called)
+    sop = load_sop(write_bpmn(tmp_path, both, name="both.bpmn"))
+    assert "process 'Verify' is both a pool and called by a call activity: it is expanded at the call " \
+           "activity only" in sop.warnings
+    assert sorted(t.name for t in sop.tasks) == ["Agent answer", "Resolve", "Verify identity"]
+    # listed first, the pool is read as a pool and the call activity stays one task
+    sop = load_sop(write_bpmn(tmp_path, both.replace(main_process + called, called + main_process),
+                              name="first.bpmn"))
+    assert any(w.startswith("call activity 'call' ('Identify') treated as one task") for w in sop.warnings)
+    assert sorted(t.name for t in sop.tasks) == ["Agent answer", "Identify", "Resolve", "Verify identity"]
+
+
 def test_choreography_is_refused_naming_the_element(tmp_path: Path) -> None:
     path = write_bpmn(tmp_path, '<choreography id="ch1" name="Order"/>' + chain("Resolve"))
     with pytest.raises(ModelError, match="Choreography element choreography 'ch1'"):

@@ -10,10 +10,12 @@ refuses any DOCTYPE, so a hostile file cannot fetch URLs or expand entities.
 
 Conversion decisions (each one produces a warning naming the element):
 
-- every task type and call activity -> one task (transition labelled with the
-  task name; an unnamed task is a silent step);
+- every task type -> one task (transition labelled with the task name; an
+  unnamed task is a silent step); a loop or multi-instance task may repeat;
 - sub-process / transaction -> flattened (its steps become part of the net);
   an ad-hoc or empty sub-process -> one task; an event sub-process -> ignored;
+- call activity -> the called process of the same file, expanded in place;
+  otherwise one task;
 - intermediate catch/throw events -> silent steps; link events -> the throw
   continues at the catch of the same name;
 - boundary event -> its path becomes an alternative to the task's normal flow,
@@ -30,7 +32,8 @@ Conversion decisions (each one produces a warning naming the element):
 - data objects and stores, message flows, annotations, groups -> ignored.
 
 Unsupported (ModelError): choreographies, files that are not BPMN 2.0 XML,
-duplicate ids, flows pointing at unknown elements, no process with steps.
+DOCTYPEs, duplicate ids, flows pointing at unknown elements, no process with
+steps, no named task.
 """
 
 from __future__ import annotations
@@ -326,12 +329,17 @@ class _Reader:
                 self.warn(f"process '{pid}' is both a pool and called by a call activity: "
                           "it is expanded at the call activity only")
                 continue
+            self.expanded.add(pid)  # read as a pool: a call activity calling it stays one task
             pool = pools.get(pid) or clean_text(proc.get("name")) or None
             owners, lane_names = _lane_owners(proc, {})
             self.lanes.extend(lane_names)
             starts, ends = self._read_process(proc, pid, pool, owners)
             if starts is not None:
                 converted.append((pool or pid, starts, ends))
+        for pid, proc in self.process_by_id.items():
+            if pid not in self.expanded and self._has_flow_nodes(proc):
+                self.warn(f"process '{pid}' is called by a call activity that is not part of the flow "
+                          "(e.g. inside an event sub-process): it is ignored")
         for kind, ids in self.ignored.items():
             self.warn(f"{len(ids)} {kind} ignored (" + ", ".join(f"'{i}'" for i in ids[:5])
                       + (", ..." if len(ids) > 5 else "") + "): they do not change the order of steps")
