@@ -377,8 +377,11 @@ def render(sop: dict) -> str:
 
 
 def main() -> None:
+    from engine.atomic import atomic_path
+
     for sop in SOPS:
-        (HERE / f"{sop['name']}.bpmn").write_text(render(sop), encoding="utf-8")
+        with atomic_path(HERE / f"{sop['name']}.bpmn") as tmp:
+            tmp.write_text(render(sop), encoding="utf-8")
         print(f"wrote models/{sop['name']}.bpmn")
 
 
