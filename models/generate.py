@@ -382,6 +382,7 @@ def main() -> None:
     for sop in SOPS:
         with atomic_path(HERE / f"{sop['name']}.bpmn") as tmp:
             tmp.write_text(render(sop), encoding="utf-8")
+            tmp.chmod(0o644)
         print(f"wrote models/{sop['name']}.bpmn")
 
 
