@@ -87,4 +87,5 @@ def render_sop(sop, output: str | Path) -> Path:
         data = graph.pipe(format=fmt)
     with atomic_path(output) as tmp:
         tmp.write_bytes(data)
+        tmp.chmod(0o644)  # a drawing is meant to be shared (the temporary file starts as 0600)
     return output
