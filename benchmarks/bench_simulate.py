@@ -94,7 +94,7 @@ for comparison, not an extrapolated run). Median of {args.repeats} runs; peak me
 the process's RSS before the runs. Machine: 2 cores, 24 GiB, shared with other jobs while measuring, so
 times are noisy.
 
-| tool | contacts / traces | events | median s | per 1k contacts s | peak MiB |
+| tool | contacts / traces | events | median s | s per 1k contacts / traces | peak MiB |
 | --- | ---: | ---: | ---: | ---: | ---: |
 | cxmine simulate | {args.contacts:,} | {events:,} | {t_cx:.2f} | {1000 * t_cx / args.contacts:.4f} | {mem.peak_mb:.0f} |
 | pm4py play_out | {traces:,} | {pm_events:,} | {t_pm:.2f} | {1000 * t_pm / traces:.4f} | {mem_pm.peak_mb:.0f} |

@@ -259,3 +259,16 @@ def test_trace_operations_match_twin(traces, data):
     for i, t in enumerate(traces):
         idx = [offsets[i] + j for j, c in enumerate(t) if c % 2 == 0]
         assert got[i] == (idx[int(u[i] * len(idx))] if idx else -1)
+
+
+@pytest.mark.slow
+def test_one_million_contacts_within_a_minute(sops, tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    sim = simulate_contacts(sops, 1_000_000, seed=1, deviation_rate=0.05,
+                            drifts=load_drifts(["2026-01-19:team=B:skip=Verify identity:p=0.3"], "Europe/Lisbon"))
+    write_simulation(sim, tmp_path / "big")
+    elapsed = time.perf_counter() - t0
+    assert sim.contacts.num_rows == 1_000_000 and sim.events.num_rows > 5_000_000
+    assert elapsed < 60, f"{elapsed:.1f} s"

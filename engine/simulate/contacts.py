@@ -134,13 +134,13 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         talk_label.append("Agent answer" if "Agent answer" in talk or not talk else talk[0])
     all_steps = set().union(*map(set, sop_labels))
     for d in drifts:
-        for step in (d.step if d.change == "skip" else None, d.after):
+        for step in (d.step if d.change in ("skip", "handle_time") else None, d.after):
             if step is not None and step not in all_steps:
                 raise UsageError(f"Drift {d.id}: '{step}' is not a step of any SOP given",
                                  hint=f"Steps: {', '.join(sorted(all_steps))}")
     drift_labels = {d.step for d in drifts if d.change in ("skip", "insert") and d.step} | \
                    {d.after for d in drifts if d.after}
-    vocab = sorted(set().union(*map(set, sop_labels)) | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
+    vocab = sorted(all_steps | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
     code = {lbl: i for i, lbl in enumerate(vocab)}
     n_codes = len(vocab)
     roles = [role_of(lbl) for lbl in vocab]
@@ -256,7 +256,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
             context_drift[in_scope] = di
             affected = int(in_scope.sum())
         else:
-            handle_factors.append((in_scope, None if d.step is None else code.get(d.step, -2), d.value))
+            handle_factors.append((in_scope, None if d.step is None else code[d.step], d.value))
             affected = int(in_scope.sum())
         drift_counts.append(affected)
 
@@ -374,7 +374,9 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
 
     leg_agent = a_leg[contact_ev, leg]
     pool_pick = (rng.random(n) * POOL_SIZE).astype(np.int32)
-    pool_res = pool_base + np.maximum(owner_ev, 0) * POOL_SIZE + (pool_pick[contact_ev] + np.maximum(owner_ev, 0)) % POOL_SIZE
+    # back-office steps: a member of the owning team's pool, one per contact and team
+    own = np.maximum(owner_ev, 0)
+    pool_res = pool_base + own * POOL_SIZE + (pool_pick[contact_ev] + own) % POOL_SIZE
     is_agent_work = (owner_ev < 0) | (owner_ev == agent_owner[sop_of[contact_ev]])
     resource = np.where(is_agent_work, leg_agent, pool_res)
     resource = np.where(is_role("ivr"), len(wf.agents), resource)
