@@ -297,13 +297,14 @@ def _final_reached(fm, m):
 
 
 @kernel
-def _search_skips(net, m0, t_goal, goal, out):
+def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out):
     """Fewest visible transitions (at most MAX_SKIPS, with invisible ones between them) that lead
     from m0 to a marking where t_goal is enabled (t_goal >= 0) or that equals goal (t_goal < 0).
 
     Iterative deepening on the number of visible moves, depth-first within it, transitions in
     index order, at most _SEARCH_BUDGET firings per search. Returns the number of visible moves
-    written to out, 0 if only invisible ones were needed, -1 if nothing was found.
+    written to out, 0 if only invisible ones were needed, -1 if nothing was found; m_out gets
+    the marking reached.
     """
     label = net[6]
     n_t = len(label)
@@ -314,7 +315,7 @@ def _search_skips(net, m0, t_goal, goal, out):
     stamp = np.zeros(n_p, dtype=np.int64)
     ctr = np.zeros(1, dtype=np.int64)
     budget = _SEARCH_BUDGET
-    for k_max in range(MAX_SKIPS + 1):
+    for k_max in range(max_visible + 1):
         marks[0] = m0
         nxt[0] = 0
         vis = np.zeros(_MAX_DEPTH + 1, dtype=np.int64)
@@ -331,6 +332,7 @@ def _search_skips(net, m0, t_goal, goal, out):
                         done = False
                         break
             if done and vis[d] == k_max:
+                m_out[:] = m
                 n = 0
                 for e in range(d):
                     if label[taken[e]] >= 0:
@@ -362,6 +364,36 @@ def _search_skips(net, m0, t_goal, goal, out):
 
 
 @kernel
+def _shadow_cost(net, m0, codes, start, choice):
+    """Deviations a plain replay of codes[start:] from marking m0 runs into: events that invisible
+    moves cannot enable (moves on the log only, not replayed), plus the visible moves still
+    needed at the end (MAX_SKIPS + 1 if more)."""
+    fm = net[14]
+    n_p = len(m0)
+    m = m0.copy()
+    stamp = np.zeros(n_p, dtype=np.int64)
+    ctr = np.zeros(1, dtype=np.int64)
+    buf = np.empty(MAX_SKIPS, dtype=np.int64)
+    m_next = np.empty(n_p, dtype=np.int64)
+    cost = 0
+    for j in range(start, len(codes)):
+        lab = codes[j]
+        if lab < 0:
+            continue
+        t = _choose(net, m, lab, choice)
+        if not _enabled(net, t, m):
+            if _search_skips(net, m, t, m, buf, 0, m_next) != 0:
+                cost += 1  # a move on the log only: the event is not replayed
+                continue
+            m[:] = m_next
+        _fire(net, t, m, stamp, ctr)
+    if not np.array_equal(m, fm):
+        n = _search_skips(net, m, -1, fm, buf, MAX_SKIPS, m_next)
+        cost += n if n >= 0 else MAX_SKIPS + 1
+    return cost
+
+
+@kernel
 def _occurs_after(codes, i, lab):
     for j in range(i + 1, len(codes)):
         if codes[j] == lab:
@@ -387,6 +419,12 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
     n_unknown = 0
     explained = np.zeros(n_p, dtype=np.int64)
     skip_buf = np.empty(MAX_SKIPS, dtype=np.int64)
+    m_skip = np.empty(n_p, dtype=np.int64)
+    shadow_stamp = np.zeros(n_p, dtype=np.int64)
+    shadow_ctr = np.zeros(1, dtype=np.int64)
+    m_prev = m.copy()      # marking before the previous replayed event
+    m_here = m.copy()      # marking before this event
+    prev = -1
     for i in range(len(codes)):
         lab = codes[i]
         if lab < 0:
@@ -394,23 +432,49 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
             ev_trans[i] = -1
             n_unknown += 1
             continue
+        m_prev[:] = m_here
+        m_here[:] = m
         t = _choose(net, m, lab, choice)
         if not _enabled(net, t, m):
             visited[:] = False
             _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf)
         ev_trans[i] = t
         if not _enabled(net, t, m):
-            n_skip = _search_skips(net, m, t, m, skip_buf)
+            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip)
             status = EVENT_MISSING if n_skip < 0 else EVENT_OK
             if n_skip > 0:
-                status = EVENT_SKIPPED
-                later_skip = False
-                for k in range(n_skip):
-                    later_skip = later_skip or _occurs_after(codes, i, label[skip_buf[k]])
-                if later_skip:
-                    # the step that would have enabled this one runs later: if this step runs
-                    # again later too, this occurrence was inserted, else the order was broken
-                    status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
+                # two readings: the steps in skip_buf were skipped (or run later), or this event
+                # was inserted; the one a plain replay of the rest of the trace agrees with better
+                # wins, ties go to the skipped steps
+                m_as_insert = m.copy()
+                cost_insert = 1 + _shadow_cost(net, m_as_insert, codes, i + 1, choice)
+                _fire(net, t, m_skip, shadow_stamp, shadow_ctr)
+                cost_skip = n_skip + _shadow_cost(net, m_skip, codes, i + 1, choice)
+                if cost_insert < cost_skip:
+                    status = EVENT_MISSING
+                else:
+                    status = EVENT_SKIPPED
+                    later_skip = False
+                    for k in range(n_skip):
+                        later_skip = later_skip or _occurs_after(codes, i, label[skip_buf[k]])
+                    if later_skip:
+                        # the step that would have enabled this one runs later: if this step runs
+                        # again later too, this occurrence was inserted, else the order was broken
+                        status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
+            if status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
+                # maybe the previous event was the one inserted and this one is in place
+                cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice)
+                cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice)
+                if cost_prev < cost_this:
+                    ev_status[prev] = EVENT_MISSING
+                    t_prev = ev_trans[prev]
+                    for a in range(post_ptr[t_prev], post_ptr[t_prev + 1]):
+                        explained[post_place[a]] += post_w[a]
+                    status = EVENT_OK
+                    for a in range(pre_ptr[t], pre_ptr[t + 1]):
+                        p = pre_place[a]
+                        if m[p] < pre_w[a]:
+                            explained[p] -= pre_w[a] - m[p]
             ev_status[i] = status
             if status == EVENT_SKIPPED or status == EVENT_OUT_OF_ORDER:
                 for k in range(n_skip):
@@ -442,6 +506,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
             ev_missing[i] = added
         _account(net, t, acc, fired)
         _fire(net, t, m, stamp, ctr)
+        prev = i
 
     # towards the final marking through invisible transitions
     fm_places = np.empty(n_p, dtype=np.int64)
@@ -506,7 +571,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
     for p in range(n_p):
         rest[p] = max(m[p] - explained[p], fm[p] if m[p] >= fm[p] else m[p])
     if not np.array_equal(rest, fm):
-        n_skip = _search_skips(net, rest, -1, fm, skip_buf)
+        n_skip = _search_skips(net, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip)
         for k in range(max(n_skip, 0)):
             end_skips[k] = skip_buf[k]
 
