@@ -253,42 +253,54 @@ def plan_export(schema: pa.Schema, meta: dict, batches: Callable, pseudonym_key:
 
 
 @dataclass(frozen=True)
-class OcelEvent:
-    id: str
-    activity: str
-    time: str
-    attributes: list[tuple[str, str]]           # (name, text)
-    relationships: list[tuple[str, str]]        # (object id, qualifier)
+class EventBatch:
+    """One record batch of events, column by column, ready to render."""
+
+    first: int                                        # 0-based row of the first event in the log
+    activity: pa.Array                                # string or dictionary
+    times: list[str]
+    objects: list[tuple[str, pa.Array]]               # (object type, raw values; customers pseudonymised)
+    attributes: list[tuple[str, str, pa.Array]]       # (name, OCEL type, text of each value)
+
+    @property
+    def n(self) -> int:
+        return len(self.activity)
 
 
-def iter_events(plan: ExportPlan, batches) -> Iterator[list[OcelEvent]]:
-    """Second pass: the events, one list per record batch, ready to serialise."""
+def iter_event_batches(plan: ExportPlan, batches: Callable) -> Iterator[EventBatch]:
+    """Second pass over the log: one EventBatch per record batch."""
     attr_names = [n for n, _ in plan.attributes]
     attr_type = dict(plan.attributes)
     want = list(dict.fromkeys(["activity", "timestamp"] + [c for c, _ in plan.object_columns] + attr_names))
-    allowed = {a: set(names) for a, names in plan.attributes_of.items()}
     row = 0
     for batch in batches(want):
-        n = batch.num_rows
-        acts = _strings(batch.column("activity"))
-        times = format_times(batch.column("timestamp"))
         objs = []
         for col, otype in plan.object_columns:
-            values = _strings(batch.column(col))
+            values = batch.column(col)
             if otype == "customer" and plan.customer_pseudonyms:
-                values = [None if v is None else plan.customer_pseudonyms.get(v, v) for v in values]
-            objs.append(([None if v is None else object_id(otype, v) for v in values], QUALIFIERS[otype]))
-        attrs = [(name, format_values(batch.column(name), attr_type[name])) for name in attr_names]
-        out = []
-        for i in range(n):
-            act = acts[i]
-            ok = allowed.get(act, ())
-            out.append(OcelEvent(
-                id=f"e{row + i + 1}", activity=act, time=times[i],
-                attributes=[(name, vals[i]) for name, vals in attrs if vals[i] is not None and name in ok],
-                relationships=[(ids[i], q) for ids, q in objs if ids[i] is not None]))
-        row += n
-        yield out
+                values = pa.array([None if v is None else plan.customer_pseudonyms.get(v, v)
+                                   for v in _strings(values)], pa.string())
+            objs.append((otype, values))
+        attrs = [(n, attr_type[n], pa.array(format_values(batch.column(n), attr_type[n]), pa.string()))
+                 for n in attr_names]
+        yield EventBatch(first=row, activity=batch.column("activity"), times=format_times(batch.column("timestamp")),
+                         objects=objs, attributes=attrs)
+        row += batch.num_rows
+
+
+def render_column(col: pa.Array, render: Callable[[str], str]) -> list[str | None]:
+    """``render`` applied once per distinct value of a string column, spread over the rows; None where empty."""
+    if pa.types.is_dictionary(col.type) and len(col.dictionary) > len(col):
+        col = col.cast(col.type.value_type)
+    if not pa.types.is_dictionary(col.type):
+        if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            col = pc.cast(col, pa.string())
+        col = pc.dictionary_encode(col)
+    values = _strings(col.dictionary)
+    table = np.empty(len(values) + 1, dtype=object)
+    table[:-1] = [None if v is None else render(v) for v in values]
+    idx = col.indices.fill_null(len(values)).to_numpy(zero_copy_only=False)
+    return table[idx].tolist()
 
 
 def iter_objects(plan: ExportPlan) -> Iterator[tuple[str, str, list[tuple[str, str]]]]:
@@ -304,11 +316,21 @@ def iter_objects(plan: ExportPlan) -> Iterator[tuple[str, str, list[tuple[str, s
             yield oid, otype, rel.get(oid, [])
 
 
+def _joined_rows(columns: list[list[str | None]], n: int, sep: str) -> list[str]:
+    """Per row, the non-empty fragments of the columns joined by ``sep``."""
+    if not columns:
+        return [""] * n
+    return [sep.join([f for f in row if f is not None]) for row in zip(*columns)]
+
+
 # ---------------------------------------------------------------- writers
 
 def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
     attr_type = dict(plan.attributes)
-    dumps = lambda x: json.dumps(x, ensure_ascii=False)  # noqa: E731
+
+    def dumps(x) -> str:
+        return json.dumps(x, ensure_ascii=False)
+
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write('{\n"objectTypes": ')
         fh.write(dumps([{"name": t, "attributes": []} for t in plan.objects]))
@@ -325,62 +347,68 @@ def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
             first = False
         fh.write('\n],\n"events": [')
         first = True
-        for events in iter_events(plan, batches):
-            parts = []
-            for e in events:
-                parts.append(dumps({
-                    "id": e.id, "type": e.activity, "time": e.time,
-                    "attributes": [{"name": n, "value": v} for n, v in e.attributes],
-                    "relationships": [{"objectId": o, "qualifier": q} for o, q in e.relationships]}))
-            if parts:
-                fh.write(("\n" if first else ",\n") + ",\n".join(parts))
+        for b in iter_event_batches(plan, batches):
+            acts = render_column(b.activity, dumps)
+            attrs = [render_column(col, lambda v, n=name: f'{{"name": {dumps(n)}, "value": {dumps(v)}}}')
+                     for name, _, col in b.attributes]
+            rels = [render_column(col, lambda v, t=otype: f'{{"objectId": {dumps(object_id(t, v))}, '
+                                                         f'"qualifier": {dumps(QUALIFIERS[t])}}}')
+                    for otype, col in b.objects]
+            attr_rows, rel_rows = _joined_rows(attrs, b.n, ", "), _joined_rows(rels, b.n, ", ")
+            lines = [f'{{"id": "e{b.first + i + 1}", "type": {a}, "time": "{t}", "attributes": [{ar}], '
+                     f'"relationships": [{rr}]}}'
+                     for i, (a, t, ar, rr) in enumerate(zip(acts, b.times, attr_rows, rel_rows))]
+            if lines:
+                fh.write(("\n" if first else ",\n") + ",\n".join(lines))
                 first = False
         fh.write("\n]\n}\n")
 
 
-def _xml_text(s: str) -> str:
-    return _XML_INVALID.sub("\ufffd", s)
+_XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
+                           "\r": "&#13;"})
+_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def xml_attr(s: str) -> str:
+    """Escaped attribute value; characters XML 1.0 cannot carry become U+FFFD."""
+    return _XML_INVALID.sub("\ufffd", s).translate(_XML_ATTR)
+
+
+def xml_text(s: str) -> str:
+    """Escaped element text; characters XML 1.0 cannot carry become U+FFFD."""
+    return _XML_INVALID.sub("\ufffd", s).translate(_XML_TEXT)
 
 
 def _write_xml(plan: ExportPlan, batches, tmp: Path) -> None:
-    from lxml import etree
-
     attr_type = dict(plan.attributes)
-    x = _xml_text
-    E, Sub = etree.Element, etree.SubElement
-    with etree.xmlfile(str(tmp), encoding="utf-8") as xf:
-        xf.write_declaration()
-        with xf.element("log"):
-            types = E("object-types")
-            for t in plan.objects:
-                Sub(Sub(types, "object-type", name=x(t)), "attributes")
-            xf.write(types)
-            etypes = E("event-types")
-            for a, names in plan.attributes_of.items():
-                attrs = Sub(Sub(etypes, "event-type", name=x(a)), "attributes")
-                for n in names:
-                    Sub(attrs, "attribute", name=x(n), type=attr_type[n])
-            xf.write(etypes)
-            with xf.element("objects"):
-                for oid, otype, rels in iter_objects(plan):
-                    obj = E("object", id=x(oid), type=x(otype))
-                    Sub(obj, "attributes")
-                    if rels:
-                        objs = Sub(obj, "objects")
-                        for t, q in rels:
-                            Sub(objs, "relationship", {"object-id": x(t), "qualifier": q})
-                    xf.write(obj)
-            with xf.element("events"):
-                for events in iter_events(plan, batches):
-                    for e in events:
-                        ev = E("event", id=e.id, type=x(e.activity), time=e.time)
-                        attrs = Sub(ev, "attributes")
-                        for n, v in e.attributes:
-                            Sub(attrs, "attribute", name=x(n)).text = x(v)
-                        objs = Sub(ev, "objects")
-                        for o, q in e.relationships:
-                            Sub(objs, "relationship", {"object-id": x(o), "qualifier": q})
-                        xf.write(ev)
+    a = xml_attr
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("<?xml version='1.0' encoding='UTF-8'?>\n<log>\n<object-types>\n")
+        for t in plan.objects:
+            fh.write(f'<object-type name="{a(t)}"><attributes/></object-type>\n')
+        fh.write("</object-types>\n<event-types>\n")
+        for act, names in plan.attributes_of.items():
+            inner = "".join(f'<attribute name="{a(n)}" type="{attr_type[n]}"/>' for n in names)
+            fh.write(f'<event-type name="{a(act)}"><attributes>{inner}</attributes></event-type>\n')
+        fh.write("</event-types>\n<objects>\n")
+        for oid, otype, rels in iter_objects(plan):
+            inner = "".join(f'<relationship object-id="{a(t)}" qualifier="{a(q)}"/>' for t, q in rels)
+            fh.write(f'<object id="{a(oid)}" type="{a(otype)}"><attributes/>'
+                     + (f"<objects>{inner}</objects>" if inner else "") + "</object>\n")
+        fh.write("</objects>\n<events>\n")
+        for b in iter_event_batches(plan, batches):
+            acts = render_column(b.activity, a)
+            attrs = [render_column(col, lambda v, n=name: f'<attribute name="{a(n)}">{xml_text(v)}</attribute>')
+                     for name, _, col in b.attributes]
+            rels = [render_column(col, lambda v, t=otype: f'<relationship object-id="{a(object_id(t, v))}" '
+                                                         f'qualifier="{a(QUALIFIERS[t])}"/>')
+                    for otype, col in b.objects]
+            attr_rows, rel_rows = _joined_rows(attrs, b.n, ""), _joined_rows(rels, b.n, "")
+            fh.write("".join(
+                f'<event id="e{b.first + i + 1}" type="{act}" time="{t}"><attributes>{ar}</attributes>'
+                f'<objects>{rr}</objects></event>\n'
+                for i, (act, t, ar, rr) in enumerate(zip(acts, b.times, attr_rows, rel_rows))))
+        fh.write("</events>\n</log>\n")
 
 
 _SQL_TYPES = {"string": "TEXT", "time": "TIMESTAMP", "integer": "INTEGER", "float": "REAL", "boolean": "BOOLEAN"}
@@ -404,14 +432,16 @@ def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _sql_value(text: str, otype: str):
+def _sql_values(col: pa.Array, otype: str) -> list:
+    """Values to store in SQLite for a column of OCEL texts of the given type."""
+    texts = col.to_pylist()
     if otype == "integer":
-        return int(text)
+        return [None if v is None else int(v) for v in texts]
     if otype == "float":
-        return float(text)
+        return [None if v is None else float(v) for v in texts]
     if otype == "boolean":
-        return 1 if text == "true" else 0
-    return text
+        return [None if v is None else int(v == "true") for v in texts]
+    return texts
 
 
 def _write_sqlite(plan: ExportPlan, batches, tmp: Path) -> None:
@@ -444,38 +474,40 @@ def _write_sqlite(plan: ExportPlan, batches, tmp: Path) -> None:
         """)
         cur.executemany("INSERT INTO event_map_type VALUES (?, ?)", emap.items())
         cur.executemany("INSERT INTO object_map_type VALUES (?, ?)", omap.items())
-        for a, names in plan.attributes_of.items():
-            cols = ", ".join(f"{_q(n)} {_SQL_TYPES[attr_type[n]]}" for n in names)
-            cur.execute(f"CREATE TABLE {_q('event_' + emap[a])} (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP"
-                        + (", " + cols if cols else "") + ")")
+        for act, names in plan.attributes_of.items():
+            cols = "".join(f", {_q(n)} {_SQL_TYPES[attr_type[n]]}" for n in names)
+            cur.execute(f"CREATE TABLE {_q('event_' + emap[act])} (ocel_id TEXT PRIMARY KEY, ocel_time TIMESTAMP{cols})")
         for t in plan.objects:
             cur.execute(f"CREATE TABLE {_q('object_' + omap[t])} "
                         "(ocel_id TEXT, ocel_time TIMESTAMP, ocel_changed_field TEXT)")
-        objects, o2o, typed = [], [], {t: [] for t in plan.objects}
         for oid, otype, rels in iter_objects(plan):
-            objects.append((oid, otype))
-            typed[otype].append((oid, "1970-01-01T00:00:00Z", None))
-            o2o.extend((oid, t, q) for t, q in rels)
-        cur.executemany("INSERT INTO object VALUES (?, ?)", objects)
-        cur.executemany("INSERT INTO object_object VALUES (?, ?, ?)", o2o)
-        for t, rows in typed.items():
-            cur.executemany(f"INSERT INTO {_q('object_' + omap[t])} VALUES (?, ?, ?)", rows)
-        del objects, o2o, typed
-        inserts = {a: f"INSERT INTO {_q('event_' + emap[a])} (ocel_id, ocel_time"
-                      + "".join(", " + _q(n) for n in names) + ") VALUES (?, ?" + ", ?" * len(names) + ")"
-                   for a, names in plan.attributes_of.items()}
-        for events in iter_events(plan, batches):
-            cur.executemany("INSERT INTO event VALUES (?, ?)", [(e.id, e.activity) for e in events])
-            cur.executemany("INSERT INTO event_object VALUES (?, ?, ?)",
-                            [(e.id, o, q) for e in events for o, q in e.relationships])
-            per_type: dict[str, list[tuple]] = {}
-            for e in events:
-                vals = dict(e.attributes)
-                per_type.setdefault(e.activity, []).append(
-                    (e.id, e.time, *(None if n not in vals else _sql_value(vals[n], attr_type[n])
-                                     for n in plan.attributes_of[e.activity])))
-            for a, rows in per_type.items():
-                cur.executemany(inserts[a], rows)
+            cur.execute("INSERT INTO object VALUES (?, ?)", (oid, otype))
+            cur.execute(f"INSERT INTO {_q('object_' + omap[otype])} VALUES (?, ?, NULL)", (oid, "1970-01-01T00:00:00Z"))
+            if rels:
+                cur.executemany("INSERT INTO object_object VALUES (?, ?, ?)", [(oid, t, q) for t, q in rels])
+        inserts = {act: f"INSERT INTO {_q('event_' + emap[act])} (ocel_id, ocel_time"
+                        + "".join(", " + _q(n) for n in names) + ") VALUES (?, ?" + ", ?" * len(names) + ")"
+                   for act, names in plan.attributes_of.items()}
+        for b in iter_event_batches(plan, batches):
+            ids = np.array([f"e{b.first + i + 1}" for i in range(b.n)], dtype=object)
+            acts = np.array(_strings(b.activity), dtype=object)
+            cur.executemany("INSERT INTO event VALUES (?, ?)", zip(ids.tolist(), acts.tolist()))
+            for otype, col in b.objects:
+                oids = render_column(col, lambda v, t=otype: object_id(t, v))
+                q = QUALIFIERS[otype]
+                cur.executemany("INSERT INTO event_object VALUES (?, ?, ?)",
+                                [(e, o, q) for e, o in zip(ids.tolist(), oids) if o is not None])
+            values = {name: np.array(_sql_values(col, otype), dtype=object) for name, otype, col in b.attributes}
+            times = np.array(b.times, dtype=object)
+            codes, labels = pc.dictionary_encode(b.activity.cast(pa.string())
+                                                 if pa.types.is_dictionary(b.activity.type) else b.activity), None
+            labels = _strings(codes.dictionary)
+            idx = codes.indices.to_numpy(zero_copy_only=False)
+            for k, act in enumerate(labels):
+                rows = np.flatnonzero(idx == k)
+                cols = [ids[rows].tolist(), times[rows].tolist()] + \
+                    [values[n][rows].tolist() for n in plan.attributes_of[act]]
+                cur.executemany(inserts[act], zip(*cols))
         con.commit()
     finally:
         con.close()
