@@ -175,6 +175,17 @@ def test_realism_seasonality_people_and_handoffs(sops):
     assert (ev["end"] >= ev["start"]).all()
     starts = ev.groupby(ev["contact_id"].astype(str))["start"].apply(lambda s: s.is_monotonic_increasing)
     assert starts.all()
+    # unresolved contacts and lost context bring customers back more often than a resolution
+    c["followed"] = c["contact_id"].isin(set(c["repeat_of"].dropna().astype(str)))
+    back = c.groupby(c["outcome"].astype(str))["followed"].mean()
+    assert back["unresolved"] > 1.3 * back["resolved"]
+    # every dictionary names each value once (one customer, one identifier)
+    import pyarrow as pa
+    for table in (sim.events, sim.contacts, sim.transfers, sim.deviations):
+        for name in table.column_names:
+            col = table.column(name).combine_chunks()
+            if pa.types.is_dictionary(col.type):
+                assert len(col.dictionary) == len(set(col.dictionary.to_pylist())), name
     # deviation propensity differs by team (C deviates most, A least)
     dev = c.assign(dev=c["deviations"] > 0).groupby(c["team"].astype(str))["dev"].mean()
     assert dev["C"] > dev["A"]

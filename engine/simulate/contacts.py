@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import UsageError
-from engine.simulate.arrivals import customer_identifiers, draw_arrivals, link_repeats
+from engine.simulate.arrivals import customer_identifiers, draw_arrivals, first_contacts, keep_returns, link_repeats
 from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injected, first_occurrence,
                                         handoff_points, inject_team_deviations, insert_events, pick_positions,
                                         skip_events)
@@ -54,11 +54,6 @@ def _dict_column(indices: np.ndarray, dictionary: Sequence[str] | pa.Array) -> p
     arr = pa.array(np.where(mask, 0, idx), pa.int32(), mask=mask if mask.any() else None)
     d = dictionary if isinstance(dictionary, pa.Array) else pa.array(list(dictionary), pa.string())
     return pa.DictionaryArray.from_arrays(arr, d)
-
-
-def _slug(text: str) -> str:
-    words = [w for w in "".join(c if c.isalnum() else " " for c in text).split() if w]
-    return "".join(w[0].upper() for w in words) or "X"
 
 
 def _queue_name(sop_name: str) -> str:
@@ -171,12 +166,6 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     # --- arrivals, customers, intents, paths -----------------------------------------------------
     arrivals = draw_arrivals(rng, n, start, days, timezone)
     parent, root = link_repeats(rng, arrivals)
-    _, customer = np.unique(root, return_inverse=True)
-    n_customers = int(customer.max()) + 1
-    ids, alt = customer_identifiers(rng, n_customers)
-    spelling = rng.random(n) < 0.3
-    customer_code = customer + np.where(spelling, n_customers, 0)
-    customers_dict = pa.concat_arrays([ids, alt])
 
     draws = rng.choice(n_sops, size=n, p=weights / weights.sum())
     keep_intent = rng.random(n) < SAME_INTENT_ON_REPEAT
@@ -299,6 +288,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         table, accept, st = tables[s]
         fits[idx] = accept_traces(table, accept, st, sub_off, sub_codes)
     truth = injected.arrays()
+    deviation_count = np.bincount(truth["contact"], minlength=n).astype(np.int32)
 
     # --- legs, transfers and ping-pong --------------------------------------------------------------
     lengths = np.diff(offsets)
@@ -365,7 +355,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     resources = list(wf.agents) + ["IVR", "Portal"] + bot_versions
     pool_base = len(resources)
     for o in owners:
-        resources.extend(f"{_slug(o)}-{k:02d}" for k in range(1, POOL_SIZE + 1))
+        resources.extend(f"{o}-{k:02d}" for k in range(1, POOL_SIZE + 1))
     role_code = np.array([ROLES.index(r) for r in roles], dtype=np.int8)
     ev_role = role_code[codes]
 
@@ -397,6 +387,15 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     outcome[escalated] = 1
     outcome[resolved] = 0
     outcome[abandoned & ~resolved] = 3
+
+    # --- customers: who comes back depends on how their last contact went -----------------------
+    parent = keep_returns(rng, parent, outcome, context_loss | ((deviation_count > 0) & ~fits))
+    _, customer = np.unique(first_contacts(parent), return_inverse=True)
+    n_customers = int(customer.max()) + 1
+    ids, alt = customer_identifiers(rng, n_customers)
+    spelling = rng.random(n) < 0.3
+    customer_code = customer + np.where(spelling, n_customers, 0)
+    customers_dict = pa.concat_arrays([ids, alt])
 
     # --- tables ----------------------------------------------------------------------------------
     width = max(7, len(str(n)))
@@ -440,7 +439,6 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         "ping_pong": pa.array(ping),
     })
     ping_contacts = np.bincount(tr_c, weights=ping, minlength=n) > 0
-    deviation_count = np.bincount(truth["contact"], minlength=n).astype(np.int32)
     contacts_table = pa.table({
         "contact_id": contact_ids,
         "customer": _dict_column(customer_code, customers_dict),
