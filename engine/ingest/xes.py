@@ -47,7 +47,7 @@ from numba import njit
 from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
 
-BLOCK = 64 << 20          # bytes of XML scanned at a time
+BLOCK = 16 << 20          # bytes of XML scanned at a time
 READ = 16 << 20           # bytes read from disk at a time
 MAX_DEPTH = 64
 MAX_REJECT_TEXT = 300
@@ -76,7 +76,10 @@ ERRORS = {
     13: "No <log> element found: this is not an XES file",
     14: "Duplicate attribute in a tag",
     15: "Unknown entity reference (only &lt; &gt; &amp; &quot; &apos; and &#...; are allowed)",
+    16: "More distinct attribute keys than cxmine reads in one block of the file",
 }
+KEY_TABLE = 1 << 16
+MAX_KEYS = 1 << 14
 
 
 # --------------------------------------------------------------------------- numba scanner
@@ -166,7 +169,7 @@ def _find(buf, start, pat):
 
 @njit(cache=True, nogil=True)
 def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_parent, at_type,
-          at_ks, at_ke, at_vs, at_ve, out):
+          at_ks, at_ke, at_vs, at_ve, at_kid, key_first, out):
     """Scan XES bytes, recording traces, events and attributes up to the last safe point.
 
     buf: uint8[n], XML bytes. final: True when buf reaches the end of the file.
@@ -174,11 +177,17 @@ def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_pa
     ev_trace, ev_pos: int64[cap] (trace of each event, block-local, -1 outside a trace; byte offset).
     tr_pos: int64[cap]. at_*: int64[cap] per attribute element (scope 0 log / 1 trace / 2 event,
     owner index, parent attribute or -1, type code, key and value byte spans, value start -1 if absent).
-    out: int64[8] out: [status, error position, events, traces, attributes, safe position, ignored elements, 0].
+    at_kid: int32[cap] out, the attribute's key as a block-local id (-1: no key); key_first: int64[MAX_KEYS]
+    out, the first record of each key id.
+    out: int64[8] out: [status, error position, events, traces, attributes, safe position, ignored elements,
+    key ids].
     A safe point is the end of any element directly inside <log> (or of the whole log); only what lies
     before it is reported, so a block may end anywhere.
     """
     n = len(buf)
+    ktab_hash = np.zeros(KEY_TABLE, np.uint64)
+    ktab_id = np.full(KEY_TABLE, -1, np.int64)
+    nkeys = 0
     kinds = np.zeros(MAX_DEPTH, np.int64)
     hashes = np.zeros(MAX_DEPTH, np.uint64)
     recs = np.full(MAX_DEPTH, -1, np.int64)  # attribute record of each open attribute element
@@ -464,6 +473,23 @@ def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_pa
                 at_ke[na] = ke
                 at_vs[na] = vs
                 at_ve[na] = ve
+                if ks >= 0:
+                    kh = _hash(buf, ks, ke)
+                    slot = np.int64(kh & np.uint64(KEY_TABLE - 1))
+                    while ktab_id[slot] >= 0 and ktab_hash[slot] != kh:
+                        slot = (slot + 1) & (KEY_TABLE - 1)
+                    if ktab_id[slot] < 0:
+                        if nkeys >= MAX_KEYS:
+                            out[0] = 16
+                            out[1] = start
+                            return
+                        ktab_id[slot] = nkeys
+                        ktab_hash[slot] = kh
+                        key_first[nkeys] = na
+                        nkeys += 1
+                    at_kid[na] = ktab_id[slot]
+                else:
+                    at_kid[na] = -1
                 recs[depth] = na
                 na += 1
             elif k == K_VALUES:
@@ -523,6 +549,66 @@ def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_pa
     out[4] = safe_na
     out[5] = safe_pos
     out[6] = safe_ignored
+    out[7] = nkeys
+
+
+@njit(cache=True, nogil=True)
+def _count_keys(at_scope, at_parent, at_kid, scope, nkeys):
+    """How many top-level attributes of the scope (1 trace, 2 event) use each key id."""
+    counts = np.zeros(nkeys, np.int64)
+    for r in range(len(at_scope)):
+        if at_scope[r] == scope and at_parent[r] < 0 and at_kid[r] >= 0:
+            counts[at_kid[r]] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _select(at_scope, at_parent, at_kid, at_owner, at_type, scope, col_of, n_cols, n_own):
+    """sel[c, owner]: the attribute record giving column c of that owner (-1: none; a repeated key: the last).
+
+    types[c]: bit (type - 10) set for every XES type seen in column c.
+    """
+    sel = np.full((n_cols, n_own), -1, np.int64)
+    types = np.zeros(n_cols, np.int64)
+    for r in range(len(at_scope)):
+        if at_scope[r] == scope and at_parent[r] < 0 and at_kid[r] >= 0:
+            c = col_of[at_kid[r]]
+            sel[c, at_owner[r]] = r
+            types[c] |= 1 << (at_type[r] - 10)
+    return sel, types
+
+
+@njit(cache=True, nogil=True)
+def _utf8_error(buf, final):
+    """-1 when buf is valid UTF-8, else the offset of the first bad byte (a sequence cut by the end is fine
+    unless final)."""
+    n = len(buf)
+    i = 0
+    while i < n:
+        c = buf[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            k = 1
+        elif 0xE0 <= c <= 0xEF:
+            k = 2
+        elif 0xF0 <= c <= 0xF4:
+            k = 3
+        else:
+            return i
+        if i + k >= n:
+            if not final:
+                return -1
+            return i
+        c1 = buf[i + 1]
+        if c == 0xE0 and c1 < 0xA0 or c == 0xED and c1 > 0x9F or c == 0xF0 and c1 < 0x90 or c == 0xF4 and c1 > 0x8F:
+            return i
+        for j in range(1, k + 1):
+            if buf[i + j] & 0xC0 != 0x80:
+                return i
+        i += k + 1
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -896,8 +982,8 @@ def _typed_column(buf, t: int, recs: np.ndarray, sel: np.ndarray, spans, key: st
     """One column of owners: sel[i] is the attribute record of owner i or -1."""
     at_vs, at_ve, at_pos = spans
     has = sel >= 0
-    starts = np.where(has, at_vs[np.maximum(sel, 0)], -1)
-    ends = np.where(has, at_ve[np.maximum(sel, 0)], -1)
+    starts = np.where(has, at_vs[np.maximum(sel, 0)], -1).astype(np.int64)
+    ends = np.where(has, at_ve[np.maximum(sel, 0)], -1).astype(np.int64)
     if t in (T_LIST, T_CONTAINER):
         values = [None if r < 0 else json.dumps(children(int(r)), ensure_ascii=False) for r in sel]
         return pa.array(values, pa.string())
@@ -972,7 +1058,7 @@ class _Block:
     """Turns one scanned block into the columns of its accepted events."""
 
     def __init__(self, path: Path, data: bytes, lines: _Lines, arrays: dict, ne: int, nt: int, na: int,
-                 trace_base: int, issues: _Issues) -> None:
+                 nkeys: int, trace_base: int, issues: _Issues) -> None:
         self.path, self.data, self.lines, self.issues = path, data, lines, issues
         self.buf = np.frombuffer(data, np.uint8)
         self.ne, self.nt, self.na = ne, nt, na
@@ -981,6 +1067,8 @@ class _Block:
         self.ev_pos = arrays["ev_pos"][:ne]
         self.tr_pos = arrays["tr_pos"][:nt]
         self.trace_base = trace_base
+        self.nkeys = nkeys
+        self.key_first = arrays["key_first"][:nkeys]
         self._kids = None
 
     def children(self, r: int):
@@ -1027,36 +1115,42 @@ class _Block:
         """{key: (type, array over owners)} of the top-level attributes of traces (1) or events (2)."""
         a = self.a
         n_own = self.ne if scope == 2 else self.nt
-        pick = np.flatnonzero((a["at_scope"] == scope) & (a["at_parent"] < 0))
-        no_key = pick[a["at_ks"][pick] < 0]
+        out: dict[str, tuple[int, pa.Array]] = {}
+        if n_own == 0 or self.na == 0:
+            return out
+        top = (a["at_scope"] == scope) & (a["at_parent"] < 0) if scope == 1 else None
+        if top is not None:
+            no_key = np.flatnonzero(top & (a["at_kid"] < 0))
+        else:
+            no_key = np.flatnonzero((a["at_kid"] < 0) & (a["at_parent"] < 0) & (a["at_scope"] == 2))
         if len(no_key):
             self.issues.add("attribute element(s) without a key, ignored", len(no_key),
                             self.lines.line_of(int(a["at_pos"][no_key[0]])))
-            pick = pick[a["at_ks"][pick] >= 0]
-        out: dict[str, tuple[int, pa.Array]] = {}
-        if not len(pick) or n_own == 0:
+        counts = _count_keys(a["at_scope"], a["at_parent"], a["at_kid"], scope, self.nkeys)
+        used = np.flatnonzero(counts)
+        if not len(used):
             return out
-        keys = _gather_strings(self.buf, a["at_ks"][pick], a["at_ke"][pick], where="an attribute key",
-                               lines=self.lines)
-        enc = pc.dictionary_encode(keys)
-        codes = enc.indices.to_numpy(zero_copy_only=False)
-        names = enc.dictionary.to_pylist()
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        col_of = np.full(self.nkeys, -1, np.int64)
+        col_of[used] = np.arange(len(used))
+        sel_all, type_bits = _select(a["at_scope"], a["at_parent"], a["at_kid"], a["at_owner"], a["at_type"],
+                                     scope, col_of, len(used), n_own)
+        first = self.key_first[used]
+        names = _gather_strings(self.buf, a["at_ks"][first].astype(np.int64), a["at_ke"][first].astype(np.int64),
+                                where="an attribute key", lines=self.lines).to_pylist()
         spans = (a["at_vs"], a["at_ve"], a["at_pos"])
-        for k, key in enumerate(names):
-            recs = pick[order[bounds[k]:bounds[k + 1]]]
-            types = np.unique(a["at_type"][recs]).tolist()
+        for c, key in enumerate(names):
+            types = [t for t in TYPE_NAMES if type_bits[c] & (1 << (t - 10))]
             t = _unify(types)
-            sel = np.full(n_own, -1, np.int64)
-            sel[a["at_owner"][recs]] = recs  # a repeated key: the last one wins
+            sel = sel_all[c]
             if t == -1:
                 self.issues.add(f"'{key}' written with several types ({', '.join(TYPE_NAMES[x] for x in types)}), "
                                 "kept as text", 1, None)
                 t = T_STRING
             if key == "time:timestamp" and scope == 2:
                 t = T_DATE
-            col = _typed_column(self.buf, t, recs, sel, spans, key, self.lines, self.issues, self.children)
+            col = _typed_column(self.buf, t, None, sel, spans, key, self.lines, self.issues, self.children)
+            if key in out:  # two keys with one hash cannot happen in practice; keep the first
+                continue
             out[key] = (t, col)
         return out
 
@@ -1125,7 +1219,9 @@ class _Block:
             while name in cols:
                 name = "attr:" + name
             cols[name] = (t, col.take(trace_of))
-        return pa.table({k: v for k, (_, v) in cols.items()})
+        # strings repeat a lot (activities, agents, queues): keep them dictionary-encoded
+        return pa.table({k: pc.dictionary_encode(v) if k != "case_id" and pa.types.is_string(v.type) else v
+                         for k, (_, v) in cols.items()})
 
 
 def _finish(tables: list[pa.Table], key: bytes | None, warnings: list[str]) -> pa.Table:
@@ -1163,8 +1259,12 @@ def _finish(tables: list[pa.Table], key: bytes | None, warnings: list[str]) -> p
     table = pa.concat_tables(out)
     if "customer_id" in table.column_names:
         from engine.ingest.pseudonym import pseudonymise, run_key
+        col = table.column("customer_id")
+        if all(pc.all(pc.match_substring_regex(_dictionary_or_values(ch), _PSEUDONYM)).as_py() is not False
+               for ch in col.chunks):
+            return table  # written by cxmine: already pseudonymised
         k, warning = run_key(key)
-        col = _as_text(table.column("customer_id")).combine_chunks()
+        col = _as_text(col).combine_chunks()
         already = pc.fill_null(pc.match_substring_regex(col, _PSEUDONYM), False)
         hashed = pseudonymise(col, k)
         table = table.set_column(table.column_names.index("customer_id"), "customer_id",
@@ -1172,6 +1272,10 @@ def _finish(tables: list[pa.Table], key: bytes | None, warnings: list[str]) -> p
         if warning and not pc.all(already).as_py():
             warnings.append(warning)
     return table
+
+
+def _dictionary_or_values(chunk: pa.Array) -> pa.Array:
+    return chunk.dictionary if pa.types.is_dictionary(chunk.type) else pc.cast(chunk, pa.string())
 
 
 def _as_text(col):
@@ -1183,18 +1287,6 @@ def _as_text(col):
 
 
 # --------------------------------------------------------------------------- the reader
-
-def _check_utf8(data: bytes, final: bool, path: Path, lines_before: int) -> None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if not final and exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
-            return
-        line = lines_before + data.count(b"\n", 0, exc.start) + 1
-        raise InputError(f"The file is not valid UTF-8 (byte {data[exc.start]:#04x} at line {line})",
-                         path=str(path), line=line,
-                         hint="Re-encode the file as UTF-8, or declare its encoding in the <?xml ...?> line") from None
-
 
 def _blocks_utf8(path: Path):
     """Blocks of UTF-8 XML: files in another declared encoding are re-encoded first."""
@@ -1250,17 +1342,23 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
             size += len(nxt)
         data = b"".join(parts)
         parts = None
-        _check_utf8(data, eof, path, lines_before)
         buf = np.frombuffer(data, np.uint8)
+        bad = _utf8_error(buf, eof)
+        if bad >= 0:
+            line = lines_before + data.count(b"\n", 0, bad) + 1
+            raise InputError(f"The file is not valid UTF-8 (byte {data[bad]:#04x} at line {line})",
+                             path=str(path), line=line,
+                             hint="Re-encode the file as UTF-8, or declare its encoding in the <?xml ...?> line")
         cap = int(np.count_nonzero(buf == 60)) + 1
-        arrays = {name: np.empty(cap, np.int64) for name in
+        arrays = {name: np.empty(cap, np.int32) for name in
                   ("ev_trace", "ev_pos", "tr_pos", "at_scope", "at_owner", "at_parent", "at_type",
-                   "at_ks", "at_ke", "at_vs", "at_ve")}
+                   "at_ks", "at_ke", "at_vs", "at_ve", "at_kid")}
         arrays["at_pos"] = arrays["at_ks"]  # the key's offset locates the attribute well enough
+        arrays["key_first"] = np.empty(MAX_KEYS, np.int64)
         out[:] = 0
         _scan(buf, eof, state, arrays["ev_trace"], arrays["ev_pos"], arrays["tr_pos"], arrays["at_scope"],
               arrays["at_owner"], arrays["at_parent"], arrays["at_type"], arrays["at_ks"], arrays["at_ke"],
-              arrays["at_vs"], arrays["at_ve"], out)
+              arrays["at_vs"], arrays["at_ve"], arrays["at_kid"], arrays["key_first"], out)
         status = int(out[0])
         lines = _Lines(path, data, lines_before)
         if status >= 2:
@@ -1280,7 +1378,7 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
         ne, nt, na, safe = int(out[2]), int(out[3]), int(out[4]), int(out[5])
         ignored += int(out[6])
         if ne or nt:
-            block = _Block(path, data, lines, arrays, ne, nt, na, trace_base, issues)
+            block = _Block(path, data, lines, arrays, ne, nt, na, int(out[7]), trace_base, issues)
             tables.append(block.table(rejects))
         events_read += ne
         trace_base += nt
