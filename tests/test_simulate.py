@@ -175,6 +175,11 @@ def test_realism_seasonality_people_and_handoffs(sops):
     assert (ev["end"] >= ev["start"]).all()
     starts = ev.groupby(ev["contact_id"].astype(str))["start"].apply(lambda s: s.is_monotonic_increasing)
     assert starts.all()
+    # queue waits follow the load: the morning peak waits longer than the night
+    queue = ev[ev["activity"].astype(str) == "Queue"]
+    wait = (queue["end"] - queue["start"]).dt.total_seconds()
+    hour = queue["start"].dt.tz_convert("Europe/Lisbon").dt.hour
+    assert wait[hour.between(9, 11)].median() > 3 * wait[hour.between(0, 4)].median()
     # unresolved contacts and lost context bring customers back more often than a resolution
     c["followed"] = c["contact_id"].isin(set(c["repeat_of"].dropna().astype(str)))
     back = c.groupby(c["outcome"].astype(str))["followed"].mean()

@@ -29,6 +29,8 @@ PING_PONG = 0.35
 SAME_INTENT_ON_REPEAT = 0.85
 CONTEXT_LOSS_PER_DEVIATION_RATE = 2.0
 PING_PONG_PER_DEVIATION_RATE = 3.0
+QUEUE_LOAD_EXPONENT = 1.5
+HOUR_NS = 3600 * 10**9
 EXTRA_QUEUES = ("Tier 2", "Retention")
 POOL_SIZE = 12
 CHANNEL_MIX = (("voice", 0.5), ("email", 0.3), ("chat", 0.2))
@@ -321,9 +323,15 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     medians = median_seconds(vocab, roles)
     agent_role = np.isin(role_arr, list(AGENT_ROLES))
     gap_s = np.array([CHANNEL_GAP_S[c] for c in channel_names])[channel]
-    factor = None
+    # queue waits grow with the load of the hour (arrivals in that hour against the average hour)
+    hour = (arrivals - arrivals[0]) // HOUR_NS
+    per_hour = np.bincount(hour)
+    load = per_hour[hour] / per_hour[per_hour > 0].mean()
+    factor = np.ones(len(codes))
+    is_queue = role_arr == "queue"
+    queued = is_queue[codes]
+    factor[queued] = np.clip(load ** QUEUE_LOAD_EXPONENT, 0.3, 4.0)[contact_ev[queued]]
     if handle_factors:
-        factor = np.ones(len(codes))
         for in_scope, step_code, f in handle_factors:
             sel = in_scope[contact_ev]
             if step_code is not None:

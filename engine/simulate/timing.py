@@ -2,7 +2,8 @@
 
 Each step's duration is lognormal around a median that depends on its role
 (IVR a minute, agent talk four minutes, back-office review half an hour ...),
-scaled by the agent's speed for agent work. Steps follow each other with a
+scaled by the agent's speed for agent work (and, for queue waits, by the
+load of the hour, set by the caller). Steps follow each other with a
 gap that depends on the channel: seconds on voice and chat, hours on e-mail.
 """
 
