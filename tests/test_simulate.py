@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from engine.cli import main
 from engine.simulate import load_drifts, simulate_contacts, write_simulation
 from engine.simulate.deviations import insert_events, pick_positions, skip_events, swap_events
-from engine.simulate.paths import accept_traces, build_paths, transition_table
+from engine.simulate.paths import accept_traces, build_paths, tabulate_language
 from engine.sop import load_sop
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def test_variants_are_firing_sequences(sops):
         assert abs(paths.probabilities.sum() - 1) < 1e-9 and paths.dropped_probability < 0.05
         vocab = sorted({t for v in paths.variants for t in v} | {"Nope"})
         code = {a: i for i, a in enumerate(vocab)}
-        table, accept = transition_table(paths, code, len(vocab))
+        table, accept = tabulate_language(paths, code, len(vocab))
         traces = [[code[a] for a in v] for v in paths.variants]
         traces += [t[:-1] for t in traces if len(t) > 1] + [t + [code["Nope"]] for t in traces]
         offsets = np.concatenate(([0], np.cumsum([len(t) for t in traces]))).astype(np.int64)

@@ -39,7 +39,7 @@ DOMAINS = ("example.com", "example.org", "mail.example.net")
 COUNTRY_CODES = ("351", "63", "1", "44")
 
 
-def hour_grid(start: str, days: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
+def build_hour_grid(start: str, days: int, zone: str) -> tuple[np.ndarray, np.ndarray]:
     """UTC start (ns) and intensity of every local hour of the period."""
     tz = ZoneInfo(zone)
     day0 = datetime.fromisoformat(start).replace(tzinfo=tz)
@@ -55,7 +55,7 @@ def hour_grid(start: str, days: int, zone: str) -> tuple[np.ndarray, np.ndarray]
 
 def draw_arrivals(rng: np.random.Generator, n: int, start: str, days: int, zone: str) -> np.ndarray:
     """Sorted arrival instants (int64 ns UTC) of n contacts."""
-    starts, weights = hour_grid(start, days, zone)
+    starts, weights = build_hour_grid(start, days, zone)
     bins = np.sort(rng.choice(len(starts), size=n, p=weights / weights.sum()))
     offsets = (rng.random(n) * 3600).astype(np.int64) * 10**9
     return np.sort(starts[bins] + offsets)
@@ -69,10 +69,10 @@ def link_repeats(rng: np.random.Generator, arrivals: np.ndarray, window_days: fl
     gap = np.minimum(rng.exponential(REPEAT_GAP_DAYS, n), window_days) * DAY_NS
     target = np.searchsorted(arrivals, arrivals - gap.astype(np.int64), side="left")
     parent = np.where(is_repeat & (target < np.arange(n)), target, -1).astype(np.int64)
-    return parent, first_contacts(parent)
+    return parent, find_first_contacts(parent)
 
 
-def first_contacts(parent: np.ndarray) -> np.ndarray:
+def find_first_contacts(parent: np.ndarray) -> np.ndarray:
     """The first contact of each contact's chain of repeats (itself when it repeats nothing)."""
     root = np.where(parent >= 0, parent, np.arange(len(parent)))
     while True:
@@ -91,7 +91,7 @@ def keep_returns(rng: np.random.Generator, parent: np.ndarray, outcome: np.ndarr
     return np.where(has & (rng.random(len(parent)) < p), parent, -1)
 
 
-def customer_identifiers(rng: np.random.Generator, n_customers: int) -> tuple[pa.Array, pa.Array]:
+def draw_identifiers(rng: np.random.Generator, n_customers: int) -> tuple[pa.Array, pa.Array]:
     """Two raw spellings of each customer's identifier (phone number or e-mail address).
 
     A contact shows one of them, as exports do: ``+351912345678`` or

@@ -13,13 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.errors import UsageError
-from engine.simulate.arrivals import customer_identifiers, draw_arrivals, first_contacts, keep_returns, link_repeats
-from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injected, first_occurrence,
-                                        handoff_points, inject_team_deviations, insert_events, pick_positions,
+from engine.simulate.arrivals import draw_identifiers, draw_arrivals, find_first_contacts, keep_returns, link_repeats
+from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injected, find_first,
+                                        find_handoffs, inject_team_deviations, insert_events, pick_positions,
                                         skip_events)
 from engine.simulate.drift import Drift
-from engine.simulate.paths import SopPaths, accept_traces, build_paths, transition_table
-from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, median_seconds
+from engine.simulate.paths import SopPaths, accept_traces, build_paths, tabulate_language
+from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, build_medians
 from engine.simulate.workforce import build_workforce, pick_agents, route_contacts
 from engine.vocabulary import ROLES, role_of
 
@@ -162,7 +162,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     tables = []
     for s, p in enumerate(paths):
         task_codes = {t: code[t] for (_, t) in p.moves}
-        table, accept = transition_table(p, task_codes, n_codes)
+        table, accept = tabulate_language(p, task_codes, n_codes)
         tables.append((table, accept, p.start))
 
     # --- arrivals, customers, intents, paths -----------------------------------------------------
@@ -225,14 +225,14 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         affected = 0
         if d.change == "skip":
             cand = np.flatnonzero(hit & (np.diff(offsets) >= 2))
-            ev = first_occurrence(offsets, codes, cand, code[d.step])
+            ev = find_first(offsets, codes, cand, code[d.step])
             ok = ev >= 0
             injected.add(cand[ok], 0, codes[ev[ok]], cause=2, drift=di)
             offsets, codes = skip_events(offsets, codes, ev[ok])
             affected = int(ok.sum())
         elif d.change == "insert":
             cand = np.flatnonzero(hit)
-            ev = first_occurrence(offsets, codes, cand, code[d.after])
+            ev = find_first(offsets, codes, cand, code[d.after])
             ok = ev >= 0
             new = np.full(int(ok.sum()), code[d.step], dtype=np.int32)
             injected.add(cand[ok], 1, new, cause=2, drift=di)
@@ -254,7 +254,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     # --- bot handoffs that lose context: the customer identifies again ---------------------------
     is_bot = role_arr == "bot"
     is_talk = role_arr == "talk"
-    handoff = handoff_points(offsets, codes, is_bot, is_talk)
+    handoff = find_handoffs(offsets, codes, is_bot, is_talk)
     lost = np.flatnonzero((handoff >= 0) & (rng.random(n) < context_p))
     verify_codes = np.array([code[v] for v in verify_label], dtype=np.int32)[sop_of[lost]]
     injected.add(lost, 1, verify_codes, cause=1, drift=context_drift[lost])
@@ -320,7 +320,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         pp_leg[:, lg] = back
 
     # --- times -----------------------------------------------------------------------------------
-    medians = median_seconds(vocab, roles)
+    medians = build_medians(vocab, roles)
     agent_role = np.isin(role_arr, list(AGENT_ROLES))
     gap_s = np.array([CHANNEL_GAP_S[c] for c in channel_names])[channel]
     # queue waits grow with the load of the hour (arrivals in that hour against the average hour)
@@ -398,9 +398,9 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
 
     # --- customers: who comes back depends on how their last contact went -----------------------
     parent = keep_returns(rng, parent, outcome, context_loss | ((deviation_count > 0) & ~fits))
-    _, customer = np.unique(first_contacts(parent), return_inverse=True)
+    _, customer = np.unique(find_first_contacts(parent), return_inverse=True)
     n_customers = int(customer.max()) + 1
-    ids, alt = customer_identifiers(rng, n_customers)
+    ids, alt = draw_identifiers(rng, n_customers)
     spelling = rng.random(n) < 0.3
     customer_code = customer + np.where(spelling, n_customers, 0)
     customers_dict = pa.concat_arrays([ids, alt])

@@ -47,11 +47,11 @@ class Injected:
         return {k: v[order] for k, v in cols.items()}
 
 
-def lengths_of(offsets: np.ndarray) -> np.ndarray:
+def count_events(offsets: np.ndarray) -> np.ndarray:
     return np.diff(offsets)
 
 
-def contact_of_events(offsets: np.ndarray) -> np.ndarray:
+def expand_contacts(offsets: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
 
 
@@ -70,7 +70,7 @@ def skip_events(offsets: np.ndarray, codes: np.ndarray, events: np.ndarray) -> t
     keep = np.ones(len(codes), dtype=bool)
     keep[events] = False
     removed = np.zeros(len(offsets) - 1, dtype=np.int64)
-    removed[contact_of_events(offsets)[events]] = 1
+    removed[expand_contacts(offsets)[events]] = 1
     new_offsets = offsets - np.concatenate(([0], np.cumsum(removed)))
     return new_offsets, codes[keep]
 
@@ -97,7 +97,7 @@ def inject_team_deviations(rng: np.random.Generator, offsets: np.ndarray, codes:
                            unknown_codes: np.ndarray, injected: Injected) -> tuple[np.ndarray, np.ndarray]:
     """One deviation (skipped, inserted, swapped or unknown step) in each contact drawn with its probability."""
     n = len(offsets) - 1
-    lengths = lengths_of(offsets)
+    lengths = count_events(offsets)
     deviating = np.flatnonzero((rng.random(n) < probability) & (lengths >= 2))
     kind = rng.choice(len(KINDS), size=len(deviating), p=KIND_WEIGHTS)
     u_pos = rng.random(len(deviating))
@@ -122,7 +122,7 @@ def inject_team_deviations(rng: np.random.Generator, offsets: np.ndarray, codes:
 
     ins_mask = (kind == 1) | (kind == 3)
     ins = deviating[ins_mask]
-    lengths = lengths_of(offsets)
+    lengths = count_events(offsets)
     k = 1 + np.minimum((u_pos[ins_mask] * lengths[ins]).astype(np.int64), lengths[ins] - 1)
     new = np.empty(len(ins), dtype=np.int32)
     is_unknown = kind[ins_mask] == 3
@@ -137,14 +137,14 @@ def inject_team_deviations(rng: np.random.Generator, offsets: np.ndarray, codes:
     return insert_events(offsets, codes, offsets[ins] + k, ins, new)
 
 
-def first_occurrence(offsets: np.ndarray, codes: np.ndarray, contacts: np.ndarray, code: int) -> np.ndarray:
+def find_first(offsets: np.ndarray, codes: np.ndarray, contacts: np.ndarray, code: int) -> np.ndarray:
     """Global index of the first event with this code in each contact; -1 where absent."""
     return pick_positions(offsets, contacts, codes == code, np.zeros(len(contacts)))
 
 
-def handoff_points(offsets: np.ndarray, codes: np.ndarray, is_bot: np.ndarray, is_talk: np.ndarray) -> np.ndarray:
+def find_handoffs(offsets: np.ndarray, codes: np.ndarray, is_bot: np.ndarray, is_talk: np.ndarray) -> np.ndarray:
     """Per contact: the first live-agent event after a bot step (global index), -1 if the bot never handed off."""
-    contact = contact_of_events(offsets)
+    contact = expand_contacts(offsets)
     bot_before = np.cumsum(is_bot[codes].astype(np.int64))
     bot_before -= np.concatenate(([0], bot_before))[offsets[:-1]][contact]
     candidate = is_talk[codes] & (bot_before > 0)

@@ -203,7 +203,7 @@ def build_paths(net, initial_marking, final_marking, *, name: str = "SOP",
     return SopPaths(tuple(variants), probs, states, start, moves, accepting, dropped)
 
 
-def transition_table(paths: SopPaths, codes: dict[str, int], n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+def tabulate_language(paths: SopPaths, codes: dict[str, int], n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """The automaton as arrays over activity codes: table[state, code] -> state, accept[state]."""
     table = np.zeros((paths.states, n_codes), dtype=np.int32)
     for (s, lbl), s2 in paths.moves.items():

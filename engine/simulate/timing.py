@@ -19,7 +19,7 @@ CHANNEL_GAP_S = {"voice": 2.0, "chat": 12.0, "web": 20.0, "sms": 300.0, "email":
 AGENT_ROLES = frozenset({"talk", "hold", "verify", "transfer", "escalate", "resolve", "wrapup", "other"})
 
 
-def median_seconds(labels: list[str], roles: list[str]) -> np.ndarray:
+def build_medians(labels: list[str], roles: list[str]) -> np.ndarray:
     return np.array([LABEL_MEDIAN_S.get(lbl, ROLE_MEDIAN_S[r]) for lbl, r in zip(labels, roles)], dtype=np.float64)
 
 

@@ -58,13 +58,13 @@ def build_workforce(rng: np.random.Generator, agents_per_team: int) -> Workforce
         team_agents=tuple(team_agents))
 
 
-def local_hours(times_ns: np.ndarray, zone: str) -> np.ndarray:
+def compute_local_hours(times_ns: np.ndarray, zone: str) -> np.ndarray:
     """Hour of day (0-23) of UTC nanosecond instants in an IANA zone."""
     ts = pa.array(times_ns, pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("ns", tz=zone))
     return pc.hour(ts).to_numpy(zero_copy_only=False).astype(np.int8)
 
 
-def shift_of_hours(hours: np.ndarray) -> np.ndarray:
+def assign_shifts(hours: np.ndarray) -> np.ndarray:
     out = np.full(len(hours), len(SHIFTS) - 1, dtype=np.int32)
     for i, (_, lo, hi, _) in enumerate(SHIFTS):
         if lo < hi:
@@ -79,7 +79,7 @@ def route_contacts(rng: np.random.Generator, wf: Workforce, arrivals: np.ndarray
     hours = np.empty((n, len(SITES)), dtype=np.int8)
     weights = np.empty((n, len(SITES)))
     for i, (_, zone, capacity) in enumerate(SITES):
-        hours[:, i] = local_hours(arrivals, zone)
+        hours[:, i] = compute_local_hours(arrivals, zone)
         is_open = (hours[:, i] >= OPEN_HOURS[0]) & (hours[:, i] < OPEN_HOURS[1])
         weights[:, i] = capacity * np.where(is_open, 1.0, NIGHT_COVER)
     cum = np.cumsum(weights, axis=1)
@@ -92,7 +92,7 @@ def route_contacts(rng: np.random.Generator, wf: Workforce, arrivals: np.ndarray
         mask = site == si
         team[mask] = members[(u_team[mask] * len(members)).astype(np.int64)]
     agent = pick_agents(rng, wf, team)
-    shift = shift_of_hours(hours[np.arange(n), site])
+    shift = assign_shifts(hours[np.arange(n), site])
     return site, team, agent, shift
 
 

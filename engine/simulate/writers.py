@@ -139,7 +139,7 @@ def _write_text(text: str, path: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def mapping_text(zone: str) -> str:
+def render_mapping(zone: str) -> str:
     lines = ['# Mapping of the simulator\'s long-form export to the canonical event log.',
              'format = "csv"', f'timezone = "{zone}"', 'timestamp_format = "ISO8601"', 'delimiter = ","',
              "keep_unmapped = true", "", "[columns]"]
@@ -159,7 +159,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, compress: bool = F
     _write_csv(_strings(sim.events.select(list(EXPORT_COLUMNS)), zone), out / export_name, compress)
     if stale.exists():
         stale.unlink()
-    _write_text(mapping_text(zone), out / "mapping.toml")
+    _write_text(render_mapping(zone), out / "mapping.toml")
     truth = out / "ground_truth"
     _write_csv(_strings(sim.deviations, zone), truth / "deviations.csv")
     _write_csv(_strings(sim.contacts.drop_columns(["customer"]), zone), truth / "contacts.csv")
