@@ -868,7 +868,7 @@ def _iter_blocks(path: Path):
         dec = zlib.decompressobj(wbits=47)
         fed = False
         while True:
-            data = fh.read(READ // 8)
+            data = fh.read(max(READ // 8, 1))
             if not data:
                 break
             while data:
