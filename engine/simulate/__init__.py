@@ -23,8 +23,8 @@ encoded, times are ``timestamp[ns, UTC]``:
 
 ``events``: one row per event, grouped by contact, in time order:
     contact_id, activity, start, end, agent (agent id, "IVR", "Portal",
-    "bot-v1"/"bot-v2", or a back-office pool id; null for queue waits),
-    owner (SOP lane), team, site, shift, channel, queue, customer (raw
+    "bot-v1"/"bot-v2", or a member of the owning team's pool such as
+    "Logistics-03"; null for queue waits), owner (SOP lane), team, site, shift, channel, queue, customer (raw
     identifier), intent (SOP name), outcome, leg (int8: 0 for the first
     agent leg, +1 after each transfer).
 ``contacts``: one row per contact, in arrival order: contact_id, customer,
@@ -36,7 +36,7 @@ encoded, times are ``timestamp[ns, UTC]``:
     from_queue, to_queue, from_team, to_team, from_agent, to_agent, ping_pong.
 ``deviations``: the ground truth, one row per injected change: contact_id,
     step, kind (skipped | inserted | swapped | unknown), other_step, cause
-    (team | context_loss | drift), drift_id, allowed_by_sop, sop, team, site,
+    (team | context_loss | ping_pong | drift), drift_id, allowed_by_sop, sop, team, site,
     shift, agent.
 ``drifts``: one dict per drift point (id, date, scope, change, ...,
     contacts_affected, deviations_injected); ``parameters``: the arguments.
