@@ -24,9 +24,9 @@ encoded, times are ``timestamp[ns, UTC]``:
 ``events``: one row per event, grouped by contact, in time order:
     contact_id, activity, start, end, agent (agent id, "IVR", "Portal",
     "bot-v1"/"bot-v2", or a member of the owning team's pool such as
-    "Logistics-03"; null for queue waits), owner (SOP lane), team, site, shift, channel, queue, customer (raw
-    identifier), intent (SOP name), outcome, leg (int8: 0 for the first
-    agent leg, +1 after each transfer).
+    "Logistics-03"; null for queue waits), owner (SOP lane), team, site,
+    shift, channel, queue, customer (raw identifier), intent (SOP name),
+    outcome, leg (int8: 0 for the first agent leg, +1 after each transfer).
 ``contacts``: one row per contact, in arrival order: contact_id, customer,
     arrival, sop, variant, channel, queue, site, shift, team, agent (first
     leg), repeat_of (contact_id of the earlier contact this one repeats, or
