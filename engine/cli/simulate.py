@@ -68,8 +68,10 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
 
     Example:
 
-        cxmine simulate --sop models/card_lost.bpmn --sop models/billing_dispute.bpmn --contacts 20000
-        --seed 7 --start 2026-02-02 --days 42 --drift "2026-03-01:team=B:skip=Verify identity:p=0.3" -o out/sim
+    \b
+        cxmine simulate --sop models --contacts 20000 --seed 7 --start 2026-02-02 --days 42 \\
+            --drift "2026-03-01:team=B:skip=Verify identity:p=0.3" -o out/sim
+        cxmine simulate --sop models/lost_card.bpmn:2 --sop models/order_delivery.bpmn -o out/two
     """
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
     from engine.sop import load_sop
