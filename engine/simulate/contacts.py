@@ -345,6 +345,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     owner_idx = {o: i for i, o in enumerate(owners)}
     owner_table = np.full((n_sops, n_codes), -1, dtype=np.int32)
     agent_owner = np.full(n_sops, -1, dtype=np.int32)
+    bot_owner = np.full(n_sops, -2, dtype=np.int32)
     for s, sop in enumerate(sops):
         for task, o in sop.owner_of.items():
             lbl = task
@@ -353,6 +354,10 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         # live agents work in the lane that answers the contact
         if sop.owner_of.get(talk_label[s]):
             agent_owner[s] = owner_idx[sop.owner_of[talk_label[s]]]
+        # the bot's lane: its steps (a handoff included) are done by the bot
+        bot_lanes = sorted(o for t, o in sop.owner_of.items() if o and role_of(t) == "bot")
+        if bot_lanes:
+            bot_owner[s] = owner_idx[bot_lanes[0]]
     owner_ev = owner_table[sop_of[contact_ev], codes]
     # steps the SOP does not own (unknown activities): the owner of the step before
     known_at = np.where(owner_ev >= 0, np.arange(len(codes)), -1)
@@ -379,7 +384,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     resource = np.where(is_agent_work, leg_agent, pool_res)
     resource = np.where(is_role("ivr"), len(wf.agents), resource)
     resource = np.where(is_role("portal"), len(wf.agents) + 1, resource)
-    resource = np.where(is_role("bot"), len(wf.agents) + 2 + bot_version[contact_ev], resource)
+    by_bot = is_role("bot") | (owner_ev == bot_owner[sop_of[contact_ev]])
+    resource = np.where(by_bot, len(wf.agents) + 2 + bot_version[contact_ev], resource)
     resource = np.where(is_role("queue", "abandon", "end"), -1, resource)
 
     # --- outcomes --------------------------------------------------------------------------------
