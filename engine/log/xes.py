@@ -14,7 +14,9 @@ Mapping (read back by pm4py's ``read_xes`` as the same log):
   attribute ``<key>`` (value of the case's first event)
 - ``activity`` -> ``concept:name``, ``timestamp`` -> ``time:timestamp``,
   ``resource`` -> ``org:resource``, ``lifecycle`` -> ``lifecycle:transition``
-- every other column -> an event attribute keyed by the column name; strings
+- every other column -> an event attribute keyed by the column name (``attr:<key>``,
+  the reader's name for a key that clashed with a canonical column, goes back to
+  ``<key>``); strings
   -> ``string``, timestamps -> ``date`` (UTC, to the microsecond), integers ->
   ``int``, floats -> ``float``, booleans -> ``boolean``; empty values are left
   out of the event, as XES has no null.
@@ -269,7 +271,7 @@ def write_xes(source: pa.Table | str | os.PathLike, out_path: str | os.PathLike,
                     pieces.append(pc.take(trace_open, pa.array(slot, mask=slot < 0)))
                 pieces.append(pa.scalar("\t\t<event>\n"))
                 for c in event_cols:
-                    pieces.append(_lines(batch.column(c), EVENT_KEYS.get(c, c), "\t\t\t"))
+                    pieces.append(_lines(batch.column(c), _event_key(c), "\t\t\t"))
                 pieces.append(pa.scalar("\t\t</event>\n"))
                 xml = pc.binary_join_element_wise(*pieces, "", null_handling="skip")
                 sink.write(_buffer_of(xml))
@@ -280,6 +282,13 @@ def write_xes(source: pa.Table | str | os.PathLike, out_path: str | os.PathLike,
         finally:
             sink.close()
     return n_events
+
+
+def _event_key(column: str) -> str:
+    """XES key of an event column; ``attr:<key>`` is how the reader kept a key that clashed with a canonical name."""
+    if column in EVENT_KEYS:
+        return EVENT_KEYS[column]
+    return column[len("attr:"):] if column.startswith("attr:") else column
 
 
 def _last_case(case: pa.Array):
