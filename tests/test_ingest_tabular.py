@@ -322,3 +322,11 @@ def test_find_duplicates_matches_naive_twin(rows, lead):
             seen[key] = i
             expect.append(-1)
     assert got == expect
+
+
+def test_long_header_and_many_columns(tmp_path):
+    names = [f"attribute_with_a_rather_long_name_{i:02d}" for i in range(40)]
+    p = write(tmp_path / "w.csv", "case_id,activity,timestamp," + ",".join(names) + "\n" +
+              "c1,Queue,2026-03-01T10:00:00Z," + ",".join(str(i) for i in range(40)) + "\n")
+    summary, log = ingest(tmp_path, [p])
+    assert summary.records_rejected == 0 and log.column(names[-1]).to_pylist() == ["39"]

@@ -290,7 +290,7 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
                              hint="Save the file as UTF-8, or set its encoding in the mapping file "
                                   "(encoding = \"cp1252\")")
         buf = np.frombuffer(data, dtype=np.uint8)
-    header = _record_text(data, int(recs.starts[0]), int(recs.ends[0]))
+    header = data[int(recs.starts[0]):int(recs.ends[0])].decode("utf-8", errors="replace").rstrip("\r\n")
     delimiter = _sniff_delimiter(header, path, mapping)
     names = _header_names(header, delimiter, path)
     invalid: list[tuple[int, int, int]] = []
@@ -459,11 +459,13 @@ def read_jsonl_source(path: Path, mapping: dict | None) -> RawSource:
                          hint="Give the right --format (csv, parquet, ...) or export one JSON object per line")
     buf = np.frombuffer(data, dtype=np.uint8)
     recs = _split_records(buf, _newlines(buf))
-    # whitespace-only lines are blank in JSON Lines
-    solid = np.flatnonzero(~np.isin(buf, np.array([9, 10, 13, 32], dtype=np.uint8)))
-    at = np.searchsorted(solid, recs.starts)
-    filled = (at < len(solid)) & (solid[np.minimum(at, len(solid) - 1)] < recs.ends)
-    recs = Records(recs.starts[filled], recs.ends[filled], recs.lines[filled])
+    # whitespace-only lines are blank in JSON Lines (only lines starting with white space can be)
+    lead = np.flatnonzero(np.isin(buf[recs.starts], np.array([9, 13, 32], dtype=np.uint8)))
+    blank = [k for k in lead if not data[recs.starts[k]:recs.ends[k]].strip()]
+    if blank:
+        keep = np.ones(len(recs.starts), dtype=bool)
+        keep[blank] = False
+        recs = Records(recs.starts[keep], recs.ends[keep], recs.lines[keep])
     spans = _bad_utf8_spans(data)
     rejects: list[Reject] = []
     bad_utf8: set[int] = set()
