@@ -414,3 +414,14 @@ def test_random_logs_pm4py_reads_what_we_write(tmp_path_factory, table):
     assert list(df["concept:name"].astype(str)) == [xml_safe(v) for v in pc.cast(stored.column("activity"), pa.string()).to_pylist()]
     assert us(df["time:timestamp"]) == \
         [v // 1000 for v in stored.column("timestamp").cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()]
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-9 * 10**18, 9 * 10**18)), min_size=1, max_size=50))
+def test_date_text_matches_arrow_strftime(values):
+    from engine.log.xes import format_dates
+    col = pa.array(values, pa.timestamp("ns", tz="UTC"))
+    want = pc.binary_join_element_wise(
+        pc.strftime(col.cast(pa.timestamp("us", tz="UTC"), safe=False), format="%Y-%m-%dT%H:%M:%S"),
+        pa.scalar("+00:00"), "")
+    assert format_dates(col).to_pylist() == want.to_pylist()
