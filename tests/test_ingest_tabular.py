@@ -330,3 +330,21 @@ def test_long_header_and_many_columns(tmp_path):
               "c1,Queue,2026-03-01T10:00:00Z," + ",".join(str(i) for i in range(40)) + "\n")
     summary, log = ingest(tmp_path, [p])
     assert summary.records_rejected == 0 and log.column(names[-1]).to_pylist() == ["39"]
+
+
+def test_pseudonymise_by_source_or_output_name(tmp_path):
+    p = write(tmp_path / "c.csv", "id,ev,ts,agent_mail,caller,note\n"
+                                  "1,Queue,2026-03-01T10:00:00Z,ann@example.com,+44 7700 900001,hello\n")
+    mapping = '[columns]\ncase_id = "id"\nactivity = "ev"\ntimestamp = "ts"\nresource = "agent_mail"\n'
+    summary, log = ingest(tmp_path, [p], 'pseudonymise = ["agent_mail", "note", "nothing"]\n' + mapping)
+    row = log.to_pylist()[0]
+    # listed by source name (agent_mail -> resource) and by output name (note)
+    assert row["resource"].startswith("cus_") and row["note"].startswith("cus_")
+    assert row["caller"] == "+44 7700 900001"  # neither mapped to customer_id nor listed
+    assert any("'nothing' listed under pseudonymise" in w for w in summary.warnings)
+    assert pq_meta(tmp_path / "log.parquet")["mapping"] == str(tmp_path / "map.toml")
+
+
+def pq_meta(path):
+    from engine.log.store import log_metadata
+    return log_metadata(path)

@@ -1127,9 +1127,16 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
         names.append(name)
     out = pa.table(cols, names=names)
 
-    pii = [c for c in ["customer_id", *m.get("pseudonymise", [])] if c in out.column_names]
-    for c in [c for c in m.get("pseudonymise", []) if c not in out.column_names and c not in used]:
-        warnings.append(f"{src.name}: column '{c}' listed under pseudonymise is not in the output")
+    # PII columns, named as output or as source columns (a mapped source column: its targets)
+    targets_of: dict[str, list[str]] = {}
+    for target, source in list(columns.items()) + [kv for spec in specs for kv in spec.columns.items()]:
+        targets_of.setdefault(source, []).append(target)
+    pii: dict[str, None] = {}
+    for c in ["customer_id", *m.get("pseudonymise", [])]:
+        found = [t for t in [c, *targets_of.get(c, [])] if t in out.column_names]
+        if not found and c != "customer_id":
+            warnings.append(f"{src.name}: column '{c}' listed under pseudonymise is neither in the input nor mapped")
+        pii.update(dict.fromkeys(found))
     if pii:
         key, warning = run_key(options.pseudonym_key)
         for c in pii:
@@ -1138,8 +1145,11 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
             out = out.set_column(out.column_names.index(c), c, pseudonymise(col, key))
         if warning and warning not in warnings:
             warnings.append(warning)
+    metadata = {"mapping": m["path"]} if mapping and m.get("path") else {}
+    if tz:
+        metadata["timezone"] = tz
     return ReadResult(table=out, records_read=src.records_read, rejects=rejects, warnings=warnings,
-                      metadata={})
+                      metadata=metadata)
 
 
 def _mapping_for(path: Path, options: ReadOptions, fmt: str) -> dict | None:
