@@ -425,3 +425,13 @@ def test_date_text_matches_arrow_strftime(values):
         pc.strftime(col.cast(pa.timestamp("us", tz="UTC"), safe=False), format="%Y-%m-%dT%H:%M:%S"),
         pa.scalar("+00:00"), "")
     assert format_dates(col).to_pylist() == want.to_pylist()
+
+
+def test_write_from_an_unsorted_table(tmp_path):
+    table = sample_table(6, seed=9)
+    shuffled = table.take(pa.array(np.random.default_rng(0).permutation(table.num_rows)))
+    n = write_xes(shuffled, tmp_path / "t.xes")
+    log = write_log(table, tmp_path / "log.parquet")
+    write_xes(log, tmp_path / "l.xes", name="cxmine log")
+    assert n == table.num_rows
+    assert (tmp_path / "t.xes").read_bytes() == (tmp_path / "l.xes").read_bytes()
