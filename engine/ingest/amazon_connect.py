@@ -314,11 +314,11 @@ def _data_lines(data: bytes) -> np.ndarray:
     nl = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], nl + 1))
     ends = np.concatenate((nl, [len(arr)]))
-    keep = []
-    for i, (s, e) in enumerate(zip(starts, ends)):
-        if e > s and data[s:e].strip():
-            keep.append(i + 1)
-    return np.array(keep, dtype=np.int64)
+    length = ends - starts
+    has_data = length > 0
+    for i in np.flatnonzero((length > 0) & (length < 16)):     # short lines may be only white space
+        has_data[i] = bool(data[starts[i]:ends[i]].strip())
+    return np.flatnonzero(has_data).astype(np.int64) + 1
 
 
 def _load_slow(path: Path, text: str, unwrap, keep_lists, what) -> JsonRecords:

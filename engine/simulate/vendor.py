@@ -29,8 +29,9 @@ e-mail addresses) whose attributes carry intent, outcome, team, site, shift,
 queue and the step trail of the first leg; an ivr participant for IVR steps, a botflow
 participant for portal and bot steps, an acd participant per queue wait and
 an agent participant per leg and agent, each with segments (``ivr``,
-``interact``, ``hold``, ``wrapup``) and ``disconnectType`` ``transfer`` on an
-agent's segment that ends in a transfer. Team, site, shift and queue are
+``interact``, ``hold``, ``wrapup``; consecutive steps in the same state are
+one segment, as Genesys records them) and ``disconnectType`` ``transfer`` on
+an agent's segment that ends in a transfer. Team, site, shift and queue are
 attributes of every participant; the first participant of each later leg
 carries that leg's step trail.
 
@@ -169,26 +170,58 @@ def _open_out(tmp: Path, gz: bool):
     return open(tmp, "wb")
 
 
-def _write_lines(lines: pa.Array, path: Path) -> None:
+def _write_lines(lines: pa.Array, fh) -> None:
+    step = 20_000
+    for i in range(0, len(lines), step):
+        chunk = lines.slice(i, step)
+        text = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk), "\n")
+        fh.write(text[0].as_py().encode("utf-8"))
+        fh.write(b"\n")
+
+
+def _contact_chunks(events: pa.Table, per_chunk: int):
+    """Slices of the event table holding ``per_chunk`` whole contacts each (events are grouped by contact)."""
+    cid = events.column("contact_id").combine_chunks()
+    codes = (cid.indices if pa.types.is_dictionary(cid.type) else pc.dictionary_encode(cid).indices)
+    codes = codes.to_numpy(zero_copy_only=False)
+    starts = _group_starts([codes])
+    for i in range(0, len(starts), per_chunk):
+        lo = starts[i]
+        hi = starts[i + per_chunk] if i + per_chunk < len(starts) else len(codes)
+        yield events.slice(lo, hi - lo)
+
+
+def _write_chunks(path: str | os.PathLike, events: pa.Table, build, per_chunk: int) -> int:
+    path = Path(path)
     gz = str(path).endswith(".gz")
+    total = 0
     with atomic_path(path) as tmp:
         fh = _open_out(tmp, gz)
         try:
-            step = 200_000
-            for i in range(0, len(lines), step):
-                chunk = lines.slice(i, step)
-                text = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(chunk)], pa.int32()), chunk), "\n")
-                fh.write(text[0].as_py().encode("utf-8"))
-                fh.write(b"\n")
+            for chunk in _contact_chunks(events, per_chunk):
+                lines, k = build(chunk)
+                _write_lines(lines, fh)
+                total += k
         finally:
             inner = getattr(fh, "fileobj", None)
             fh.close()
             if inner is not None:
                 inner.close()
+    return total
 
 
-def write_connect_records(events: pa.Table, path: str | os.PathLike, *, contacts: pa.Table | None = None) -> int:
+def write_connect_records(events: pa.Table, path: str | os.PathLike, *, contacts: pa.Table | None = None,
+                          per_chunk: int = 50_000) -> int:
     """Write the events as Amazon Connect contact records (JSON Lines); return the number of records."""
+    return _write_chunks(path, events, lambda ch: _connect_lines(ch, contacts), per_chunk)
+
+
+def write_genesys_conversations(events: pa.Table, path: str | os.PathLike, *, per_chunk: int = 50_000) -> int:
+    """Write the events as Genesys Cloud conversation details (JSON Lines); return the number of conversations."""
+    return _write_chunks(path, events, _genesys_lines, per_chunk)
+
+
+def _connect_lines(events: pa.Table, contacts: pa.Table | None) -> tuple[pa.Array, int]:
     ev = _prepare(events)
     n = events.num_rows
     cid = ev["contact_id"]
@@ -276,12 +309,10 @@ def write_connect_records(events: pa.Table, path: str | os.PathLike, *, contacts
                   ',"Queue":', queue_obj, ',"Agent":', agent_obj, ',"CustomerEndpoint":', endpoint,
                   ',"SystemEndpoint":{"Address":"+18005550100","Type":"TELEPHONE_NUMBER"}',
                   ',"Attributes":', attrs, "}")
-    _write_lines(lines, Path(path))
-    return k
+    return lines, k
 
 
-def write_genesys_conversations(events: pa.Table, path: str | os.PathLike) -> int:
-    """Write the events as Genesys Cloud conversation details (JSON Lines); return the number of conversations."""
+def _genesys_lines(events: pa.Table) -> tuple[pa.Array, int]:
     ev = _prepare(events)
     n = events.num_rows
     cid = ev["contact_id"]
@@ -309,13 +340,30 @@ def write_genesys_conversations(events: pa.Table, path: str | os.PathLike) -> in
     seg_type = np.where(kind <= 1, "interact", np.where(act == "Hold", "hold",
                                                          np.where(act == "Wrap-up", "wrapup", "interact")))
     seg_type = np.where(kind == 0, "ivr", seg_type)
-    seg = _join('{"segmentStart":', _iso(ev["start"], True), ',"segmentEnd":', _iso(ev["end"], True),
-                ',"segmentType":', _json_str(pa.array(seg_type.astype(object), pa.string())),
-                pc.if_else(pa.array(kind == 2), _join(',"queueId":', _json_str(ev["queue"])), ""),
-                pc.if_else(pa.array(act == "Wrap-up"), ',"wrapUpCode":"Resolved"', ""),
-                pc.if_else(pa.array(act == "Transfer"), ',"disconnectType":"transfer"', ""), "}")
-    seg_sorted = seg.take(pa.array(order))
-    segments = _segment_join(seg_sorted, p_starts, ",")
+    # consecutive steps of one participant in the same state are one segment (as Genesys records them):
+    # an agent's interact segment spans the procedure steps and ends at a hold, wrap-up or transfer
+    o_type = seg_type[order]
+    o_act = act[order]
+    brk = np.zeros(n, bool)
+    brk[p_starts] = True
+    if n > 1:
+        brk[1:] |= (o_type[1:] != o_type[:-1]) | (o_act[:-1] == "Transfer")
+    s_starts = np.flatnonzero(brk)
+    s_last = np.concatenate((s_starts[1:], [n])) - 1
+    o_start = ev["start"][order]
+    o_end = np.maximum(ev["end"][order], o_start)
+    seg_end = np.maximum.reduceat(o_end, s_starts) if n else o_end
+    first_rows = order[s_starts]
+    last_act = o_act[s_last]
+    seg = _join('{"segmentStart":', _iso(o_start[s_starts], True), ',"segmentEnd":', _iso(seg_end, True),
+                ',"segmentType":', _json_str(pa.array(o_type[s_starts].astype(object), pa.string())),
+                pc.if_else(pa.array(kind[first_rows] == 2), _join(',"queueId":', _json_str(ev["queue"].take(
+                    pa.array(first_rows)))), ""),
+                pc.if_else(pa.array(last_act == "Wrap-up"), ',"wrapUpCode":"Resolved"', ""),
+                pc.if_else(pa.array(last_act == "Transfer"), ',"disconnectType":"transfer"', ""), "}")
+    # participant runs in segment numbering
+    seg_of_part = np.searchsorted(s_starts, p_starts)
+    segments = _segment_join(seg, seg_of_part, ",")
     pr = order[p_starts]                              # first event of each participant
     pkind = kind[pr]
     media = ev["channel"].take(pa.array(pr))
@@ -380,5 +428,4 @@ def write_genesys_conversations(events: pa.Table, path: str | os.PathLike) -> in
     lines = _join('{"conversationId":', _json_str(cid.take(pa.array(first))),
                   ',"conversationStart":', _iso(t0, True), ',"conversationEnd":', _iso(t1, True),
                   ',"originatingDirection":"inbound","participants":[', cust, others_c, "]}")
-    _write_lines(lines, Path(path))
-    return k
+    return lines, k
