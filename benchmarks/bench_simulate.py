@@ -29,7 +29,8 @@ DRIFT = "2026-01-19:team=B:skip=Verify identity:p=0.3"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--contacts", type=int, nargs="+", default=[1_000_000, 1_500_000],
+                    help="sizes to measure (1.5M contacts make about 10M events with the bundled SOPs)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--peer-traces", type=int, default=20_000, help="traces pm4py plays out (over all SOPs)")
     ap.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
@@ -46,17 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     drifts = load_drifts([DRIFT], "Europe/Lisbon")
     out = ROOT / "benchmarks" / "out" / "simulate"
 
-    def run_cxmine():
-        sim = simulate_contacts(sops, args.contacts, seed=1, start="2026-01-05", days=28, deviation_rate=0.05,
-                                drifts=drifts)
-        write_simulation(sim, out)
-        return sim.events.num_rows
+    rows = []
+    for n in args.contacts:
+        def run_cxmine(n=n):
+            sim = simulate_contacts(sops, n, seed=1, start="2026-01-05", days=28, deviation_rate=0.05,
+                                    drifts=drifts)
+            write_simulation(sim, out)
+            return sim.events.num_rows
 
-    with PeakMemory() as mem:
-        t_cx, events = median_time(run_cxmine, args.repeats)
-    size_mib = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
-    print(f"cxmine: {args.contacts} contacts, {events} events in {t_cx:.2f} s (median of {args.repeats}), "
-          f"peak +{mem.peak_mb:.0f} MiB, {size_mib:.0f} MiB written", flush=True)
+        with PeakMemory() as mem:
+            t_cx, events = median_time(run_cxmine, args.repeats)
+        size_mib = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 2**20
+        rows.append((n, events, t_cx, mem.peak_mb, size_mib))
+        print(f"cxmine: {n} contacts, {events} events in {t_cx:.2f} s (median of {args.repeats}), "
+              f"peak +{mem.peak_mb:.0f} MiB, {size_mib:.0f} MiB written", flush=True)
+        shutil.rmtree(out, ignore_errors=True)
 
     import pm4py
     from pm4py.algo.simulation.playout.petri_net.variants.basic_playout import Parameters
@@ -76,28 +81,29 @@ def main(argv: list[str] | None = None) -> int:
     traces = per_sop * len(sops)
     print(f"pm4py play_out: {traces} traces, {pm_events} events in {t_pm:.2f} s, peak +{mem_pm.peak_mb:.0f} MiB",
           flush=True)
-    shutil.rmtree(out, ignore_errors=True)
-
     if args.no_write:
         return 0
-    cmd = (f"flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_simulate.py --contacts {args.contacts} "
+    sizes = " ".join(str(n) for n in args.contacts)
+    cmd = (f"flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_simulate.py --contacts {sizes} "
            f"--repeats {args.repeats} --peer-traces {args.peer_traces}")
+    table = "\n".join(f"| cxmine simulate | {n:,} | {ev:,} | {t:.2f} | {1000 * t / n:.4f} | {mb:.0f} | {sz:.0f} |"
+                      for n, ev, t, mb, sz in rows)
     body = f"""
 Command: `{cmd}`
 
 cxmine = `simulate_contacts` + `write_simulation` over the {len(sops)} SOPs in `models/` (28 days, deviation
 rate 0.05, one drift point `{DRIFT}`): arrivals, routing to sites/teams/agents, SOP paths, deviations,
-context loss, ping-pong, drift, handle times, then the CSV export ({size_mib:.0f} MiB), mapping and ground
-truth written to disk. pm4py = `pm4py.play_out` (basic playout) of the same nets: activity sequences only,
+context loss, ping-pong, drift, handle times, then the CSV export, mapping and ground
+truth written to disk (MiB written in the last column). pm4py = `pm4py.play_out` (basic playout) of the same nets: activity sequences only,
 in memory, nothing written; run at {traces} traces because it is far slower (a rate per trace is given
 for comparison, not an extrapolated run). Median of {args.repeats} runs; peak memory = highest RSS above
 the process's RSS before the runs. Machine: 2 cores, 24 GiB, shared with other jobs while measuring, so
 times are noisy.
 
-| tool | contacts / traces | events | median s | s per 1k contacts / traces | peak MiB |
-| --- | ---: | ---: | ---: | ---: | ---: |
-| cxmine simulate | {args.contacts:,} | {events:,} | {t_cx:.2f} | {1000 * t_cx / args.contacts:.4f} | {mem.peak_mb:.0f} |
-| pm4py play_out | {traces:,} | {pm_events:,} | {t_pm:.2f} | {1000 * t_pm / traces:.4f} | {mem_pm.peak_mb:.0f} |
+| tool | contacts / traces | events | median s | s per 1k contacts / traces | peak MiB | written MiB |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+{table}
+| pm4py play_out | {traces:,} | {pm_events:,} | {t_pm:.2f} | {1000 * t_pm / traces:.4f} | {mem_pm.peak_mb:.0f} | 0 |
 
 Target: 1M contacts in <= 60 s and <= 4 GiB.
 """
