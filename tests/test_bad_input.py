@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -329,3 +330,83 @@ def test_real_process_exit_code_and_message(in_tmp):
     s = json.loads(p.stdout)
     assert (s["records_read"], s["records_accepted"], s["records_rejected"]) == (2, 1, 1)
     assert read_rejects()[0]["line"] == "3"
+
+
+# ---------------------------------------------------------------- twin: Python's csv module, line by line
+
+FIELD = st.sampled_from(["a", "b,c", 'say "hi"', "two\nlines", "é", "", " "])
+STAMP = st.sampled_from(["2026-03-01T10:00:00Z", "2026-03-01T10:01:00Z", "2026-03-01T11:00:00+01:00", "x", ""])
+ROW = st.one_of(
+    st.tuples(st.sampled_from(["c1", "c2", " c1", "", "c\n3"]), st.sampled_from(["Queue", "Hold", ""]), STAMP,
+              FIELD).map(list),
+    st.lists(FIELD, min_size=1, max_size=6))
+
+
+def twin(text: str):
+    """Accepted (case, activity, instant, resource) and [(line, reason start)] by a line-by-line reading."""
+    import datetime as dt
+    import io
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header, accepted, rejects, seen = None, [], [], {}
+    prev_end = 0
+    for row in reader:
+        start, prev_end = prev_end + 1, reader.line_num
+        if not row:
+            continue
+        if header is None:
+            header = row
+            continue
+        if len(row) != len(header):
+            rejects.append((start, "too few fields" if len(row) < len(header) else "too many fields"))
+            continue
+        case, act, ts, res = row
+        if not case.strip():
+            rejects.append((start, "empty case_id"))
+            continue
+        if not act.strip():
+            rejects.append((start, "empty activity"))
+            continue
+        if not ts.strip():
+            rejects.append((start, "empty timestamp"))
+            continue
+        try:
+            instant = dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+        except ValueError:
+            rejects.append((start, "unparseable timestamp"))
+            continue
+        key = (case, act, instant, res)
+        if key in seen:
+            rejects.append((start, f"duplicate of line {seen[key]}"))
+            continue
+        seen[key] = start
+        accepted.append((case.strip(), act.strip(), instant, res if res.strip() else None))
+    return accepted, rejects
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(ROW, st.integers(0, 2)), min_size=1, max_size=25), st.booleans())
+def test_line_numbers_and_counts_match_a_line_by_line_twin(in_tmp, rows, crlf):
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
+    w.writerow(["case_id", "activity", "timestamp", "resource"])
+    for row, blanks in rows:
+        w.writerow(row)
+        buf.write(("\r\n" if crlf else "\n") * blanks)
+    text = buf.getvalue()
+    Path("t.csv").write_bytes(text.encode("utf-8"))
+    accepted, rejects = twin(text)
+    result = CliRunner().invoke(main, ["ingest", "t.csv", "-o", "log.parquet", "--json", "-q"])
+    if not accepted:
+        assert result.exit_code == 1 and "was accepted" in result.stderr
+        return
+    s = summary_of(result)
+    assert s["records_read"] == len(accepted) + len(rejects)
+    got = [(int(r["line"]), r["reason"]) for r in read_rejects()]
+    assert [(line, reason[:len(want)]) for (line, reason), (_, want) in zip(got, rejects)] == rejects
+    import pyarrow.parquet as pq
+    log = pq.read_table("log.parquet").to_pylist()
+    def order(e):
+        return e[0], e[1], e[2], e[3] or ""
+    events = sorted(((r["case_id"], r["activity"], r["timestamp"], r["resource"]) for r in log), key=order)
+    assert events == sorted(accepted, key=order)
