@@ -288,3 +288,28 @@ def test_one_million_contacts_within_a_minute(sops, tmp_path):
     elapsed = time.perf_counter() - t0
     assert sim.contacts.num_rows == 1_000_000 and sim.events.num_rows > 5_000_000
     assert elapsed < 60, f"{elapsed:.1f} s"
+
+
+def test_drift_file_insert_and_handle_time(sops, tmp_path):
+    spec = tmp_path / "drift.toml"
+    spec.write_text('[[drift]]\nid = "ins"\ndate = "2026-01-12"\nsite = "Manila"\ninsert = "Hold"\n'
+                    'after = "Agent answer"\np = 1.0\n\n'
+                    '[[drift]]\nid = "slow"\ndate = "2026-01-12"\nhandle_time = 3.0\nstep = "Agent answer"\n')
+    drifts = load_drifts([str(spec)], "Europe/Lisbon")
+    sim = simulate_contacts(sops, 3000, seed=8, days=14, deviation_rate=0.0, drifts=drifts)
+    truth = sim.deviations.to_pandas()
+    ins = truth[truth["drift_id"].astype(str) == "ins"]
+    assert len(ins) > 50 and set(ins["site"].astype(str)) == {"Manila"}
+    ev = sim.events.to_pandas()
+    ev["contact_id"] = ev["contact_id"].astype(str)
+    ev["activity"] = ev["activity"].astype(str)
+    for cid in ins["contact_id"].astype(str).head(20):
+        acts = ev.loc[ev["contact_id"] == cid, "activity"].tolist()
+        k = acts.index("Agent answer")
+        assert acts[k + 1] == "Hold"
+    answer = ev[ev["activity"] == "Agent answer"]
+    minutes = (answer["end"] - answer["start"]).dt.total_seconds() / 60
+    after = answer["start"] >= pd.Timestamp("2026-01-12", tz="Europe/Lisbon")
+    assert minutes[after].median() > 2 * minutes[~after].median()
+    # with no team deviations, every change in the ground truth comes from the drift points
+    assert set(truth["cause"].astype(str)) == {"drift"}

@@ -9,8 +9,9 @@ Files in the output folder (all written atomically):
 - ``mapping.toml``: the mapping file that ingests it (``cxmine ingest ... --mapping``).
 - ``ground_truth/deviations.csv``: one row per injected change: contact_id,
   step, kind (skipped | inserted | swapped | unknown), other_step (swaps),
-  cause (team | context_loss | ping_pong | drift), drift_id, allowed_by_sop (the changed
-  trace is still one the SOP allows), and the contact's sop, team, site, shift, agent.
+  cause (team | context_loss | ping_pong | drift), drift_id, allowed_by_sop (the contact's
+  changed trace is still one the SOP allows; one value per contact), and the
+  contact's sop, team, site, shift, agent.
 - ``ground_truth/contacts.csv``: one row per contact (no customer identifier):
   SOP, variant, channel, routing, repeat_of, legs, ping_pong, bot handoff and
   context loss, outcome, number of deviations, fits_sop.
