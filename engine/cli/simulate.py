@@ -56,10 +56,14 @@ def _sop_paths(values: tuple[str, ...]) -> tuple[list[Path], list[float]]:
 @click.option("--timezone", default="Europe/Lisbon", show_default=True,
               help="Time zone of the contact center: seasonality and the export's local times.")
 @click.option("--gzip", "compress", is_flag=True, help="Write contacts.csv.gz instead of contacts.csv.")
+@click.option("--formats", default="csv", show_default=True,
+              help="Exports, comma-separated: csv (always written, with the ground truth), connect (Amazon "
+                   "Connect contact records), genesys (Genesys Cloud conversation details).")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @json_option
 @quiet_option
-def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone, compress, output, as_json, quiet):
+def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone, compress, formats, output, as_json,
+             quiet):
     """Simulate contact-center interactions over SOPs, with ground truth.
 
     Writes a long-form CSV export (one row per event, raw customer
@@ -84,6 +88,10 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
                             drifts=load_drifts(list(drifts), timezone), intent_weights=weights, timezone=timezone)
     progress(f"writing {output}", quiet)
     manifest = write_simulation(sim, output, compress=compress)
+    from engine.simulate.vendor import write_vendor_exports
+    vendor_files = write_vendor_exports(sim, output, formats, compress=compress)
+    if vendor_files:
+        manifest = {**manifest, "vendor_exports": vendor_files}
     if as_json:
         echo_json(manifest)
         return
@@ -94,3 +102,5 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
     click.echo(f"{'drift points':<26} {len(sim.drifts)}")
     click.echo(f"{'export':<26} {Path(output) / manifest['files']['export']}")
     click.echo(f"{'mapping':<26} {Path(output) / manifest['files']['mapping']}")
+    for fmt, name in vendor_files.items():
+        click.echo(f"{fmt + ' export':<26} {Path(output) / name}")

@@ -51,6 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.atomic import atomic_path
+from engine.errors import UsageError
 
 STEP_ATTRIBUTE = "cxmine_steps"
 NS = 1_000_000_000
@@ -429,3 +430,30 @@ def _genesys_lines(events: pa.Table) -> tuple[pa.Array, int]:
                   ',"conversationStart":', _iso(t0, True), ',"conversationEnd":', _iso(t1, True),
                   ',"originatingDirection":"inbound","participants":[', cust, others_c, "]}")
     return lines, k
+
+
+VENDOR_FORMATS = {"connect": "connect_records.jsonl", "genesys": "genesys_conversations.jsonl"}
+
+
+def write_vendor_exports(sim, out_dir: str | os.PathLike, formats: str, *, compress: bool = False) -> dict[str, str]:
+    """Write the vendor exports named in ``formats`` (``csv,connect,genesys``) into ``out_dir``.
+
+    ``csv`` is the simulator's own export (always written by ``write_simulation``).
+    Returns {format: file name}.
+    """
+    names = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in names if f not in VENDOR_FORMATS and f != "csv"]
+    if unknown:
+        raise UsageError(f"Unknown export format '{unknown[0]}'",
+                         hint=f"Valid formats: csv, {', '.join(VENDOR_FORMATS)}")
+    out: dict[str, str] = {}
+    for fmt in names:
+        if fmt == "csv":
+            continue
+        name = VENDOR_FORMATS[fmt] + (".gz" if compress else "")
+        if fmt == "connect":
+            write_connect_records(sim.events, Path(out_dir) / name, contacts=sim.contacts)
+        else:
+            write_genesys_conversations(sim.events, Path(out_dir) / name)
+        out[fmt] = name
+    return out
