@@ -59,6 +59,13 @@ def load_xes(path: Path, tmp_path: Path):
     if not needed <= set(df.columns) or len(df) == 0 or df[list(needed)].isna().any().any():
         pytest.skip(f"{path.name} lacks case ids, activities or timestamps on some events")
     df = df.reset_index(drop=True)
+    for col in ("time:timestamp", "start_timestamp"):
+        if col in df.columns and not hasattr(df[col], "dt"):
+            import pandas as pd
+            try:  # some readers hand back timestamps as text
+                df[col] = pd.to_datetime(df[col], utc=True)
+            except (ValueError, TypeError) as exc:
+                pytest.skip(f"{path.name}: timestamps pandas cannot parse ({exc})")
     # interval logs: cxmine's timestamp is the event start, its end_timestamp the completion
     interval = "start_timestamp" in df.columns and not df["start_timestamp"].isna().any()
     ts = df["start_timestamp" if interval else "time:timestamp"]
