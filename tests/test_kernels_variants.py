@@ -140,3 +140,14 @@ def test_cli_variants_and_dfg(tmp_path):
                       "min_s": 1e-9, "max_s": 1e-9, "total_s": 2e-9}]
     res = runner.invoke(main, ["variants", log, "--top", "0"])
     assert res.exit_code == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases_strategy(), st.lists(st.sampled_from([None, "T1", "T2", "T3"]), min_size=25, max_size=25))
+def test_segment_variants_match_twin(cases, teams):
+    log = naive.encode_cases([[{"activity": a, "timestamp": i, "team": teams[k]} for i, a in enumerate(c)]
+                              for k, c in enumerate(cases)])
+    by = count_variants_by(log, "team")
+    for label in ("T1", "T2", "T3"):
+        mine = [c for k, c in enumerate(cases) if teams[k] == label]
+        assert (by[label].top() if label in by else []) == naive.ordered_variants(mine)

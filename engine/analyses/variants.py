@@ -120,13 +120,15 @@ def count_variants_by(log: EncodedLog, attribute: str) -> dict[str, Variants]:
     table = np.bincount(pair, minlength=len(labels) * nv).reshape(len(labels), nv) if nv else \
         np.zeros((len(labels), 0), dtype=np.int64)
     seqs = _sequences(log, first_case)
-    # first case of each variant within each segment (segment-local case index)
-    local = np.zeros(len(seg), dtype=np.int64)
-    for g in range(len(labels)):
-        mask = seg == g
-        local[mask] = np.arange(int(mask.sum()))
+    # first case of each variant within each segment, as a segment-local case index
+    seg_kept = seg[keep].astype(np.int64)
+    before = np.concatenate(([0], np.cumsum(np.bincount(seg_kept, minlength=len(labels)))[:-1]))
+    order = np.argsort(seg_kept, kind="stable")
+    local = np.empty(len(seg_kept), dtype=np.int64)
+    local[order] = np.arange(len(seg_kept)) - before[seg_kept[order]]
     first_in = np.full(len(labels) * nv, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first_in, pair, local[keep])
+    pairs, first_at = np.unique(pair, return_index=True)
+    first_in[pairs] = local[first_at]
     first_in = first_in.reshape(len(labels), nv) if nv else np.zeros((len(labels), 0), dtype=np.int64)
     out = {}
     for g, label in enumerate(labels):
