@@ -244,6 +244,7 @@ def measure(n: int, repeats: int, with_pm4py: bool) -> dict:
     small = encode_log(make_log(1000), attributes=("owner", "channel"), case_attributes=("customer_id", "team", "site"))
     count_variants(small), discover_dfg(small), discover_performance_dfg(small)  # load the cached kernels
     compute_kpis(small, by=("team", "site", "week"), critical={"Verify identity"})
+    del small
     r = {"contacts": n, "threads": numba.get_num_threads(), "load": os.getloadavg()[0]}
     wall, out = run_child(PIPELINE, [str(path)])
     r["pipeline"] = json.loads(out)

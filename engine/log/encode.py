@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 
 from engine.log.schema import SEGMENT_COLUMNS
 from engine.errors import InputError
-from engine.log.store import read_log
 
 NO_TIME = np.iinfo(np.int64).min
 
@@ -141,7 +140,11 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
 
         def column(name: str) -> pa.ChunkedArray:
             # one column at a time: peak memory is one Arrow column plus the arrays built so far
-            return read_log(source, columns=[name]).column(name)
+            try:
+                return pq.read_table(source, columns=[name]).column(name)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise InputError(f"Cannot read column '{name}' of the event log: {exc}", path=str(source),
+                                 field=name) from exc
     if attributes is None:
         attributes = SEGMENT_COLUMNS
     attributes = tuple(c for c in attributes if c in names)
