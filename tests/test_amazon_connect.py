@@ -320,3 +320,12 @@ def test_cli_refuses_a_file_that_is_not_json(tmp_path):
     r = CliRunner().invoke(main, ["ingest", str(p), "--format", "amazon-connect", "-o", str(tmp_path / "l.parquet")])
     assert r.exit_code == 1
     assert "Not JSON" in r.output and "Traceback" not in r.output and str(p) in r.output
+
+
+def test_chunked_reading_gives_the_same_events(monkeypatch, chain):
+    import engine.ingest.amazon_connect as ac
+    monkeypatch.setattr(ac, "CHUNK", 1)     # one case per chunk: chains must still be whole
+    res = read_contact_records(DATA / "ctr_chain.jsonl", OPT)
+    cols = ("case_id", "activity", "timestamp", "end_timestamp", "owner", "resource", "transfer_type")
+    assert _rows(res.table, *cols) == _rows(chain.table, *cols)
+    assert [(r.line, r.reason) for r in res.rejects] == [(r.line, r.reason) for r in chain.rejects]

@@ -146,3 +146,11 @@ def test_conversation_without_segments(tmp_path):
         {"purpose": "customer", "sessions": [{"mediaType": "voice", "segments": []}]}]}]}))
     res = read_conversations(p, OPT)
     assert res.records_rejected == 1 and "without segments" in res.rejects[0].reason
+
+
+def test_chunked_reading_gives_the_same_events(monkeypatch, query):
+    import engine.ingest.genesys as ge
+    monkeypatch.setattr(ge, "CHUNK", 1)
+    res = read_conversations(DATA / "conversations_query.json", OPT)
+    assert _rows(res.table, *COLS) == _rows(query.table, *COLS)
+    assert sorted((r.line, r.reason) for r in res.rejects) == sorted((r.line, r.reason) for r in query.rejects)

@@ -90,9 +90,12 @@ from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
 from engine.ingest.pseudonym import pseudonymise, pseudonymise_value, run_key
 
 TS = pa.timestamp("ns", tz="UTC")
+CANONICAL_STRINGS = ("case_id", "activity", "resource", "owner", "channel", "queue", "site", "shift", "team",
+                     "customer_id")
 SELF_SERVICE = "Self-service"
 STEP_ATTRIBUTE = "cxmine_steps"
 MERGED_METHODS = ("TRANSFER", "QUEUE_TRANSFER", "MONITOR")
+CHUNK = 100_000   # contact records turned into events per chunk (whole cases), which bounds memory
 CHANNELS = {"VOICE": "voice", "CHAT": "chat", "TASK": "task", "EMAIL": "email"}
 
 # ---------------------------------------------------------------------------
@@ -156,10 +159,19 @@ class JsonRecords:
     """Records of a JSON export, flattened to dotted column names (``Agent.Username``)."""
 
     table: pa.Table
-    lines: np.ndarray                      # line (JSON Lines) or record number (documents) of each row
+    row_lines: np.ndarray | None = None    # line (JSON Lines) or record number (documents) of each row
     texts: list[str] | None = None         # raw text per row, when read by the slow path
     rejects: list[Reject] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source: Path | None = None             # JSON Lines read columnar: line numbers found on demand
+    parents: np.ndarray | None = None      # ... through the page (line) each record came from
+
+    @property
+    def lines(self) -> np.ndarray:
+        if self.row_lines is None:
+            lines = _scan_lines(self.source) if self.source is not None else np.arange(1, self.table.num_rows + 1)
+            self.row_lines = lines[self.parents] if self.parents is not None else lines
+        return self.row_lines
 
     def text_of(self, row: int) -> str:
         if self.texts is not None:
@@ -176,18 +188,63 @@ def _row_dict(table: pa.Table, row: int) -> dict:
     return out
 
 
-def _open_bytes(path: Path) -> bytes:
+def _is_gzip(path: Path) -> bool:
     try:
         with open(path, "rb") as fh:
-            head = fh.read(2)
-            fh.seek(0)
-            if head == b"\x1f\x8b":
-                with gzip.open(fh) as gz:
-                    return gz.read()
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError as exc:
+        raise InputError(f"Cannot read the file: {exc}", path=str(path)) from exc
+
+
+def _stream(path: Path):
+    """A binary stream of the file's content (gunzipped when gzip)."""
+    return pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+
+
+def _open_bytes(path: Path) -> bytes:
+    try:
+        with _stream(path) as fh:
             return fh.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"Cannot read the file: {exc}", path=str(path),
                          hint="Give an uncompressed or complete gzip JSON export") from exc
+
+
+def _peek(path: Path, size: int = 1 << 20) -> bytes:
+    try:
+        with _stream(path) as fh:
+            return fh.read(size)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Cannot read the file: {exc}", path=str(path),
+                         hint="Give an uncompressed or complete gzip JSON export") from exc
+
+
+def _scan_lines(path: Path, chunk: int = 1 << 26) -> np.ndarray:
+    """1-based numbers of the non-blank lines of a file (pyarrow.json skips blank lines), read in chunks."""
+    out: list[np.ndarray] = []
+    line_no = 0          # lines completed so far
+    carry_solid = False  # the unfinished line so far has a non-blank byte
+    with _stream(path) as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            arr = np.frombuffer(block, dtype=np.uint8)
+            nl = np.flatnonzero(arr == 10)
+            starts = np.concatenate(([0], nl + 1))
+            ends = np.concatenate((nl, [len(arr)]))
+            length = ends - starts
+            solid = length > 0
+            for i in np.flatnonzero((length > 0) & (length < 16)):
+                solid[i] = bool(block[starts[i]:ends[i]].strip())
+            solid[0] |= carry_solid
+            done = solid[:-1]                       # lines ended by a newline in this block
+            out.append(np.flatnonzero(done).astype(np.int64) + line_no + 1)
+            line_no += len(done)
+            carry_solid = bool(solid[-1])
+    if carry_solid:
+        out.append(np.array([line_no + 1], np.int64))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def flatten_table(table: pa.Table, *, keep_lists: tuple[str, ...] = ()) -> pa.Table:
@@ -281,44 +338,32 @@ def load_json_records(path: Path, *, unwrap: tuple[str, ...] = (), keep_lists: t
 
     ``unwrap``: keys of a page object whose list holds the records (``conversations``).
     """
-    data = _open_bytes(path)
-    stripped = data.lstrip()
+    head = _peek(path)
+    stripped = head.lstrip()
     if not stripped:
         return JsonRecords(pa.table({"__empty": pa.nulls(0)}), np.zeros(0, np.int64))
-    if stripped[:1] == b"{" and b"\n" in data.strip():
+    if stripped[:1] == b"{" and b"\n" in head.strip():
         try:
-            table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(block_size=1 << 24))
+            with _stream(path) as fh:
+                table = pj.read_json(fh, read_options=pj.ReadOptions(block_size=1 << 24))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             table = None
         if table is not None:
-            n_lines_with_data = table.num_rows
             first = [k for k in unwrap if k in table.column_names]
             if first and pa.types.is_list(table.column(first[0]).type):
                 col = table.column(first[0]).combine_chunks()
-                parents = pc.list_parent_indices(col).to_numpy()
+                parents = pc.list_parent_indices(col).to_numpy().astype(np.int64)
                 records = pa.Table.from_struct_array(pc.list_flatten(col))
-                lines = _data_lines(data)[parents] if n_lines_with_data else parents
-                return JsonRecords(flatten_table(records, keep_lists=keep_lists), lines)
-            return JsonRecords(flatten_table(table, keep_lists=keep_lists), _data_lines(data))
+                return JsonRecords(flatten_table(records, keep_lists=keep_lists), source=path, parents=parents)
+            return JsonRecords(flatten_table(table, keep_lists=keep_lists), source=path)
+    data = _open_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"The file is not UTF-8 text (byte {exc.start})", path=str(path),
                          hint=f"Give the JSON export of {what} as the platform wrote it") from exc
+    del data
     return _load_slow(path, text, unwrap, keep_lists, what)
-
-
-def _data_lines(data: bytes) -> np.ndarray:
-    """1-based numbers of the non-blank lines (pyarrow.json skips blank lines)."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(arr)]))
-    length = ends - starts
-    has_data = length > 0
-    for i in np.flatnonzero((length > 0) & (length < 16)):     # short lines may be only white space
-        has_data[i] = bool(data[starts[i]:ends[i]].strip())
-    return np.flatnonzero(has_data).astype(np.int64) + 1
 
 
 def _load_slow(path: Path, text: str, unwrap, keep_lists, what) -> JsonRecords:
@@ -536,8 +581,16 @@ class EventParts:
 def parse_step_trail(trail: pa.Array, row_ids: np.ndarray) -> tuple[np.ndarray, dict[str, pa.Array], np.ndarray]:
     """Decode ``activity|start_ms|end_ms|owner|resource;...`` into event columns.
 
-    Returns (record row of each event, columns, bad record rows).
+    Returns (record row of each event, columns, bad record rows). Works in slices of
+    ``chunk`` records so the split strings never all exist at once.
     """
+    chunk = 100_000
+    if len(trail) > chunk:
+        parts = [parse_step_trail(trail.slice(i, chunk), row_ids[i:i + chunk]) for i in range(0, len(trail), chunk)]
+        rows = np.concatenate([p[0] for p in parts])
+        cols = {k: pa.concat_arrays([p[1][k] for p in parts]) for k in parts[0][1]}
+        bad = np.concatenate([p[2] for p in parts])
+        return rows, cols, bad
     entries = pc.split_pattern(trail, ";")
     parents = pc.list_parent_indices(entries).to_numpy()
     flat = pc.list_flatten(entries)
@@ -777,144 +830,167 @@ def read_contact_records(path: Path, options: ReadOptions) -> ReadResult:
         return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings,
                           {"source_format": "amazon-connect"})
 
-    # legs -> cases
-    keep = np.flatnonzero(ok)
-    kt = table.take(pa.array(keep))
-    k = len(keep)
+    # legs -> cases: the chains are resolved over the whole file, then whole cases are turned into
+    # events a chunk at a time, which bounds memory
+    keep_all = np.flatnonzero(ok)
+    kp = pa.array(keep_all)
+    case_all = resolve_chains(contact.take(kp), _empty_to_null(col_or_null(table, "PreviousContactId")).take(kp),
+                              _empty_to_null(col_or_null(table, "NextContactId")).take(kp),
+                              _empty_to_null(col_or_null(table, "InitialContactId")).take(kp),
+                              pc.utf8_upper(col_or_null(table, "InitiationMethod")).take(kp))
+    case_codes = pc.dictionary_encode(case_all).indices.to_numpy(zero_copy_only=False)
+    by_case = np.argsort(case_codes, kind="stable")
+    sorted_codes = case_codes[by_case]
+    bounds = [0]
+    while bounds[-1] < len(by_case):
+        nxt = min(bounds[-1] + CHUNK, len(by_case))
+        while nxt < len(by_case) and sorted_codes[nxt] == sorted_codes[nxt - 1]:
+            nxt += 1
+        bounds.append(nxt)
 
-    def take(a):
-        return a.take(pa.array(keep))
+    def events_of(keep: np.ndarray) -> pa.Table:
+        kt = table.take(pa.array(keep))
+        k = len(keep)
 
-    contact_k = take(contact)
-    previous = _empty_to_null(col_or_null(kt, "PreviousContactId"))
-    initial = _empty_to_null(col_or_null(kt, "InitialContactId"))
-    next_ids = _empty_to_null(col_or_null(kt, "NextContactId"))
-    method = pc.utf8_upper(col_or_null(kt, "InitiationMethod"))
-    case_id = resolve_chains(contact_k, previous, next_ids, initial, method)
-    merged = _as_bool_mask(pc.is_in(pc.fill_null(method, ""), value_set=pa.array(MERGED_METHODS))) & \
-        _as_bool_mask(pc.is_valid(previous))
-    channel_raw = pc.utf8_upper(col_or_null(kt, "Channel"))
-    channel = pc.utf8_lower(channel_raw)
-    k_init, k_disc, k_sys = _i64(take(init_ts)), _i64(take(disc_ts)), _i64(take(sys_ts))
-    k_enq, k_deq, k_agent = i_enq[keep], i_deq[keep], i_agent[keep]
-    k_acws, k_acwe, k_xfer = i_acws[keep], i_acwe[keep], _i64(take(xfer_ts))
-    has_trail_k = has_trail[keep]
+        def take(a):
+            return a.take(pa.array(keep))
 
-    queue_name = _empty_to_null(col_or_null(kt, "Queue.Name"))
-    agent_name = _empty_to_null(col_or_null(kt, "Agent.Username"))
-    levels = [_empty_to_null(col_or_null(kt, f"Agent.HierarchyGroups.Level{i}.GroupName")) for i in range(1, 6)]
-    team = pc.coalesce(*reversed(levels), _empty_to_null(col_or_null(kt, "Agent.RoutingProfile.Name")))
-    n_levels = sum(pc.is_valid(lv).cast(pa.int8()).to_numpy(zero_copy_only=False).astype(int) for lv in levels)
-    site = pc.if_else(pa.array(n_levels >= 2), levels[0], pa.nulls(k, pa.string()))
+        contact_k = take(contact)
+        previous = _empty_to_null(col_or_null(kt, "PreviousContactId"))
+        initial = _empty_to_null(col_or_null(kt, "InitialContactId"))
+        next_ids = _empty_to_null(col_or_null(kt, "NextContactId"))
+        method = pc.utf8_upper(col_or_null(kt, "InitiationMethod"))
+        case_id = resolve_chains(contact_k, previous, next_ids, initial, method)
+        merged = _as_bool_mask(pc.is_in(pc.fill_null(method, ""), value_set=pa.array(MERGED_METHODS))) & \
+            _as_bool_mask(pc.is_valid(previous))
+        channel_raw = pc.utf8_upper(col_or_null(kt, "Channel"))
+        channel = pc.utf8_lower(channel_raw)
+        k_init, k_disc, k_sys = _i64(take(init_ts)), _i64(take(disc_ts)), _i64(take(sys_ts))
+        k_enq, k_deq, k_agent = i_enq[keep], i_deq[keep], i_agent[keep]
+        k_acws, k_acwe, k_xfer = i_acws[keep], i_acwe[keep], _i64(take(xfer_ts))
+        has_trail_k = has_trail[keep]
 
-    def ts(a: np.ndarray) -> pa.Array:
-        return pa.array(a, mask=a == nat).cast(TS)
+        queue_name = _empty_to_null(col_or_null(kt, "Queue.Name"))
+        agent_name = _empty_to_null(col_or_null(kt, "Agent.Username"))
+        levels = [_empty_to_null(col_or_null(kt, f"Agent.HierarchyGroups.Level{i}.GroupName")) for i in range(1, 6)]
+        team = pc.coalesce(*reversed(levels), _empty_to_null(col_or_null(kt, "Agent.RoutingProfile.Name")))
+        n_levels = sum(pc.is_valid(lv).cast(pa.int8()).to_numpy(zero_copy_only=False).astype(int) for lv in levels)
+        site = pc.if_else(pa.array(n_levels >= 2), levels[0], pa.nulls(k, pa.string()))
 
-    parts = EventParts()
-    native = ~has_trail_k
-    # transfer into a merged leg, consult or conference (classified against the leg before)
-    prev_idx = _positions(previous, contact_k)
-    is_handoff = merged & native
-    hold_s = _num(kt, "Agent.CustomerHoldDuration")
-    talk_s = np.where((k_agent != nat) & (k_acws != nat), (k_acws - k_agent) / 1e9, 0.0)
-    first_acw = np.where(prev_idx >= 0, k_acws[np.maximum(prev_idx, 0)], nat)
-    first_hold = np.where(prev_idx >= 0, hold_s[np.maximum(prev_idx, 0)], 0.0)
-    kind = classify_handoffs(first_acw, k_acws, first_hold, talk_s)
-    queue_xfer = method.to_numpy(zero_copy_only=False) == "QUEUE_TRANSFER"
-    kind = np.where(queue_xfer, 0, kind)
-    prev_owner = pc.take(pc.coalesce(team, queue_name), pa.array(np.maximum(prev_idx, 0)))
-    prev_owner = pc.if_else(pa.array(prev_idx >= 0), prev_owner, pa.nulls(k, pa.string()))
-    prev_agent = pc.if_else(pa.array(prev_idx >= 0), pc.take(agent_name, pa.array(np.maximum(prev_idx, 0))),
-                            pa.nulls(k, pa.string()))
-    labels = np.array(["Transfer", "Consult", "Conference"])
-    kinds = np.array(["transfer", "consult", "conference"])
-    for code in range(3):
-        rows = np.flatnonzero(is_handoff & (kind == code))
+        def ts(a: np.ndarray) -> pa.Array:
+            return pa.array(a, mask=a == nat).cast(TS)
+
+        parts = EventParts()
+        native = ~has_trail_k
+        # transfer into a merged leg, consult or conference (classified against the leg before)
+        prev_idx = _positions(previous, contact_k)
+        is_handoff = merged & native
+        hold_s = _num(kt, "Agent.CustomerHoldDuration")
+        talk_s = np.where((k_agent != nat) & (k_acws != nat), (k_acws - k_agent) / 1e9, 0.0)
+        first_acw = np.where(prev_idx >= 0, k_acws[np.maximum(prev_idx, 0)], nat)
+        first_hold = np.where(prev_idx >= 0, hold_s[np.maximum(prev_idx, 0)], 0.0)
+        kind = classify_handoffs(first_acw, k_acws, first_hold, talk_s)
+        queue_xfer = method.to_numpy(zero_copy_only=False) == "QUEUE_TRANSFER"
+        kind = np.where(queue_xfer, 0, kind)
+        prev_owner = pc.take(pc.coalesce(team, queue_name), pa.array(np.maximum(prev_idx, 0)))
+        prev_owner = pc.if_else(pa.array(prev_idx >= 0), prev_owner, pa.nulls(k, pa.string()))
+        prev_agent = pc.if_else(pa.array(prev_idx >= 0), pc.take(agent_name, pa.array(np.maximum(prev_idx, 0))),
+                                pa.nulls(k, pa.string()))
+        labels = np.array(["Transfer", "Consult", "Conference"])
+        kinds = np.array(["transfer", "consult", "conference"])
+        for code in range(3):
+            rows = np.flatnonzero(is_handoff & (kind == code))
+            if len(rows):
+                parts.add(rows, 0, activity=labels[code], timestamp=ts(k_init[rows]), end_timestamp=pa.nulls(len(rows), TS),
+                          owner=prev_owner.take(pa.array(rows)), resource=prev_agent.take(pa.array(rows)),
+                          queue=queue_name.take(pa.array(rows)), team=prev_owner.take(pa.array(rows)),
+                          site=pa.nulls(len(rows), pa.string()), transfer_type=kinds[code],
+                          transfer_to=pc.coalesce(queue_name, agent_name).take(pa.array(rows)))
+        # contact flow (IVR / bot) and outbound dialling
+        m = method.to_numpy(zero_copy_only=False)
+        m = np.where(m == None, "INBOUND", m)  # noqa: E711
+        flow_start = np.where(k_sys != nat, k_sys, k_init)
+        flow_end = np.where(k_enq != nat, k_enq, np.where(k_agent != nat, k_agent, k_disc))
+        flow_kind = np.isin(m, ["INBOUND", "API", "DISCONNECT", "EXTERNAL_OUTBOUND", "WEBRTC_API"]) | (m == "")
+        has_flow = native & flow_kind & (flow_end != nat) & (flow_end > flow_start)
+        ch = channel_raw.to_numpy(zero_copy_only=False)
+        for label, sel in (("IVR menu", ch == "VOICE"), ("Bot intent", ch == "CHAT"), ("Contact flow", (ch != "VOICE") & (ch != "CHAT"))):
+            rows = np.flatnonzero(has_flow & sel)
+            if len(rows):
+                parts.add(rows, 1, activity=label, timestamp=ts(flow_start[rows]), end_timestamp=ts(flow_end[rows]),
+                          owner=SELF_SERVICE, resource=None, queue=None, team=None, site=None)
+        outbound = native & np.isin(m, ["OUTBOUND", "CALLBACK"]) & (k_sys != nat)
+        rows = np.flatnonzero(outbound)
         if len(rows):
-            parts.add(rows, 0, activity=labels[code], timestamp=ts(k_init[rows]), end_timestamp=pa.nulls(len(rows), TS),
-                      owner=prev_owner.take(pa.array(rows)), resource=prev_agent.take(pa.array(rows)),
-                      queue=queue_name.take(pa.array(rows)), team=prev_owner.take(pa.array(rows)),
-                      site=pa.nulls(len(rows), pa.string()), transfer_type=kinds[code],
-                      transfer_to=pc.coalesce(queue_name, agent_name).take(pa.array(rows)))
-    # contact flow (IVR / bot) and outbound dialling
-    m = method.to_numpy(zero_copy_only=False)
-    m = np.where(m == None, "INBOUND", m)  # noqa: E711
-    flow_start = np.where(k_sys != nat, k_sys, k_init)
-    flow_end = np.where(k_enq != nat, k_enq, np.where(k_agent != nat, k_agent, k_disc))
-    flow_kind = np.isin(m, ["INBOUND", "API", "DISCONNECT", "EXTERNAL_OUTBOUND", "WEBRTC_API"]) | (m == "")
-    has_flow = native & flow_kind & (flow_end != nat) & (flow_end > flow_start)
-    ch = channel_raw.to_numpy(zero_copy_only=False)
-    for label, sel in (("IVR menu", ch == "VOICE"), ("Bot intent", ch == "CHAT"), ("Contact flow", (ch != "VOICE") & (ch != "CHAT"))):
-        rows = np.flatnonzero(has_flow & sel)
+            parts.add(rows, 1, activity="Outbound call", timestamp=ts(k_init[rows]), end_timestamp=ts(k_sys[rows]),
+                      owner=pc.coalesce(team, queue_name).take(pa.array(rows)), resource=agent_name.take(pa.array(rows)),
+                      queue=queue_name.take(pa.array(rows)), team=team.take(pa.array(rows)), site=site.take(pa.array(rows)))
+        # queue
+        rows = np.flatnonzero(native & (k_enq != nat))
         if len(rows):
-            parts.add(rows, 1, activity=label, timestamp=ts(flow_start[rows]), end_timestamp=ts(flow_end[rows]),
-                      owner=SELF_SERVICE, resource=None, queue=None, team=None, site=None)
-    outbound = native & np.isin(m, ["OUTBOUND", "CALLBACK"]) & (k_sys != nat)
-    rows = np.flatnonzero(outbound)
-    if len(rows):
-        parts.add(rows, 1, activity="Outbound call", timestamp=ts(k_init[rows]), end_timestamp=ts(k_sys[rows]),
-                  owner=pc.coalesce(team, queue_name).take(pa.array(rows)), resource=agent_name.take(pa.array(rows)),
-                  queue=queue_name.take(pa.array(rows)), team=team.take(pa.array(rows)), site=site.take(pa.array(rows)))
-    # queue
-    rows = np.flatnonzero(native & (k_enq != nat))
-    if len(rows):
-        deq = np.where(k_deq != nat, k_deq, np.where(k_agent != nat, k_agent, k_disc))[rows]
-        q = queue_name.take(pa.array(rows))
-        parts.add(rows, 2, activity="Queue", timestamp=ts(k_enq[rows]), end_timestamp=ts(deq), owner=q,
-                  resource=None, queue=q, team=None, site=None)
-    # agent
-    agent_end = np.where(k_acws != nat, k_acws, k_disc)
-    rows = np.flatnonzero(native & (k_agent != nat))
-    if len(rows):
-        r = pa.array(rows)
-        parts.add(rows, 3, activity="Agent answer", timestamp=ts(k_agent[rows]), end_timestamp=ts(agent_end[rows]),
-                  owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
-                  site=site.take(r), number_of_holds=pa.array(_num(kt, "Agent.NumberOfHolds")[rows].astype(np.int64)),
-                  customer_hold_seconds=pa.array(hold_s[rows]))
-    rows = np.flatnonzero(native & (k_acws != nat))
-    if len(rows):
-        r = pa.array(rows)
-        parts.add(rows, 4, activity="Wrap-up", timestamp=ts(k_acws[rows]), end_timestamp=ts(k_acwe[rows]),
-                  owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
-                  site=site.take(r))
-    # external transfer
-    ext = _empty_to_null(col_or_null(kt, "TransferredToEndpoint.Address"))
-    rows = np.flatnonzero(native & _as_bool_mask(pc.is_valid(ext)))
-    if len(rows):
-        r = pa.array(rows)
-        at = np.where(k_xfer != nat, k_xfer, np.where(k_acws != nat, k_acws, k_disc))[rows]
-        parts.add(rows, 4, activity="Transfer", timestamp=ts(at), end_timestamp=pa.nulls(len(rows), TS),
-                  owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
-                  site=site.take(r), transfer_type="external", transfer_to=scrub_column(ext.take(r), key, whole=True))
-    # end of the contact: abandon or disconnect, on legs no merged leg follows
-    followed = np.zeros(k, bool)
-    followed[prev_idx[merged & (prev_idx >= 0)]] = True
-    abandon = native & (k_enq != nat) & (k_agent == nat) & (k_disc != nat) & ~followed
-    rows = np.flatnonzero(abandon)
-    if len(rows):
-        parts.add(rows, 5, activity="Abandon", timestamp=ts(k_disc[rows]), end_timestamp=pa.nulls(len(rows), TS),
-                  owner=queue_name.take(pa.array(rows)), resource=None, queue=queue_name.take(pa.array(rows)),
-                  team=None, site=None)
-    rows = np.flatnonzero(native & ~abandon & ~followed & (k_disc != nat))
-    if len(rows):
-        parts.add(rows, 5, activity="Disconnect", timestamp=ts(k_disc[rows]), end_timestamp=pa.nulls(len(rows), TS),
-                  owner=None, resource=None, queue=queue_name.take(pa.array(rows)), team=None, site=None)
-    # a leg with nothing else to show (a task still open): its initiation
-    bare = native & ~has_flow & ~outbound & (k_enq == nat) & (k_agent == nat) & (k_disc == nat) & ~is_handoff
-    rows = np.flatnonzero(bare)
-    if len(rows):
-        parts.add(rows, 1, activity="Contact initiated", timestamp=ts(k_init[rows]),
-                  end_timestamp=pa.nulls(len(rows), TS), owner=None, resource=None,
-                  queue=queue_name.take(pa.array(rows)), team=None, site=None)
-    # step trails
-    if len(trail_ev_rows):
-        pos = np.searchsorted(keep, trail_ev_rows)
-        r = pa.array(pos)
-        parts.add(pos, 0, queue=queue_name.take(r), team=team.take(r), site=site.take(r), **trail_cols)
-    rows, events = parts.build()
-    events = events.drop_columns([c for c in ("rank",) if c in events.column_names])
-    leg = _leg_columns(kt, key, case_id, contact_k, channel, previous, initial, method)
-    out = fill_from_attributes(_join_leg_columns(events, rows, leg))
+            deq = np.where(k_deq != nat, k_deq, np.where(k_agent != nat, k_agent, k_disc))[rows]
+            q = queue_name.take(pa.array(rows))
+            parts.add(rows, 2, activity="Queue", timestamp=ts(k_enq[rows]), end_timestamp=ts(deq), owner=q,
+                      resource=None, queue=q, team=None, site=None)
+        # agent
+        agent_end = np.where(k_acws != nat, k_acws, k_disc)
+        rows = np.flatnonzero(native & (k_agent != nat))
+        if len(rows):
+            r = pa.array(rows)
+            parts.add(rows, 3, activity="Agent answer", timestamp=ts(k_agent[rows]), end_timestamp=ts(agent_end[rows]),
+                      owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
+                      site=site.take(r), number_of_holds=pa.array(_num(kt, "Agent.NumberOfHolds")[rows].astype(np.int64)),
+                      customer_hold_seconds=pa.array(hold_s[rows]))
+        rows = np.flatnonzero(native & (k_acws != nat))
+        if len(rows):
+            r = pa.array(rows)
+            parts.add(rows, 4, activity="Wrap-up", timestamp=ts(k_acws[rows]), end_timestamp=ts(k_acwe[rows]),
+                      owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
+                      site=site.take(r))
+        # external transfer
+        ext = _empty_to_null(col_or_null(kt, "TransferredToEndpoint.Address"))
+        rows = np.flatnonzero(native & _as_bool_mask(pc.is_valid(ext)))
+        if len(rows):
+            r = pa.array(rows)
+            at = np.where(k_xfer != nat, k_xfer, np.where(k_acws != nat, k_acws, k_disc))[rows]
+            parts.add(rows, 4, activity="Transfer", timestamp=ts(at), end_timestamp=pa.nulls(len(rows), TS),
+                      owner=team.take(r), resource=agent_name.take(r), queue=queue_name.take(r), team=team.take(r),
+                      site=site.take(r), transfer_type="external", transfer_to=scrub_column(ext.take(r), key, whole=True))
+        # end of the contact: abandon or disconnect, on legs no merged leg follows
+        followed = np.zeros(k, bool)
+        followed[prev_idx[merged & (prev_idx >= 0)]] = True
+        abandon = native & (k_enq != nat) & (k_agent == nat) & (k_disc != nat) & ~followed
+        rows = np.flatnonzero(abandon)
+        if len(rows):
+            parts.add(rows, 5, activity="Abandon", timestamp=ts(k_disc[rows]), end_timestamp=pa.nulls(len(rows), TS),
+                      owner=queue_name.take(pa.array(rows)), resource=None, queue=queue_name.take(pa.array(rows)),
+                      team=None, site=None)
+        rows = np.flatnonzero(native & ~abandon & ~followed & (k_disc != nat))
+        if len(rows):
+            parts.add(rows, 5, activity="Disconnect", timestamp=ts(k_disc[rows]), end_timestamp=pa.nulls(len(rows), TS),
+                      owner=None, resource=None, queue=queue_name.take(pa.array(rows)), team=None, site=None)
+        # a leg with nothing else to show (a task still open): its initiation
+        bare = native & ~has_flow & ~outbound & (k_enq == nat) & (k_agent == nat) & (k_disc == nat) & ~is_handoff
+        rows = np.flatnonzero(bare)
+        if len(rows):
+            parts.add(rows, 1, activity="Contact initiated", timestamp=ts(k_init[rows]),
+                      end_timestamp=pa.nulls(len(rows), TS), owner=None, resource=None,
+                      queue=queue_name.take(pa.array(rows)), team=None, site=None)
+        # step trails
+        sel = np.isin(trail_ev_rows, keep)
+        if sel.any():
+            pos = np.searchsorted(keep, trail_ev_rows[sel])
+            r = pa.array(pos)
+            chunk_cols = {name: col.filter(pa.array(sel)) for name, col in trail_cols.items()}
+            parts.add(pos, 0, queue=queue_name.take(r), team=team.take(r), site=site.take(r), **chunk_cols)
+        rows, events = parts.build()
+        events = events.drop_columns([c for c in ("rank",) if c in events.column_names])
+        leg = _leg_columns(kt, key, case_id, contact_k, channel, previous, initial, method)
+        return fill_from_attributes(_join_leg_columns(events, rows, leg))
+
+    parts_out = [events_of(np.sort(keep_all[by_case[lo:hi]])) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    out = pa.concat_tables([t for t in parts_out if t.num_rows], promote_options="permissive") \
+        if any(t.num_rows for t in parts_out) else _empty_events()
     meta = {"source_format": "amazon-connect", "contact_records": int(ok.sum())}
     return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
 
@@ -948,6 +1024,7 @@ def _leg_columns(kt: pa.Table, key: bytes, case_id, contact, channel, previous, 
 
 
 def _join_leg_columns(events: pa.Table, rows: np.ndarray, leg: dict[str, pa.Array]) -> pa.Table:
+    """Events plus the columns of their record, repeated per event (strings dictionary-encoded first)."""
     idx = pa.array(rows)
     out = {"case_id": leg["case_id"].take(idx)}
     for name in events.column_names:
@@ -955,6 +1032,8 @@ def _join_leg_columns(events: pa.Table, rows: np.ndarray, leg: dict[str, pa.Arra
     for name, col in leg.items():
         if name == "case_id" or name in out:
             continue
+        if pa.types.is_string(col.type) and name not in CANONICAL_STRINGS:
+            col = pc.dictionary_encode(col)
         out[name] = col.take(idx)
     return pa.table(out)
 
@@ -969,6 +1048,8 @@ def fill_from_attributes(table: pa.Table) -> pa.Table:
         if attr not in table.column_names:
             continue
         col = table.column(attr).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
         if not pa.types.is_string(col.type):
             continue
         if name in table.column_names:

@@ -54,7 +54,9 @@ and address field and every participant attribute is scrubbed.
 Refused, with the reason: a record without ``conversationId``, a
 conversation without segments or with a segment time that cannot be read, a
 segment ending before it starts, and a repeated ``conversationId`` (the copy
-with the latest ``conversationEnd`` is kept).
+with the latest ``conversationEnd`` is kept; when that copy is itself
+refused, the conversation is refused). Conversations are turned into events
+100,000 at a time, which bounds memory.
 """
 
 from __future__ import annotations
@@ -71,12 +73,15 @@ from engine.ingest.amazon_connect import (
     col_or_null, fill_from_attributes, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
     scrub_record_text)
 
+PURPOSES = ("customer", "external", "ivr", "workflow", "botflow", "bot", "acd", "agent", "user")
+SEGMENT_TYPES = ("interact", "alert", "hold", "wrapup", "dialing", "contacting", "delay", "ivr")
 SELF_PURPOSES = ("ivr", "workflow")
 BOT_PURPOSES = ("botflow", "bot")
 AGENT_PURPOSES = ("agent", "user")
 AGENT_SEGMENTS = {"alert": "Alert", "interact": "Agent answer", "hold": "Hold", "wrapup": "Wrap-up",
                   "dialing": "Outbound call", "contacting": "Outbound call"}
 SEGMENT_RANK = {"Transfer": 2, "Abandon": 7}
+CHUNK = 100_000   # conversations read per chunk, which bounds memory
 
 
 def _flatten_list(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -125,6 +130,43 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
         for i, r in enumerate(reason.to_pylist()):
             rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
         return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+    # duplicates over the whole file; then conversations are independent and are read in chunks
+    conv_end, _ = parse_times(table, "conversationEnd")
+    dup = _duplicates(conv_id, _i64(conv_end))
+    tables, n_ok = [], 0
+    for lo in range(0, n, CHUNK):
+        part, rej, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], recs, key, src)
+        rejects += rej
+        n_ok += k
+        if part is not None and part.num_rows:
+            tables.append(part)
+    out = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_events()
+    meta["conversations"] = n_ok
+    return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
+
+
+def _duplicates(conv_id: pa.Array, conv_end: np.ndarray) -> np.ndarray:
+    """True for every copy of a conversationId but the one with the latest conversationEnd (ties: the later)."""
+    n = len(conv_id)
+    dup = np.zeros(n, bool)
+    idx = np.flatnonzero(_as_bool_mask(pc.is_valid(conv_id)))
+    if len(idx):
+        enc = pc.dictionary_encode(conv_id.take(pa.array(idx))).indices.to_numpy(zero_copy_only=False)
+        order = np.lexsort((idx, conv_end[idx], enc))
+        last = np.ones(len(order), bool)
+        last[:-1] = enc[order][1:] != enc[order][:-1]
+        dup[idx[order[~last]]] = True
+    return dup
+
+
+def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: bytes,
+                        src: str) -> tuple[pa.Table | None, list[Reject], int]:
+    """Events of conversations table[...] (rows lo.. of the file), their rejects, and how many were accepted."""
+    n = table.num_rows
+    rejects: list[Reject] = []
+    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
+    reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
+        "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
 
     # participants -> sessions -> segments, all columnar
     parts_col = table.column("participants").combine_chunks()
@@ -171,17 +213,6 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
         "a segment has no readable segmentStart / segmentEnd (ISO 8601 with zone or epoch ms expected)"), none))
     reason = pc.coalesce(reason, pc.if_else(pa.array(back_conv), pa.scalar(
         "impossible times: a segment ends before it starts"), none))
-    conv_end, _ = parse_times(table, "conversationEnd")
-    ok = _as_bool_mask(pc.is_null(reason))
-    dup = np.zeros(n, bool)
-    idx = np.flatnonzero(ok)
-    if len(idx):
-        enc = pc.dictionary_encode(conv_id.take(pa.array(idx))).indices.to_numpy(zero_copy_only=False)
-        ce = _i64(conv_end)[idx]
-        order = np.lexsort((idx, ce, enc))
-        last = np.ones(len(order), bool)
-        last[:-1] = enc[order][1:] != enc[order][:-1]
-        dup[idx[order[~last]]] = True
     reason = pc.coalesce(reason, pc.if_else(pa.array(dup), pa.scalar(
         "duplicate conversationId (kept the copy with the latest conversationEnd)"), none))
     # step trails
@@ -199,40 +230,37 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
     reason_list = reason.to_pylist()
     for i, r in enumerate(reason_list):
         if r is not None:
-            rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
+            rejects.append(Reject(src, int(recs.lines[lo + i]), r, scrub_record_text(recs.text_of(lo + i), key)))
     ok = np.array([r is None for r in reason_list])
     if not ok.any():
-        return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+        return None, rejects, 0
 
-    # conversation-level columns
-    conv_media = np.full(n, None, dtype=object)
-    media_np = media.to_numpy(zero_copy_only=False)
-    have = np.flatnonzero(media_np != None)[::-1]  # noqa: E711  (reversed: the first session wins)
-    conv_media[p_conv[s_part[have]]] = media_np[have]
-    purpose_np = purpose.to_numpy(zero_copy_only=False)
-    cust_sess = np.isin(purpose_np[s_part], ["customer", "external"])
+    # conversation-level columns (codes and indices, no Python objects per segment)
+    sess_conv = p_conv[s_part]
+    first_media = _first_per_group(np.flatnonzero(_as_bool_mask(pc.is_valid(media))), sess_conv, n)
+    conv_media = _take_or_null(media, first_media)
+    p_code = _codes(purpose, PURPOSES)
     cust_addr = pc.coalesce(pc.replace_substring_regex(ani, r"^(tel|sip|mailto):", ""), addr_from)
-    customer = np.full(n, None, dtype=object)
-    ca = cust_addr.to_numpy(zero_copy_only=False)
-    cust_rows = np.flatnonzero(cust_sess & (ca != None))[::-1]  # noqa: E711
-    customer[p_conv[s_part[cust_rows]]] = ca[cust_rows]
-    customer_id = pseudonymise(pa.array(customer, pa.string()), key)
+    cust_sess = np.isin(p_code[s_part], [PURPOSES.index("customer"), PURPOSES.index("external")])
+    cust_rows = np.flatnonzero(cust_sess & _as_bool_mask(pc.is_valid(cust_addr)))
+    customer_id = pseudonymise(_take_or_null(cust_addr, _first_per_group(cust_rows, sess_conv, n)), key)
 
     parts_ev = EventParts()
-    seg_type = pc.utf8_lower(_field(segs, "segmentType")).to_numpy(zero_copy_only=False)
-    disc = pc.utf8_lower(_field(segs, "disconnectType")).to_numpy(zero_copy_only=False)
+    seg_type_s = pc.utf8_lower(_field(segs, "segmentType"))
+    disc_s = pc.utf8_lower(_field(segs, "disconnectType"))
+    seg_type = _codes(seg_type_s, SEGMENT_TYPES)
+    is_transfer_end = _codes(disc_s, ("transfer",)) == 0
     queue_id = _empty_to_null(_field(segs, "queueId"))
-    g_purpose = purpose_np[g_part]
+    g_pc = p_code[g_part]
     native = ok[g_conv] & ~trail_conv_mask[g_conv]
-    g_media = media_np[g_sess]
+    g_chat = (_codes(media, ("chat", "message")) >= 0)[g_sess]
     acd_queue = pc.coalesce(p_name.take(pa.array(g_part)), queue_id)
+    is_acd_part = g_pc == PURPOSES.index("acd")
     # the queue an agent answered for: the segment's queueId, else the conversation's last acd queue
-    conv_queue = np.full(n, None, dtype=object)
-    aq = acd_queue.to_numpy(zero_copy_only=False)
-    gi = np.flatnonzero((g_purpose == "acd") & (aq != None))  # noqa: E711  (the last acd queue wins)
-    conv_queue[g_conv[gi]] = aq[gi]
-    seg_queue_name = pc.coalesce(_name_queue(queue_id, acd_queue, g_conv, g_purpose),
-                                 pa.array(conv_queue[g_conv], pa.string()))
+    acd_named = np.flatnonzero(is_acd_part & _as_bool_mask(pc.is_valid(acd_queue)))
+    conv_queue_row = _last_per_group(acd_named, g_conv, n)
+    conv_queue = _take_or_null(acd_queue, conv_queue_row)
+    seg_queue_name = pc.coalesce(_name_queue(queue_id, acd_queue, acd_named), conv_queue.take(pa.array(g_conv)))
     g_team = pc.coalesce(p_team.take(pa.array(g_part)), seg_queue_name)
     g_site = p_site.take(pa.array(g_part))
     g_agent = pc.coalesce(p_name.take(pa.array(g_part)), p_user.take(pa.array(g_part)))
@@ -252,23 +280,29 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
             return v if isinstance(v, str) or v is None else v.take(r)
         parts_ev.add(g_conv[rows], rank, activity=activity, timestamp=ts_(rows, i_start),
                      end_timestamp=ts_(rows, i_end), owner=pick(owner), resource=pick(resource), queue=pick(queue),
-                     team=pick(team), site=pick(site), segment_type=pa.array(seg_type[rows], pa.string()),
-                     disconnect_type=pa.array(disc[rows], pa.string()), **{k: pick(v) for k, v in extra.items()})
+                     team=pick(team), site=pick(site), segment_type=seg_type_s.take(r),
+                     disconnect_type=disc_s.take(r), **{k: pick(v) for k, v in extra.items()})
 
-    is_bot = np.isin(g_purpose, BOT_PURPOSES) | (np.isin(g_purpose, SELF_PURPOSES) & np.isin(g_media, ["chat", "message"]))
-    is_ivr = np.isin(g_purpose, SELF_PURPOSES) & ~is_bot
+    def purpose_in(names):
+        return np.isin(g_pc, [PURPOSES.index(x) for x in names])
+
+    def seg_is(*names):
+        return np.isin(seg_type, [SEGMENT_TYPES.index(x) for x in names])
+
+    is_bot = purpose_in(BOT_PURPOSES) | (purpose_in(SELF_PURPOSES) & g_chat)
+    is_ivr = purpose_in(SELF_PURPOSES) & ~is_bot
     add(native & is_ivr, 1, "IVR menu", SELF_SERVICE, None, None, None, None)
     add(native & is_bot, 1, "Bot intent", SELF_SERVICE, None, None, None, None)
-    is_acd = (g_purpose == "acd") & np.isin(seg_type, ["interact", "delay", "ivr"])
+    is_acd = is_acd_part & seg_is("interact", "delay", "ivr")
     add(native & is_acd, 3, "Queue", acd_queue, None, acd_queue, None, None)
-    is_agent = np.isin(g_purpose, AGENT_PURPOSES)
+    is_agent = purpose_in(AGENT_PURPOSES)
     for st, label in AGENT_SEGMENTS.items():
-        sel = native & is_agent & (seg_type == st)
+        sel = native & is_agent & seg_is(st)
         add(sel, 4, label, g_team, g_agent, seg_queue_name, g_team, g_site,
             **({"wrap_up_code": wrap} if st == "wrapup" else {}))
-    add(native & (g_purpose == "external") & (seg_type == "interact"), 4, "External party", "External", None, None,
+    add(native & purpose_in(("external",)) & seg_is("interact"), 4, "External party", "External", None, None,
         None, None)
-    xfer = native & is_agent & (disc == "transfer")
+    xfer = native & is_agent & is_transfer_end
     rows = np.flatnonzero(xfer)
     if len(rows):
         r = pa.array(rows)
@@ -277,10 +311,10 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
                      end_timestamp=pa.nulls(len(rows), TS), owner=owner,
                      resource=g_agent.take(r),
                      queue=seg_queue_name.take(r), team=owner, site=g_site.take(r),
-                     segment_type=pa.array(seg_type[rows], pa.string()), disconnect_type="transfer")
+                     segment_type=seg_type_s.take(r), disconnect_type="transfer")
     # abandon: queued, no agent interact in the conversation
     agent_talk = np.zeros(n, bool)
-    agent_talk[g_conv[is_agent & (seg_type == "interact")]] = True
+    agent_talk[g_conv[is_agent & seg_is("interact")]] = True
     queued_last = np.full(n, -1, np.int64)
     acd_rows = np.flatnonzero(native & is_acd)
     order = acd_rows[np.argsort(i_end[acd_rows], kind="stable")]
@@ -296,11 +330,11 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
     if len(tr_ev_parts):
         carrier = pa.array(tr_ev_parts)
         parts_ev.add(p_conv[tr_ev_parts], 0,
-                     queue=pc.coalesce(p_queue.take(carrier), pa.array(conv_queue[p_conv[tr_ev_parts]], pa.string())),
+                     queue=pc.coalesce(p_queue.take(carrier), conv_queue.take(pa.array(p_conv[tr_ev_parts]))),
                      team=p_team.take(carrier), site=p_site.take(carrier), shift=p_shift.take(carrier), **tr_cols)
     rows, events = parts_ev.build()
     idx = pa.array(rows)
-    channel = pa.array(conv_media, pa.string())
+    channel = conv_media
     leg = {"channel": channel, "customer_id": customer_id}
     for name in table.column_names:
         if name in ("participants", "conversationId", "__empty"):
@@ -320,7 +354,7 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
     # participant attributes of the customer (intent, outcome, ...) as attributes, scrubbed
     if pa.types.is_struct(p_attrs.type) and p_attrs.type.num_fields:
         cust_part = np.full(n, -1, np.int64)
-        cp = np.flatnonzero(np.isin(purpose_np, ["customer", "external"]))
+        cp = np.flatnonzero(np.isin(p_code, [PURPOSES.index("customer"), PURPOSES.index("external")]))
         cust_part[p_conv[cp[::-1]]] = cp[::-1]
         for i in range(p_attrs.type.num_fields):
             nm = p_attrs.type.field(i).name
@@ -335,20 +369,50 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
             if pa.types.is_string(per_conv.type):
                 per_conv = scrub_column(per_conv, key, whole=bool(PII_KEYS.search(nm)))
             out["attr." + nm] = per_conv.take(idx)
-    meta["conversations"] = int(ok.sum())
-    return ReadResult(fill_from_attributes(pa.table(out)), n + len(recs.rejects), rejects, warnings, meta)
+    return fill_from_attributes(pa.table(out)), rejects, int(ok.sum())
 
 
-def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, g_conv: np.ndarray, g_purpose: np.ndarray) -> pa.Array:
+def _codes(arr: pa.Array, labels: tuple[str, ...]) -> np.ndarray:
+    """int8 position of each value in ``labels`` (-1 for other values and nulls)."""
+    enc = pc.dictionary_encode(arr)
+    lookup = np.array([labels.index(v) if v in labels else -1 for v in enc.dictionary.to_pylist()] + [-1], np.int8)
+    idx = pc.fill_null(enc.indices, len(lookup) - 1).to_numpy(zero_copy_only=False)
+    return lookup[idx]
+
+
+def _first_per_group(rows: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Per group (0..n-1), the first of ``rows`` (ascending) that belongs to it; -1 when none."""
+    out = np.full(n, -1, np.int64)
+    if len(rows):
+        g, first = np.unique(group[rows], return_index=True)
+        out[g] = rows[first]
+    return out
+
+
+def _last_per_group(rows: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, -1, np.int64)
+    if len(rows):
+        rev = rows[::-1]
+        g, first = np.unique(group[rev], return_index=True)
+        out[g] = rev[first]
+    return out
+
+
+def _take_or_null(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    taken = values.take(pa.array(np.maximum(idx, 0))) if len(values) else pa.nulls(len(idx), values.type)
+    return pc.if_else(pa.array(idx >= 0), taken, pa.nulls(len(idx), values.type))
+
+
+def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, acd_rows: np.ndarray) -> pa.Array:
     """Queue name for a segment's queueId, through the acd participants that name their queue."""
-    qid = queue_id.to_numpy(zero_copy_only=False)
-    names = acd_queue.to_numpy(zero_copy_only=False)
-    sel = np.flatnonzero((g_purpose == "acd") & (qid != None) & (names != None))  # noqa: E711
-    lookup = dict(zip(qid[sel].tolist(), names[sel].tolist()))
-    if not lookup:
+    rows = acd_rows[_as_bool_mask(pc.is_valid(queue_id.take(pa.array(acd_rows))))]
+    if not len(rows):
         return queue_id
-    keys = pa.array(list(lookup), pa.string())
-    vals = pa.array(list(lookup.values()), pa.string())
+    enc = pc.dictionary_encode(queue_id.take(pa.array(rows)))
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    keys = enc.dictionary.take(pa.array(codes[first]))
+    vals = acd_queue.take(pa.array(rows[first]))
     pos = pc.index_in(queue_id, value_set=keys)
     mapped = pc.take(vals, pc.fill_null(pos, 0))
     return pc.if_else(pc.is_valid(pos), mapped, queue_id)
