@@ -74,7 +74,6 @@ contact-record documentation advises).
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -984,7 +983,6 @@ def read_contact_records(path: Path, options: ReadOptions) -> ReadResult:
             chunk_cols = {name: col.filter(pa.array(sel)) for name, col in trail_cols.items()}
             parts.add(pos, 0, queue=queue_name.take(r), team=team.take(r), site=site.take(r), **chunk_cols)
         rows, events = parts.build()
-        events = events.drop_columns([c for c in ("rank",) if c in events.column_names])
         leg = _leg_columns(kt, key, case_id, contact_k, channel, previous, initial, method)
         return fill_from_attributes(_join_leg_columns(events, rows, leg))
 
