@@ -410,3 +410,11 @@ def test_line_numbers_and_counts_match_a_line_by_line_twin(in_tmp, rows, crlf):
         return e[0], e[1], e[2], e[3] or ""
     events = sorted(((r["case_id"], r["activity"], r["timestamp"], r["resource"]) for r in log), key=order)
     assert events == sorted(accepted, key=order)
+
+
+def test_stray_quote_inside_a_value_keeps_line_numbers(in_tmp):
+    Path("c.csv").write_text(HEADER + 'c1,Queue,2026-03-01T10:00:00Z,5" screen\nc1,Hold,2026-03-01T10:01:00Z,a\n'
+                                      "c1,Hold\nc1,Wrap-up,never,a\n")
+    s = summary_of(run("c.csv"))
+    assert (s["records_accepted"], s["records_rejected"]) == (2, 2)
+    assert [r["line"] for r in read_rejects()] == ["4", "5"]

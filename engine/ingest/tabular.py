@@ -321,9 +321,9 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     if n_records - 1 != table.num_rows + len(invalid):
         warnings.append(f"{path}: line numbers could not be matched to CSV records; the rejects file gives "
                         f"record numbers (header = 1) instead")
-        recs = Records(np.arange(table.num_rows + len(invalid) + 1, dtype=np.int64),
-                       np.arange(table.num_rows + len(invalid) + 1, dtype=np.int64),
-                       np.arange(1, table.num_rows + len(invalid) + 2, dtype=np.int64))
+        count = table.num_rows + len(invalid) + 1
+        recs = Records(np.zeros(count, dtype=np.int64), np.zeros(count, dtype=np.int64),  # no record text
+                       np.arange(1, count + 1, dtype=np.int64))
     if table.num_rows + len(invalid) == 0:
         raise InputError(f"Input file {path} has a header but no records", path=None,
                          hint="Export the data again; there is nothing to ingest")
