@@ -29,6 +29,7 @@ from engine.errors import AnalysisError, ModelError
 
 CHOICES = {"name": 0, "pm4py": 1}
 MAX_REC_DEPTH = 50  # pm4py's TechnicalParameters.MAX_REC_DEPTH for shortest invisible paths
+N_CHUNKS = 16       # variants are replayed in this many chunks on threads
 
 
 @dataclass(frozen=True)
@@ -266,13 +267,13 @@ def _fitness_array(m, c, r, p) -> np.ndarray:
 
 def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activities: Sequence[str],
                   net: CompiledNet, *, label_map: dict[str, str] | None = None,
-                  unknown_as_deviation: bool = True) -> Replay:
+                  unknown_as_deviation: bool = True, locate: bool = True) -> Replay:
     """Replay the log (CSR of activity codes into ``activities``) on the compiled net.
 
     Each variant is replayed once and weighted by its number of cases. ``label_map`` maps
-    log labels to transition labels (identity for labels not listed).
+    log labels to transition labels (identity for labels not listed). ``locate=False``
+    gives pm4py's counts only, without locating deviations (faster on unfit logs).
     """
-    from engine.kernels.replay import replay_variants
     from engine.kernels.variants import assign_variants, gather_sequences, hash_cases
 
     case_offsets = np.ascontiguousarray(case_offsets, dtype=np.int64)
@@ -296,7 +297,7 @@ def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activiti
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     label_codes = act_to_label[codes] if len(codes) else np.zeros(0, dtype=np.int32)
     (counts, is_fit, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips,
-     end_skips) = replay_variants(net.arrays, offsets, label_codes, net.choice)
+     end_skips) = _replay_chunks(net, offsets, label_codes, locate)
     fitness = _fitness_array(counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3])
     u = counts[:, 4] if unknown_as_deviation else np.zeros(len(counts), dtype=np.int64)
     audit = _fitness_array(counts[:, 0] + u, counts[:, 1] + u, counts[:, 2] + u, counts[:, 3] + u)
@@ -305,6 +306,32 @@ def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activiti
                   fitness=fitness, audit_fitness=audit, fired=fired, remaining_places=rem_place,
                   ev_status=ev_status, ev_trans=ev_trans, ev_missing=ev_missing, ev_skips=ev_skips,
                   end_skips=end_skips, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown)
+
+
+def _replay_chunks(net: CompiledNet, offsets: np.ndarray, label_codes: np.ndarray, locate: bool):
+    """Run the replay kernel on contiguous chunks of variants on threads and join the results.
+
+    Each variant is replayed on its own, so the result does not depend on the number of threads.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.kernels.replay import replay_variants
+
+    n_v = len(offsets) - 1
+    n_chunks = max(1, min(N_CHUNKS, n_v // 64))
+    bounds = np.linspace(0, n_v, n_chunks + 1).astype(np.int64)
+
+    def run(k):
+        a, b = bounds[k], bounds[k + 1]
+        sub = offsets[a:b + 1] - offsets[a]
+        return replay_variants(net.arrays, sub, label_codes[offsets[a]:offsets[b]], net.choice, locate)
+
+    if n_chunks == 1:
+        return run(0)
+    with ThreadPoolExecutor(max_workers=min(n_chunks, os.cpu_count() or 1)) as pool:
+        parts = list(pool.map(run, range(n_chunks)))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
 
 
 def replay_traces(traces: Sequence[Sequence[str]], net: CompiledNet, **kwargs) -> Replay:

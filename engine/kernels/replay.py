@@ -41,9 +41,7 @@ shortest invisible path from place a to place b, -1 none); path_ptr int64, path_
 """
 
 import numpy as np
-from numba import prange
-
-from engine.kernels import kernel, parallel_kernel
+from engine.kernels import kernel
 
 NET_FIELDS = ("pre_ptr", "pre_place", "pre_w", "post_ptr", "post_place", "post_w", "label", "lab_ptr",
               "lab_trans", "default_trans", "trans_iter", "trans_hash", "trans_rank", "im", "fm", "im_stamp",
@@ -60,7 +58,7 @@ EVENT_OUT_OF_ORDER = 4  # fired before the steps in ev_skips, which run later in
 
 MAX_SKIPS = 3
 _MAX_DEPTH = 12
-_SEARCH_BUDGET = 4000
+_SEARCH_BUDGET = 1500
 _LINEAR_PROBES = 9
 _PERTURB_SHIFT = 5
 
@@ -402,7 +400,7 @@ def _occurs_after(codes, i, lab):
 
 
 @kernel
-def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips,
+def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips,
                 visited, groups_buf, miss_buf):
     """Replay one variant (label codes, -1 = activity not in the model). Returns
     (missing, consumed, remaining, produced, is_fit, n_unknown)."""
@@ -440,7 +438,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
             _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf)
         ev_trans[i] = t
         if not _enabled(net, t, m):
-            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip)
+            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip) if locate else -1
             status = EVENT_MISSING if n_skip < 0 else EVENT_OK
             if n_skip > 0:
                 # two readings: the steps in skip_buf were skipped (or run later), or this event
@@ -461,7 +459,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
                         # the step that would have enabled this one runs later: if this step runs
                         # again later too, this occurrence was inserted, else the order was broken
                         status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
-            if status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
+            if locate and status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
                 # maybe the previous event was the one inserted and this one is in place
                 cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice)
                 cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice)
@@ -570,7 +568,7 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
     rest = np.empty(n_p, dtype=np.int64)
     for p in range(n_p):
         rest[p] = max(m[p] - explained[p], fm[p] if m[p] >= fm[p] else m[p])
-    if not np.array_equal(rest, fm):
+    if locate and not np.array_equal(rest, fm):
         n_skip = _search_skips(net, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip)
         for k in range(max(n_skip, 0)):
             end_skips[k] = skip_buf[k]
@@ -592,12 +590,14 @@ def _replay_one(net, codes, choice, fired, rem_place, ev_status, ev_trans, ev_mi
     return missing, consumed, remaining, acc[1], is_fit, n_unknown
 
 
-@parallel_kernel
-def replay_variants(net, offsets, codes, choice):
-    """Replay each variant once.
+@kernel
+def replay_variants(net, offsets, codes, choice, locate):
+    """Replay each variant once (serial; the caller runs chunks of variants on threads, as the
+    kernel releases the GIL: a serial kernel compiles in half the time of a prange one).
 
     net: the compiled net tuple (module docstring). offsets: int64[V+1] CSR into codes;
     codes: int32 label ids of the net (-1 for activities not in the model). choice: CHOICE_*.
+    locate: also locate deviations (ev_status beyond OK / MISSING / UNKNOWN, ev_skips, end_skips).
     Returns (counts int64[V, 5] = missing, consumed, remaining, produced, unknown events;
     is_fit bool[V]; fired int32[V, T] firings per transition; rem_place int32[V, P];
     ev_status int8[E]; ev_trans int32[E]; ev_missing int32[E]; ev_skips int32[E, MAX_SKIPS];
@@ -621,7 +621,7 @@ def replay_variants(net, offsets, codes, choice):
     for t in range(n_t):
         max_pre = max(max_pre, pre_ptr[t + 1] - pre_ptr[t])
     cap = n_p * max(max_pre, n_p) + 1
-    for v in prange(n_v):
+    for v in range(n_v):
         s, e = offsets[v], offsets[v + 1]
         visited = np.zeros(n_t, dtype=np.bool_)
         groups_buf = np.empty((2, cap), dtype=np.int64)
@@ -633,7 +633,7 @@ def replay_variants(net, offsets, codes, choice):
         miss = np.zeros(e - s, dtype=np.int32)
         skips = np.full((e - s, MAX_SKIPS), -1, dtype=np.int64)
         end_row = np.full(MAX_SKIPS, -1, dtype=np.int64)
-        mi, co, re, pr, fit, unk = _replay_one(net, codes[s:e], choice, fired_row, rem_row, status, trans, miss,
+        mi, co, re, pr, fit, unk = _replay_one(net, codes[s:e], choice, locate, fired_row, rem_row, status, trans, miss,
                                                skips, end_row, visited, groups_buf, miss_buf)
         counts[v, 0] = mi
         counts[v, 1] = co
