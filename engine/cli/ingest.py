@@ -34,7 +34,9 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
 
     Example:
 
-        cxmine ingest eventlogs/callcenter/calls.csv --mapping eventlogs/callcenter/mapping.toml -o log.parquet
+    \b
+        cxmine ingest eventlogs/callcenter/calls.csv \\
+            --mapping eventlogs/callcenter/mapping.toml -o calls.parquet
     """
     from engine.ingest import ReadOptions
     from engine.ingest.job import ingest_to_log
