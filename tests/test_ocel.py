@@ -389,6 +389,22 @@ def test_cli_export_and_clean_error(tmp_path, stored_log):
     assert r.exit_code == 1 and "Traceback" not in r.output and "Event log not found" in r.output
 
 
+def test_cli_ingest_of_ocel(tmp_path):
+    from click.testing import CliRunner
+    from engine.cli import main
+    out = tmp_path / "po.parquet"
+    r = CliRunner().invoke(main, ["ingest", str(DATA / "ocel20_example.sqlite"), "--case-object", "Purchase Order",
+                                  "-o", str(out), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert (summary["records_read"], summary["records_accepted"], summary["records_rejected"]) == (13, 5, 8)
+    assert sorted(set(read_log(out).column("case_id").cast(pa.string()).to_pylist())) == ["PO1", "PO2"]
+    rejects = pd.read_csv(tmp_path / "po.rejects.csv")
+    assert len(rejects) == 8 and rejects["reason"].str.contains("Purchase Order").all()
+    r = CliRunner().invoke(main, ["ingest", str(DATA / "ocel20_example.xmlocel"), "-o", str(out)])
+    assert r.exit_code == 2 and "Traceback" not in r.output and "Purchase Requisition (1 object)" in r.output
+
+
 # ---------------------------------------------------------------- hypothesis round trips
 
 _ODD = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)

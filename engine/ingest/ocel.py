@@ -386,7 +386,11 @@ def parse_times(values: list, timezone: str | None) -> tuple[np.ndarray, np.ndar
     if n_naive:
         local = pd.to_datetime(s[naive], format="ISO8601", errors="coerce")
         if timezone:
-            local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            try:
+                local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            except Exception as exc:  # pandas raises several types for an unknown zone
+                raise UsageError(f"Unknown time zone '{timezone}'",
+                                 hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
             out[naive] = local.dt.tz_convert("UTC")
         else:
             out[naive] = local.dt.tz_localize("UTC")
@@ -448,7 +452,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     counts: dict[str, int] = {}
     for t in c.object_type_of.values():
         counts[t] = counts.get(t, 0) + 1
-    available = ", ".join(f"{t} ({n} objects)" for t, n in sorted(counts.items())) or "none"
+    available = ", ".join(f"{t} ({n} object{'' if n == 1 else 's'})" for t, n in sorted(counts.items())) or "none"
     case_object = options.case_object
     if not case_object:
         raise UsageError(f"OCEL input needs the object type whose objects become cases (available: {available})",
