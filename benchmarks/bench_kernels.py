@@ -92,7 +92,7 @@ def make_log(n: int) -> Path:
 
     from engine.atomic import atomic_path
     from engine.log.schema import sort_log
-    from engine.log.store import ROW_GROUP
+    from engine.log.store import write_row_groups
     from engine.simulate import simulate_contacts
     from engine.sop import load_sop
 
@@ -130,7 +130,7 @@ def make_log(n: int) -> Path:
             if writer is None:
                 schema = table.schema.with_metadata({b"cxmine": _json.dumps(meta).encode()})
                 writer = pq.ParquetWriter(tmp, schema, compression="zstd")
-            writer.write_table(table.cast(writer.schema), row_group_size=ROW_GROUP)
+            write_row_groups(writer, table.cast(writer.schema))
             print(f"  chunk {k}: {size:,} contacts, {table.num_rows:,} events, "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
             del table

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.atomic import atomic_path
@@ -58,8 +59,39 @@ def write_log(table: pa.Table, path: str | os.PathLike, *, metadata: dict | None
     table = table.replace_schema_metadata(schema_meta)
     path = Path(path)
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+        pq.write_table(compact_row_groups(table), tmp, row_group_size=ROW_GROUP, compression="zstd")
     return path
+
+
+def compact_dictionaries(table: pa.Table) -> pa.Table:
+    """Re-encode large dictionary columns so each holds only the values present.
+
+    Parquet stores an Arrow dictionary column with the whole dictionary in
+    every row group; for a column like customer_id (one value per customer)
+    that repeats millions of strings per row group and makes reading slow.
+    """
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)
+        if pa.types.is_dictionary(col.type) and any(len(c.dictionary) > 4096 for c in col.chunks):
+            plain = col.combine_chunks().cast(col.type.value_type) if col.num_chunks else col
+            enc = pc.dictionary_encode(plain)
+            if enc.type != col.type:
+                enc = enc.cast(col.type)
+            table = table.set_column(i, name, enc)
+    return table
+
+
+def compact_row_groups(table: pa.Table) -> pa.Table:
+    """The table as chunks of ROW_GROUP rows, each with compact dictionaries (see compact_dictionaries)."""
+    if table.num_rows <= ROW_GROUP:
+        return compact_dictionaries(table)
+    parts = [compact_dictionaries(table.slice(start, ROW_GROUP)) for start in range(0, table.num_rows, ROW_GROUP)]
+    return pa.concat_tables(parts)
+
+
+def write_row_groups(writer: pq.ParquetWriter, table: pa.Table) -> None:
+    """Append a sorted log table to an open writer as row groups with compact dictionaries."""
+    writer.write_table(compact_row_groups(table), row_group_size=ROW_GROUP)
 
 
 def log_metadata(path: str | os.PathLike) -> dict:
