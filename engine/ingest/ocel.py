@@ -29,6 +29,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,10 +59,11 @@ class OcelContent:
     event_ids: list = field(default_factory=list)
     event_types_of: list = field(default_factory=list)
     event_times: list = field(default_factory=list)
-    event_attributes: list[dict] = field(default_factory=list)
-    event_lines: list[int | None] = field(default_factory=list)
-    event_records: list[str] = field(default_factory=list)
-    rel_event: list[int] = field(default_factory=list)                      # relation -> event index
+    attr_event: dict[str, array] = field(default_factory=dict)              # attribute -> event indices
+    attr_value: dict[str, list] = field(default_factory=dict)               # attribute -> values
+    event_lines: array = field(default_factory=lambda: array("q"))          # line or record number, -1 unknown
+    event_records: dict[int, str] = field(default_factory=dict)             # text of structurally broken events
+    rel_event: array = field(default_factory=lambda: array("q"))            # relation -> event index
     rel_object: list[str] = field(default_factory=list)
     rel_qualifier: list[str | None] = field(default_factory=list)
     rejects: list[tuple[int, str]] = field(default_factory=list)            # (event index, reason)
@@ -112,10 +114,13 @@ def parse_json(path: Path, case_object: str | None) -> OcelContent:
                 if isinstance(a, dict) and isinstance(a.get("name"), str):
                     attrs.setdefault(a["name"], a.get("value"))
             c.object_attributes[oid] = attrs
-    for k, ev in enumerate(doc["events"]):
+    events = doc.pop("events")
+    del doc
+    for k in range(len(events)):
+        ev, events[k] = events[k], None          # free each parsed event once it is taken apart
         c.event_lines.append(k + 1)
-        c.event_records.append(_clip(json.dumps(ev, ensure_ascii=False)))
         if not isinstance(ev, dict):
+            c.event_records[k] = _clip(json.dumps(ev, ensure_ascii=False))
             _add_event(c, None, None, None, {})
             c.rejects.append((k, "event is not a JSON object"))
             continue
@@ -150,7 +155,13 @@ def _add_event(c: OcelContent, eid, etype, time, attrs: dict) -> None:
     c.event_ids.append(None if eid is None else str(eid))
     c.event_types_of.append(etype if isinstance(etype, str) else None)
     c.event_times.append(time if isinstance(time, str) else None)
-    c.event_attributes.append(attrs)
+    k = len(c.event_ids) - 1
+    for name, value in attrs.items():
+        if name not in c.attr_event:
+            c.attr_event[name] = array("q")
+            c.attr_value[name] = []
+        c.attr_event[name].append(k)
+        c.attr_value[name].append(value)
 
 
 # ---------------------------------------------------------------- XML
@@ -246,8 +257,7 @@ def _xml_event(c: OcelContent, el) -> None:
     from lxml import etree
 
     k = len(c.event_ids)
-    c.event_lines.append(el.sourceline)
-    c.event_records.append(_clip(etree.tostring(el, encoding="unicode", with_tail=False)))
+    c.event_lines.append(el.sourceline or -1)
     attrs: dict[str, object] = {}
     for sub in el:
         tag = _local(sub)
@@ -342,7 +352,6 @@ def _read_sqlite(con: sqlite3.Connection, path: Path, case_object: str | None) -
     for k, (eid, etype) in enumerate(con.execute("SELECT ocel_id, ocel_type FROM event ORDER BY rowid")):
         eid = None if eid is None else str(eid)
         c.event_lines.append(k + 1)
-        c.event_records.append(_clip(f"event {eid!r} of type {etype!r}"))
         found = per_type.get(etype, {}).get(eid) if eid is not None else None
         if found is None:
             _add_event(c, eid, etype, None, {})
@@ -488,7 +497,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
                            "UTC (give timezone in a mapping file to read them as local time)"))
     shown = _strip_prefixes(c)
     # case relations (one per event and case object, first qualifier) and other related objects
-    rel_e = np.asarray(c.rel_event, dtype=np.int64)
+    rel_e = np.frombuffer(c.rel_event, dtype=np.int64) if len(c.rel_event) else np.zeros(0, np.int64)
     unknown = 0
     case_rows: list[tuple[int, str, str | None]] = []
     pair_seen: set[tuple[int, str]] = set()
@@ -529,12 +538,12 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     for attrs in c.event_types.values():
         for name, t in attrs.items():
             declared[name] = t if declared.get(name, t) == t else "string"
-    names: dict[str, None] = {}
-    for k in rows.tolist():
-        for name in c.event_attributes[k]:
-            names.setdefault(name, None)
-    for name in names:
-        values = [c.event_attributes[k].get(name) for k in rows.tolist()]
+    for name, idx in c.attr_event.items():
+        full = np.full(n, None, dtype=object)
+        full[np.frombuffer(idx, dtype=np.int64)] = c.attr_value[name]
+        values = full[rows].tolist()
+        if all(v is None for v in values):
+            continue
         col = _typed(values, declared.get(name, "string"), timezone)
         target = name if name not in RESERVED else "event:" + name
         if name == "end_timestamp" and not pa.types.is_timestamp(col.type):
@@ -562,7 +571,10 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     table, key_warning = _pseudonymise(table, case_object, options)
     if key_warning:
         warnings.append(key_warning)
-    rejects = [Reject(str(path), c.event_lines[k], reason, c.event_records[k]) for k, reason in sorted(reasons.items())]
+    rejects = [Reject(str(path), c.event_lines[k] if c.event_lines[k] >= 0 else None, reason,
+                      c.event_records.get(k) or _clip(f"id={c.event_ids[k]!r} type={c.event_types_of[k]!r} "
+                                                      f"time={c.event_times[k]!r}"))
+               for k, reason in sorted(reasons.items())]
     metadata = {"ocel": {"case_object": case_object, "object_types": counts, "events": n,
                          "flattened_events": table.num_rows}}
     return ReadResult(table=table, records_read=n, rejects=rejects, warnings=warnings, metadata=metadata)
