@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.log.schema import SEGMENT_COLUMNS
+from engine.log.store import ROW_GROUP
 from engine.errors import InputError
 
 NO_TIME = np.iinfo(np.int64).min
@@ -111,75 +112,96 @@ def first_per_case(codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _times_into(chunks, n: int) -> np.ndarray:
-    """int64 ns of a timestamp column, chunk by chunk into one array (NO_TIME for nulls)."""
-    out = np.empty(n, dtype=np.int64)
-    at = 0
-    for ch in chunks:
-        arr = ch.cast(pa.int64())
-        if arr.null_count:
-            arr = arr.fill_null(NO_TIME)
-        out[at:at + len(arr)] = arr.to_numpy(zero_copy_only=False)
-        at += len(arr)
-    return out
+class _Times:
+    """int64 ns of a timestamp column, filled batch by batch (NO_TIME for nulls)."""
+
+    def __init__(self, n: int) -> None:
+        self.out = np.empty(n, dtype=np.int64)
+
+    def feed(self, col: pa.ChunkedArray, at: int, case_index: np.ndarray) -> None:
+        for ch in col.chunks:
+            arr = ch.cast(pa.int64())
+            if arr.null_count:
+                arr = arr.fill_null(NO_TIME)
+            self.out[at:at + len(arr)] = arr.to_numpy(zero_copy_only=False)
+            at += len(arr)
+
+    def finish(self) -> np.ndarray:
+        return self.out
 
 
-def _codes_into(chunks, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
-    """int32 codes (-1 for null) of a string column into sorted labels, chunk by chunk."""
-    out = np.empty(n, dtype=np.int32)
-    ids: dict[str, int] = {}
-    at = 0
-    for ch in chunks:
-        if not pa.types.is_dictionary(ch.type):
-            ch = pc.dictionary_encode(ch)
-        remap = np.array([-1 if x is None else ids.setdefault(x, len(ids)) for x in ch.dictionary.to_pylist()]
-                         + [-1], dtype=np.int32)
-        idx = ch.indices.fill_null(len(remap) - 1).to_numpy(zero_copy_only=False)
-        out[at:at + len(ch)] = remap[idx]
-        at += len(ch)
-    labels = sorted(ids)
-    rank = np.empty(len(ids) + 1, dtype=np.int32)
-    rank[[ids[x] for x in labels]] = np.arange(len(labels), dtype=np.int32)
-    rank[-1] = -1
-    np.take(rank, out, out=out)  # -1 indexes the last slot, which is -1
-    return out, tuple(labels)
+class _Codes:
+    """int32 codes (-1 for null) of a string column; labels sorted at the end."""
+
+    def __init__(self, n: int) -> None:
+        self.out = np.empty(n, dtype=np.int32)
+        self.ids: dict[str, int] = {}
+
+    def feed(self, col: pa.ChunkedArray, at: int, case_index: np.ndarray) -> None:
+        ids = self.ids
+        for ch in col.chunks:
+            if not pa.types.is_dictionary(ch.type):
+                ch = pc.dictionary_encode(ch)
+            remap = np.array([-1 if x is None else ids.setdefault(x, len(ids)) for x in ch.dictionary.to_pylist()]
+                             + [-1], dtype=np.int32)
+            idx = ch.indices
+            idx = (idx.fill_null(len(remap) - 1) if idx.null_count else idx).to_numpy(zero_copy_only=False)
+            np.take(remap, idx, out=self.out[at:at + len(ch)], mode="clip")
+            at += len(ch)
+
+    def finish(self) -> tuple[np.ndarray, tuple[str, ...]]:
+        labels = sorted(self.ids)
+        rank = np.empty(len(self.ids) + 1, dtype=np.int32)
+        rank[[self.ids[x] for x in labels]] = np.arange(len(labels), dtype=np.int32)
+        rank[-1] = -1
+        np.take(rank, self.out, out=self.out, mode="wrap")  # -1 wraps to the last slot, which holds -1
+        return self.out, tuple(labels)
 
 
-def _first_per_case_into(chunks, offsets: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """First non-empty value of each case of a string column, as int32 codes (-1: none) and sorted labels.
+class _FirstPerCase:
+    """First non-empty value of each case of a string column.
 
-    Only each chunk's first value per case is kept, so a high-cardinality
+    Only each batch's first value per case is kept, so a high-cardinality
     column (customer_id) never exists as a per-event array of strings.
     """
-    n_cases = len(offsets) - 1
-    cases, values = [], []
-    at = 0
-    for ch in chunks:
-        valid = pc.is_valid(ch).to_numpy(zero_copy_only=False)
-        pos = np.flatnonzero(valid)
-        if len(pos):
-            case = np.searchsorted(offsets, pos + at, side="right") - 1
-            first = np.flatnonzero(np.concatenate(([True], case[1:] != case[:-1])))
-            cases.append(case[first])
-            taken = ch.take(pa.array(pos[first]))
-            values.append(taken.cast(taken.type.value_type) if pa.types.is_dictionary(taken.type) else taken)
-        at += len(ch)
-    out = np.full(n_cases, -1, dtype=np.int32)
-    if not cases:
-        return out, ()
-    case = np.concatenate(cases)
-    vals = pa.chunked_array(values).cast(pa.string())
-    # a case split between chunks keeps the value of its earliest chunk
-    keep = np.concatenate(([True], case[1:] != case[:-1]))
-    vals = vals.filter(pa.array(keep)).combine_chunks()
-    enc = pc.dictionary_encode(vals)
-    if len(enc.dictionary) > MAX_SORTED_LABELS:
-        # millions of values (customer pseudonyms): codes in order of first appearance, labels stay in Arrow
-        out[case[keep]] = enc.indices.to_numpy(zero_copy_only=False)
-        return out, enc.dictionary
-    codes, labels = encode_strings(enc)
-    out[case[keep]] = codes
-    return out, labels
+
+    def __init__(self) -> None:
+        self.cases: list[np.ndarray] = []
+        self.values: list[pa.Array] = []
+
+    def feed(self, col: pa.ChunkedArray, at: int, case_index: np.ndarray) -> None:
+        for ch in col.chunks:
+            ci = case_index[at:at + len(ch)]
+            if ch.null_count:
+                pos = np.flatnonzero(pc.is_valid(ch).to_numpy(zero_copy_only=False))
+            else:
+                pos = np.arange(len(ch))
+            if len(pos):
+                c = ci[pos]
+                first = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
+                self.cases.append(c[first])
+                taken = ch.take(pa.array(pos[first]))
+                self.values.append(taken.cast(taken.type.value_type) if pa.types.is_dictionary(taken.type)
+                                   else taken)
+            at += len(ch)
+
+    def finish(self, n_cases: int) -> tuple[np.ndarray, tuple[str, ...] | pa.Array]:
+        out = np.full(n_cases, -1, dtype=np.int32)
+        if not self.cases:
+            return out, ()
+        case = np.concatenate(self.cases)
+        vals = pa.chunked_array(self.values).cast(pa.string())
+        # a case split between batches keeps the value of its earliest batch
+        keep = np.concatenate(([True], case[1:] != case[:-1]))
+        vals = vals.filter(pa.array(keep)).combine_chunks()
+        enc = pc.dictionary_encode(vals)
+        if len(enc.dictionary) > MAX_SORTED_LABELS:
+            # millions of values (customer pseudonyms): codes in order of first appearance, labels stay in Arrow
+            out[case[keep]] = enc.indices.to_numpy(zero_copy_only=False)
+            return out, enc.dictionary
+        codes, labels = encode_strings(enc)
+        out[case[keep]] = codes
+        return out, labels
 
 
 def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...] | None = None,
@@ -196,16 +218,18 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     are a pyarrow string array, so millions of pseudonyms never become
     Python strings.
 
-    A stored log is read one column and one row group at a time into
-    preallocated arrays, so peak memory stays close to the size of the
-    arrays returned.
+    One pass over the row groups, all needed columns at once (decoded in
+    parallel by Arrow), each converted into a preallocated array: peak memory
+    stays close to the size of the arrays returned.
     """
     if isinstance(source, pa.Table):
         names = source.column_names
         n = source.num_rows
 
-        def chunks(name: str):
-            return source.column(name).chunks
+        def batches(columns: list[str]):
+            sub = source.select(columns)
+            for start in range(0, n, ROW_GROUP):
+                yield sub.slice(start, ROW_GROUP)
     else:
         from pyarrow import parquet as pq
         if not os.path.exists(source):
@@ -222,37 +246,55 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
             raise InputError("This Parquet file is not a cxmine event log (no case_index column)",
                              path=str(source), hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
 
-        def chunks(name: str):
+        def batches(columns: list[str]):
             for i in range(pf.num_row_groups):
                 try:
-                    col = pf.read_row_group(i, columns=[name]).column(0)
+                    yield pf.read_row_group(i, columns=columns)
                 except (OSError, pa.ArrowInvalid) as exc:
-                    raise InputError(f"Cannot read column '{name}' of the event log (row group {i}): {exc}",
-                                     path=str(source), field=name) from exc
-                yield from col.chunks
+                    raise InputError(f"Cannot read row group {i} of the event log: {exc}",
+                                     path=str(source)) from exc
     if attributes is None:
         attributes = SEGMENT_COLUMNS
     attributes = tuple(c for c in attributes if c in names)
     if "case_index" not in names:
         raise InputError("The table has no case_index column; read it with read_log or encode the stored file")
+    per_event = {"activity": _Codes(n), "timestamp": _Times(n)}
+    if "end_timestamp" in names:
+        per_event["end_timestamp"] = _Times(n)
+    for name in attributes:
+        per_event.setdefault(name, _Codes(n))
+    per_case = {name: _FirstPerCase() for name in case_attributes if name in names}
+    if with_case_ids and "case_id" in names:
+        per_case.setdefault("case_id", _FirstPerCase())
+    columns = list(dict.fromkeys(["case_index"] + list(per_event) + list(per_case)))
     case_index = np.empty(n, dtype=np.int32)
     at = 0
-    for ch in chunks("case_index"):
-        case_index[at:at + len(ch)] = ch.to_numpy(zero_copy_only=False)
-        at += len(ch)
+    for batch in batches(columns):
+        m = batch.num_rows
+        ci = case_index[at:at + m]
+        cursor = at
+        for ch in batch.column("case_index").chunks:
+            ci[cursor - at:cursor - at + len(ch)] = ch.to_numpy(zero_copy_only=False)
+            cursor += len(ch)
+        for name, sink in per_event.items():
+            sink.feed(batch.column(name), at, case_index)
+        for name, sink in per_case.items():
+            sink.feed(batch.column(name), at, case_index)
+        at += m
     offsets = offsets_from_case_index(case_index)
     del case_index
-    per_case = {name: _first_per_case_into(chunks(name), offsets) for name in case_attributes if name in names}
-    act_codes, activities = _codes_into(chunks("activity"), n)
+    act_codes, activities = per_event["activity"].finish()
     if len(act_codes) and act_codes.min() < 0:
         raise InputError("Some events have no activity", field="activity", hint="Re-ingest the log")
-    ts = _times_into(chunks("timestamp"), n)
-    end = _times_into(chunks("end_timestamp"), n) if "end_timestamp" in names else None
-    attrs = {name: _codes_into(chunks(name), n) for name in attributes}
+    ts = per_event["timestamp"].finish()
+    end = per_event["end_timestamp"].finish() if "end_timestamp" in per_event else None
+    attrs = {name: per_event[name].finish() for name in attributes}
+    n_cases = len(offsets) - 1
+    case_attrs = {name: per_case[name].finish(n_cases) for name in case_attributes if name in per_case}
     case_ids = None
-    if with_case_ids and "case_id" in names:
-        codes, labels = _first_per_case_into(chunks("case_id"), offsets)
+    if "case_id" in per_case and with_case_ids:
+        codes, labels = per_case["case_id"].finish(n_cases)
         labels = labels if isinstance(labels, pa.Array) else pa.array(list(labels), pa.string())
         case_ids = labels.take(pa.array(codes)) if len(codes) else pa.array([], pa.string())
     return EncodedLog(case_offsets=offsets, activity_codes=act_codes, timestamps=ts, activities=activities,
-                      end_timestamps=end, attributes=attrs, case_ids=case_ids, case_attributes=per_case)
+                      end_timestamps=end, attributes=attrs, case_ids=case_ids, case_attributes=case_attrs)
