@@ -38,8 +38,9 @@ import pyarrow.parquet as pq
 from engine.atomic import atomic_path
 from engine.errors import InputError
 
-BATCH_ROWS = 1 << 16
+BATCH_ROWS = 1 << 15
 GZIP_LEVEL = 1
+QUEUE_BLOCKS = 2
 EVENT_KEYS = {"activity": "concept:name", "timestamp": "time:timestamp", "resource": "org:resource",
               "lifecycle": "lifecycle:transition"}
 SKIP = {"case_id", "case_index"}
@@ -186,7 +187,7 @@ class _Sink:
         self._raw = open(path, "wb")
         self._fh = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if compress \
             else self._raw
-        self._q: queue.Queue = queue.Queue(maxsize=3)
+        self._q: queue.Queue = queue.Queue(maxsize=QUEUE_BLOCKS)
         self._error: BaseException | None = None
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
