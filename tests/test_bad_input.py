@@ -203,6 +203,7 @@ def test_header_that_is_not_utf8_refuses_the_file(in_tmp):
     ("c.jsonl", b'[{"a": 1}]', None, "is a JSON array, not JSON Lines"),
     ("c.csv.gz", gzip.compress((HEADER * 50).encode())[:40], None, "Compressed input is truncated or corrupt"),
     ("c.csv", b"PAR1\x00\x00", None, "is a Parquet file, not CSV. Read it with --format parquet"),
+    ("c.csv", b'{"case_id": "c1"}\n', None, "Input file c.csv is JSON, not CSV. Read it with --format jsonl"),
 ])
 def test_file_that_is_not_what_its_extension_says(in_tmp, name, content, fmt, needle):
     Path(name).write_bytes(content)

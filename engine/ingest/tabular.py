@@ -275,6 +275,8 @@ def _sniff_delimiter(header: str, path: Path, mapping: dict | None) -> str:
 def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     data = _read_bytes(path, "CSV")
     data = _transcode(data, (mapping or {}).get("encoding", "utf-8"), path)
+    if data.lstrip()[:1] in (b"{", b"["):
+        raise InputError(f"Input file {path} is JSON, not CSV", hint="Read it with --format jsonl")
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = _newlines(buf)
     inside = _quoted_newlines(buf, nl)
