@@ -405,6 +405,48 @@ def test_cli_ingest_of_ocel(tmp_path):
     assert r.exit_code == 2 and "Traceback" not in r.output and "Purchase Requisition (1 object)" in r.output
 
 
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                     max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=st.dictionaries(st.sampled_from(["events", "objects", "x", "événements"]), _JSON, max_size=4),
+       indent=st.sampled_from([None, 0, 2]))
+def test_streaming_json_scan_equals_json_loads(doc, indent):
+    from engine.ingest.ocel import scan_json
+    text = json.dumps(doc, indent=indent, ensure_ascii=False)
+    seen = {"events": [], "objects": []}
+    out = scan_json(text, {k: seen[k].append for k in seen})
+    for k in seen:
+        if isinstance(doc.get(k), list):
+            assert seen[k] == doc[k] and out[k] == []
+            out[k] = seen[k]
+    assert out == doc
+
+
+@pytest.mark.parametrize("text", ['{"events": [1,, 2]}', '{"events": [1] "objects": []}', '{"events": []} x',
+                                  '{"events": [', '{events: []}'])
+def test_streaming_json_scan_refuses_broken_json(tmp_path, text):
+    p = tmp_path / "b.jsonocel"
+    p.write_text(text)
+    with pytest.raises(InputError, match="Broken JSON"):
+        read_ocel_json(p, ReadOptions(case_object="contact"))
+
+
+def test_gzip_and_reserved_attribute_names(tmp_path):
+    import gzip
+    doc = json.loads((DATA / "ocel20_example.jsonocel").read_text())
+    for e in doc["events"]:
+        e["attributes"].append({"name": "timestamp", "value": "not the event time"})
+    p = tmp_path / "ex.jsonocel.gz"
+    p.write_bytes(gzip.compress(json.dumps(doc).encode()))
+    res = read_ocel_json(p, ReadOptions(case_object="Payment"))
+    assert res.table.num_rows == 3
+    assert set(res.table.column("event:timestamp").to_pylist()) == {"not the event time"}
+    assert any("reserved column name" in w for w in res.warnings)
+
+
 # ---------------------------------------------------------------- hypothesis round trips
 
 _ODD = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)

@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
+import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,6 +48,7 @@ OBJECT_COLUMNS = {"customer": "customer_id", "agent": "resource", "queue": "queu
                   "contact": "contact_id", "journey": "journey_id"}
 RESERVED = ("case_id", "activity", "timestamp", "case_index", "ocel_event_id", "ocel_qualifier")
 RECORD_TEXT = 500
+OBJECT_SEPARATOR = "; "
 _TS = pa.timestamp("ns", tz="UTC")
 
 
@@ -65,6 +69,7 @@ class OcelContent:
     event_records: dict[int, str] = field(default_factory=dict)             # text of structurally broken events
     rel_event: array = field(default_factory=lambda: array("q"))            # relation -> event index
     rel_object: list[str] = field(default_factory=list)
+    canon: dict[str, str] = field(default_factory=dict)                     # object id -> the one string kept
     rel_qualifier: list[str | None] = field(default_factory=list)
     rejects: list[tuple[int, str]] = field(default_factory=list)            # (event index, reason)
     warnings: list[str] = field(default_factory=list)
@@ -82,48 +87,96 @@ def _clip(text: str) -> str:
 
 # ---------------------------------------------------------------- JSON
 
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+def scan_json(text: str, handlers: dict[str, Callable[[object], None]]) -> dict | None:
+    """Top-level members of a JSON object, or None when the document is not an object.
+
+    Members named in ``handlers`` whose value is an array are not kept: each
+    element is decoded and handed to the handler in turn (the member maps to
+    ``[]``), so a large ``events`` array is never held as one parsed list.
+    Raises json.JSONDecodeError like ``json.loads``.
+    """
+    dec = json.JSONDecoder()
+    ws = _JSON_WS.match
+
+    def fail(msg: str, i: int):
+        raise json.JSONDecodeError(msg, text, i)
+
+    i = ws(text, 0).end()
+    if not text.startswith("{", i):
+        return None
+    i = ws(text, i + 1).end()
+    out: dict = {}
+    if text.startswith("}", i):
+        i += 1
+    else:
+        while True:
+            if not text.startswith('"', i):
+                fail("Expecting property name enclosed in double quotes", i)
+            key, i = dec.raw_decode(text, i)
+            i = ws(text, i).end()
+            if not text.startswith(":", i):
+                fail("Expecting ':' delimiter", i)
+            i = ws(text, i + 1).end()
+            if key in handlers and text.startswith("[", i):
+                i = ws(text, i + 1).end()
+                if text.startswith("]", i):
+                    i += 1
+                else:
+                    while True:
+                        value, i = dec.raw_decode(text, i)
+                        handlers[key](value)
+                        i = ws(text, i).end()
+                        if text.startswith(",", i):
+                            i = ws(text, i + 1).end()
+                        elif text.startswith("]", i):
+                            i += 1
+                            break
+                        else:
+                            fail("Expecting ',' delimiter", i)
+                out[key] = []
+            else:
+                out[key], i = dec.raw_decode(text, i)
+            i = ws(text, i).end()
+            if text.startswith(",", i):
+                i = ws(text, i + 1).end()
+            elif text.startswith("}", i):
+                i += 1
+                break
+            else:
+                fail("Expecting ',' delimiter", i)
+    if ws(text, i).end() != len(text):
+        fail("Extra data", i)
+    return out
+
+
 def parse_json(path: Path, case_object: str | None) -> OcelContent:
-    try:
-        with _open_text(path) as fh:
-            doc = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"Broken JSON: {exc.msg} at column {exc.colno}", path=str(path), line=exc.lineno,
-                         hint="Give an OCEL 2.0 JSON file (objectTypes, eventTypes, objects, events)") from exc
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
-        raise InputError(f"Cannot read the file as JSON: {exc}", path=str(path)) from exc
-    if isinstance(doc, dict) and "ocel:events" in doc:
-        raise InputError("This is an OCEL 1.0 JSON file; cxmine reads OCEL 2.0", path=str(path),
-                         hint="Convert it, e.g. pm4py.write_ocel2_json(pm4py.read_ocel(path), 'out.jsonocel')")
-    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list) \
-            or not isinstance(doc.get("objects", []), list):
-        keys = ", ".join(map(str, doc)) if isinstance(doc, dict) else type(doc).__name__
-        raise InputError(f"Not an OCEL 2.0 JSON file: expected an object with 'events' and 'objects' (found {keys})",
-                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose the format with --format")
     c = OcelContent()
-    c.object_types = _declared(doc.get("objectTypes"), path, "objectTypes")
-    c.event_types = _declared(doc.get("eventTypes"), path, "eventTypes")
-    for k, obj in enumerate(doc.get("objects", [])):
+
+    def on_object(obj) -> None:
         if not isinstance(obj, dict) or not isinstance(obj.get("id"), (str, int)) or not isinstance(obj.get("type"), str):
-            c.warnings.append(f"object {k + 1} has no id or type and was ignored: {_clip(json.dumps(obj))}")
-            continue
+            c.warnings.append(f"object without id or type ignored: {_clip(json.dumps(obj))}")
+            return
         oid = str(obj["id"])
-        c.object_type_of[oid] = obj["type"]
+        c.object_type_of[oid] = sys.intern(obj["type"])
+        c.canon[oid] = oid
         if obj["type"] == case_object:
             attrs: dict[str, object] = {}
             for a in obj.get("attributes") or []:
                 if isinstance(a, dict) and isinstance(a.get("name"), str):
                     attrs.setdefault(a["name"], a.get("value"))
             c.object_attributes[oid] = attrs
-    events = doc.pop("events")
-    del doc
-    for k in range(len(events)):
-        ev, events[k] = events[k], None          # free each parsed event once it is taken apart
+
+    def on_event(ev) -> None:
+        k = len(c.event_ids)
         c.event_lines.append(k + 1)
         if not isinstance(ev, dict):
             c.event_records[k] = _clip(json.dumps(ev, ensure_ascii=False))
             _add_event(c, None, None, None, {})
             c.rejects.append((k, "event is not a JSON object"))
-            continue
+            return
         attrs = {}
         for a in ev.get("attributes") or []:
             if isinstance(a, dict) and isinstance(a.get("name"), str):
@@ -132,9 +185,34 @@ def parse_json(path: Path, case_object: str | None) -> OcelContent:
         for r in ev.get("relationships") or []:
             if isinstance(r, dict) and isinstance(r.get("objectId"), (str, int)):
                 c.rel_event.append(k)
-                c.rel_object.append(str(r["objectId"]))
+                oid = str(r["objectId"])
+                c.rel_object.append(c.canon.get(oid, oid))
                 q = r.get("qualifier")
-                c.rel_qualifier.append(None if q is None else str(q))
+                c.rel_qualifier.append(None if q is None else sys.intern(str(q)))
+
+    hint = "Give an OCEL 2.0 JSON file (objectTypes, eventTypes, objects, events)"
+    try:
+        with _open_text(path) as fh:
+            text = fh.read().decode("utf-8-sig")
+        doc = scan_json(text, {"objects": on_object, "events": on_event})
+        if doc is None:
+            doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"Broken JSON: {exc.msg} at column {exc.colno}", path=str(path), line=exc.lineno,
+                         hint=hint) from exc
+    except (UnicodeDecodeError, OSError, EOFError) as exc:
+        raise InputError(f"Cannot read the file as JSON: {exc}", path=str(path)) from exc
+    del text
+    if isinstance(doc, dict) and "ocel:events" in doc:
+        raise InputError("This is an OCEL 1.0 JSON file; cxmine reads OCEL 2.0", path=str(path),
+                         hint="Convert it, e.g. pm4py.write_ocel2_json(pm4py.read_ocel(path), 'out.jsonocel')")
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list) \
+            or not isinstance(doc.get("objects", []), list):
+        keys = ", ".join(map(str, doc)) if isinstance(doc, dict) else type(doc).__name__
+        raise InputError(f"Not an OCEL 2.0 JSON file: expected an object with 'events' and 'objects' (found {keys})",
+                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose the format with --format")
+    c.object_types = _declared(doc.get("objectTypes"), path, "objectTypes")
+    c.event_types = _declared(doc.get("eventTypes"), path, "eventTypes")
     return c
 
 
@@ -153,11 +231,12 @@ def _declared(types, path: Path, key: str) -> dict[str, dict[str, str]]:
 
 def _add_event(c: OcelContent, eid, etype, time, attrs: dict) -> None:
     c.event_ids.append(None if eid is None else str(eid))
-    c.event_types_of.append(etype if isinstance(etype, str) else None)
+    c.event_types_of.append(sys.intern(etype) if isinstance(etype, str) else None)
     c.event_times.append(time if isinstance(time, str) else None)
     k = len(c.event_ids) - 1
     for name, value in attrs.items():
         if name not in c.attr_event:
+            name = sys.intern(name)
             c.attr_event[name] = array("q")
             c.attr_value[name] = []
         c.attr_event[name].append(k)
@@ -242,7 +321,8 @@ def _xml_object(c: OcelContent, el, case_object: str | None) -> None:
     if oid is None or otype is None:
         c.warnings.append(f"object at line {el.sourceline} has no id or type and was ignored")
         return
-    c.object_type_of[oid] = otype
+    c.object_type_of[oid] = sys.intern(otype)
+    c.canon[oid] = oid
     if otype == case_object:
         attrs: dict[str, object] = {}
         for sub in el:
@@ -269,8 +349,9 @@ def _xml_event(c: OcelContent, el) -> None:
             for r in sub:
                 if _local(r) in ("relationship", "object") and r.get("object-id") is not None:
                     c.rel_event.append(k)
-                    c.rel_object.append(r.get("object-id"))
-                    c.rel_qualifier.append(r.get("qualifier"))
+                    oid, q = r.get("object-id"), r.get("qualifier")
+                    c.rel_object.append(c.canon.get(oid, oid))
+                    c.rel_qualifier.append(None if q is None else sys.intern(q))
     _add_event(c, el.get("id"), el.get("type"), el.get("time"), attrs)
 
 
@@ -321,7 +402,9 @@ def _read_sqlite(con: sqlite3.Connection, path: Path, case_object: str | None) -
         if oid is None or otype is None:
             c.warnings.append("an object row without id or type was ignored")
             continue
-        c.object_type_of[str(oid)] = otype
+        oid = str(oid)
+        c.object_type_of[oid] = sys.intern(str(otype))
+        c.canon[oid] = oid
     if case_object in omap and "object_" + str(omap[case_object]) in tables:
         table = "object_" + str(omap[case_object])
         names = [n for n, _ in _columns(con, table)]
@@ -368,8 +451,9 @@ def _read_sqlite(con: sqlite3.Connection, path: Path, case_object: str | None) -
         if k is None or oid is None:
             continue
         c.rel_event.append(k)
-        c.rel_object.append(str(oid))
-        c.rel_qualifier.append(q)
+        oid = str(oid)
+        c.rel_object.append(c.canon.get(oid, oid))
+        c.rel_qualifier.append(None if q is None else sys.intern(str(q)))
     return c
 
 
@@ -501,7 +585,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     unknown = 0
     case_rows: list[tuple[int, str, str | None]] = []
     pair_seen: set[tuple[int, str]] = set()
-    others: dict[str, dict[int, list[str]]] = {}
+    others: dict[str, np.ndarray] = {}                # other object type -> related ids per event
     for k, oid, q in zip(rel_e.tolist(), c.rel_object, c.rel_qualifier):
         otype = c.object_type_of.get(oid)
         if otype is None:
@@ -514,10 +598,13 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
                 pair_seen.add((k, oid))
                 case_rows.append((k, oid, q))
         else:
-            lst = others.setdefault(otype, {}).setdefault(k, [])
-            name = shown.get(oid, oid)
-            if name not in lst:
-                lst.append(name)
+            if otype not in others:
+                others[otype] = np.full(n, None, dtype=object)
+            col, name = others[otype], shown.get(oid, oid)
+            if col[k] is None:
+                col[k] = name
+            elif name not in col[k].split(OBJECT_SEPARATOR):
+                col[k] = col[k] + OBJECT_SEPARATOR + name
     if unknown:
         warnings.append(f"{unknown} event-to-object relation(s) name objects that are not in the file; ignored")
     related = {k for k, _, _ in case_rows}
@@ -556,8 +643,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         target = OBJECT_COLUMNS.get(otype, "object:" + otype)
         if target in columns:
             target = "object:" + otype
-        columns[target] = pa.array(["; ".join(per_event[k]) if k in per_event else None for k in rows.tolist()],
-                                   pa.string())
+        columns[target] = pa.array(per_event[rows].tolist(), pa.string())
     # the case object's attributes
     oattr_types = c.object_types.get(case_object, {})
     anames: dict[str, None] = {}
