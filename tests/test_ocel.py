@@ -357,6 +357,19 @@ def test_empty_activity_name_round_trips(tmp_path):
         assert sorted(res.table.column("activity").to_pylist()) == [""] + ["Queue"] * 7, fmt
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml", "sqlite"])
+def test_empty_log_exports_and_reads_back_empty(tmp_path, fmt):
+    empty = pa.table({"case_id": pa.array([], pa.string()), "activity": pa.array([], pa.string()),
+                      "timestamp": pa.array([], pa.int64()).cast(TS_TYPE)})
+    write_log(empty, tmp_path / "e.parquet")
+    out = tmp_path / f"e.{SUFFIX[fmt]}"
+    assert write_ocel(tmp_path / "e.parquet", out, fmt) == 0
+    res = READERS[fmt](out, ReadOptions(case_object="contact"))
+    assert res.records_read == 0 and res.table.num_rows == 0
+    if fmt != "sqlite":                           # pm4py's SQLite reader cannot open a log without event types
+        assert len(pm4py_read(out, fmt).events) == 0
+
+
 def test_sqlite_type_tables_stay_distinct_when_names_differ_only_in_punctuation_or_case():
     m = map_type_names(["Wrap-up", "Wrap up", "wrapup", "!!"])
     assert len({v.lower() for v in m.values()}) == 4 and m["!!"] == "type"

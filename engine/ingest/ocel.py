@@ -542,7 +542,7 @@ def _strip_prefixes(c: OcelContent) -> dict[str, str]:
 
 def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     """The flattened log on ``options.case_object`` with one Reject per refused OCEL event."""
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {t: 0 for t in c.object_types}       # declared types, even without objects
     for t in c.object_type_of.values():
         counts[t] = counts.get(t, 0) + 1
     available = ", ".join(f"{t} ({n} object{'' if n == 1 else 's'})" for t, n in sorted(counts.items())) or "none"
