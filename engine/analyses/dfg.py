@@ -3,8 +3,8 @@ activity counts) and performance (per edge: count, mean, min, max, median, p90
 of the time between the two events).
 
 Both merge by addition (``a + b``) over partitions of cases. The performance
-DFG keeps every edge's sorted durations, so median and p90 of a merged
-summary are still exact.
+DFG keeps every edge's durations, so median and p90 of a merged summary are
+still exact.
 
 Performance measures: ``start_to_start`` (default) takes the time from the
 first event's timestamp to the second's, as pm4py's discover_performance_dfg
@@ -89,7 +89,7 @@ class EdgeTimes:
 
 @dataclass(frozen=True)
 class PerformanceDfg:
-    """Performance directly-follows graph; ``durations`` holds each edge's sorted durations (int64 ns)."""
+    """Performance directly-follows graph; ``durations`` holds each edge's durations (int64 ns, case order)."""
 
     edges: dict[Edge, EdgeTimes]
     durations: dict[Edge, np.ndarray]
@@ -102,7 +102,7 @@ class PerformanceDfg:
                                 f"({self.measure}, {other.measure})")
         merged = dict(self.durations)
         for k, v in other.durations.items():
-            merged[k] = np.sort(np.concatenate([merged[k], v])) if k in merged else v
+            merged[k] = np.concatenate([merged[k], v]) if k in merged else v
         keys = list(merged)
         offsets = np.zeros(len(keys) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(merged[k]) for k in keys])
@@ -116,8 +116,8 @@ class PerformanceDfg:
 
 
 def _performance(keys: list, offsets: np.ndarray, flat: np.ndarray, measure: str, n_cases: int) -> PerformanceDfg:
-    from engine.kernels.dfg import summarise_sorted
-    ints, quant = summarise_sorted(offsets, flat)
+    from engine.kernels.dfg import summarise_durations
+    ints, quant = summarise_durations(offsets, flat)
     edges, durations = {}, {}
     for i, key in enumerate(keys):
         if ints[i, 0] == 0:

@@ -47,7 +47,7 @@ def count_dfg(case_offsets, activity_codes, case_group, n_groups, n_activities, 
 @parallel_kernel
 def edge_durations(case_offsets, activity_codes, from_times, to_times, case_group, n_activities, n_keys,
                    n_chunks):
-    """Durations of every directly-follows pair, grouped by key and sorted within each key.
+    """Durations of every directly-follows pair, grouped by key.
 
     key = group * A * A + a * A + b for the pair a -> b of a case in ``group``;
     duration = to_times[j + 1] - from_times[j] (int64 ns).
@@ -93,20 +93,17 @@ def edge_durations(case_offsets, activity_codes, from_times, to_times, case_grou
                 k = base + activity_codes[j - 1] * A + activity_codes[j]
                 durations[cursor[c, k]] = to_times[j] - from_times[j - 1]
                 cursor[c, k] += 1
-    for k in prange(n_keys):
-        if key_offsets[k + 1] - key_offsets[k] > 1:
-            durations[key_offsets[k]:key_offsets[k + 1]].sort()
     return key_offsets, durations
 
 
 @parallel_kernel
-def summarise_sorted(key_offsets, durations):
+def summarise_durations(key_offsets, durations):
     """Per key: count, exact sum as (whole seconds, remaining ns), min, max, median, p90.
 
-    key_offsets: int64[K+1]; durations: int64 ns, ascending within each key.
-    Median is the mean of the two middle values for an even count; p90 uses
-    linear interpolation between closest ranks (numpy's default). Empty keys
-    get count 0 and NaN statistics.
+    key_offsets: int64[K+1]; durations: int64 ns, any order within each key.
+    Median and p90 are numpy's (np.median: mean of the two middle values for
+    an even count; np.percentile: linear interpolation), found by selection,
+    not by sorting. Empty keys get count 0 and NaN statistics.
     """
     K = len(key_offsets) - 1
     ints = np.zeros((K, 5), dtype=np.int64)  # count, sum_s, sum_ns, min, max
@@ -120,26 +117,24 @@ def summarise_sorted(key_offsets, durations):
             continue
         sec = np.int64(0)
         rem = np.int64(0)
+        lo = durations[s]
+        hi = durations[s]
         for j in range(s, e):
             d = durations[j]
             q = d // 1_000_000_000
             sec += q
             rem += d - q * 1_000_000_000
+            if d < lo:
+                lo = d
+            if d > hi:
+                hi = d
         ints[k, 1] = sec
         ints[k, 2] = rem
-        ints[k, 3] = durations[s]
-        ints[k, 4] = durations[e - 1]
-        if m % 2 == 1:
-            quant[k, 0] = float(durations[s + m // 2])
-        else:
-            quant[k, 0] = (float(durations[s + m // 2 - 1]) + float(durations[s + m // 2])) / 2.0
-        pos = 0.9 * (m - 1)
-        lo = int(np.floor(pos))
-        hi = min(lo + 1, m - 1)
-        frac = pos - lo
-        a = float(durations[s + lo])
-        b = float(durations[s + hi])
-        quant[k, 1] = a + (b - a) * frac
+        ints[k, 3] = lo
+        ints[k, 4] = hi
+        part = durations[s:e].astype(np.float64)
+        quant[k, 0] = np.median(part)
+        quant[k, 1] = np.percentile(part, 90.0)
     return ints, quant
 
 
