@@ -155,7 +155,7 @@ def process_trees(draw, depth=0):
     return node
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(process_trees(), st.lists(st.lists(st.sampled_from(LABELS + ["z"]), max_size=8), min_size=1, max_size=12),
        st.integers(0, 2**31))
 def test_random_nets_equal_pm4py(tree, noise_traces, seed):
@@ -164,7 +164,7 @@ def test_random_nets_equal_pm4py(tree, noise_traces, seed):
     fitting = []
     try:
         played = pm4py.play_out(net, im, fm, parameters={"no_traces": 5, "random_seed": seed % 1000})
-        fitting = [[e["concept:name"] for e in t] for t in played]
+        fitting = [[e["concept:name"] for e in t] for t in played][:5]
     except Exception:  # playout may not terminate on some generated nets; noise traces still test
         fitting = []
     traces = noise_traces + fitting + [t[: rng.randint(0, len(t))] for t in fitting]

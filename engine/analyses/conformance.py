@@ -389,8 +389,16 @@ def locate_deviations(replay: Replay) -> VariantDeviations:
         for t in replay.end_skips[v]:
             if t >= 0:
                 rows_v.append(int(v)), rows_p.append(last), rows_s.append(tl[t]), rows_k.append(0)
-    return VariantDeviations(variant=np.array(rows_v, dtype=np.int64), position=np.array(rows_p, dtype=np.int64),
-                             step=tuple(rows_s), kind=np.array(rows_k, dtype=np.int8))
+    # a skipped step that blocks several later events is found at each of them: report it once
+    seen, keep = set(), []
+    for r, key in enumerate(zip(rows_v, rows_s, rows_k)):
+        if key[2] == 0 and key in seen:
+            continue
+        seen.add(key)
+        keep.append(r)
+    return VariantDeviations(variant=np.array([rows_v[r] for r in keep], dtype=np.int64),
+                             position=np.array([rows_p[r] for r in keep], dtype=np.int64),
+                             step=tuple(rows_s[r] for r in keep), kind=np.array([rows_k[r] for r in keep], dtype=np.int8))
 
 
 @dataclass(frozen=True)
