@@ -83,7 +83,7 @@ def load_xes(path: Path, tmp_path: Path):
 
 
 
-def encode_cases(cases: list[list[dict]], attributes=("owner", "channel", "team")) -> EncodedLog:
+def encode_cases(cases: list[list[dict]], attributes=("owner", "queue", "channel", "team")) -> EncodedLog:
     """EncodedLog straight from Python lists, in the given case order (no Parquet)."""
     events = [e for case in cases for e in case]
     offsets = np.zeros(len(cases) + 1, dtype=np.int64)
@@ -154,7 +154,7 @@ def _length(case: list[dict], j: int) -> int:
 
 
 def contact_measures(cases: list[list[dict]], critical=frozenset(), window_days=7.0,
-                     label_map=None, scope=frozenset()) -> Counter:
+                     label_map=None, scope=frozenset(), route="queue") -> Counter:
     """The KPI measures of engine.kernels.kpis.MEASURES, one contact at a time."""
     label_map = label_map or {}
     scope_steps = set(scope)
@@ -215,13 +215,16 @@ def contact_measures(cases: list[list[dict]], critical=frozenset(), window_days=
         m["transfers"] += transfers
         m["with_transfer"] += transfers > 0
         owners = [(j, e.get("owner")) for j, e in enumerate(c) if e.get("owner") is not None]
-        handoff_at = set()
+        handoff_at = {j1 for (_, o0), (j1, o1) in zip(owners, owners[1:]) if o1 != o0}
         ping = 0
-        for (j0, o0), (j1, o1) in zip(owners, owners[1:]):
-            if o1 != o0:
-                handoff_at.add(j1)
-                if any(e.get("owner") == o1 for e in c[:j1]):
-                    ping += 1
+        for j, e in enumerate(c):
+            if r[j] != "transfer":
+                continue
+            after = [x.get(route) for x in c[j + 1:] if x.get(route) is not None]
+            upto = [x.get(route) for x in c[:j + 1] if x.get(route) is not None]
+            before = [x.get(route) for x in c[:j] if x.get(route) is not None]
+            if after and after[0] != (upto[-1] if upto else None) and after[0] in before:
+                ping += 1
         m["handoffs"] += len(handoff_at)
         m["ping_pongs"] += ping
         m["with_ping_pong"] += ping > 0

@@ -27,26 +27,26 @@ def ev(activity, t, owner=None, end=None, **kw):
 def contact_center_cases():
     k1 = {"customer": "K1"}
     c1 = [ev("IVR menu", 0, "Digital", channel="voice", team="A", site="S1", **k1),
-          ev("Queue", 1 * M, "Support", end=3 * M),
+          ev("Queue", 1 * M, "Support", end=3 * M, queue="Q-Support"),
           ev("Agent answer", 3 * M, "Support", end=10 * M),
           ev("Verify identity", 4 * M, "Support"),
           ev("Hold", 5 * M, "Support", end=7 * M),
           ev("Transfer", 8 * M, "Support"),
-          ev("Agent answer", 9 * M, "Billing", end=12 * M),
+          ev("Agent answer", 9 * M, "Billing", end=12 * M, queue="Q-Billing"),
           ev("Verify identity", 9 * M + M // 2, "Billing"),
           ev("Resolve", 12 * M, "Billing"),
           ev("Wrap-up", 12 * M, "Billing", end=13 * M)]
     t = 2 * D
     c2 = [ev("Bot intent", t, "AI", channel="chat", team="A", site="S1", **k1),
           ev("Bot handoff", t + 1 * M, "AI"),
-          ev("Queue", t + 2 * M, "Support"),
-          ev("Agent answer", t + 4 * M, "Support"),
-          ev("Transfer", t + 6 * M, "Support"),
-          ev("Agent answer", t + 7 * M, "Billing"),
-          ev("Transfer", t + 9 * M, "Billing"),
-          ev("Agent answer", t + 10 * M, "Support"),
-          ev("Escalate", t + 12 * M, "Support"),
-          ev("Disconnect", t + 13 * M, "Support")]
+          ev("Queue", t + 2 * M, "Support", queue="Q-Support"),
+          ev("Agent answer", t + 4 * M, "Support", queue="Q-Support"),
+          ev("Transfer", t + 6 * M, "Support", queue="Q-Support"),
+          ev("Agent answer", t + 7 * M, "Billing", queue="Q-Billing"),
+          ev("Transfer", t + 9 * M, "Billing", queue="Q-Billing"),
+          ev("Agent answer", t + 10 * M, "Support", queue="Q-Support"),
+          ev("Escalate", t + 12 * M, "Support", queue="Q-Support"),
+          ev("Disconnect", t + 13 * M, "Support", queue="Q-Support")]
     c3 = [ev("IVR menu", 3 * D, "Digital", channel="voice", team="B", site="S2", customer="K2"),
           ev("Abandon", 3 * D + M, "Digital")]
     t = 12 * D
@@ -68,8 +68,8 @@ def stored(cases, tmp_path):
     cols = {"case_id": [r["case_id"] for r in rows], "activity": [r["activity"] for r in rows],
             "timestamp": pa.array([r["timestamp"] for r in rows], pa.int64()).cast(TS_TYPE),
             "end_timestamp": pa.array([r.get("end") for r in rows], pa.int64()).cast(TS_TYPE)}
-    for name, key in (("owner", "owner"), ("channel", "channel"), ("team", "team"), ("site", "site"),
-                      ("customer_id", "customer")):
+    for name, key in (("owner", "owner"), ("queue", "queue"), ("channel", "channel"), ("team", "team"),
+                      ("site", "site"), ("customer_id", "customer")):
         cols[name] = pa.array([r.get(key) for r in rows], pa.string())
     write_log(pa.table(cols), tmp_path / "log.parquet")
     return encode_log(tmp_path / "log.parquet", case_attributes=("customer_id",))
@@ -94,8 +94,10 @@ def test_hand_built_contact_center_log(tmp_path):
     # transfers: c1 one, c2 a bot handoff and two transfers
     assert r["transfers_per_contact"].value == pytest.approx(4 / 5)
     assert r["transfer_rate"].value == pytest.approx(2 / 5)
-    # handoffs: c1 Digital>Support>Billing, c2 AI>Support>Billing>Support (back to Support: ping-pong)
-    assert (r["ping_pongs_per_handoff"].numerator, r["ping_pongs_per_handoff"].denominator) == (1, 5)
+    # owner handoffs: c1 Digital>Support>Billing (2), c2 AI>Support>Billing>Support (3)
+    assert (r["handoffs_per_contact"].numerator, r["handoffs_per_contact"].denominator) == (5, 5)
+    # c2's second transfer sends it from Q-Billing back to Q-Support: a ping-pong; c1's goes to a new queue
+    assert (r["ping_pongs_per_transfer"].numerator, r["ping_pongs_per_transfer"].denominator) == (1, 4)
     assert r["ping_pong_rate"].value == pytest.approx(1 / 5)
     assert r["escalation_rate"].value == pytest.approx(1 / 5)
     assert r["events_per_contact"].value == pytest.approx(29 / 5)
@@ -173,6 +175,7 @@ def contact_logs(draw):
             end = t + draw(st.integers(0, 4)) * M if draw(st.booleans()) else None
             case.append(ev(draw(st.sampled_from(ACTIVITIES)), t, draw(st.sampled_from([None, "O1", "O2", "O3"])),
                            end=end, channel=draw(st.sampled_from([None, "voice", "chat"])),
+                           queue=draw(st.sampled_from([None, "Q1", "Q2", "Q3"])),
                            team=draw(st.sampled_from([None, "A", "B"])),
                            customer=draw(st.sampled_from([None, "K1", "K2", "K3"]))))
         cases.append(case)

@@ -26,11 +26,14 @@ Definitions (one contact = one case):
   reached resolution.
 - ``transfers_per_contact``: transfer-role steps (Transfer, Bot handoff) /
   contacts; ``transfer_rate``: contacts with at least one / contacts.
-- ``ping_pong_rate``: contacts with at least one ping-pong / contacts. A
-  handoff is a change of the step owner (the ``owner`` column, else ``team``)
-  between consecutive events that have one; a ping-pong is a handoff back to
-  an owner the contact already visited. ``ping_pongs_per_handoff``: ping-pong
-  handoffs / handoffs.
+- ``ping_pong_rate``: contacts with at least one ping-pong / contacts;
+  ``ping_pongs_per_transfer``: ping-pongs / transfer steps. A ping-pong is a
+  transfer step that sends the contact back to a route it already left: the
+  route (``queue``, else ``team``, else ``owner``) of the next event after the
+  transfer differs from the route at the transfer and occurs before it in the
+  contact (A -> B -> A).
+- ``handoffs_per_contact``: changes of the step owner (the ``owner`` column,
+  else ``team``) between consecutive events that have one / contacts.
 - ``escalation_rate``: contacts with an escalate-role step / contacts.
 - ``events_per_contact``: events / contacts (resolution path length).
 - ``contacts_per_journey``: contacts / journeys. A journey chains the
@@ -87,7 +90,8 @@ KPI_DEFINITIONS: dict[str, tuple[tuple[str, ...], str, float, str]] = {
     "transfers_per_contact": (("transfers",), "contacts", 1.0, "per contact"),
     "transfer_rate": (("with_transfer",), "contacts", 1.0, "share"),
     "ping_pong_rate": (("with_ping_pong",), "contacts", 1.0, "share"),
-    "ping_pongs_per_handoff": (("ping_pongs",), "handoffs", 1.0, "per handoff"),
+    "ping_pongs_per_transfer": (("ping_pongs",), "transfers", 1.0, "per transfer"),
+    "handoffs_per_contact": (("handoffs",), "contacts", 1.0, "per contact"),
     "escalation_rate": (("escalated",), "contacts", 1.0, "share"),
     "events_per_contact": (("events",), "contacts", 1.0, "per contact"),
     "contacts_per_journey": (("contacts",), "journey_starts", 1.0, "per journey"),
@@ -206,6 +210,21 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
     return bits, mask
 
 
+def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
+    """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
+    (team too when owner or queue is missing), customer_id and the ``by`` attributes per case."""
+    import pyarrow.parquet as pq
+
+    from engine.log.encode import encode_log
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, ValueError):
+        names = set()  # encode_log reports a missing or unreadable file
+    per_event = ("owner", "queue", "channel") + (("team",) if not {"owner", "queue"} <= names else ())
+    per_case = ("customer_id",) + tuple(a for a in by if a != "week" and a not in per_event)
+    return encode_log(path, attributes=per_event, case_attributes=per_case)
+
+
 def scope_of(task_names, roles: dict[str, str] | None = None) -> frozenset[str]:
     """An SOP's procedure-specific tasks (role ``other``): the steps that put a contact in its compliance scope."""
     return frozenset(t for t in task_names if role_of(t, roles) == "other")
@@ -222,8 +241,9 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     activity label -> task name (an SOP's label_map); ``roles``: extra
     label -> role overrides; ``window_days``: repeat-contact / journey window.
     The log should be encoded with ``case_attributes=("customer_id",)`` and
-    per-event ``owner`` (or ``team``) and ``channel`` for the repeat,
-    ping-pong and channel KPIs; without them those KPIs have denominator 0.
+    per-event ``owner``, ``queue`` (or ``team``) and ``channel`` for the
+    repeat, handoff, ping-pong and channel KPIs; without them those KPIs
+    count nothing.
     """
     from engine.kernels.kpis import link_contacts, measure_contacts
     check_log(log)
@@ -233,6 +253,7 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     n = log.n_cases
     empty = np.empty(0, dtype=np.int32)
     owners = log.attributes.get("owner", log.attributes.get("team", (empty, ())))[0]
+    routes = next((log.attributes[a][0] for a in ("queue", "team", "owner") if a in log.attributes), empty)
     channels = log.attributes.get("channel", (empty, ()))[0]
     if "customer_id" in log.case_attributes:
         customer = log.case_attributes["customer_id"][0]
@@ -268,8 +289,8 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
     n_chunks = chunk_count(n, n_slots * 32)
     acc = measure_contacts(log.case_offsets, log.activity_codes, log.timestamps, end, roles_arr, bits, mask,
-                           scope_steps, bool(scope), owners, channels, customer, links, slots, n_slots, n_chunks,
-                           NO_TIME)
+                           scope_steps, bool(scope), owners, routes, channels, customer, links, slots, n_slots,
+                           n_chunks, NO_TIME)
     segments = {attr: {label: KpiSummary(acc[offsets[s] + g]) for g, label in enumerate(seg_labels[s])}
                 for s, attr in enumerate(by)}
     return Kpis(KpiSummary(acc[0]), segments, float(window_days), tuple(sorted(critical)))

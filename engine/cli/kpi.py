@@ -32,8 +32,7 @@ def kpi(log, sop_path, by, window_days, as_json, csv_dir, quiet):
 
         cxmine kpi log.parquet --sop models/lost_card.bpmn --by team,site,week
     """
-    from engine.analyses.kpis import compute_kpis
-    from engine.log import encode_log
+    from engine.analyses.kpis import compute_kpis, encode_for_kpis
     from engine.settings import Settings
 
     from engine.analyses.segments import check_segment_attributes
@@ -51,8 +50,7 @@ def kpi(log, sop_path, by, window_days, as_json, csv_dir, quiet):
             progress(f"Warning: {w}", quiet)
     window = window_days if window_days is not None else Settings.from_env().journey_days
     progress(f"encoding {log}", quiet)
-    enc = encode_log(log, attributes=("owner", "team", "channel"),
-                     case_attributes=("customer_id",) + tuple(a for a in attrs if a != "week"))
+    enc = encode_for_kpis(log, attrs)
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs", quiet)
     result = compute_kpis(enc, by=attrs, critical=critical, label_map=label_map, window_days=window, scope=scope)
     with_compliance = bool(critical)

@@ -100,12 +100,40 @@ def _stop(timestamps, end_timestamps, has_end, no_time, j, e):
 
 
 @kernel
+def _returns_to_visited(routes, s, e, j):
+    """Whether the transfer at event j sends the contact back to a route (queue) it left before.
+
+    Destination: the route of the next event after j that has one; it must
+    differ from the route in force at the transfer and appear before it.
+    """
+    dest = -1
+    for k in range(j + 1, e):
+        if routes[k] >= 0:
+            dest = routes[k]
+            break
+    if dest < 0:
+        return False
+    current = -1
+    for k in range(j, s - 1, -1):
+        if routes[k] >= 0:
+            current = routes[k]
+            break
+    if dest == current:
+        return False
+    for k in range(s, j):
+        if routes[k] == dest:
+            return True
+    return False
+
+
+@kernel
 def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, critical_bits, scope_steps,
-                  owners, channels, no_time, out):
+                  owners, routes, channels, no_time, out):
     s = case_offsets[i]
     e = case_offsets[i + 1]
     has_end = len(end_timestamps) > 0
     has_owner = len(owners) > 0
+    has_route = len(routes) > 0
     has_channel = len(channels) > 0
     talk = np.int64(0)
     hold = np.int64(0)
@@ -165,6 +193,8 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
         elif r == ROLE_TRANSFER:
             transfers += 1
             handoff = True
+            if has_route and _returns_to_visited(routes, s, e, j):
+                ping_pongs += 1
         elif r == ROLE_ESCALATE:
             escalated = True
         elif r == ROLE_RESOLVE:
@@ -175,10 +205,6 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
                 if last_owner >= 0 and o != last_owner:
                     handoffs += 1
                     handoff = True
-                    for k in range(s, j):
-                        if owners[k] == o:
-                            ping_pongs += 1
-                            break
                 last_owner = o
         if has_channel:
             ch = channels[j]
@@ -207,7 +233,8 @@ def _measure_case(i, case_offsets, codes, timestamps, end_timestamps, roles, cri
 
 @parallel_kernel
 def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, roles, critical_bits, critical_mask,
-                     scope_steps, use_scope, owners, channels, customer, links, slots, n_slots, n_chunks, no_time):
+                     scope_steps, use_scope, owners, routes, channels, customer, links, slots, n_slots, n_chunks,
+                     no_time):
     """Per-slot sums of the per-contact measures listed in MEASURES.
 
     case_offsets: int64[n_cases+1]; activity_codes: int32[n_events];
@@ -217,7 +244,8 @@ def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, r
     (0 if none); critical_mask: uint64, all critical bits (0: no compliance);
     scope_steps: int8[n_activities], 1 for the steps that put a contact in the
     compliance scope; use_scope: bool, False = every handled contact is in scope;
-    owners, channels: int32[n_events] codes (-1 empty) or empty arrays;
+    owners, routes, channels: int32[n_events] codes (-1 empty) or empty arrays
+    (owners: step owner, for handoffs; routes: queue or team, for ping-pong);
     customer: int32[n_cases] (-1 unknown); links: int8[n_cases, 3] from link_contacts;
     slots: int32[n_cases, S] slot of each case in each segmentation (-1: none).
     Returns int64[n_slots, N_MEASURES].
@@ -235,7 +263,7 @@ def measure_contacts(case_offsets, activity_codes, timestamps, end_timestamps, r
             (handled, resolved, escalated, transfers, holds, queued, queue, seen, reident_scope, reidentified,
              handoffs, ping_pongs, channel_switches, duration, in_scope) = _measure_case(
                 i, case_offsets, activity_codes, timestamps, end_timestamps, roles, critical_bits, scope_steps,
-                owners, channels, no_time, row)
+                owners, routes, channels, no_time, row)
             repeated = links[i, LINK_REPEATED] == 1
             has_customer = customer[i] >= 0
             if has_customer:
