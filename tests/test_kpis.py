@@ -4,6 +4,7 @@ the slow twin in tests/naive.py, and additivity over segments and partitions."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -252,3 +253,25 @@ def test_cli_kpi_json_csv_and_errors(tmp_path):
     assert res.exit_code == 1 and "Cannot segment by 'region'" in res.output and "Traceback" not in res.output
     res = runner.invoke(main, ["kpi", str(tmp_path / "missing.parquet")])
     assert res.exit_code == 1 and "Event log not found" in res.output
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "eventlogs" / "sample"
+
+
+def test_ping_pong_and_repeats_recover_the_simulators_ground_truth(tmp_path):
+    """The committed sample was simulated with known ping-pong transfers and repeat contacts."""
+    import csv
+
+    if not (SAMPLE / "contacts.csv.gz").exists() or not (SAMPLE / "ground_truth" / "contacts.csv").exists():
+        pytest.skip("eventlogs/sample is not present")
+    from engine.analyses.kpis import encode_for_kpis
+    from engine.ingest import ReadOptions
+    from engine.ingest.job import ingest_to_log
+    from engine.ingest.mapping import load_mapping
+    ingest_to_log([str(SAMPLE / "contacts.csv.gz")], tmp_path / "log.parquet",
+                  options=ReadOptions(mapping=load_mapping(SAMPLE / "mapping.toml"), pseudonym_key=b"test"))
+    r = compute_kpis(encode_for_kpis(tmp_path / "log.parquet")).overall.kpis()
+    truth = list(csv.DictReader(open(SAMPLE / "ground_truth" / "contacts.csv")))
+    assert r["ping_pong_rate"].denominator == len(truth)
+    expected = sum(row["ping_pong"] == "true" for row in truth)
+    assert expected > 0 and r["ping_pong_rate"].numerator == expected
