@@ -268,7 +268,7 @@ def measure(n: int, repeats: int, with_pm4py: bool) -> dict:
 
 
 def report(rows: list[dict], comp: dict, cmd: str) -> str:
-    lines = [f"Command: `{cmd}`", "",
+    lines = [f"Commands: {cmd}", "",
              "Simulated logs (every SOP in models/, 5% deviations), about "
              f"{rows[0]['events'] / rows[0]['contacts']:.1f} events per contact. Machine: 2 cores, shared with "
              "other work during the run (1-minute load average shown); in-process figures are medians of the "
@@ -324,8 +324,21 @@ def main(argv: list[str] | None = None) -> int:
         comp = compile_times(make_log(1000))
         print(f"  compile: {comp}", flush=True)
     if not args.no_write:
+        # runs of different sizes accumulate (one size per run keeps each run short under the lock)
         cmd = "flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_kernels.py " + " ".join(argv or sys.argv[1:])
-        write_section("Numba core: variants, DFG, KPIs (bench_kernels.py)", report(rows, comp, cmd.strip()))
+        store = HERE / "out" / "bench_kernels.json"
+        saved = json.loads(store.read_text()) if store.exists() else {"rows": {}, "compile": {}, "commands": {}}
+        for r in rows:
+            saved["rows"][str(r["contacts"])] = r
+            saved["commands"][str(r["contacts"])] = cmd.strip()
+        if comp:
+            saved["compile"] = comp
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(saved, indent=1))
+        all_rows = [saved["rows"][k] for k in sorted(saved["rows"], key=int)]
+        commands = "; ".join(f"`{saved['commands'][k]}`" for k in sorted(saved["commands"], key=int))
+        write_section("Numba core: variants, DFG, KPIs (bench_kernels.py)",
+                      report(all_rows, saved["compile"], commands))
     return 0
 
 
