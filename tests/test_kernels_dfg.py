@@ -140,3 +140,25 @@ def test_case_profile_matches_twin_and_merges():
     assert np.array_equal(parts.durations_ns, prof.durations_ns)
     by = profile_cases(naive.encode_cases(events), by="team")
     assert sum(p.n_cases for p in by.values()) == 3
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    import numba
+
+    from engine.analyses.kpis import compute_kpis
+    from engine.analyses.variants import count_variants
+    rnd = np.random.default_rng(5)
+    cases = [[{"activity": f"a{rnd.integers(0, 6)}", "timestamp": int(k * 10**9 + j * rnd.integers(1, 10**9)),
+               "team": f"T{k % 4}", "owner": f"O{rnd.integers(0, 3)}", "customer": f"K{rnd.integers(0, 300)}"}
+              for j in range(int(rnd.integers(1, 12)))] for k in range(3000)]
+    log = naive.encode_cases(cases)
+    before = numba.get_num_threads()
+    runs = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            runs.append((count_variants(log).top(), discover_dfg(log, by="team"),
+                         discover_performance_dfg(log).edges, compute_kpis(log, by=("team",)).as_dict()))
+    finally:
+        numba.set_num_threads(before)
+    assert all(r == runs[0] for r in runs)

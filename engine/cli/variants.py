@@ -76,6 +76,7 @@ def variants(log, top, by, as_json, csv_dir, quiet):
 
         cxmine variants log.parquet --top 5 --by team
     """
+    from engine.analyses.cases import profile_cases
     from engine.analyses.segments import check_segment_attributes
     from engine.analyses.variants import count_variants, count_variants_by
     from engine.log import encode_log
@@ -86,9 +87,10 @@ def variants(log, top, by, as_json, csv_dir, quiet):
     progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; counting variants", quiet)
     overall = count_variants(enc)
     segments = count_variants_by(enc, by) if by else {}
+    profile = profile_cases(enc)
     if as_json:
         data = {**overall.as_dict(top), "top": top, "coverage_top": overall.coverage(top),
-                "long_tail_share": overall.long_tail_share(top)}
+                "long_tail_share": overall.long_tail_share(top), "cases": profile.as_dict()}
         if by:
             data["by"] = by
             data["segments"] = {k: {**v.as_dict(top), "coverage_top": v.coverage(top)} for k, v in segments.items()}
@@ -97,6 +99,10 @@ def variants(log, top, by, as_json, csv_dir, quiet):
         click.echo(f"cases {overall.n_cases:,}   variants {overall.n_variants:,}   "
                    f"top {top} cover {overall.coverage(top):.1%}   long tail {overall.long_tail_share(top):.1%}   "
                    f"variants for 80% of cases: {overall.variants_for_coverage(0.8):,}")
+        ev, du = profile.event_stats(), profile.duration_stats()
+        if profile.n_cases:
+            click.echo(f"events per case: median {ev['median']:g}, mean {ev['mean']:.2f}, max {ev['max']:g}   "
+                       f"case duration: median {du['median']:,.0f} s, p90 {du['p90']:,.0f} s")
         click.echo(render_table(_VARIANT_HEADERS, _variant_rows(overall, top)))
         for label, v in segments.items():
             click.echo("")
