@@ -976,7 +976,9 @@ def read_contact_records(path: Path, options: ReadOptions) -> ReadResult:
                       end_timestamp=pa.nulls(len(rows), TS), owner=None, resource=None,
                       queue=queue_name.take(pa.array(rows)), team=None, site=None)
         # step trails
-        sel = np.isin(trail_ev_rows, keep)
+        in_chunk = np.zeros(n, bool)
+        in_chunk[keep] = True
+        sel = in_chunk[trail_ev_rows]
         if sel.any():
             pos = np.searchsorted(keep, trail_ev_rows[sel])
             r = pa.array(pos)
