@@ -37,6 +37,7 @@ import codecs
 import json
 import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -1330,63 +1331,74 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
     trace_base = 0
     events_read = 0
     ignored = 0
-    while True:
-        parts = [carry]
-        size = len(carry)
-        while size < want and not eof:
-            nxt = next(blocks, None)
-            if nxt is None:
-                eof = True
+    builder = ThreadPoolExecutor(max_workers=1)
+    pending: list = []
+    try:
+        while True:
+            parts = [carry]
+            size = len(carry)
+            while size < want and not eof:
+                nxt = next(blocks, None)
+                if nxt is None:
+                    eof = True
+                    break
+                parts.append(nxt)
+                size += len(nxt)
+            data = b"".join(parts)
+            parts = None
+            buf = np.frombuffer(data, np.uint8)
+            bad = _utf8_error(buf, eof)
+            if bad >= 0:
+                line = lines_before + data.count(b"\n", 0, bad) + 1
+                raise InputError(f"The file is not valid UTF-8 (byte {data[bad]:#04x} at line {line})",
+                                 path=str(path), line=line,
+                                 hint="Re-encode the file as UTF-8, or declare its encoding in the <?xml ...?> line")
+            cap = int(np.count_nonzero(buf == 60)) + 1
+            arrays = {name: np.empty(cap, np.int32) for name in
+                      ("ev_trace", "ev_pos", "tr_pos", "at_scope", "at_owner", "at_parent", "at_type",
+                       "at_ks", "at_ke", "at_vs", "at_ve", "at_kid")}
+            arrays["at_pos"] = arrays["at_ks"]  # the key's offset locates the attribute well enough
+            arrays["key_first"] = np.empty(MAX_KEYS, np.int64)
+            out[:] = 0
+            _scan(buf, eof, state, arrays["ev_trace"], arrays["ev_pos"], arrays["tr_pos"], arrays["at_scope"],
+                  arrays["at_owner"], arrays["at_parent"], arrays["at_type"], arrays["at_ks"], arrays["at_ke"],
+                  arrays["at_vs"], arrays["at_ve"], arrays["at_kid"], arrays["key_first"], out)
+            status = int(out[0])
+            lines = _Lines(path, data, lines_before)
+            if status >= 2:
+                pos = int(out[1])
+                line = lines.line_of(min(pos, len(data)))
+                hint = {2: "Re-create the file or re-download it", 12: "Re-create the file or re-download it",
+                        5: "Give an XES file (root element <log>), or pick the right --format",
+                        13: "Give an XES file (root element <log>), or pick the right --format",
+                        4: "Remove the DOCTYPE from the file"}.get(status, "Fix the XML at that line")
+                if status in (5, 13) and _looks_binary(data):
+                    raise InputError("The file is not XML (binary content)", path=str(path), line=None, hint=hint)
+                raise InputError(ERRORS[status], path=str(path), line=line, hint=hint)
+            if status == NEED_MORE:
+                carry = data
+                want = max(want, 2 * len(data))
+                continue
+            ne, nt, na, safe = int(out[2]), int(out[3]), int(out[4]), int(out[5])
+            ignored += int(out[6])
+            if ne or nt:
+                # columns of this block are built on a second thread while the next block is scanned
+                block = _Block(path, data, lines, arrays, ne, nt, na, int(out[7]), trace_base, issues)
+                pending.append(builder.submit(block.table, rejects))
+                while len(pending) > 1:
+                    tables.append(pending.pop(0).result())
+            events_read += ne
+            trace_base += nt
+            lines_before += data.count(b"\n", 0, safe)
+            carry = data[safe:]
+            want = BLOCK
+            if eof:
                 break
-            parts.append(nxt)
-            size += len(nxt)
-        data = b"".join(parts)
-        parts = None
-        buf = np.frombuffer(data, np.uint8)
-        bad = _utf8_error(buf, eof)
-        if bad >= 0:
-            line = lines_before + data.count(b"\n", 0, bad) + 1
-            raise InputError(f"The file is not valid UTF-8 (byte {data[bad]:#04x} at line {line})",
-                             path=str(path), line=line,
-                             hint="Re-encode the file as UTF-8, or declare its encoding in the <?xml ...?> line")
-        cap = int(np.count_nonzero(buf == 60)) + 1
-        arrays = {name: np.empty(cap, np.int32) for name in
-                  ("ev_trace", "ev_pos", "tr_pos", "at_scope", "at_owner", "at_parent", "at_type",
-                   "at_ks", "at_ke", "at_vs", "at_ve", "at_kid")}
-        arrays["at_pos"] = arrays["at_ks"]  # the key's offset locates the attribute well enough
-        arrays["key_first"] = np.empty(MAX_KEYS, np.int64)
-        out[:] = 0
-        _scan(buf, eof, state, arrays["ev_trace"], arrays["ev_pos"], arrays["tr_pos"], arrays["at_scope"],
-              arrays["at_owner"], arrays["at_parent"], arrays["at_type"], arrays["at_ks"], arrays["at_ke"],
-              arrays["at_vs"], arrays["at_ve"], arrays["at_kid"], arrays["key_first"], out)
-        status = int(out[0])
-        lines = _Lines(path, data, lines_before)
-        if status >= 2:
-            pos = int(out[1])
-            line = lines.line_of(min(pos, len(data)))
-            hint = {2: "Re-create the file or re-download it", 12: "Re-create the file or re-download it",
-                    5: "Give an XES file (root element <log>), or pick the right --format",
-                    13: "Give an XES file (root element <log>), or pick the right --format",
-                    4: "Remove the DOCTYPE from the file"}.get(status, "Fix the XML at that line")
-            if status in (5, 13) and _looks_binary(data):
-                raise InputError("The file is not XML (binary content)", path=str(path), line=None, hint=hint)
-            raise InputError(ERRORS[status], path=str(path), line=line, hint=hint)
-        if status == NEED_MORE:
-            carry = data
-            want = max(want, 2 * len(data))
-            continue
-        ne, nt, na, safe = int(out[2]), int(out[3]), int(out[4]), int(out[5])
-        ignored += int(out[6])
-        if ne or nt:
-            block = _Block(path, data, lines, arrays, ne, nt, na, int(out[7]), trace_base, issues)
-            tables.append(block.table(rejects))
-        events_read += ne
-        trace_base += nt
-        lines_before += data.count(b"\n", 0, safe)
-        carry = data[safe:]
-        want = BLOCK
-        if eof:
-            break
+        tables.extend(f.result() for f in pending)
+    finally:
+        for f in pending:
+            f.cancel()
+        builder.shutdown(wait=True)
     if ignored:
         issues.add("element(s) XES does not define, ignored", ignored, None)
     warnings = issues.warnings(path)
