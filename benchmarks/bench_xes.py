@@ -262,7 +262,15 @@ def main() -> int:
                 row = runs[-1]
             rows.append(row)
             print(f"  {task} {size}: {row}", flush=True)
-    body = render(rows, args)
+    # each size is measured in one run; sizes run separately (1M early, 10M later) are kept side by side
+    store = DATA / "xes_results.json"
+    saved = json.loads(store.read_text()) if store.exists() else {}
+    command = _command(args)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for size in args.sizes.split(","):
+        saved[size] = {"rows": [r for r in rows if r["size"] == size], "command": command, "when": when}
+    store.write_text(json.dumps(saved, indent=1))
+    body = render(saved)
     print(body)
     if not args.no_write:
         from benchmarks.results import write_section
@@ -270,32 +278,41 @@ def main() -> int:
     return 0
 
 
-def render(rows: list[dict], args) -> str:
+def _command(args) -> str:
+    return (f"flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_xes.py --sizes {args.sizes}"
+            f" --repeats {args.repeats}" + (f" --skip {args.skip}" if args.skip else ""))
+
+
+def render(saved: dict) -> str:
     import psutil
-    out = [f"Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_xes.py --sizes {args.sizes}"
-           f" --repeats {args.repeats}{' --skip ' + args.skip if args.skip else ''}`",
-           "",
-           f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-           f"{psutil.virtual_memory().total / 2**30:.0f} GiB, shared with other jobs while measuring (timings are noisy). "
-           f"Data: generated contact-center logs (about 10 events per contact, 13 columns), "
-           f"written once as XES by cxmine and read back by every reader. Time: median of the runs "
-           f"(3 at 1M, 1 at 10M); memory: peak RSS of the run's own process, and its RSS once the input "
-           f"was loaded (\"before\"). pm4py {_version('pm4py')}, r4pm {_version('r4pm')}.",
-           "",
-           "| size | task | runs | seconds | events | peak RSS MB | before MB | file MB |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        label = LABELS.get(r["task"], r["task"])
-        if "seconds" in r:
-            fb = f"{r['bytes'] / 2**20:.0f}" if r.get("bytes") else ""
-            out.append(f"| {r['size']} | {label} | {r['runs']} | {r['seconds']:.1f} | {r['events']:,} | "
-                       f"{r['peak_mb']:,.0f} | {r['before_mb']:,.0f} | {fb} |")
-        elif r.get("skipped"):
-            out.append(f"| {r['size']} | {label} | 0 | skipped: {SKIP_REASONS.get(r['task'], 'not run')} | | | | |")
-        elif "timeout" in r:
-            out.append(f"| {r['size']} | {label} | 0 | > {r['timeout']:.0f} (stopped) | | | | |")
-        else:
-            out.append(f"| {r['size']} | {label} | 0 | failed: {' '.join(r.get('failed', []))[:80]} | | | | |")
+    out = ["Commands (one run per size; every measured run in its own subprocess):", ""]
+    for size in sorted(saved, key=lambda k: SIZES.get(k, 0)):
+        out.append(f"- {size}: `{saved[size]['command']}` ({saved[size]['when']})")
+    out += ["",
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, shared with other jobs while measuring (timings are "
+            f"noisy). Data: generated contact-center logs (about 10 events per contact, 13 columns), written once "
+            f"as XES by cxmine and read back by every reader. Time: median of the runs (3 at 1M, 1 at 10M); "
+            f"memory: peak RSS of the run's own process, and its RSS once the input was loaded (\"before\"). "
+            f"pm4py {_version('pm4py')}, r4pm {_version('r4pm')}.",
+            "",
+            "| size | task | runs | seconds | events | peak RSS MB | before MB | file MB |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for size in sorted(saved, key=lambda k: SIZES.get(k, 0)):
+        for r in saved[size]["rows"]:
+            label = LABELS.get(r["task"], r["task"])
+            if "seconds" in r:
+                fb = f"{r['bytes'] / 2**20:.0f}" if r.get("bytes") else ""
+                out.append(f"| {r['size']} | {label} | {r['runs']} | {r['seconds']:.1f} | {r['events']:,} | "
+                           f"{r['peak_mb']:,.0f} | {r['before_mb']:,.0f} | {fb} |")
+            elif r.get("skipped"):
+                out.append(f"| {r['size']} | {label} | 0 | skipped: {SKIP_REASONS.get(r['task'], 'not run')} "
+                           "| | | | |")
+            elif "timeout" in r:
+                out.append(f"| {r['size']} | {label} | 0 | > {r['timeout']:.0f} (stopped) | | | | |")
+            else:
+                out.append(f"| {r['size']} | {label} | 0 | failed: {' '.join(r.get('failed', []))[:80]} "
+                           "| | | | |")
     return "\n".join(out)
 
 
