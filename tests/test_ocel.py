@@ -516,3 +516,55 @@ def _round_trip(d: Path, fmt: str, rows):
     # pm4py reads the same events
     ocel = pm4py_read(out, fmt)
     assert sorted(ocel.events["ocel:eid"]) == sorted(f"e{i + 1}" for i in range(len(rows)))
+
+
+# ---------------------------------------------------------------- scale (make bench, not make test)
+
+SCALE_SCRIPT = r"""
+import resource, sys
+import numpy as np, pyarrow as pa
+mode, n_cases, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if mode == "generate":
+    from engine.log import write_log
+    from engine.log.schema import TS_TYPE
+    rng = np.random.default_rng(7)
+    case = np.repeat(np.arange(n_cases), rng.integers(3, 10, n_cases))
+    n = len(case)
+    ts = 1_700_000_000 * 10**9 + case.astype(np.int64) * 60 * 10**9 + rng.integers(0, 50 * 10**9, n)
+    labels = lambda p, k: pa.array(np.array([f"{p}{i}" for i in range(k)], dtype=object)[rng.integers(0, k, n)])
+    write_log(pa.table({"case_id": pa.array(np.char.add("C", case.astype(str)).astype(object)),
+                        "activity": labels("step ", 12), "timestamp": pa.array(ts, pa.int64()).cast(TS_TYPE),
+                        "resource": labels("agent", 2000), "queue": labels("queue", 40), "team": labels("team", 30),
+                        "customer_id": pa.array(np.char.add("cus_", np.char.zfill((case // 2).astype(str), 32))
+                                                .astype(object)),
+                        "channel": labels("ch", 5), "site": labels("site", 4)}), d + "/big.parquet")
+    print(n)
+else:
+    from engine.log.ocel import write_ocel
+    n = write_ocel(d + "/big.parquet", d + "/big.jsonocel", "json")
+    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_export_of_millions_of_events_streams(tmp_path):
+    """2.5 million events / 420,000 contacts: every event written, peak memory of the export under 1.5 GB."""
+    import subprocess
+    import sys
+    script = tmp_path / "scale.py"
+    script.write_text(SCALE_SCRIPT)
+    root = Path(__file__).parent.parent
+
+    def run(mode: str) -> list[int]:
+        r = subprocess.run([sys.executable, str(script), mode, "420000", str(tmp_path)], capture_output=True,
+                           text=True, cwd=root, timeout=1800)
+        assert r.returncode == 0, r.stderr
+        return list(map(int, r.stdout.split()))
+
+    (n,) = run("generate")
+    written, peak_kib = run("export")
+    assert written == n > 2_000_000
+    assert peak_kib < 1.5 * 2**20
+    with open(tmp_path / "big.jsonocel", encoding="utf-8") as fh:
+        events = sum(1 for line in fh if line.startswith('{"id": "e'))
+    assert events == n
