@@ -28,8 +28,8 @@ the time has microseconds and 9 when it has nanoseconds.
 
 The writers stream: the log is read twice in record batches (first to
 collect the distinct objects and the attributes of each activity, then to
-write events), so memory holds the distinct objects and one batch, not the
-log. Customer ids that are not pseudonyms yet (a table that did not come
+write events), so memory holds the distinct objects, the object-to-object
+pairs and one Parquet row group, not the log's events. Customer ids that are not pseudonyms yet (a table that did not come
 through ingest) are pseudonymised with the configured key before writing.
 """
 
