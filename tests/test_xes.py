@@ -25,8 +25,6 @@ from engine.log.xes import write_xes
 
 warnings.filterwarnings("ignore")
 
-DATA = Path(__file__).parent / "data" / "xes"
-
 SMALL = """<?xml version="1.0" encoding="UTF-8"?>
 <!-- a comment with <trace> inside -->
 <log xes.version="1849.2016" xes.features="nested-attributes">
@@ -435,3 +433,23 @@ def test_write_from_an_unsorted_table(tmp_path):
     write_xes(log, tmp_path / "l.xes", name="cxmine log")
     assert n == table.num_rows
     assert (tmp_path / "t.xes").read_bytes() == (tmp_path / "l.xes").read_bytes()
+
+
+def test_cli_ingest_and_export_xes(tmp_path):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    src = write(tmp_path, SMALL)
+    runner = CliRunner()
+    res = runner.invoke(main, ["ingest", str(src), "-o", str(tmp_path / "log.parquet"), "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert (summary["records_read"], summary["records_accepted"], summary["records_rejected"]) == (3, 3, 0)
+    res = runner.invoke(main, ["export", str(tmp_path / "log.parquet"), "--to", "xes", "-o", str(tmp_path / "o.xes.gz"),
+                               "-q"])
+    assert res.exit_code == 0 and "3 events" in res.stdout
+    bad = write(tmp_path, "<log>\n<trace>\n<event>\n</trace></log>", "bad.xes")
+    res = runner.invoke(main, ["ingest", str(bad), "-o", str(tmp_path / "bad.parquet")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "does not match" in res.output and "line 4" in res.output
+    assert not (tmp_path / "bad.parquet").exists()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import shutil
 import warnings
 from pathlib import Path
 
@@ -181,4 +180,3 @@ def test_local_copies_read(tmp_path):
     (tmp_path / "cut.xes.gz").write_bytes(data[:-200])
     with pytest.raises(InputError, match="truncated"):
         read_xes(tmp_path / "cut.xes.gz")
-    shutil.copy(LOCAL / "running-example.xes", tmp_path / "r.xes")

@@ -54,7 +54,7 @@ MAX_DEPTH = 64
 MAX_REJECT_TEXT = 300
 
 # element kinds
-K_NONE, K_LOG, K_TRACE, K_EVENT, K_IGNORED, K_VALUES = 0, 1, 2, 3, 4, 5
+K_LOG, K_TRACE, K_EVENT, K_IGNORED, K_VALUES = 1, 2, 3, 4, 5
 # attribute types (also element kinds, >= 10)
 T_STRING, T_DATE, T_INT, T_FLOAT, T_BOOLEAN, T_ID, T_LIST, T_CONTAINER = 10, 11, 12, 13, 14, 15, 16, 17
 TYPE_NAMES = {T_STRING: "string", T_DATE: "date", T_INT: "int", T_FLOAT: "float", T_BOOLEAN: "boolean",
@@ -174,7 +174,7 @@ def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_pa
     """Scan XES bytes, recording traces, events and attributes up to the last safe point.
 
     buf: uint8[n], XML bytes. final: True when buf reaches the end of the file.
-    state: int64[3] in/out: [0 before <log> | 1 inside <log> | 2 after </log>, traces before, unused].
+    state: int64[3] in/out: state[0] is 0 before <log>, 1 inside it, 2 after </log> (at the safe point).
     ev_trace, ev_pos: int64[cap] (trace of each event, block-local, -1 outside a trace; byte offset).
     tr_pos: int64[cap]. at_*: int64[cap] per attribute element (scope 0 log / 1 trace / 2 event,
     owner index, parent attribute or -1, type code, key and value byte spans, value start -1 if absent).
@@ -978,7 +978,7 @@ class _Lines:
         return self.lines_before + np.searchsorted(self._nl, pos) + 1
 
 
-def _typed_column(buf, t: int, recs: np.ndarray, sel: np.ndarray, spans, key: str, lines: _Lines,
+def _typed_column(buf, t: int, sel: np.ndarray, spans, key: str, lines: _Lines,
                   issues: _Issues, children) -> pa.Array:
     """One column of owners: sel[i] is the attribute record of owner i or -1."""
     at_vs, at_ve, at_pos = spans
@@ -1149,7 +1149,7 @@ class _Block:
                 t = T_STRING
             if key == "time:timestamp" and scope == 2:
                 t = T_DATE
-            col = _typed_column(self.buf, t, None, sel, spans, key, self.lines, self.issues, self.children)
+            col = _typed_column(self.buf, t, sel, spans, key, self.lines, self.issues, self.children)
             if key in out:  # two keys with one hash cannot happen in practice; keep the first
                 continue
             out[key] = (t, col)
