@@ -174,13 +174,13 @@ class _FirstPerCase:
             ci = case_index[at:at + len(ch)]
             if ch.null_count:
                 pos = np.flatnonzero(pc.is_valid(ch).to_numpy(zero_copy_only=False))
-            else:
-                pos = np.arange(len(ch))
-            if len(pos):
                 c = ci[pos]
+            else:
+                pos, c = None, ci
+            if len(c):
                 first = np.flatnonzero(np.concatenate(([True], c[1:] != c[:-1])))
                 self.cases.append(c[first])
-                taken = ch.take(pa.array(pos[first]))
+                taken = ch.take(pa.array(first if pos is None else pos[first]))
                 self.values.append(taken.cast(taken.type.value_type) if pa.types.is_dictionary(taken.type)
                                    else taken)
             at += len(ch)
@@ -246,13 +246,21 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
             raise InputError("This Parquet file is not a cxmine event log (no case_index column)",
                              path=str(source), hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
 
+        def read(i: int, columns: list[str]) -> pa.Table:
+            try:
+                return pf.read_row_group(i, columns=columns)
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise InputError(f"Cannot read row group {i} of the event log: {exc}", path=str(source)) from exc
+
         def batches(columns: list[str]):
-            for i in range(pf.num_row_groups):
-                try:
-                    yield pf.read_row_group(i, columns=columns)
-                except (OSError, pa.ArrowInvalid) as exc:
-                    raise InputError(f"Cannot read row group {i} of the event log: {exc}",
-                                     path=str(source)) from exc
+            # decode the next row group in a thread (Arrow releases the GIL) while this one is converted
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                ahead = pool.submit(read, 0, columns) if pf.num_row_groups else None
+                for i in range(pf.num_row_groups):
+                    batch = ahead.result()
+                    ahead = pool.submit(read, i + 1, columns) if i + 1 < pf.num_row_groups else None
+                    yield batch
     if attributes is None:
         attributes = SEGMENT_COLUMNS
     attributes = tuple(c for c in attributes if c in names)
