@@ -58,7 +58,8 @@ EVENT_OUT_OF_ORDER = 4  # fired before the steps in ev_skips, which run later in
 
 MAX_SKIPS = 3
 _MAX_DEPTH = 12
-_SEARCH_BUDGET = 1500
+_SEARCH_BUDGET = 1500      # firings per search
+_VARIANT_BUDGET = 30000    # firings per variant for all searches: bounds location on large nets
 _LINEAR_PROBES = 9
 _PERTURB_SHIFT = 5
 
@@ -295,12 +296,13 @@ def _final_reached(fm, m):
 
 
 @kernel
-def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out):
+def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out, work):
     """Fewest visible transitions (at most MAX_SKIPS, with invisible ones between them) that lead
     from m0 to a marking where t_goal is enabled (t_goal >= 0) or that equals goal (t_goal < 0).
 
     Iterative deepening on the number of visible moves, depth-first within it, transitions in
-    index order, at most _SEARCH_BUDGET firings per search. Returns the number of visible moves
+    index order, at most _SEARCH_BUDGET firings per search and work[0] firings left for the
+    whole variant (decremented). Returns the number of visible moves
     written to out, 0 if only invisible ones were needed, -1 if nothing was found; m_out gets
     the marking reached.
     """
@@ -338,7 +340,7 @@ def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out):
                         n += 1
                 return n
             advanced = False
-            if not done and d < _MAX_DEPTH and budget > 0:
+            if not done and d < _MAX_DEPTH and budget > 0 and work[0] > 0:
                 while nxt[d] < n_t:
                     t = nxt[d]
                     nxt[d] += 1
@@ -348,6 +350,7 @@ def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out):
                     if vis[d] + cost > k_max:
                         continue
                     budget -= 1
+                    work[0] -= 1
                     marks[d + 1] = m
                     _fire(net, t, marks[d + 1], stamp, ctr)
                     taken[d] = t
@@ -362,7 +365,7 @@ def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out):
 
 
 @kernel
-def _shadow_cost(net, m0, codes, start, choice):
+def _shadow_cost(net, m0, codes, start, choice, work):
     """Deviations a plain replay of codes[start:] from marking m0 runs into: events that invisible
     moves cannot enable (moves on the log only, not replayed), plus the visible moves still
     needed at the end (MAX_SKIPS + 1 if more)."""
@@ -380,13 +383,13 @@ def _shadow_cost(net, m0, codes, start, choice):
             continue
         t = _choose(net, m, lab, choice)
         if not _enabled(net, t, m):
-            if _search_skips(net, m, t, m, buf, 0, m_next) != 0:
+            if _search_skips(net, m, t, m, buf, 0, m_next, work) != 0:
                 cost += 1  # a move on the log only: the event is not replayed
                 continue
             m[:] = m_next
         _fire(net, t, m, stamp, ctr)
     if not np.array_equal(m, fm):
-        n = _search_skips(net, m, -1, fm, buf, MAX_SKIPS, m_next)
+        n = _search_skips(net, m, -1, fm, buf, MAX_SKIPS, m_next, work)
         cost += n if n >= 0 else MAX_SKIPS + 1
     return cost
 
@@ -420,6 +423,7 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
     m_skip = np.empty(n_p, dtype=np.int64)
     shadow_stamp = np.zeros(n_p, dtype=np.int64)
     shadow_ctr = np.zeros(1, dtype=np.int64)
+    work = np.full(1, _VARIANT_BUDGET, dtype=np.int64)
     m_prev = m.copy()      # marking before the previous replayed event
     m_here = m.copy()      # marking before this event
     prev = -1
@@ -438,16 +442,16 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
             _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf)
         ev_trans[i] = t
         if not _enabled(net, t, m):
-            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip) if locate else -1
+            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip, work) if locate else -1
             status = EVENT_MISSING if n_skip < 0 else EVENT_OK
             if n_skip > 0:
                 # two readings: the steps in skip_buf were skipped (or run later), or this event
                 # was inserted; the one a plain replay of the rest of the trace agrees with better
                 # wins, ties go to the skipped steps
                 m_as_insert = m.copy()
-                cost_insert = 1 + _shadow_cost(net, m_as_insert, codes, i + 1, choice)
+                cost_insert = 1 + _shadow_cost(net, m_as_insert, codes, i + 1, choice, work)
                 _fire(net, t, m_skip, shadow_stamp, shadow_ctr)
-                cost_skip = n_skip + _shadow_cost(net, m_skip, codes, i + 1, choice)
+                cost_skip = n_skip + _shadow_cost(net, m_skip, codes, i + 1, choice, work)
                 if cost_insert < cost_skip:
                     status = EVENT_MISSING
                 else:
@@ -461,8 +465,8 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
                         status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
             if locate and status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
                 # maybe the previous event was the one inserted and this one is in place
-                cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice)
-                cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice)
+                cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice, work)
+                cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice, work)
                 if cost_prev < cost_this:
                     ev_status[prev] = EVENT_MISSING
                     t_prev = ev_trans[prev]
@@ -569,7 +573,7 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
     for p in range(n_p):
         rest[p] = max(m[p] - explained[p], fm[p] if m[p] >= fm[p] else m[p])
     if locate and not np.array_equal(rest, fm):
-        n_skip = _search_skips(net, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip)
+        n_skip = _search_skips(net, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip, work)
         for k in range(max(n_skip, 0)):
             end_skips[k] = skip_buf[k]
 
