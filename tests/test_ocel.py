@@ -301,6 +301,18 @@ def test_round_trip_through_cxmine_reader(tmp_path, stored_log, fmt):
     assert_same_log(read_log(stored_log), read_log(tmp_path / "back.parquet"))
 
 
+@pytest.mark.parametrize("fmt", ["json", "xml", "sqlite"])
+def test_flattening_our_export_on_every_object_type_matches_pm4py(tmp_path, stored_log, fmt):
+    out = tmp_path / f"log.{SUFFIX[fmt]}"
+    write_ocel(stored_log, out, fmt)
+    ocel = pm4py_read(out, fmt)
+    for ot in ("contact", "customer", "agent", "queue", "team"):
+        expected = [(c[len(ot) + 1:], e, a, t) for c, e, a, t in flattened_by_pm4py(ocel, ot)]
+        res = READERS[fmt](out, ReadOptions(case_object=ot))
+        assert flattened_by_cxmine(res.table) == sorted(expected), ot
+        assert res.records_read == 8 and res.records_accepted == len({e for _, e, _, _ in expected})
+
+
 def assert_same_log(a: pa.Table, b: pa.Table, columns=None):
     columns = columns or [c for c in a.column_names if c != "case_index"]
     for c in columns:
