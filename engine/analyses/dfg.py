@@ -144,12 +144,16 @@ def discover_dfg(log: EncodedLog, by: str | None = None) -> Dfg | dict[str, Dfg]
     """Frequency DFG of the log, or one per segment of ``by`` (a dict label -> Dfg)."""
     from engine.kernels.dfg import count_dfg
     check_log(log)
-    group, labels = _groups(log, by)
+    if by is None:  # one group holding every case: no group array to build or read
+        group, labels = np.empty(0, dtype=np.int32), ("all",)
+        n_in = np.array([log.n_cases])
+    else:
+        group, labels = case_segments(log, by)
+        n_in = np.bincount(group[group >= 0], minlength=len(labels))
     A = len(log.activities)
     _check_cells(len(labels), A, by)
     n_chunks = chunk_count(log.n_cases, len(labels) * A * A)
     edges, starts, ends, acts = count_dfg(log.case_offsets, log.activity_codes, group, len(labels), A, n_chunks)
-    n_in = np.bincount(group[group >= 0], minlength=len(labels))
     names = log.activities
     out = {}
     for g, label in enumerate(labels):

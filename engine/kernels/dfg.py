@@ -15,33 +15,45 @@ def count_dfg(case_offsets, activity_codes, case_group, n_groups, n_activities, 
     """Directly-follows counts per group.
 
     case_offsets: int64[n_cases+1]; activity_codes: int32[n_events] in [0, n_activities);
-    case_group: int32[n_cases] in [-1, n_groups); n_chunks: number of contiguous
-    case chunks with their own buffers (fixed by the caller, not by the thread count).
+    case_group: int32[n_cases] in [-1, n_groups), or an empty array for one group
+    holding every case; n_chunks: number of contiguous case chunks with their own
+    buffers (fixed by the caller, not by the thread count).
     Returns int64 arrays edges[G, A, A], starts[G, A], ends[G, A], activities[G, A].
     """
     n = len(case_offsets) - 1
     A = n_activities
-    edges_b = np.zeros((n_chunks, n_groups, A, A), dtype=np.int64)
-    starts_b = np.zeros((n_chunks, n_groups, A), dtype=np.int64)
-    ends_b = np.zeros((n_chunks, n_groups, A), dtype=np.int64)
-    acts_b = np.zeros((n_chunks, n_groups, A), dtype=np.int64)
+    AA = A * A
+    one_group = len(case_group) == 0
+    edges_b = np.zeros((n_chunks, n_groups * AA), dtype=np.int64)
+    starts_b = np.zeros((n_chunks, n_groups * A), dtype=np.int64)
+    ends_b = np.zeros((n_chunks, n_groups * A), dtype=np.int64)
     step = (n + n_chunks - 1) // n_chunks
     for c in prange(n_chunks):
         lo = c * step
         hi = min(n, lo + step)
+        edges = edges_b[c]
+        starts = starts_b[c]
+        ends = ends_b[c]
         for i in range(lo, hi):
-            g = case_group[i]
+            g = 0 if one_group else case_group[i]
             s = case_offsets[i]
             e = case_offsets[i + 1]
             if g < 0 or e == s:
                 continue
-            starts_b[c, g, activity_codes[s]] += 1
-            ends_b[c, g, activity_codes[e - 1]] += 1
-            acts_b[c, g, activity_codes[s]] += 1
+            base = g * A
+            ebase = g * AA
+            prev = activity_codes[s]
+            starts[base + prev] += 1
+            ends[base + activity_codes[e - 1]] += 1
             for j in range(s + 1, e):
-                acts_b[c, g, activity_codes[j]] += 1
-                edges_b[c, g, activity_codes[j - 1], activity_codes[j]] += 1
-    return edges_b.sum(axis=0), starts_b.sum(axis=0), ends_b.sum(axis=0), acts_b.sum(axis=0)
+                cur = activity_codes[j]
+                edges[ebase + prev * A + cur] += 1
+                prev = cur
+    edges = edges_b.sum(axis=0).reshape((n_groups, A, A))
+    starts = starts_b.sum(axis=0).reshape((n_groups, A))
+    # every event is a case's first event or the target of exactly one edge
+    acts = starts + edges.sum(axis=1)
+    return edges, starts, ends_b.sum(axis=0).reshape((n_groups, A)), acts
 
 
 @parallel_kernel
