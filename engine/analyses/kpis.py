@@ -212,7 +212,8 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
 
 def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
     """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
-    (team too when owner or queue is missing), customer_id and the ``by`` attributes per case."""
+    (team too when owner or queue is missing; int16 codes when they fit), customer_id and the
+    ``by`` attributes per case."""
     import pyarrow.parquet as pq
 
     from engine.log.encode import encode_log
@@ -222,7 +223,13 @@ def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
         names = set()  # encode_log reports a missing or unreadable file
     per_event = ("owner", "queue", "channel") + (("team",) if not {"owner", "queue"} <= names else ())
     per_case = ("customer_id",) + tuple(a for a in by if a != "week" and a not in per_event)
-    return encode_log(path, attributes=per_event, case_attributes=per_case)
+    log = encode_log(path, attributes=per_event, case_attributes=per_case)
+    # the per-event owner, queue and channel codes only feed the KPI kernels: int16 halves them
+    for name, (codes, labels) in list(log.attributes.items()):
+        if len(labels) < np.iinfo(np.int16).max:
+            log.attributes[name] = (codes.astype(np.int16), labels)
+            del codes
+    return log
 
 
 def scope_of(task_names, roles: dict[str, str] | None = None) -> frozenset[str]:

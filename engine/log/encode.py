@@ -218,9 +218,10 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     are a pyarrow string array, so millions of pseudonyms never become
     Python strings.
 
-    One pass over the row groups, all needed columns at once (decoded in
-    parallel by Arrow), each converted into a preallocated array: peak memory
-    stays close to the size of the arrays returned.
+    Two passes over the row groups (case boundaries and per-case attributes,
+    then per-event columns), each reading its columns together (decoded in
+    parallel by Arrow) into preallocated arrays: peak memory stays close to
+    the size of the arrays returned.
     """
     if isinstance(source, pa.Table):
         names = source.column_names
@@ -274,34 +275,41 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     per_case = {name: _FirstPerCase() for name in case_attributes if name in names}
     if with_case_ids and "case_id" in names:
         per_case.setdefault("case_id", _FirstPerCase())
-    columns = list(dict.fromkeys(["case_index"] + list(per_event) + list(per_case)))
     case_index = np.empty(n, dtype=np.int32)
+    # pass 1: case boundaries and per-case attributes; their transient strings
+    # (millions of customer pseudonyms) are gone before the per-event arrays exist
     at = 0
-    for batch in batches(columns):
+    for batch in batches(["case_index"] + list(per_case)):
         m = batch.num_rows
-        ci = case_index[at:at + m]
         cursor = at
         for ch in batch.column("case_index").chunks:
-            ci[cursor - at:cursor - at + len(ch)] = ch.to_numpy(zero_copy_only=False)
+            case_index[cursor:cursor + len(ch)] = ch.to_numpy(zero_copy_only=False)
             cursor += len(ch)
-        for name, sink in per_event.items():
-            sink.feed(batch.column(name), at, case_index)
         for name, sink in per_case.items():
             sink.feed(batch.column(name), at, case_index)
         at += m
     offsets = offsets_from_case_index(case_index)
     del case_index
+    n_cases = len(offsets) - 1
+    finished = {name: sink.finish(n_cases) for name, sink in per_case.items()}
+    pa.default_memory_pool().release_unused()
+    # pass 2: per-event columns into preallocated arrays
+    at = 0
+    for batch in batches(list(per_event)):
+        for name, sink in per_event.items():
+            sink.feed(batch.column(name), at, None)
+        at += batch.num_rows
+    pa.default_memory_pool().release_unused()
     act_codes, activities = per_event["activity"].finish()
     if len(act_codes) and act_codes.min() < 0:
         raise InputError("Some events have no activity", field="activity", hint="Re-ingest the log")
     ts = per_event["timestamp"].finish()
     end = per_event["end_timestamp"].finish() if "end_timestamp" in per_event else None
     attrs = {name: per_event[name].finish() for name in attributes}
-    n_cases = len(offsets) - 1
-    case_attrs = {name: per_case[name].finish(n_cases) for name in case_attributes if name in per_case}
+    case_attrs = {name: finished[name] for name in case_attributes if name in finished}
     case_ids = None
-    if "case_id" in per_case and with_case_ids:
-        codes, labels = per_case["case_id"].finish(n_cases)
+    if "case_id" in finished and with_case_ids:
+        codes, labels = finished["case_id"]
         labels = labels if isinstance(labels, pa.Array) else pa.array(list(labels), pa.string())
         case_ids = labels.take(pa.array(codes)) if len(codes) else pa.array([], pa.string())
     return EncodedLog(case_offsets=offsets, activity_codes=act_codes, timestamps=ts, activities=activities,
