@@ -126,7 +126,8 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
         f"(first call incl. loading the cache: {warm:.1f} s). \"counts\" = pm4py's token counts only; "
         "\"+ location\" = also locating skipped / inserted / out-of-order steps (the `cxmine conform` default). "
         "\"identical\" = consumed, produced, missing, remaining tokens and fitness equal for every trace. "
-        "Peak = highest RSS above the start of each measurement. Machine: 2 cores, 24 GiB, shared with other "
+        "Peak = highest RSS above the start of each measurement, sampled every 10 ms (cxmine's runs are "
+        "about that short, so its peaks are lower bounds). Machine: 2 cores, 24 GiB, shared with other "
         "jobs while measuring, so times are noisy.",
         "",
         "| contacts | events | variants | pm4py s | pm4py peak MiB | cxmine counts s | cxmine + location s | "
