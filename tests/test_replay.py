@@ -210,3 +210,19 @@ def test_duplicate_label_choice_follows_pm4py_set_order():
         by_name = replay_traces(traces, compile_net(net, im, fm)).trace_table()
         assert by_name["fitness"].min() < 1.0  # one of the two traces always pays for the choice
     assert all(min(o) < 1.0 for o in outcomes)
+
+
+@pytest.mark.parametrize("name", ["lost_card", "billing_dispute", "omnichannel_escalation", "order_delivery",
+                                  "password_reset"])
+def test_sop_library_on_simulated_logs_equals_pm4py(name):
+    from engine.simulate import simulate_contacts
+    from engine.sop import load_sop
+
+    sop = load_sop(Path(__file__).resolve().parent.parent / "models" / f"{name}.bpmn")
+    ev = simulate_contacts([sop], 1500, seed=21, deviation_rate=0.15).events
+    case = ev.column("contact_id").to_pylist()
+    acts = [sop.task_name(a) for a in ev.column("activity").to_pylist()]
+    traces: dict[str, list[str]] = {}
+    for c, a in zip(case, acts):
+        traces.setdefault(c, []).append(a)
+    assert_same_as_pm4py(list(traces.values()), sop.net, sop.initial_marking, sop.final_marking)
