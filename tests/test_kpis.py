@@ -249,6 +249,14 @@ def test_cli_kpi_json_csv_and_errors(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "out" / "kpis.csv")))
     assert {"attribute": "all", "segment": "all", "kpi": "aht_s"}.items() <= rows[0].items()
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".part")]
+    model = Path(__file__).resolve().parents[1] / "models" / "lost_card.bpmn"
+    if model.exists():
+        res = runner.invoke(main, ["kpi", log, "--sop", str(model), "--by", "team", "--json", "-q"])
+        assert res.exit_code == 0, res.output
+        data = json.loads(res.stdout)
+        assert "Verify identity" in data["critical_steps"]
+        # no contact of this log ran a lost-card step: nothing is in the compliance scope
+        assert data["overall"]["compliance_rate"]["denominator"] == 0
     res = runner.invoke(main, ["kpi", log, "--by", "region"])
     assert res.exit_code == 1 and "Cannot segment by 'region'" in res.output and "Traceback" not in res.output
     res = runner.invoke(main, ["kpi", str(tmp_path / "missing.parquet")])
