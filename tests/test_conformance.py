@@ -146,3 +146,18 @@ def test_cli_conform_bad_input(tmp_path):
     assert r.exit_code == 1 and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--alignments", "-1"])
     assert r.exit_code == 2
+
+
+def test_alignments_of_top_variants():
+    from engine.analyses.alignments import align_top_variants
+
+    sop = load_sop(MODELS / "lost_card.bpmn")
+    fits = ["IVR menu", "Queue", "Agent answer", "Verify identity", "Block card", "Review recent transactions",
+            "Order replacement card", "Resolve", "Wrap-up"]
+    skips = [a for a in fits if a != "Block card"]
+    net = compile_net(sop.net, sop.initial_marking, sop.final_marking)
+    replay = replay_traces([skips] * 3 + [fits] * 2, net, label_map=sop.label_map)
+    aligned, note = align_top_variants(replay, sop, 5, 30.0)
+    assert note == "" and [a.contacts for a in aligned] == [3, 2]
+    assert aligned[0].cost == 1 and aligned[0].deviations == ("skipped: Block card",)
+    assert aligned[1].cost == 0 and aligned[1].fitness == 1.0

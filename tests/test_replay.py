@@ -226,3 +226,17 @@ def test_sop_library_on_simulated_logs_equals_pm4py(name):
     for c, a in zip(case, acts):
         traces.setdefault(c, []).append(a)
     assert_same_as_pm4py(list(traces.values()), sop.net, sop.initial_marking, sop.final_marking)
+
+
+def test_result_does_not_depend_on_chunking(monkeypatch):
+    import engine.analyses.conformance as conformance
+
+    net, im, fm = _load_net("a32.pnml")
+    traces = _load_traces("a32f0n50.xes.gz")
+    cn = compile_net(net, im, fm)
+    many = replay_traces(traces, cn)
+    monkeypatch.setattr(conformance, "N_CHUNKS", 1)
+    one = replay_traces(traces, cn)
+    for name in ("counts", "is_fit", "fired", "remaining_places", "ev_status", "ev_trans", "ev_missing",
+                 "ev_skips", "end_skips"):
+        assert np.array_equal(getattr(many, name), getattr(one, name)), name
