@@ -55,7 +55,7 @@ def pm4py_frame(offsets, codes, activities, label_map):
                          "time:timestamp": pd.to_datetime(np.arange(len(codes)), unit="s", utc=True)})
 
 
-def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, pm4py_max: int) -> str:
+def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile: int, pm4py_max: int) -> str:
     import pm4py
 
     from engine.analyses.conformance import compile_net, replay_tokens
@@ -69,7 +69,7 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
     warm = time.perf_counter() - t0
     rows = []
     last = None
-    for n in sizes:
+    for rate, n in [(r, n) for r in rates for n in sizes]:
         offsets, codes, activities = simulated_traces(sop, n, seed=7, rate=rate)
         last = (offsets, codes, activities)
         n_events = len(codes)
@@ -79,7 +79,7 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
         with PeakMemory() as mem_locate:
             t_locate, res_loc = median_time(lambda: replay_tokens(offsets, codes, activities, net,
                                                                   label_map=sop.label_map), repeats)
-        row = {"contacts": n, "events": n_events, "variants": res.n_variants, "t_counts": t_counts,
+        row = {"rate": rate, "contacts": n, "events": n_events, "variants": res.n_variants, "t_counts": t_counts,
                "mem_counts": mem_counts.peak_mb, "t_locate": t_locate, "mem_locate": mem_locate.peak_mb,
                "fitness": res.log_fitness, "pm4py": None}
         if n <= pm4py_max:
@@ -102,7 +102,7 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
         rows.append(row)
         print(row, flush=True)
         gc.collect()
-    # the largest log tiled: same variants, tile x the contacts
+    # the last log tiled: same variants, tile x the contacts
     offsets, codes, activities = last
     n = len(offsets) - 1
     big_codes = np.tile(codes, tile)
@@ -116,10 +116,12 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
 
     lines = [
         "Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_replay.py "
-        f"--contacts {' '.join(str(s) for s in sizes)} --rate {rate} --repeats {repeats}`",
+        f"--contacts {' '.join(str(s) for s in sizes)} --rate {' '.join(str(r) for r in rates)} "
+        f"--repeats {repeats}`",
         "",
         f"SOP `models/{sop_name}.bpmn` ({len(sop.net.places)} places, {len(sop.net.transitions)} transitions), "
-        f"logs from the simulator (seed 7, deviation rate {rate}). pm4py = "
+        "logs from the simulator (seed 7, at each deviation rate: the base probability that a contact "
+        "deviates, scaled per team, shift and agent; a higher rate gives more variants). pm4py = "
         "`pm4py.conformance_diagnostics_token_based_replay` on a pandas DataFrame of the same traces "
         "(pm4py 2.7.23; one run; it groups variants itself). cxmine = `replay_tokens` on the encoded arrays "
         f"(variant grouping + numba replay on 2 threads; median of {repeats}), kernels compiled beforehand "
@@ -130,19 +132,19 @@ def run(sizes: list[int], sop_name: str, rate: float, repeats: int, tile: int, p
         "about that short, so its peaks are lower bounds). Machine: 2 cores, 24 GiB, shared with other "
         "jobs while measuring, so times are noisy.",
         "",
-        "| contacts | events | variants | pm4py s | pm4py peak MiB | cxmine counts s | cxmine + location s | "
-        "cxmine peak MiB | speed-up (counts) | identical | log fitness |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| deviation rate | contacts | events | variants | pm4py s | pm4py peak MiB | cxmine counts s | "
+        "cxmine + location s | cxmine peak MiB | speed-up (counts) | identical | log fitness |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in rows:
         pm = f"{r['pm4py']:.1f}" if r["pm4py"] is not None else "not run"
         pmm = f"{r['mem_pm']:.0f}" if r["pm4py"] is not None else "-"
         sp = f"{r['pm4py'] / r['t_counts']:.0f}x" if r["pm4py"] is not None else "-"
         same = ("yes" if r["same"] else "NO") if r["pm4py"] is not None else "-"
-        lines.append(f"| {r['contacts']:,} | {r['events']:,} | {r['variants']:,} | {pm} | {pmm} | "
+        lines.append(f"| {r['rate']} | {r['contacts']:,} | {r['events']:,} | {r['variants']:,} | {pm} | {pmm} | "
                      f"{r['t_counts']:.3f} | {r['t_locate']:.3f} | {max(r['mem_counts'], r['mem_locate']):.0f} | "
                      f"{sp} | {same} | {r['fitness']:.6f} |")
-    lines += ["", f"{big['contacts']:,} contacts ({big['events']:,} events; the {n:,}-contact log tiled {tile}x, "
+    lines += ["", f"{big['contacts']:,} contacts ({big['events']:,} events; the last {n:,}-contact log tiled {tile}x, "
                   f"{big['variants']:,} variants), with location, once compiled: {big['t']:.2f} s, "
                   f"peak {big['mem']:.0f} MiB; log fitness equal to the {n:,}-contact log's: "
                   f"{'yes' if big['fitness_equal'] else 'NO'}.",
@@ -154,7 +156,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--contacts", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--sop", default="lost_card")
-    ap.add_argument("--rate", type=float, default=0.1)
+    ap.add_argument("--rate", type=float, nargs="+", default=[0.1, 0.4])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tile", type=int, default=10)
     ap.add_argument("--pm4py-max", type=int, default=1_000_000, help="largest size pm4py is run on")
