@@ -138,6 +138,11 @@ def _read_bytes(path: Path, expect: str) -> bytes:
     return data
 
 
+def _first_char(data: bytes) -> bytes:
+    m = re.search(rb"\S", data)
+    return b"" if m is None else data[m.start():m.start() + 1]
+
+
 def _transcode(data: bytes, encoding: str, path: Path) -> bytes:
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         return data[3:] if data.startswith(codecs.BOM_UTF8) else data
@@ -195,10 +200,15 @@ def _newlines(buf: np.ndarray) -> np.ndarray:
 
 def _quoted_newlines(buf: np.ndarray, nl: np.ndarray) -> np.ndarray | None:
     """Mask of line breaks inside double quotes (None when the file has no quotes)."""
-    q = np.flatnonzero(buf == 34)
-    if not len(q) or not len(nl):
+    if not len(nl):
         return None
-    return (np.searchsorted(q, nl) % 2) == 1
+    quotes = buf == 34
+    if not quotes.any():
+        return None
+    # quotes per line (up to and including its break), then the parity of all quotes before each break
+    line_starts = np.concatenate(([0], nl[:-1] + 1))
+    per_line = np.add.reduceat(quotes, line_starts, dtype=np.int64)
+    return (np.cumsum(per_line & 1) & 1) == 1
 
 
 def _split_records(buf: np.ndarray, nl: np.ndarray, inside: np.ndarray | None = None) -> Records:
@@ -275,7 +285,7 @@ def _sniff_delimiter(header: str, path: Path, mapping: dict | None) -> str:
 def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     data = _read_bytes(path, "CSV")
     data = _transcode(data, (mapping or {}).get("encoding", "utf-8"), path)
-    if data.lstrip()[:1] in (b"{", b"["):
+    if _first_char(data) in (b"{", b"["):
         raise InputError(f"Input file {path} is JSON, not CSV", hint="Read it with --format jsonl")
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = _newlines(buf)
@@ -452,7 +462,7 @@ def _flatten_obj(obj: dict, prefix: str = "") -> dict:
 def read_jsonl_source(path: Path, mapping: dict | None) -> RawSource:
     data = _read_bytes(path, "JSON Lines")
     data = _transcode(data, (mapping or {}).get("encoding", "utf-8"), path)
-    first = data.lstrip()[:1]
+    first = _first_char(data)
     if first == b"[":
         raise InputError(f"Input file {path} is a JSON array, not JSON Lines (one object per line)",
                          hint="Convert it with: jq -c '.[]' FILE > FILE.jsonl")
@@ -663,9 +673,12 @@ def parse_times(col: pa.Array | pa.ChunkedArray, fmt: str, tz: str | None) -> Pa
         return ParsedTimes(values, valid, problem)
     if fmt == "ISO8601":
         aware = pc.fill_null(pc.match_substring_regex(text, ISO_AWARE), False)
-        naive = pc.fill_null(pc.match_substring_regex(text, ISO_NAIVE), False)
         aware_np = aware.to_numpy(zero_copy_only=False)
-        naive_np = naive.to_numpy(zero_copy_only=False)
+        if aware_np.all():
+            naive_np = np.zeros(n, dtype=bool)
+        else:
+            naive = pc.fill_null(pc.match_substring_regex(text, ISO_NAIVE), False)
+            naive_np = naive.to_numpy(zero_copy_only=False)
         if aware_np.any():
             conv = _cast_partial(pc.filter(text, aware), TS_TYPE)
             where = np.flatnonzero(aware_np)
