@@ -136,9 +136,11 @@ def main() -> int:
         rows.append((label, path.stat().st_size / 2**20, cx, pm))
         print(f"{label}: cxmine {cx['seconds']:.2f}s {cx['peak_mb']:.0f} MiB | "
               f"pm4py {pm['seconds']:.2f}s {pm['peak_mb']:.0f} MiB", flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=HERE.parent).stdout.strip() or "unknown"
     body = [
         f"Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_ingest.py --events {args.events} "
-        f"--repeats {args.repeats}`",
+        f"--repeats {args.repeats}` (at commit {commit})",
         "",
         f"The same generated log ({args.events:,} events, {rows[0][2]['cases']:,} contacts, 8 columns: ISO 8601 "
         f"times with offsets, raw phone numbers) as CSV and as Parquet. cxmine = `ingest_to_log`: parse, check every "
