@@ -348,3 +348,16 @@ def test_pseudonymise_by_source_or_output_name(tmp_path):
 def pq_meta(path):
     from engine.log.store import log_metadata
     return log_metadata(path)
+
+
+@pytest.mark.slow
+def test_million_event_csv_with_bad_rows(tmp_path):
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_ingest import generate
+    csv_path, _ = generate(1_000_000, tmp_path / "data")
+    with open(csv_path, "a") as fh:
+        fh.write("C1,Queue,not a time,,agent1,voice,Billing,+44 7700 900001\nC2,Queue\n")
+    summary, log = ingest(tmp_path, [csv_path])
+    assert (summary.records_read, summary.records_rejected, summary.events) == (1_000_002, 2, 1_000_000)
+    assert log.num_rows == 1_000_000
