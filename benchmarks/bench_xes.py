@@ -194,14 +194,15 @@ def run_child(task: str, size: str, timeout: float) -> dict | None:
 PEERS_EXPORT = ["cxmine-export", "cxmine-export-gz", "r4pm-export", "pm4py-export"]
 PEERS_IMPORT = ["cxmine-import", "cxmine-ingest", "r4pm-import", "pm4py-import", "pm4py-iterparse-import"]
 SKIP_REASONS = {
-    "pm4py-export": "pm4py's Python writer needs about 16 GB and over 600 s for 10M events (figures quoted in the "
-                    "issue); not run on the shared machine",
-    "pm4py-import": "pm4py's default reader is r4pm plus a pandas conversion: more memory than r4pm alone "
-                    "(14.5 GB quoted); not run on the shared machine",
-    "pm4py-iterparse-import": "pm4py's Python reader builds one Python object per event and attribute: "
-                              "far beyond 18 GiB at 10M; not run",
-    "r4pm-export": "r4pm's writer needs about 18.5 GB for 10M events (quoted in the issue); not run on the "
-                   "shared 24 GiB machine",
+    "pm4py-export": "needs about 16 GB and over 600 s at 10M (figures quoted in the issue); 2.6 GB peak at 1M "
+                    "here; not run on the shared 24 GiB machine",
+    "pm4py-import": "r4pm plus a pandas conversion: 2.3 GB peak at 1M here, about 23 GB projected at 10M, over "
+                    "the 18 GiB budget of the shared machine",
+    "pm4py-iterparse-import": "3.1 GB peak and 80 s at 1M here, about 31 GB projected at 10M; not run",
+    "r4pm-export": "3.2 GB peak at 1M here (18.5 GB quoted in the issue for 10M); over the 18 GiB budget of "
+                   "the shared machine",
+    "r4pm-import": "2.0 GB peak at 1M here, about 20 GB projected at 10M (14.5 GB quoted in the issue for its "
+                   "log); over the 18 GiB budget of the shared machine",
 }
 LABELS = {
     "cxmine-export": "cxmine `write_xes` (.xes)",
