@@ -202,13 +202,14 @@ def _quoted_newlines(buf: np.ndarray, nl: np.ndarray) -> np.ndarray | None:
     """Mask of line breaks inside double quotes (None when the file has no quotes)."""
     if not len(nl):
         return None
-    quotes = buf == 34
+    quotes = (buf == 34).view(np.uint8)
     if not quotes.any():
         return None
-    # quotes per line (up to and including its break), then the parity of all quotes before each break
+    # parity of the quotes of each line (up to and including its break), then of all quotes before each break;
+    # xor on one byte per character: no wider copy of the file
     line_starts = np.concatenate(([0], nl[:-1] + 1))
-    per_line = np.add.reduceat(quotes, line_starts, dtype=np.int64)
-    return (np.cumsum(per_line & 1) & 1) == 1
+    per_line = np.bitwise_xor.reduceat(quotes, line_starts)
+    return np.bitwise_xor.accumulate(per_line) == 1
 
 
 def _split_records(buf: np.ndarray, nl: np.ndarray, inside: np.ndarray | None = None) -> Records:
