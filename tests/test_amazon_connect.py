@@ -87,13 +87,21 @@ def test_streams_agent_snapshots_are_refused():
 def test_contact_event_samples_ingest():
     a = read_contact_events(DOCS / "contact-events__block00.json", OPT)
     assert (a.records_read, a.records_accepted) == (1, 1)
-    assert _rows(a.table, "case_id", "activity", "timestamp", "resource") == [
-        ("11111111-1111-1111-1111-111111111111", "Agent answer", "17:29:09", "12345678-1234-1234-1234-123456789012")]
+    cid, agent = "11111111-1111-1111-1111-111111111111", "12345678-1234-1234-1234-123456789012"
+    # one CONNECTED_TO_AGENT message carries the initiation, enqueue and agent times
+    assert _rows(a.table, "case_id", "activity", "timestamp", "end_timestamp", "resource") == [
+        (cid, "Contact initiated", "17:17:53", None, None), (cid, "Queue", "17:29:04", "17:29:09", None),
+        (cid, "Agent answer", "17:29:09", None, agent)]
     b = read_contact_events(DOCS / "contact-events__block01.jsonc.txt", OPT)
     assert (b.records_read, b.records_accepted) == (1, 1)
     assert any("leniently" in w for w in b.warnings)
-    assert _rows(b.table, "activity", "timestamp", "channel", "initiation_method") == [
-        ("Disconnect", "17:18:37", "voice", "OUTBOUND")]
+    # the sample's queue and agent times fall after its disconnect: kept as given, no negative spans
+    assert _rows(b.table, "activity", "timestamp", "end_timestamp", "channel", "initiation_method") == [
+        ("Contact initiated", "17:17:53", None, "voice", "OUTBOUND"),
+        ("Outbound call", "17:17:53", "17:17:55", "voice", "OUTBOUND"),
+        ("Disconnect", "17:18:37", None, "voice", "OUTBOUND"),
+        ("Queue", "17:29:04", "17:29:09", "voice", "OUTBOUND"),
+        ("Agent answer", "17:29:09", None, "voice", "OUTBOUND")]
     c = read_contact_events(DOCS / "sns-payload__block02.json", OPT)
     assert c.records_rejected == 1 and "not a contact event" in c.rejects[0].reason
 
@@ -295,9 +303,9 @@ def test_events_reader_dedup_and_chain(tmp_path):
     res = read_contact_events(p, OPT)
     assert res.records_read == 4 and res.records_rejected == 1
     assert res.rejects[0].reason.startswith("duplicate contact event")
-    assert _rows(res.table, "case_id", "activity", "timestamp", "queue") == [
-        ("x1", "Contact initiated", "10:00:00", None), ("x1", "Queue", "10:01:00", "q-cards"),
-        ("x1", "Transfer", "10:06:00", None)]
+    assert _rows(res.table, "case_id", "activity", "timestamp", "end_timestamp", "queue") == [
+        ("x1", "Contact initiated", "10:00:00", None, "q-cards"), ("x1", "Queue", "10:01:00", None, "q-cards"),
+        ("x1", "Transfer", "10:06:00", None, None)]
     assert detect_format(p) == "amazon-connect-events"
 
 
@@ -329,3 +337,34 @@ def test_chunked_reading_gives_the_same_events(monkeypatch, chain):
     cols = ("case_id", "activity", "timestamp", "end_timestamp", "owner", "resource", "transfer_type")
     assert _rows(res.table, *cols) == _rows(chain.table, *cols)
     assert [(r.line, r.reason) for r in res.rejects] == [(r.line, r.reason) for r in chain.rejects]
+
+
+def test_contact_event_messages_merge_into_spans(tmp_path):
+    def msg(et, cid, **times):
+        d = {"eventType": et, "contactId": cid, "channel": "VOICE", "initiationMethod": "INBOUND",
+             "initiationTimestamp": "2024-01-01T09:00:00.000Z"}
+        if "enq" in times:
+            d["queueInfo"] = {"queueArn": "arn:q/queue/billing", "enqueueTimestamp": times["enq"]}
+        if "agent" in times:
+            d["agentInfo"] = {"agentArn": "arn:a/agent/ana", "connectedToAgentTimestamp": times["agent"]}
+        if "disc" in times:
+            d["disconnectTimestamp"] = times["disc"]
+        return d
+    msgs = [msg("QUEUED", "a", enq="2024-01-01T09:01:00Z"),
+            msg("CONNECTED_TO_AGENT", "a", agent="2024-01-01T09:03:00Z"),
+            msg("DISCONNECTED", "a", enq="2024-01-01T09:01:00Z", agent="2024-01-01T09:03:00Z",
+                disc="2024-01-01T09:10:00Z"),
+            msg("QUEUED", "b", enq="2024-01-01T09:02:00Z"),
+            msg("DISCONNECTED", "b", enq="2024-01-01T09:02:00Z", disc="2024-01-01T09:04:00Z")]
+    p = tmp_path / "ev.jsonl"
+    p.write_text("\n".join(json.dumps(m) for m in msgs) + "\n")
+    res = read_contact_events(p, OPT)
+    assert res.records_read == res.records_accepted == 5
+    assert _rows(res.table, "case_id", "activity", "timestamp", "end_timestamp", "owner", "resource") == [
+        ("a", "Contact initiated", "09:00:00", None, None, None),
+        ("a", "Queue", "09:01:00", "09:03:00", "billing", None),
+        ("a", "Agent answer", "09:03:00", "09:10:00", None, "ana"),
+        ("a", "Disconnect", "09:10:00", None, None, None),
+        ("b", "Contact initiated", "09:00:00", None, None, None),
+        ("b", "Queue", "09:02:00", "09:04:00", "billing", None),
+        ("b", "Abandon", "09:04:00", None, "billing", None)]

@@ -18,7 +18,14 @@ Two readers:
 ``amazon-connect-events``
     EventBridge "Amazon Connect Contact Event" messages (with or without the
     envelope): INITIATED, CONNECTED_TO_SYSTEM, QUEUED, CONNECTED_TO_AGENT,
-    DISCONNECTED, ... Each message becomes events of its contact.
+    DISCONNECTED, ... The messages of one contact are merged: each milestone
+    (initiation, connected to system, enqueue, connected to agent,
+    disconnect) comes from whichever message carries it (a DISCONNECTED
+    message carries them all), and the contact gets ``Contact initiated`` (or
+    ``Transfer`` for a transfer leg), ``Outbound call``, ``Queue`` (enqueue to
+    agent or disconnect), ``Agent answer`` (to disconnect), ``Abandon`` or
+    ``Disconnect``; an end time earlier than its start is left unknown. Other
+    event types stay one event per message.
 
 Events of one leg (times from the record's own fields):
 
@@ -1151,41 +1158,103 @@ def read_contact_events(path: Path, options: ReadOptions) -> ReadResult:
         return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
     kt = table.take(pa.array(keep))
     k_contact = contact.take(pa.array(keep))
-    method = pc.utf8_upper(col_or_null(kt, "initiationMethod"))
-    previous = _empty_to_null(col_or_null(kt, "previousContactId"))
-    initial = _empty_to_null(col_or_null(kt, "initialContactId"))
-    case_id = resolve_chains(k_contact, previous, pa.nulls(len(keep), pa.string()), initial, method)
+    etk = et[keep]
+    atk = at[keep]
+    # the messages of one contact leg are merged: each milestone from whichever message carries it
+    leg_codes = pc.dictionary_encode(k_contact).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_legs = int(leg_codes.max()) + 1
+    big = np.iinfo(np.int64).max
+
+    def milestone(name: str, values: np.ndarray) -> np.ndarray:
+        v = values[keep]
+        v = np.where((etk == name) & (v == nat), atk, v)     # the envelope time stands in for its own event
+        v = np.where(v == nat, big, v)
+        out = np.full(n_legs, big, np.int64)
+        np.minimum.at(out, leg_codes, v)
+        return np.where(out == big, nat, out)
+
+    m_init, m_sys, m_enq, m_agent, m_disc = (milestone(name, values) for name, values in when.items())
+
+    def per_leg(values: pa.Array) -> pa.Array:
+        """A leg's value: the first of its messages that has one."""
+        rows = np.flatnonzero(_as_bool_mask(pc.is_valid(values)))
+        out = np.full(n_legs, -1, np.int64)
+        if len(rows):
+            legs, first = np.unique(leg_codes[rows], return_index=True)
+            out[legs] = rows[first]
+        taken = values.take(pa.array(np.maximum(out, 0)))
+        return pc.if_else(pa.array(out >= 0), taken, pa.nulls(n_legs, values.type))
+
+    leg_id = per_leg(k_contact)
+    method = per_leg(pc.utf8_upper(col_or_null(kt, "initiationMethod")))
+    previous = per_leg(_empty_to_null(col_or_null(kt, "previousContactId")))
+    initial = per_leg(_empty_to_null(col_or_null(kt, "initialContactId")))
+    case_id = resolve_chains(leg_id, previous, pa.nulls(n_legs, pa.string()), initial, method)
     # a later leg of a chain whose first leg sent no event here: name the case by initialContactId
     merged = _as_bool_mask(pc.is_in(pc.fill_null(method, ""), value_set=pa.array(MERGED_METHODS)))
     case_id = pc.if_else(pa.array(merged), pc.coalesce(initial, case_id), case_id)
-    etk = et[keep]
-    label = pa.array([EVENT_LABELS.get(e, e.title().replace("_", " ")) for e in etk], pa.string())
-    is_transfer_init = (etk == "INITIATED") & merged
-    label = pc.if_else(pa.array(is_transfer_init), pa.scalar("Transfer"), label)
     queue = pc.coalesce(_empty_to_null(col_or_null(kt, "queueInfo.queueArn")),
                         _empty_to_null(col_or_null(kt, "queueInfo.QueueArn")))
-    queue_name = pc.replace_substring_regex(queue, r"^.*/queue/", "")
+    queue_name = per_leg(pc.replace_substring_regex(queue, r"^.*/queue/", ""))
     agent = pc.coalesce(_empty_to_null(col_or_null(kt, "agentInfo.agentArn")),
                         _empty_to_null(col_or_null(kt, "AgentInfo.AgentArn")))
-    agent_name = pc.replace_substring_regex(agent, r"^.*/agent/", "")
-    is_agent_ev = pa.array(np.isin(etk, ["CONNECTED_TO_AGENT"]))
-    is_queue_ev = pa.array(np.isin(etk, ["QUEUED"]))
-    events = pa.table({
-        "case_id": case_id, "activity": label, "timestamp": pa.array(at[keep]).cast(TS),
-        "resource": pc.if_else(is_agent_ev, agent_name, pa.nulls(len(keep), pa.string())),
-        "owner": pc.if_else(is_queue_ev, queue_name, pa.nulls(len(keep), pa.string())),
-        "queue": queue_name, "channel": pc.utf8_lower(col_or_null(kt, "channel")),
-        "contact_leg_id": k_contact, "previous_contact_id": previous, "initial_contact_id": initial,
-        "initiation_method": method, "event_type": etype.take(pa.array(keep)),
-    })
-    customer = _empty_to_null(col_or_null(kt, "customerEndpoint.address", "CustomerEndpoint.Address"))
-    events = events.append_column("customer_id", pseudonymise(customer, key))
+    agent_name = per_leg(pc.replace_substring_regex(agent, r"^.*/agent/", ""))
+    m = method.to_numpy(zero_copy_only=False)
+
+    def ts(v: np.ndarray) -> pa.Array:
+        return pa.array(v, mask=v == nat).cast(TS)
+
+    def end_after(start: np.ndarray, *ends: np.ndarray) -> np.ndarray:
+        """The first of ``ends`` known and not before ``start`` (unknown otherwise)."""
+        out = np.full(len(start), nat, np.int64)
+        for e in reversed(ends):
+            out = np.where((e != nat) & (e >= start), e, out)
+        return out
+
+    parts = EventParts()
+    rows = np.flatnonzero(m_init != nat)
+    if len(rows):
+        label = np.where(merged[rows], "Transfer", "Contact initiated").astype(object)
+        parts.add(rows, 0, activity=pa.array(label, pa.string()), timestamp=ts(m_init[rows]),
+                  end_timestamp=pa.nulls(len(rows), TS), owner=None, resource=None)
+    outbound = np.isin(m, ["OUTBOUND", "CALLBACK"]) & (m_sys != nat) & (m_init != nat)
+    rows = np.flatnonzero(outbound)
+    if len(rows):
+        parts.add(rows, 1, activity="Outbound call", timestamp=ts(m_init[rows]),
+                  end_timestamp=ts(end_after(m_init[rows], m_sys[rows])), owner=None, resource=None)
+    rows = np.flatnonzero(m_enq != nat)
+    if len(rows):
+        q = queue_name.take(pa.array(rows))
+        parts.add(rows, 2, activity="Queue", timestamp=ts(m_enq[rows]),
+                  end_timestamp=ts(end_after(m_enq[rows], m_agent[rows], m_disc[rows])), owner=q, resource=None)
+    rows = np.flatnonzero(m_agent != nat)
+    if len(rows):
+        parts.add(rows, 3, activity="Agent answer", timestamp=ts(m_agent[rows]),
+                  end_timestamp=ts(end_after(m_agent[rows], m_disc[rows])), owner=None,
+                  resource=agent_name.take(pa.array(rows)))
+    abandon = (m_enq != nat) & (m_agent == nat) & (m_disc != nat)
+    for label, sel in (("Abandon", abandon), ("Disconnect", ~abandon & (m_disc != nat))):
+        rows = np.flatnonzero(sel)
+        if len(rows):
+            parts.add(rows, 5, activity=label, timestamp=ts(m_disc[rows]), end_timestamp=pa.nulls(len(rows), TS),
+                      owner=queue_name.take(pa.array(rows)) if label == "Abandon" else None, resource=None)
+    # other event types (CONTACT_DATA_UPDATED, COMPLETED, ...) stay one event per message
+    other = np.flatnonzero(~np.isin(etk, list(when)))
+    if len(other):
+        labels = pa.array([EVENT_LABELS.get(e, e.title().replace("_", " ")) for e in etk[other]], pa.string())
+        parts.add(leg_codes[other], 4, activity=labels, timestamp=ts(atk[other]),
+                  end_timestamp=pa.nulls(len(other), TS), owner=None, resource=None)
+    ev_rows, events = parts.build()
+    leg = {"case_id": case_id, "queue": queue_name, "channel": per_leg(pc.utf8_lower(col_or_null(kt, "channel"))),
+           "contact_leg_id": leg_id, "previous_contact_id": previous, "initial_contact_id": initial,
+           "initiation_method": method}
+    customer = per_leg(_empty_to_null(col_or_null(kt, "customerEndpoint.address", "CustomerEndpoint.Address")))
+    leg["customer_id"] = pseudonymise(customer, key)
     for name in ("disconnectReason", "connectedToSystemStatus", "relatedContactId", "instanceArn"):
         if name in kt.column_names:
-            events = events.append_column(name, scrub_column(kt.column(name), key))
-    order = np.lexsort((np.arange(len(keep)), at[keep]))
+            leg[name] = per_leg(scrub_column(kt.column(name), key))
     meta["contact_events"] = int(len(keep))
-    return ReadResult(events.take(pa.array(order)), n + len(recs.rejects), rejects, warnings, meta)
+    return ReadResult(_join_leg_columns(events, ev_rows, leg), n + len(recs.rejects), rejects, warnings, meta)
 
 
 register_reader("amazon-connect")(read_contact_records)
