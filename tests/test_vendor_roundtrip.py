@@ -11,9 +11,9 @@ key), the same transfers and, with ``--case journey``, the same journeys.
 from __future__ import annotations
 
 import glob
+import json
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -114,3 +114,28 @@ def test_three_exports_give_one_log(tmp_path):
 @pytest.mark.slow
 def test_three_exports_give_one_log_100k(tmp_path):
     _roundtrip(100_000, tmp_path)
+
+
+def test_cli_simulate_writes_vendor_exports(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    monkeypatch.setenv("CXMINE_PSEUDONYM_KEY", "cli")
+    out = tmp_path / "sim"
+    r = CliRunner().invoke(main, ["simulate", "--sop", str(ROOT / "models"), "--contacts", "200", "--seed", "3",
+                                  "--formats", "csv,connect,genesys", "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "connect export" in r.output and "genesys export" in r.output
+    counts = set()
+    for name in ("connect_records.jsonl", "genesys_conversations.jsonl"):
+        log = tmp_path / (name + ".parquet")
+        r = CliRunner().invoke(main, ["ingest", str(out / name), "-o", str(log), "--json", "-q"])
+        assert r.exit_code == 0, r.output
+        summary = json.loads(r.stdout)
+        counts.add((summary["cases"], summary["events"]))
+    assert len(counts) == 1 and next(iter(counts))[0] == 200
+    bad = CliRunner().invoke(main, ["simulate", "--sop", str(ROOT / "models"), "--formats", "csv,avaya",
+                                    "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "Unknown export format 'avaya'" in bad.output
+

@@ -80,6 +80,8 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
     from engine.sop import load_sop
 
+    from engine.simulate.vendor import parse_formats
+    parse_formats(formats)
     paths, weights = _sop_paths(sops)
     progress(f"loading {len(paths)} SOP(s)", quiet)
     models = [load_sop(p) for p in paths]

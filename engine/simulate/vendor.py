@@ -435,17 +435,23 @@ def _genesys_lines(events: pa.Table) -> tuple[pa.Array, int]:
 VENDOR_FORMATS = {"connect": "connect_records.jsonl", "genesys": "genesys_conversations.jsonl"}
 
 
+def parse_formats(formats: str) -> list[str]:
+    """The export names of ``--formats`` (``csv,connect,genesys``); an unknown name is a usage error."""
+    names = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in names if f not in VENDOR_FORMATS and f != "csv"]
+    if unknown:
+        raise UsageError(f"Unknown export format '{unknown[0]}'",
+                         hint=f"Valid formats: csv, {', '.join(VENDOR_FORMATS)}")
+    return names
+
+
 def write_vendor_exports(sim, out_dir: str | os.PathLike, formats: str, *, compress: bool = False) -> dict[str, str]:
     """Write the vendor exports named in ``formats`` (``csv,connect,genesys``) into ``out_dir``.
 
     ``csv`` is the simulator's own export (always written by ``write_simulation``).
     Returns {format: file name}.
     """
-    names = [f.strip().lower() for f in formats.split(",") if f.strip()]
-    unknown = [f for f in names if f not in VENDOR_FORMATS and f != "csv"]
-    if unknown:
-        raise UsageError(f"Unknown export format '{unknown[0]}'",
-                         hint=f"Valid formats: csv, {', '.join(VENDOR_FORMATS)}")
+    names = parse_formats(formats)
     out: dict[str, str] = {}
     for fmt in names:
         if fmt == "csv":
