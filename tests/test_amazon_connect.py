@@ -368,3 +368,23 @@ def test_contact_event_messages_merge_into_spans(tmp_path):
         ("b", "Contact initiated", "09:00:00", None, None, None),
         ("b", "Queue", "09:02:00", "09:04:00", "billing", None),
         ("b", "Abandon", "09:04:00", None, "billing", None)]
+
+
+def test_queue_transfer_and_external_transfer(tmp_path):
+    a = _record("a", "2024-01-01T10:00:00Z", "2024-01-01T10:10:00Z")
+    a["Queue"] = {"Name": "Cards", "EnqueueTimestamp": "2024-01-01T10:00:00Z",
+                  "DequeueTimestamp": "2024-01-01T10:02:00Z"}
+    b = _record("b", "2024-01-01T10:02:00Z", "2024-01-01T10:20:00Z", prev="a", method="QUEUE_TRANSFER",
+                agent_at="2024-01-01T10:05:00Z")
+    b["Queue"] = {"Name": "Fraud", "EnqueueTimestamp": "2024-01-01T10:02:00Z",
+                  "DequeueTimestamp": "2024-01-01T10:05:00Z"}
+    b["TransferredToEndpoint"] = {"Address": "+442079460000", "Type": "TELEPHONE_NUMBER"}
+    b["TransferCompletedTimestamp"] = "2024-01-01T10:19:00Z"
+    p = tmp_path / "ctr.jsonl"
+    p.write_text(json.dumps(a) + "\n" + json.dumps(b) + "\n")
+    res = read_contact_records(p, OPT)
+    rows = _rows(res.table, "case_id", "activity", "timestamp", "transfer_type", "transfer_to")
+    assert ("a", "Transfer", "10:02:00", "transfer", "Fraud") in rows
+    ext = [r for r in rows if r[3] == "external"]
+    assert ext == [("a", "Transfer", "10:19:00", "external", pseudonymise_value("+442079460000", KEY))]
+    assert {r[0] for r in rows} == {"a"}
