@@ -11,7 +11,6 @@ ways gets one pseudonym.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -36,18 +35,21 @@ def run_key(key: bytes | None) -> tuple[bytes, str | None]:
     return _run_key, RANDOM_KEY_WARNING
 
 
+_NON_DIGIT = re.compile(r"\D")
+
+
 def normalise_identifier(value: str) -> str:
     v = value.strip()
     if "@" in v:
         return v.lower()
     if _PHONE.match(v):
-        return ("+" if v.startswith("+") else "") + re.sub(r"\D", "", v)
+        return ("+" if v.startswith("+") else "") + _NON_DIGIT.sub("", v)
     return v
 
 
 def pseudonymise_value(value: str, key: bytes) -> str:
-    digest = hmac.new(key, normalise_identifier(value).encode("utf-8"), hashlib.sha256).hexdigest()
-    return "cus_" + digest[:32]
+    digest = hmac.digest(key, normalise_identifier(value).encode("utf-8"), "sha256")
+    return "cus_" + digest[:16].hex()
 
 
 def pseudonymise(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
