@@ -17,6 +17,8 @@ def _pct(x: float) -> str:
 @click.option("--sop", "sop_path", required=True, type=click.Path(dir_okay=False),
               help="SOP model (models/<name>.bpmn; its sidecar models/<name>.toml is read too).")
 @click.option("--by", "by", multiple=True, help="Also report fitness per value of this attribute (repeatable).")
+@click.option("--where", "where", multiple=True, metavar="ATTR=VALUE[,VALUE]",
+              help="Only the contacts whose ATTR is one of the values, e.g. intent=lost_card (repeatable).")
 @click.option("--alignments", "n_align", type=int, default=0, show_default=True,
               help="Optimal alignments (pm4py) for the K most frequent variants.")
 @click.option("--time-budget", type=float, default=60.0, show_default=True,
@@ -28,7 +30,7 @@ def _pct(x: float) -> str:
 @json_option
 @csv_option
 @quiet_option
-def conform(log, sop_path, by, n_align, time_budget, unknown_as_deviation, examples, top, as_json, csv_dir,
+def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation, examples, top, as_json, csv_dir,
             quiet):
     """Check every contact of LOG against an SOP by token-based replay.
 
@@ -41,18 +43,18 @@ def conform(log, sop_path, by, n_align, time_budget, unknown_as_deviation, examp
 
     Example:
 
-        cxmine conform log.parquet --sop models/lost_card.bpmn --by queue --alignments 5 --csv reports/conform
+        cxmine conform log.parquet --sop models/lost_card.bpmn --where intent=lost_card --alignments 5 --csv reports/conform
     """
     from engine.analyses.conformance import check_conformance
     from engine.errors import UsageError
-    from engine.log import encode_log
+    from engine.log.select import encode_where, parse_where
     from engine.sop import load_sop
 
     if examples < 0 or top < 0:
         raise UsageError("--examples and --top must be 0 or more")
     sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
-    encoded = encode_log(log, with_case_ids=True)
+    encoded = encode_where(log, parse_where(where), with_case_ids=True)
     progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
     result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation)
     if n_align or time_budget != 60.0:
