@@ -162,3 +162,20 @@ def test_results_do_not_depend_on_the_thread_count():
     finally:
         numba.set_num_threads(before)
     assert all(r == runs[0] for r in runs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(-5, 5), min_size=0, max_size=40), min_size=1, max_size=6))
+def test_in_place_selection_gives_numpys_median_and_p90(groups):
+    from engine.kernels.dfg import summarise_durations
+    offsets = np.zeros(len(groups) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(g) for g in groups])
+    flat = np.array([x for g in groups for x in g], dtype=np.int64)
+    ints, quant = summarise_durations(offsets, flat.copy())
+    for k, g in enumerate(groups):
+        assert ints[k, 0] == len(g)
+        if g:
+            assert (ints[k, 3], ints[k, 4]) == (min(g), max(g))
+            assert ints[k, 1] * 10**9 + ints[k, 2] == sum(g)
+            assert naive.isclose(quant[k, 0], float(np.median(g)))
+            assert naive.isclose(quant[k, 1], float(np.percentile(g, 90)))

@@ -212,8 +212,8 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
 
 def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
     """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
-    (team too when owner or queue is missing; int16 codes when they fit), customer_id and the
-    ``by`` attributes per case."""
+    (team too when owner or queue is missing; int16 codes when they fit), customer_id (codes
+    only, without the pseudonyms) and the ``by`` attributes per case."""
     import pyarrow.parquet as pq
 
     from engine.log.encode import encode_log
@@ -229,6 +229,9 @@ def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
         if len(labels) < np.iinfo(np.int16).max:
             log.attributes[name] = (codes.astype(np.int16), labels)
             del codes
+    # KPIs compare customers only for equality: drop the pseudonyms themselves (millions of strings)
+    if "customer_id" in log.case_attributes:
+        log.case_attributes["customer_id"] = (log.case_attributes["customer_id"][0], ())
     return log
 
 
