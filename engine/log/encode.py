@@ -146,7 +146,7 @@ class _Codes:
                              + [-1], dtype=np.int32)
             idx = ch.indices
             idx = (idx.fill_null(len(remap) - 1) if idx.null_count else idx).to_numpy(zero_copy_only=False)
-            np.take(remap, idx, out=self.out[at:at + len(ch)], mode="clip")
+            self.out[at:at + len(ch)] = remap[idx]
             at += len(ch)
 
     def finish(self) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -154,7 +154,11 @@ class _Codes:
         rank = np.empty(len(self.ids) + 1, dtype=np.int32)
         rank[[self.ids[x] for x in labels]] = np.arange(len(labels), dtype=np.int32)
         rank[-1] = -1
-        np.take(rank, self.out, out=self.out, mode="wrap")  # -1 wraps to the last slot, which holds -1
+        if not np.array_equal(rank[:-1], np.arange(len(labels))):
+            # in blocks, so the remap needs no second full-size array; -1 indexes the last slot (-1)
+            for i in range(0, len(self.out), 1 << 20):
+                block = self.out[i:i + (1 << 20)]
+                block[:] = rank[block]
         return self.out, tuple(labels)
 
 
