@@ -80,3 +80,28 @@ def test_conform_where_keeps_one_intent(tmp_path):
     assert json.loads(res.stdout)["contacts"] == expected > 0
     res = runner.invoke(main, ["conform", str(log), "--sop", str(small.parents[1] / "models" / "lost_card.bpmn"), "--where", "intent=nothing"])
     assert res.exit_code == 1 and "No contact matches --where" in res.output
+
+
+def test_variants_where_counts_only_selected_contacts(tmp_path):
+    import csv
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    small = Path(__file__).resolve().parents[1] / "eventlogs" / "small"
+    log = tmp_path / "small.parquet"
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(small / "contacts.csv"), "--mapping", str(small / "mapping.toml"),
+                                "-o", str(log), "-q"], env={"CXMINE_PSEUDONYM_KEY": "k"}).exit_code == 0
+    with open(small / "ground_truth" / "contacts.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    want = {"billing_dispute", "order_delivery"}
+    expected = sum(1 for r in rows if r["sop"] in want)
+    res = runner.invoke(main, ["variants", str(log), "--where", "intent=billing_dispute,order_delivery",
+                               "--top", "1000", "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["n_cases"] == expected == sum(v["count"] for v in data["variants"])

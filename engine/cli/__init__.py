@@ -57,6 +57,12 @@ def quiet_option(f):
     return click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(f)
 
 
+def where_option(f):
+    return click.option("--where", "where", multiple=True, metavar="ATTR=VALUE[,VALUE]",
+                        help="Only the contacts whose ATTR is one of the values, e.g. intent=lost_card "
+                             "(repeatable; a contact matches on its first non-empty value).")(f)
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option
+from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
 from engine.cli.variants import csv_option, render_table, write_csv
 
 
@@ -17,8 +17,7 @@ def _pct(x: float) -> str:
 @click.option("--sop", "sop_path", required=True, type=click.Path(dir_okay=False),
               help="SOP model (models/<name>.bpmn; its sidecar models/<name>.toml is read too).")
 @click.option("--by", "by", multiple=True, help="Also report fitness per value of this attribute (repeatable).")
-@click.option("--where", "where", multiple=True, metavar="ATTR=VALUE[,VALUE]",
-              help="Only the contacts whose ATTR is one of the values, e.g. intent=lost_card (repeatable).")
+@where_option
 @click.option("--alignments", "n_align", type=int, default=0, show_default=True,
               help="Optimal alignments (pm4py) for the K most frequent variants.")
 @click.option("--time-budget", type=float, default=60.0, show_default=True,

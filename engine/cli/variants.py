@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option
+from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
 
 
 def render_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
@@ -63,10 +63,11 @@ _VARIANT_HEADERS = ["rank", "cases", "share", "cumulative", "steps", "activities
 @click.option("--top", "top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Show the K most frequent variants.")
 @click.option("--by", "by", default=None, help="Variants per segment: team, site, shift, channel, queue, owner, week.")
+@where_option
 @json_option
 @csv_option
 @quiet_option
-def variants(log, top, by, as_json, csv_dir, quiet):
+def variants(log, top, by, where, as_json, csv_dir, quiet):
     """Variants of a log: distinct step sequences, most frequent first.
 
     Ties in count are ordered by first occurrence (cases are stored in order of
@@ -79,11 +80,12 @@ def variants(log, top, by, as_json, csv_dir, quiet):
     from engine.analyses.cases import profile_cases
     from engine.analyses.segments import check_segment_attributes
     from engine.analyses.variants import count_variants, count_variants_by
-    from engine.log import encode_log
+    from engine.log.select import encode_where, parse_where
 
     check_segment_attributes(log, [by] if by else [])
     progress(f"encoding {log}", quiet)
-    enc = encode_log(log, attributes=(), case_attributes=(by,) if by and by != "week" else ())
+    enc = encode_where(log, parse_where(where), attributes=(),
+                       case_attributes=(by,) if by and by != "week" else ())
     progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; counting variants", quiet)
     overall = count_variants(enc)
     segments = count_variants_by(enc, by) if by else {}
@@ -135,10 +137,11 @@ def _edge_rows(freq, perf) -> list[list]:
               show_default=True, help="Edge time: between the two starts, or from the first's end to the second's start.")
 @click.option("--top", "top", type=click.IntRange(min=1), default=20, show_default=True,
               help="Show the K most frequent edges.")
+@where_option
 @json_option
 @csv_option
 @quiet_option
-def dfg(log, by, measure, top, as_json, csv_dir, quiet):
+def dfg(log, by, measure, top, where, as_json, csv_dir, quiet):
     """Directly-follows graph with edge counts and times (mean, median, p90, min, max).
 
     Example:
@@ -147,11 +150,12 @@ def dfg(log, by, measure, top, as_json, csv_dir, quiet):
     """
     from engine.analyses.dfg import discover_dfg, discover_performance_dfg
     from engine.analyses.segments import check_segment_attributes
-    from engine.log import encode_log
+    from engine.log.select import encode_where, parse_where
 
     check_segment_attributes(log, [by] if by else [])
     progress(f"encoding {log}", quiet)
-    enc = encode_log(log, attributes=(), case_attributes=(by,) if by and by != "week" else ())
+    enc = encode_where(log, parse_where(where), attributes=(),
+                       case_attributes=(by,) if by and by != "week" else ())
     progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; directly-follows graph", quiet)
     graphs = [(None, discover_dfg(enc), discover_performance_dfg(enc, measure=measure))]
     if by:
