@@ -17,6 +17,7 @@ test: setup
 	$(PY) -m pytest -q --timeout=900
 
 bench: setup
+	$(PY) -m pytest -q -m slow --timeout=3600
 	$(PY) benchmarks/run.py
 
 clean:
