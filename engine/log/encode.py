@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.log.schema import SEGMENT_COLUMNS
-from engine.log.store import ROW_GROUP
+from engine.log.store import ROW_GROUP, open_log
 from engine.errors import InputError
 
 NO_TIME = np.iinfo(np.int64).min
@@ -236,20 +236,9 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
             for start in range(0, n, ROW_GROUP):
                 yield sub.slice(start, ROW_GROUP)
     else:
-        from pyarrow import parquet as pq
-        if not os.path.exists(source):
-            raise InputError("Event log not found", path=str(source),
-                             hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
-        try:
-            pf = pq.ParquetFile(source)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"Not a Parquet event log: {exc}", path=str(source),
-                             hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+        pf = open_log(source)
         names = pf.schema_arrow.names
         n = pf.metadata.num_rows
-        if "case_index" not in names:
-            raise InputError("This Parquet file is not a cxmine event log (no case_index column)",
-                             path=str(source), hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
 
         def read(i: int, columns: list[str]) -> pa.Table:
             try:

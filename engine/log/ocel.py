@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 from engine.atomic import atomic_path
 from engine.errors import InputError, UsageError
 from engine.log.schema import sort_log
+from engine.log.store import open_log
 
 OcelFormat = Literal["json", "xml", "sqlite"]
 FORMATS = ("json", "xml", "sqlite")
@@ -153,17 +154,7 @@ def _open_source(source: pa.Table | str | os.PathLike) -> tuple[pa.Schema, dict,
             yield from table.select(columns).to_batches(max_chunksize=BATCH)
         return table.schema, meta, batches
     path = Path(source)
-    if not path.exists():
-        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
-    try:
-        pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
-                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
-    names = pf.schema_arrow.names
-    if "case_index" not in names or any(c not in names for c in ("case_id", "activity", "timestamp")):
-        raise InputError("This Parquet file is not a cxmine event log", path=str(path),
-                         hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
+    pf = open_log(path)
     raw = (pf.schema_arrow.metadata or {}).get(b"cxmine")
     meta = json.loads(raw) if raw else {}
 

@@ -94,6 +94,31 @@ def write_row_groups(writer: pq.ParquetWriter, table: pa.Table) -> None:
     writer.write_table(compact_row_groups(table), row_group_size=ROW_GROUP)
 
 
+def open_log(path: str | os.PathLike) -> pq.ParquetFile:
+    """Open a stored log for streaming; refuse a missing file, a non-Parquet file or a foreign Parquet file.
+
+    A cxmine log has ``case_index`` and the required columns; the message names
+    the first thing missing and how to make a log.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
+                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+    names = pf.schema_arrow.names
+    if "case_index" not in names:
+        raise InputError("This Parquet file is not a cxmine event log (no case_index column)", path=str(path),
+                         hint="Ingest it first: cxmine ingest FILE --mapping MAP -o LOG.parquet")
+    missing = [c for c in ("case_id", "activity", "timestamp") if c not in names]
+    if missing:
+        raise InputError(f"Column '{missing[0]}' not in the event log (available: {', '.join(names)})",
+                         path=str(path), field=missing[0], hint="Give a log written by cxmine ingest")
+    return pf
+
+
 def log_metadata(path: str | os.PathLike) -> dict:
     """The ``cxmine`` metadata of a stored log ({} for a Parquet file cxmine did not write)."""
     try:

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from engine.atomic import atomic_path
 from engine.errors import InputError
+from engine.log.store import open_log
 
 BATCH_ROWS = 1 << 15
 GZIP_LEVEL = 1
@@ -228,19 +228,8 @@ def _batches(source: pa.Table | str | os.PathLike):
             from engine.log.schema import sort_log
             table = sort_log(table)
         return table.schema, iter(table.to_batches(max_chunksize=BATCH_ROWS))
-    path = Path(source)
-    if not path.exists():
-        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
-    try:
-        pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
-                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+    pf = open_log(source)
     schema = pf.schema_arrow
-    missing = [c for c in ("case_id", "activity", "timestamp") if c not in schema.names]
-    if missing:
-        raise InputError(f"Column '{missing[0]}' not in the event log (available: {', '.join(schema.names)})",
-                         path=str(path), field=missing[0], hint="Give a log written by cxmine ingest")
     return schema, pf.iter_batches(batch_size=BATCH_ROWS)
 
 
