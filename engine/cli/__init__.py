@@ -11,7 +11,6 @@ only with ``--debug``.
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 

@@ -334,8 +334,6 @@ def _xml_object(c: OcelContent, el, case_object: str | None) -> None:
 
 
 def _xml_event(c: OcelContent, el) -> None:
-    from lxml import etree
-
     k = len(c.event_ids)
     c.event_lines.append(el.sourceline or -1)
     attrs: dict[str, object] = {}

@@ -235,7 +235,6 @@ def _connect_lines(events: pa.Table, contacts: pa.Table | None) -> tuple[pa.Arra
     k = len(starts)
     nat = np.iinfo(np.int64).min
     first = starts
-    ends = np.concatenate((starts[1:], [n])) - 1
     leg_of = leg[first]
     contact = cid.take(pa.array(first))
     leg_id = pc.if_else(pa.array(leg_of == 0), contact,
@@ -320,11 +319,9 @@ def _genesys_lines(events: pa.Table) -> tuple[pa.Array, int]:
     cid_codes = pc.dictionary_encode(cid).indices.to_numpy(zero_copy_only=False).astype(np.int64)
     c_starts = _group_starts([cid_codes])
     k = len(c_starts)
-    cgroup = np.cumsum(np.isin(np.arange(n), c_starts)) - 1
     act = ev["activity"].to_numpy(zero_copy_only=False)
     agent = ev["agent"].to_numpy(zero_copy_only=False)
     leg = ev["leg"]
-    nat = np.iinfo(np.int64).min
     # participant of each event: 0 ivr, 1 botflow, 2 acd, 3 agent (per leg and agent)
     agent_s = np.where(agent == None, "", agent).astype(str)  # noqa: E711
     is_ivr = np.isin(act, IVR_STEPS) | (agent_s == "IVR")
