@@ -62,6 +62,11 @@ def where_option(f):
                              "(repeatable; a contact matches on its first non-empty value).")(f)
 
 
+def csv_option(f):
+    return click.option("--csv", "csv_dir", type=click.Path(file_okay=False),
+                        help="Also write each table as a CSV file into this folder.")(f)
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 

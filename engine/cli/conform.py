@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
-from engine.cli.variants import csv_option, render_table, write_csv
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.report.tables import render_table, write_csv
 
 
 def _pct(x: float) -> str:

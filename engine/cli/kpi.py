@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option
-from engine.cli.variants import csv_option, render_table, write_csv
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option
+from engine.report.tables import render_table, write_csv
 
 # KPIs shown per segment in the terminal (all of them go to JSON and CSV)
 _SEGMENT_COLUMNS = ["aht_s", "fcr", "repeat_contact_rate", "transfer_rate", "ping_pong_rate", "escalation_rate",

@@ -1,50 +1,11 @@
-"""``cxmine variants`` and ``cxmine dfg``, plus the table and CSV output the analysis commands share."""
+"""``cxmine variants`` and ``cxmine dfg``."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
-
-
-def render_table(headers: list[str], rows: list[list], title: str | None = None) -> str:
-    """A plain aligned text table; numbers right-aligned."""
-    def cell(v) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-        if isinstance(v, int):
-            return f"{v:,}"
-        return str(v)
-    text = [[cell(v) for v in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and rows for i in range(len(headers))]
-    def line(values):
-        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
-    out = [title] if title else []
-    out += [line(headers), line(["-" * w for w in widths])] + [line(r) for r in text]
-    return "\n".join(s.rstrip() for s in out)
-
-
-def write_csv(folder: str | Path, name: str, headers: list[str], rows: list[list]) -> Path:
-    """Write one table as folder/name atomically."""
-    from engine.atomic import atomic_path
-    target = Path(folder) / name
-    with atomic_path(target) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(headers)
-            w.writerows(rows)
-    return target
-
-
-def csv_option(f):
-    return click.option("--csv", "csv_dir", type=click.Path(file_okay=False),
-                        help="Also write each table as a CSV file into this folder.")(f)
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.report.tables import render_table, write_csv
 
 
 def _variant_rows(v, top: int) -> list[list]:

@@ -1,0 +1,1 @@
+"""Output layer: text tables, CSV and JSON writers, drawings and the HTML report."""
