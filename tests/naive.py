@@ -20,10 +20,12 @@ from engine.log.encode import NO_TIME, EncodedLog, encode_strings
 from engine.log.schema import TS_TYPE
 from engine.vocabulary import role_of
 
+import corpus
+
 DAY = 86_400 * 1_000_000_000
 HERE = Path(__file__).resolve().parent
 # pm4py-oracle logs: every XES under tests/data, and a few read straight from the shared corpus
-SHARED = Path("/work/shared/data/pm4py-tests/tests")
+SHARED = corpus.SHARED_DATA / "pm4py-tests" / "tests"
 SHARED_LOGS = ["input_data/running-example.xes", "input_data/interval_event_log.xes", "input_data/reviewing.xes",
                "input_data/roadtraffic100traces.xes", "compressed_input_data/08_receipt.xes.gz",
                "compressed_input_data/02_teleclaims.xes.gz", "compressed_input_data/03_repairExample.xes.gz",
@@ -48,8 +50,7 @@ def pm4py_time_key(df) -> str:
 
 def load_xes(path: Path, tmp_path: Path):
     """pm4py's dataframe of an XES file and cxmine's encoded log of the same events."""
-    if not path.exists():
-        pytest.skip(f"{path} is not present")
+    corpus.require(path)
     pm4py = pytest.importorskip("pm4py")
     try:
         df = pm4py.read_xes(str(path))

@@ -9,7 +9,7 @@ what the file contains (an independent scan of the XML), so nothing is
 dropped silently. Broken files get a ModelError, never another exception.
 
 The corpus lives outside the repository, in ../shared/data; without it the
-tests are skipped.
+tests are skipped, or fail when CI=true (see corpus.py).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from engine.errors import ModelError
 from engine.ingest.bpmn import BPMN_NS, clean_text, convert_to_petri, read_bpmn
 from engine.sop import load_sop
 
-DATA = Path(__file__).parents[2] / "shared" / "data"
+import corpus
+
+DATA = corpus.SHARED_DATA
 MIWG = DATA / "bpmn-miwg"
 MODDLE = DATA / "bpmn-moddle-fixtures" / "test" / "fixtures" / "bpmn"
 
@@ -37,8 +39,8 @@ MODDLE_OTHERS = sorted(p for p in MODDLE.rglob("*") if p.is_file() and "error" n
 OTHER_FILES = sorted(p for p in DATA.rglob("*.bpmn") if "bpmn-miwg" not in p.parts
                      and "bpmn-moddle-fixtures" not in p.parts) if DATA.is_dir() else []
 
-needs_miwg = pytest.mark.skipif(not MIWG_FILES, reason=f"MIWG test suite not found at {MIWG}")
-needs_moddle = pytest.mark.skipif(not MODDLE.is_dir(), reason=f"bpmn-moddle fixtures not found at {MODDLE}")
+needs_miwg = corpus.needs("bpmn-miwg")
+needs_moddle = corpus.needs("bpmn-moddle-fixtures/test/fixtures/bpmn")
 
 DROPPED = "the export lacks steps or pools of the Reference model"
 SPLIT = "the tool writes one file per pool, so each file holds only part of the Reference"
@@ -254,7 +256,7 @@ def test_other_fixtures_load_or_are_refused_cleanly(path: Path) -> None:
     assert sop.tasks and sum(sop.initial_marking.values()) == 1
 
 
-@pytest.mark.skipif(not OTHER_FILES, reason=f"no other BPMN files under {DATA}")
+@corpus.needs("camunda-examples", "pm4py-tests")
 @pytest.mark.parametrize("path", OTHER_FILES, ids=[p.relative_to(DATA).as_posix() for p in OTHER_FILES]
                          if OTHER_FILES else None)
 def test_other_real_bpmn_files_load(path: Path) -> None:

@@ -13,8 +13,10 @@ from pm4py.objects.process_tree.obj import Operator, ProcessTree
 from engine.analyses.conformance import compile_net, replay_traces
 from engine.errors import AnalysisError
 
+import corpus
+
 DATA = Path(__file__).parent / "data" / "conformance"
-SHARED = Path("/work/shared/data/pm4py-tests/tests/input_data")
+SHARED = corpus.SHARED_DATA / "pm4py-tests" / "tests" / "input_data"
 
 
 def _load_net(name):
@@ -74,10 +76,9 @@ def test_equals_pm4py_trace_by_trace(model, log):
 
 @pytest.mark.slow
 def test_equals_pm4py_on_a42_noisy():
-    if not (SHARED / "synthetic_logs/a42/a42.pnml").exists():
-        pytest.skip("pm4py-tests corpus not found under /work/shared/data")
-    net, im, fm = pm4py.read_pnml(str(SHARED / "synthetic_logs/a42/a42.pnml"))
-    log = pm4py.read_xes(str(SHARED / "synthetic_logs/a42/a42f0n50.xes.gz"), return_legacy_log_object=True)
+    net, im, fm = pm4py.read_pnml(str(corpus.require(SHARED / "synthetic_logs/a42/a42.pnml")))
+    log = pm4py.read_xes(str(corpus.require(SHARED / "synthetic_logs/a42/a42f0n50.xes.gz")),
+                         return_legacy_log_object=True)
     assert_same_as_pm4py([[e["concept:name"] for e in t] for t in log], net, im, fm)
 
 

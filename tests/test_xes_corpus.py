@@ -31,9 +31,11 @@ from engine.ingest.xes import read_xes
 from engine.log.store import write_log
 from engine.log.xes import write_xes
 
+import corpus
+
 warnings.filterwarnings("ignore")
 
-CORPUS = Path("/work/shared/data/pm4py-tests")
+CORPUS = corpus.SHARED_DATA / "pm4py-tests"
 LOCAL = Path(__file__).parent / "data" / "xes"
 BROKEN = "xes_importer_tests"
 BIG = {"16_bpic2019_1t_per_variant.xes.gz", "17_bpic2012_1t_per_variant.xes.gz"}
@@ -51,7 +53,6 @@ def ids(p: Path) -> str:
 
 VALID = [p for p in corpus_files() if BROKEN not in p.parts]
 INVALID = [p for p in corpus_files() if BROKEN in p.parts]
-needs_corpus = pytest.mark.skipif(not VALID, reason=f"{CORPUS} is not present")
 
 
 def pm4py_read(path: Path, variant: str | None = None) -> pd.DataFrame:
@@ -94,7 +95,7 @@ def same_events(ours: pd.DataFrame, theirs: pd.DataFrame, with_case: bool) -> No
     assert a == b
 
 
-@needs_corpus
+@corpus.needs("pm4py-tests")
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in BIG else p for p in VALID],
                          ids=ids)
 def test_valid_file_matches_pm4py(path):
@@ -110,7 +111,7 @@ def test_valid_file_matches_pm4py(path):
     same_events(cx_events(res.table), want, with_case)
 
 
-@pytest.mark.skipif(not INVALID, reason=f"{CORPUS} is not present")
+@corpus.needs("pm4py-tests")
 @pytest.mark.parametrize("path", INVALID, ids=ids)
 def test_broken_file_is_refused_or_accounted(path):
     try:
@@ -128,20 +129,25 @@ def test_broken_file_is_refused_or_accounted(path):
     assert res.table.num_rows <= len(want) or len(want) == 0
 
 
-ROUND_TRIP = ["running-example.xes", "11_tickets.xes.gz", "02_teleclaims.xes.gz", "13_SEPSIS_1t_per_variant.xes.gz",
-              "interval_event_log.xes", "hospital_log_high.xes.gz"]
+ROUND_TRIP = ["tests/input_data/running-example.xes", "tests/compressed_input_data/11_tickets.xes.gz",
+              "tests/compressed_input_data/02_teleclaims.xes.gz",
+              "tests/compressed_input_data/13_SEPSIS_1t_per_variant.xes.gz", "tests/input_data/interval_event_log.xes",
+              "tests/input_data/fairness/hospital_log_high.xes.gz"]
 
 
 def round_trip_paths() -> list[Path]:
-    local = {p.name: p for p in LOCAL.glob("*.xes*")}
-    found = {p.name: p for p in VALID}
-    return [found.get(n) or local[n] for n in ROUND_TRIP if n in found or n in local]
+    """Each file from the corpus, else its copy in tests/data/xes, else its corpus path (reported missing)."""
+    paths = []
+    for rel in ROUND_TRIP:
+        shared, local = CORPUS / rel, LOCAL / Path(rel).name
+        paths.append(local if not shared.exists() and local.exists() else shared)
+    return paths
 
 
 @pytest.mark.parametrize("path", round_trip_paths(), ids=lambda p: p.name)
 def test_xes_to_cxmine_to_xes_reads_like_the_original(path, tmp_path):
     """XES -> cxmine log -> XES: pm4py reads the copy as it reads the original (events, cases, times, attributes)."""
-    res = read_xes(path)
+    res = read_xes(corpus.require(path))
     log = write_log(res.table, tmp_path / "log.parquet")
     write_xes(log, tmp_path / "copy.xes.gz")
     a = pm4py_read(path)
