@@ -3,14 +3,16 @@
 The convention (docs/README.md, "Documenting a command"): each command and
 sub-command of ``cxmine`` has a section in one page of docs/ whose heading line
 is ``## cxmine NAME`` (``## cxmine sop show``); the section mentions every
-option of the command. Also checked: links between the pages resolve, the
-index lists every page, and no page outside benchmarks/ speaks of the machine
-the figures were measured on.
+option of the command and shows an example. Also checked: the examples in
+README.md and docs/ use only commands and options that exist, links between the
+pages resolve, the index lists every page, and no page outside benchmarks/
+speaks of the machine the figures were measured on.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import click
@@ -120,6 +122,47 @@ def test_every_section_has_an_example(name):
     assert re.search(rf"^cxmine {re.escape(name)} \S", text, re.M), f"no example of 'cxmine {name}' in its section"
 
 
+def example_lines(text: str) -> list[str]:
+    """The ``cxmine ...`` command lines of the ``sh`` code blocks, continuation lines joined, comments cut."""
+    found, fenced, line_so_far = [], False, ""
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = line.strip() == "```sh" and not fenced
+            continue
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if fenced and (line_so_far or re.match(r"(\.venv/bin/)?cxmine ", line)):
+            line_so_far = f"{line_so_far} {line}".strip()
+            if line_so_far.endswith("\\"):
+                line_so_far = line_so_far[:-1].rstrip()
+            else:
+                found.append(line_so_far)
+                line_so_far = ""
+    return found
+
+
+def unknown_options(line: str) -> list[str]:
+    """Options a documented command line uses that its command does not have (synopsis brackets allowed)."""
+    words = shlex.split(line)[1:]
+    known = commands()
+    name = next((" ".join(words[:n]) for n in (2, 1) if " ".join(words[:n]) in known), None)
+    if name is None:
+        return [f"no command in '{line}'"]
+    allowed = {"-h", "--help"} | {s for cmd in (main, known[name]) for p in cmd.params if isinstance(p, click.Option)
+                                  for s in p.opts + p.secondary_opts}
+    used = []
+    for word in words:
+        for part in word.strip("[]").split("|"):
+            if re.match(r"--?[a-zA-Z]", part):
+                used.append(part.split("=")[0].rstrip("].,"))
+    return [u for u in used if u not in allowed]
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_examples_use_only_existing_commands_and_options(page):
+    wrong = {line: bad for line in example_lines(page.read_text()) if (bad := unknown_options(line))}
+    assert wrong == {}
+
+
 def test_global_options_are_documented():
     index = (DOCS / "README.md").read_text()
     for option in option_names(main):
@@ -165,3 +208,7 @@ def test_the_checks_catch_a_missing_option(tmp_path):
     text = sections["variants"][0][1]
     assert mentions(text, "--top") and mentions(text, "--by") and not mentions(text, "--where")
     assert not mentions("--topology", "--top")
+    assert unknown_options("cxmine variants LOG [--top K] [--wherever X]") == ["--wherever"]
+    assert unknown_options("cxmine sop show MODEL [--json]") == []
+    block = "```sh\ncxmine dfg LOG \\\n    --top 3  # edges\necho\n```\ncxmine kpi\n"
+    assert example_lines(block) == ["cxmine dfg LOG --top 3"]
