@@ -11,6 +11,7 @@ speaks of the machine the figures were measured on.
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from pathlib import Path
@@ -187,6 +188,20 @@ def test_links_resolve(page):
         if anchor and dest.suffix == ".md":
             anchors = {slug(title) for _, _, title in headings(dest.read_text())}
             assert anchor in anchors, f"{page.name}: no heading for #{anchor} in {dest.name}"
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_named_modules_and_functions_exist(page):
+    """Files (engine/log/xes.py) and Python names (engine.sop.load_sop) the docs point to are there."""
+    text = page.read_text()
+    for path in re.findall(r"\bengine/[\w/]*[\w/.]*\w/?", text):
+        assert (ROOT / path).exists(), f"{page.name} names {path}, which does not exist"
+    for dotted in re.findall(r"\bengine(?:\.\w+)+", text):
+        try:
+            importlib.import_module(dotted)
+        except ModuleNotFoundError:
+            module, _, name = dotted.rpartition(".")
+            assert hasattr(importlib.import_module(module), name), f"{page.name} names {dotted}, which does not exist"
 
 
 MACHINE_WORDS = re.compile(r"\d+[- ]cores?\b|shared machine|this machine|the machine|GiB machine", re.I)
