@@ -4,8 +4,9 @@ The convention (docs/README.md, "Documenting a command"): each command and
 sub-command of ``cxmine`` has a section in one page of docs/ whose heading line
 is ``## cxmine NAME`` (``## cxmine sop show``); the section mentions every
 option of the command and shows an example. Also checked: the examples in
-README.md and docs/ use only commands and options that exist, links between the
-pages resolve, the index lists every page, and no page outside benchmarks/
+README.md and docs/ use only commands and options that exist, the files and
+Python names they point to exist, links between the pages resolve, the index
+lists every page, and no page outside benchmarks/
 speaks of the machine the figures were measured on.
 """
 
