@@ -166,7 +166,7 @@ def _not_a_log(path: Path, exc: BaseException) -> InputError:
     else:
         mapping = " --mapping MAPPING.toml" if kind.startswith(("a CSV", "a JSON Lines")) else ""
         hint = f"Make a log from it first: cxmine ingest {path}{mapping} -o log.parquet"
-    return InputError(f"Not an event log: this looks like {kind}, and cxmine reads logs as Parquet", path=str(path),
+    return InputError(f"Not a Parquet event log: the file looks like {kind}", path=str(path),
                       hint=hint)
 
 
