@@ -106,3 +106,18 @@ def test_variants_where_counts_only_selected_contacts(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["n_cases"] == expected == sum(v["count"] for v in data["variants"])
+
+
+def test_library_errors_name_the_argument_not_a_flag(tmp_path):
+    from engine.errors import AnalysisError
+    from engine.log.select import select_cases
+    path = tmp_path / "l.parquet"
+    write_log(pa.table({"case_id": ["a", "b"], "activity": ["X", "Y"],
+                        "timestamp": pa.array([1, 2], pa.int64()).cast(TS_TYPE), "intent": ["i", "j"]}), path)
+    enc = encode_log(path)
+    with pytest.raises(AnalysisError, match="'keep' must have one entry per case") as err:
+        select_cases(enc, np.ones(3, dtype=bool))
+    assert err.value.field == "keep"
+    with pytest.raises(InputError, match=r"No contact matches the selection \(intent in \['z'\]\)") as err:
+        encode_where(path, {"intent": {"z"}})
+    assert err.value.field == "intent" and "--" not in str(err.value)
