@@ -16,15 +16,6 @@ COMMANDS = {"variants": [], "dfg": [], "kpi": [], "conform": ["--sop", str(SOP)]
 
 
 @pytest.fixture(scope="module")
-def small_log(tmp_path_factory):
-    log = tmp_path_factory.mktemp("small") / "small.parquet"
-    res = CliRunner().invoke(main, ["ingest", str(SMALL / "contacts.csv"), "--mapping", str(SMALL / "mapping.toml"),
-                                    "-o", str(log), "-q"], env={"CXMINE_PSEUDONYM_KEY": "k"})
-    assert res.exit_code == 0, res.output
-    return str(log)
-
-
-@pytest.fixture(scope="module")
 def truth():
     with open(SMALL / "ground_truth" / "contacts.csv", newline="") as fh:
         return list(csv.DictReader(fh))

@@ -3,23 +3,12 @@
 import csv
 import json
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
 
-SMALL = Path(__file__).resolve().parents[1] / "eventlogs" / "small"
-
-
-@pytest.fixture(scope="module")
-def small_log(tmp_path_factory):
-    log = tmp_path_factory.mktemp("small") / "small.parquet"
-    res = CliRunner().invoke(main, ["ingest", str(SMALL / "contacts.csv"), "--mapping", str(SMALL / "mapping.toml"),
-                                    "-o", str(log), "-q"], env={"CXMINE_PSEUDONYM_KEY": "k"})
-    assert res.exit_code == 0, res.output
-    return str(log)
 
 
 def max_digits(text: str) -> int:

@@ -121,3 +121,7 @@ def test_library_errors_name_the_argument_not_a_flag(tmp_path):
     with pytest.raises(InputError, match=r"No contact matches the selection \(intent in \['z'\]\)") as err:
         encode_where(path, {"intent": {"z"}})
     assert err.value.field == "intent" and "--" not in str(err.value)
+
+
+def test_parsed_selection_passes_through():
+    assert parse_where({"intent": ["a"]}) == {"intent": {"a"}}

@@ -65,3 +65,10 @@ def chunk_count(n_cases: int, cells: int) -> int:
         return 1
     by_memory = max(1, (1 << 24) // max(1, cells))
     return int(max(1, min(16, by_memory, n_cases)))
+
+
+def check_segment_attributes(path, attributes) -> None:
+    """Raise InputError, before any heavy work, if a stored log lacks one of the segment attributes
+    (see ``engine.log.select.check_attributes``)."""
+    from engine.log.select import check_attributes
+    check_attributes(path, by=tuple(attributes))

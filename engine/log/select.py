@@ -34,8 +34,13 @@ NOT_ATTRIBUTES = frozenset({"case_id", "activity", "timestamp", "end_timestamp",
 _DAY_NS = 86_400 * 1_000_000_000
 
 
-def parse_where(expressions: tuple[str, ...] | list[str]) -> dict[str, set[str]]:
-    """``["intent=a,b", "team=B"]`` -> ``{"intent": {"a", "b"}, "team": {"B"}}``."""
+def parse_where(expressions: tuple[str, ...] | list[str] | dict) -> dict[str, set[str]]:
+    """``["intent=a,b", "team=B"]`` -> ``{"intent": {"a", "b"}, "team": {"B"}}``.
+
+    A selection already parsed (a dict, as the command line's ``--where`` hands it over) is returned as is.
+    """
+    if isinstance(expressions, dict):
+        return {name: set(values) for name, values in expressions.items()}
     where: dict[str, set[str]] = {}
     for expr in expressions:
         name, sep, values = expr.partition("=")

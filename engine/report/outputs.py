@@ -55,29 +55,23 @@ def _first_existing(path: Path) -> Path:
     return probe
 
 
-def _check_ancestor(path: Path, what: str) -> None:
-    """The nearest existing ancestor of ``path`` must be a writable folder."""
-    parent = _first_existing(path.parent if path.parent != path else path)
-    if not parent.is_dir():
-        raise InputError(f"Cannot write the {what}: '{parent}' is a file, a folder is needed there", path=str(path),
+def _require_writable_folder(folder: Path, path: Path, what: str) -> None:
+    """``folder`` (``path`` itself or its nearest existing ancestor) must be a folder one may write in."""
+    if not folder.is_dir():
+        raise InputError(f"Cannot write the {what}: '{folder}' is a file, a folder is needed there", path=str(path),
                          hint="Choose a path whose parent folders are folders")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"Cannot write the {what}: no permission to write in '{parent}'", path=str(path),
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"Cannot write the {what}: no permission to write in '{folder}'", path=str(path),
                          hint="Choose a folder you can write to")
 
 
 def check_output_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
     """Raise InputError unless ``path`` is a writable folder or can be created as one."""
     path = Path(path)
-    if path.exists():
-        if not path.is_dir():
-            raise InputError(f"Cannot write the {what}: it is a file, a folder is needed", path=str(path),
-                             hint="Give a folder name (it is created if missing)")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError(f"Cannot write the {what}: no permission to write in it", path=str(path),
-                             hint="Choose a folder you can write to")
-        return path
-    _check_ancestor(path, what)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"Cannot write the {what}: it is a file, a folder is needed", path=str(path),
+                         hint="Give a folder name (it is created if missing)")
+    _require_writable_folder(_first_existing(path), path, what)
     return path
 
 
@@ -87,8 +81,5 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     if path.is_dir():
         raise InputError(f"Cannot write the {what}: it is a folder, a file name is needed", path=str(path),
                          hint="Give a file name, e.g. out/log.parquet")
-    if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
-        raise InputError(f"Cannot write the {what}: no permission to replace it", path=str(path),
-                         hint="Choose a folder you can write to")
-    _check_ancestor(path, what)
+    _require_writable_folder(_first_existing(path.parent), path, what)
     return path
