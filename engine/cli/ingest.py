@@ -76,11 +76,11 @@ def export(log, target, output, quiet):
         cxmine export log.parquet --to xes -o log.xes.gz
     """
     progress(f"exporting {log} as {target}", quiet)
-    from engine.report.numbers import format_count
     if target == "xes":
         from engine.log.xes import write_xes
         n = write_xes(log, output)
+        click.echo(f"wrote {output} ({n} events)")
     else:
         from engine.log.ocel import write_ocel
         n = write_ocel(log, output, fmt=target.split("-", 1)[1])
-    click.echo(f"wrote {output} ({format_count(n)} events)")
+        click.echo(f"wrote {output} ({n} events)")
