@@ -112,3 +112,14 @@ def test_malformed_where_is_a_usage_error(small_log, command):
     res = run(command, small_log, *COMMANDS[command], "--where", "intent")
     assert res.exit_code == 2 and "Invalid value for '--where'" in res.output
     assert "is not ATTR=VALUE" in res.output
+
+
+@pytest.mark.parametrize("command", ["variants", "kpi"])
+def test_where_takes_week(small_log, truth, command):
+    import datetime as dt
+    week = "{}-W{:02d}".format(*dt.datetime.fromisoformat(truth[0]["arrival"]).isocalendar()[:2])
+    expected = sum(1 for r in truth
+                   if "{}-W{:02d}".format(*dt.datetime.fromisoformat(r["arrival"]).isocalendar()[:2]) == week)
+    data = run_json(command, small_log, "--where", f"week={week}")
+    counted = data["n_cases"] if command == "variants" else data["overall"]["events_per_contact"]["denominator"]
+    assert counted == expected > 0
