@@ -1,10 +1,18 @@
-"""Session-wide checks: tests that need the shared corpus (../shared/data) fail under CI without it."""
+"""Session-wide checks and shared fixtures.
+
+Tests that need the shared corpus (../shared/data) fail under CI without it;
+``small_log`` is the committed small sample as a stored log.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 import corpus
+
+SMALL = Path(__file__).resolve().parents[1] / "eventlogs" / "small"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,3 +35,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.line(f"{path}: {tests} test(s) {verb}")
     terminalreporter.line(f"Expected beside the repository at {corpus.SHARED_DATA} (../shared/data); "
                           "these tests checked nothing.")
+
+
+@pytest.fixture(scope="session")
+def small_log(tmp_path_factory) -> str:
+    """eventlogs/small/contacts.csv ingested with its mapping (200 contacts, ground truth beside it)."""
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    log = tmp_path_factory.mktemp("small") / "small.parquet"
+    res = CliRunner().invoke(main, ["ingest", str(SMALL / "contacts.csv"), "--mapping", str(SMALL / "mapping.toml"),
+                                    "-o", str(log), "-q"], env={"CXMINE_PSEUDONYM_KEY": "k"})
+    assert res.exit_code == 0, res.output
+    return str(log)

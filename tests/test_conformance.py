@@ -141,7 +141,7 @@ def test_cli_conform_bad_input(tmp_path):
     assert r.exit_code == 1 and "Event log not found" in r.output and "Traceback" not in r.output
     _, path = _simulated_log(tmp_path, load_sop(sop_path), 200, 9)
     r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--by", "colour"])
-    assert r.exit_code == 1 and "'colour' is not in the log" in r.output
+    assert r.exit_code == 1 and "Cannot segment by 'colour': the log has no such attribute" in r.output
     r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(tmp_path / "none.bpmn")])
     assert r.exit_code == 1 and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--alignments", "-1"])

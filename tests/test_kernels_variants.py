@@ -130,7 +130,7 @@ def test_cli_variants_and_dfg(tmp_path):
     data = json.loads(res.stdout)
     assert data["n_cases"] == 3
     assert data["variants"] == [{"activities": ["A", "B"], "count": 2}, {"activities": ["A"], "count": 1}]
-    assert data["segments"]["T2"]["variants"][0] == {"activities": ["A"], "count": 1}
+    assert data["by"] == ["team"] and data["segments"]["team"]["T2"]["variants"][0] == {"activities": ["A"], "count": 1}
     res = runner.invoke(main, ["variants", log, "--top", "1", "--csv", str(tmp_path / "csv"), "-q"])
     assert res.exit_code == 0 and "A > B" in res.stdout
     assert (tmp_path / "csv" / "variants.csv").read_text().splitlines()[1].startswith("1,2,")

@@ -61,3 +61,50 @@ def test_encoding_matches_naive_grouping(tmp_path_factory, rows):
     assert enc.case_ids.to_pylist() == order
     assert enc.n_events == len(rows)
     assert np.all(np.diff(enc.case_offsets) > 0) or not rows
+
+
+_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name, kind, command", [
+    ("eventlogs/small/contacts.csv", "looks like a CSV file", "cxmine ingest {p} --mapping MAPPING.toml -o log.parquet"),
+    ("eventlogs/sample/contacts.csv.gz", "looks like a CSV file (gzip-compressed)", "cxmine ingest {p} --mapping"),
+    ("eventlogs/small/contacts.xes", "looks like an XES event log", "cxmine ingest {p} -o log.parquet"),
+    ("eventlogs/small/contacts.jsonocel", "looks like an OCEL JSON log", "cxmine ingest {p} -o log.parquet"),
+    ("eventlogs/small/contacts.xmlocel", "looks like an OCEL 2.0 XML log", "cxmine ingest {p} -o log.parquet"),
+    ("eventlogs/small/contacts.sqlite", "looks like an SQLite database", "cxmine ingest {p} -o log.parquet"),
+    ("eventlogs/small/connect_records.jsonl", "looks like a JSON Lines file", "cxmine ingest {p} --mapping"),
+    ("models/lost_card.bpmn", "looks like a BPMN model", "An SOP model is not an event log"),
+])
+def test_a_file_of_another_kind_is_named_with_the_command_that_makes_a_log(name, kind, command):
+    from click.testing import CliRunner
+
+    from engine.cli import main
+    from engine.log.store import open_log
+    path = _ROOT / name
+    with pytest.raises(InputError, match="Not a Parquet event log") as err:
+        open_log(path)
+    assert kind in str(err.value) and command.format(p=path) in str(err.value)
+    assert "magic bytes" not in str(err.value)
+    for cmd in (["variants"], ["kpi"], ["export", "--to", "xes", "-o", "/tmp/never.xes"]):
+        res = CliRunner().invoke(main, [*cmd, str(path)] if cmd[0] != "export" else
+                                 ["export", str(path), *cmd[1:]])
+        assert res.exit_code == 1 and kind in res.output and "Traceback" not in res.output
+
+
+def test_a_damaged_log_and_other_files_say_what_they_are(tmp_path):
+    from engine.log.store import open_log
+    good = tmp_path / "l.parquet"
+    write_log(_table(["a"], ["X"], [1]), good)
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:200])
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("just some words\n")
+    for path, kind in ((cut, "a damaged or truncated Parquet file"), (tmp_path / "empty.parquet", "an empty file"),
+                       (tmp_path / "notes.txt", "a text file")):
+        with pytest.raises(InputError, match=f"looks like {kind}"):
+            open_log(path)
+    with pytest.raises(InputError, match="found a folder"):
+        open_log(tmp_path)
+    with pytest.raises(InputError, match="looks like a text file"):
+        read_log(tmp_path / "notes.txt")

@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.log import encode_log, write_log
 from engine.log.schema import TS_TYPE
 from engine.log.select import encode_where, parse_where
@@ -13,8 +13,9 @@ from engine.log.select import encode_where, parse_where
 
 def test_parse_where():
     assert parse_where(["intent=a,b", "team=B", "intent=c"]) == {"intent": {"a", "b", "c"}, "team": {"B"}}
-    with pytest.raises(UsageError, match="not ATTR=VALUE"):
+    with pytest.raises(InputError, match="not ATTR=VALUE") as err:
         parse_where(["intent"])
+    assert err.value.field == "intent" and "--where" not in str(err.value)
 
 
 @settings(max_examples=40, deadline=None)
@@ -79,7 +80,7 @@ def test_conform_where_keeps_one_intent(tmp_path):
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["contacts"] == expected > 0
     res = runner.invoke(main, ["conform", str(log), "--sop", str(small.parents[1] / "models" / "lost_card.bpmn"), "--where", "intent=nothing"])
-    assert res.exit_code == 1 and "No contact matches --where" in res.output
+    assert res.exit_code == 1 and "No contact matches the selection (intent in ['nothing'])" in res.output
 
 
 def test_variants_where_counts_only_selected_contacts(tmp_path):
@@ -105,3 +106,22 @@ def test_variants_where_counts_only_selected_contacts(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["n_cases"] == expected == sum(v["count"] for v in data["variants"])
+
+
+def test_library_errors_name_the_argument_not_a_flag(tmp_path):
+    from engine.errors import AnalysisError
+    from engine.log.select import select_cases
+    path = tmp_path / "l.parquet"
+    write_log(pa.table({"case_id": ["a", "b"], "activity": ["X", "Y"],
+                        "timestamp": pa.array([1, 2], pa.int64()).cast(TS_TYPE), "intent": ["i", "j"]}), path)
+    enc = encode_log(path)
+    with pytest.raises(AnalysisError, match="'keep' must have one entry per case") as err:
+        select_cases(enc, np.ones(3, dtype=bool))
+    assert err.value.field == "keep"
+    with pytest.raises(InputError, match=r"No contact matches the selection \(intent in \['z'\]\)") as err:
+        encode_where(path, {"intent": {"z"}})
+    assert err.value.field == "intent" and "--" not in str(err.value)
+
+
+def test_parsed_selection_passes_through():
+    assert parse_where({"intent": ["a"]}) == {"intent": {"a"}}

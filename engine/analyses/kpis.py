@@ -210,10 +210,10 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
     return bits, mask
 
 
-def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
+def encode_for_kpis(path, by: tuple[str, ...] | list[str] = (), where: dict[str, set[str]] | None = None) -> EncodedLog:
     """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
     (team too when owner or queue is missing; int16 codes when they fit), customer_id (codes
-    only, without the pseudonyms) and the ``by`` attributes per case."""
+    only, without the pseudonyms) and the ``by`` and ``where`` attributes per case."""
     import pyarrow.parquet as pq
 
     from engine.log.encode import encode_log
@@ -223,6 +223,7 @@ def encode_for_kpis(path, by: tuple[str, ...] | list[str] = ()) -> EncodedLog:
         names = set()  # encode_log reports a missing or unreadable file
     per_event = ("owner", "queue", "channel") + (("team",) if not {"owner", "queue"} <= names else ())
     per_case = ("customer_id",) + tuple(a for a in by if a != "week" and a not in per_event)
+    per_case += tuple(a for a in (where or {}) if a != "week" and a not in per_case)
     log = encode_log(path, attributes=per_event, case_attributes=per_case)
     # the per-event owner, queue and channel codes only feed the KPI kernels: int16 halves them
     for name, (codes, labels) in list(log.attributes.items()):
@@ -242,20 +243,24 @@ def scope_of(task_names, roles: dict[str, str] | None = None) -> frozenset[str]:
 
 def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), critical: frozenset[str] | set[str] = (),
                  label_map: dict[str, str] | None = None, roles: dict[str, str] | None = None,
-                 window_days: float = 7.0, scope: frozenset[str] | set[str] = frozenset()) -> Kpis:
+                 window_days: float = 7.0, scope: frozenset[str] | set[str] = frozenset(),
+                 where: dict[str, set[str]] | None = None) -> Kpis:
     """Compute the process-health KPIs overall and per segment of each attribute in ``by``.
 
     ``critical``: compliance-critical SOP task names; ``scope``: task names
     that put a handled contact in the compliance scope (empty: every handled
     contact; see ``scope_of``); ``label_map``: log
     activity label -> task name (an SOP's label_map); ``roles``: extra
-    label -> role overrides; ``window_days``: repeat-contact / journey window.
+    label -> role overrides; ``window_days``: repeat-contact / journey window;
+    ``where``: count only the contacts selected by ``engine.log.select.cases_where``
+    (repeat contacts and journeys are still linked over the whole log, so a
+    selected contact that repeats an unselected one counts as a repeat).
     The log should be encoded with ``case_attributes=("customer_id",)`` and
     per-event ``owner``, ``queue`` (or ``team``) and ``channel`` for the
     repeat, handoff, ping-pong and channel KPIs; without them those KPIs
     count nothing.
     """
-    from engine.kernels.kpis import link_contacts, measure_contacts
+    from engine.kernels.kpis import MEASURES, link_contacts, measure_contacts
     check_log(log)
     if not window_days > 0:
         raise AnalysisError(f"The repeat-contact window must be positive (got {window_days} days)")
@@ -292,6 +297,9 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     slots[:, 0] = 0
     for s, codes in enumerate(seg_codes):
         slots[:, s + 1] = np.where(codes >= 0, codes + offsets[s], -1)
+    if where:
+        from engine.log.select import match_cases
+        slots[~match_cases(log, where)] = -1
     n_slots = offsets[-1]
     roles_arr = _role_codes(log.activities, label_map, roles)
     bits, mask = _critical_bits(log.activities, label_map, set(critical))
@@ -301,6 +309,8 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     acc = measure_contacts(log.case_offsets, log.activity_codes, log.timestamps, end, roles_arr, bits, mask,
                            scope_steps, bool(scope), owners, routes, channels, customer, links, slots, n_slots,
                            n_chunks, NO_TIME)
-    segments = {attr: {label: KpiSummary(acc[offsets[s] + g]) for g, label in enumerate(seg_labels[s])}
+    # a segment without contacts (every one left out by ``where``) is not reported
+    segments = {attr: {label: KpiSummary(acc[offsets[s] + g]) for g, label in enumerate(seg_labels[s])
+                       if acc[offsets[s] + g][MEASURES.index("contacts")]}
                 for s, attr in enumerate(by)}
     return Kpis(KpiSummary(acc[0]), segments, float(window_days), tuple(sorted(critical)))

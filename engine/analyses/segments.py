@@ -9,16 +9,14 @@ left out of that segmentation (they still count overall).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 from engine.log.schema import SEGMENT_COLUMNS
+from engine.log.select import WEEK, case_weeks, week_label  # noqa: F401 (week_label: the one week definition)
 
-SEGMENT_ATTRIBUTES = SEGMENT_COLUMNS + ("week",)
-_DAY_NS = 86_400 * 1_000_000_000
+SEGMENT_ATTRIBUTES = SEGMENT_COLUMNS + (WEEK,)
 
 
 def check_log(log: EncodedLog) -> None:
@@ -38,30 +36,14 @@ def check_log(log: EncodedLog) -> None:
                             hint="Every event needs an activity; re-ingest the log")
 
 
-def week_label(week: int) -> str:
-    """ISO week label (e.g. 2026-W07) of a Monday-based week index counted from the epoch."""
-    monday = dt.date(1970, 1, 1) + dt.timedelta(days=int(week) * 7 - 3)
-    year, number, _ = monday.isocalendar()
-    return f"{year}-W{number:02d}"
-
-
 def case_starts(log: EncodedLog) -> np.ndarray:
     return log.timestamps[log.case_offsets[:-1]] if log.n_cases else np.empty(0, dtype=np.int64)
 
 
 def case_segments(log: EncodedLog, attribute: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Segment code of every case (int32, -1 for none) and the segment labels."""
-    if attribute == "week":
-        starts = case_starts(log)
-        if len(starts) == 0:
-            return np.empty(0, dtype=np.int32), ()
-        weeks = (np.floor_divide(starts, _DAY_NS) + 3) // 7
-        lo = int(weeks.min())
-        present = np.bincount(weeks - lo) > 0
-        dense = np.cumsum(present) - 1
-        codes = dense[weeks - lo].astype(np.int32)
-        labels = tuple(week_label(lo + w) for w in np.flatnonzero(present))
-        return codes, labels
+    if attribute == WEEK:
+        return case_weeks(log)
     if attribute in log.case_attributes:
         return log.case_attributes[attribute]
     if attribute in log.attributes:
@@ -86,16 +68,7 @@ def chunk_count(n_cases: int, cells: int) -> int:
 
 
 def check_segment_attributes(path, attributes) -> None:
-    """Raise AnalysisError, before any heavy work, if a stored log lacks one of the segment attributes."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    try:
-        names = set(pq.read_schema(path).names)
-    except (OSError, pa.ArrowInvalid):
-        return  # encode_log reports unreadable or missing files with the store's message
-    for attr in attributes:
-        if attr != "week" and attr not in names:
-            available = [c for c in SEGMENT_COLUMNS if c in names] + ["week"]
-            raise AnalysisError(f"Cannot segment by '{attr}': the log has no such column "
-                                f"(available: {', '.join(available)})", path=str(path), field=attr,
-                                hint="Use one of the available attributes, or map the column at ingest")
+    """Raise InputError, before any heavy work, if a stored log lacks one of the segment attributes
+    (see ``engine.log.select.check_attributes``)."""
+    from engine.log.select import check_attributes
+    check_attributes(path, by=tuple(attributes))

@@ -10,28 +10,74 @@ only with ``--debug``.
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from engine import __version__
 from engine.errors import EngineError
 
 
+def _foreign_library(exc: BaseException) -> str | None:
+    """'pm4py' or 'pyarrow' when the error was raised inside that library, else None."""
+    if type(exc).__module__.split(".")[0] in ("pyarrow", "pm4py"):
+        return type(exc).__module__.split(".")[0]
+    tb, origin = exc.__traceback__, None
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in ("pyarrow", "pm4py"):
+            origin = module.split(".")[0]
+        tb = tb.tb_next
+    return origin
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OSError as what went wrong and on which path, without errno numbers."""
+    what = exc.strerror or str(exc)
+    where = exc.filename if exc.filename is not None else ""
+    if isinstance(exc, NotADirectoryError):
+        what = "a file stands where a folder is needed"
+    elif isinstance(exc, IsADirectoryError):
+        what = "a folder stands where a file is needed"
+    elif isinstance(exc, PermissionError):
+        what = "permission denied"
+    text = f"{what}: {where}" if where else what
+    if exc.filename2 is not None:
+        text += f" -> {exc.filename2}"
+    return text
+
+
 class CxGroup(click.Group):
-    """Turns EngineError into a clean message and exit code (traceback only with --debug)."""
+    """The CLI's error boundary: EngineError, OSError and errors out of pm4py or pyarrow become a
+    one-line message and an exit code (traceback only with --debug)."""
 
     def invoke(self, ctx: click.Context):
+        def debug() -> bool:
+            return bool(ctx.obj and ctx.obj.get("debug"))
         try:
             return super().invoke(ctx)
         except EngineError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug():
                 raise
             click.echo(f"Error: {exc.render()}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing half-written was left behind.", err=True)
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            ctx.exit(1)  # the reader of stdout went away (cxmine ... | head): nothing to report
+        except OSError as exc:
+            if debug():
+                raise
+            click.echo(f"Error: {describe_os_error(exc)}. Check the path and its permissions "
+                       "(--debug shows the traceback)", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            origin = _foreign_library(exc)
+            if origin is None or debug():
+                raise
+            click.echo(f"Error in {origin}: {type(exc).__name__}: {exc} (--debug shows the traceback)", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=CxGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,19 +102,73 @@ def quiet_option(f):
     return click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(f)
 
 
+def _split_by(ctx, param, values) -> tuple[str, ...]:
+    """``--by team,site --by week`` -> ``("team", "site", "week")``, duplicates dropped, order kept."""
+    names = [n.strip() for v in values for n in v.split(",")]
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def by_option(help_text: str = "Also per segment of ATTR: a column such as team, site, shift, channel, queue, "
+                               "intent or outcome, or week (ISO week of the contact's first event)."):
+    """``--by ATTR[,ATTR]``, repeatable; the command receives a tuple of attribute names."""
+    def decorate(f):
+        return click.option("--by", "by", multiple=True, callback=_split_by, metavar="ATTR[,ATTR]",
+                            help=help_text + " Repeatable or comma-separated; one block per attribute.")(f)
+    return decorate
+
+
+def _parse_where(ctx, param, values) -> dict[str, set[str]]:
+    from engine.errors import InputError
+    from engine.log.select import parse_where
+    try:
+        return parse_where(values)
+    except InputError as exc:
+        raise click.BadParameter(f"{exc.message}; for example --where intent=lost_card") from exc
+
+
 def where_option(f):
-    return click.option("--where", "where", multiple=True, metavar="ATTR=VALUE[,VALUE]",
+    """``--where ATTR=VALUE[,VALUE]``, repeatable; the command receives a dict attribute -> set of values."""
+    return click.option("--where", "where", multiple=True, callback=_parse_where, metavar="ATTR=VALUE[,VALUE]",
                         help="Only the contacts whose ATTR is one of the values, e.g. intent=lost_card "
-                             "(repeatable; a contact matches on its first non-empty value).")(f)
+                             "(repeatable; a contact matches on its first non-empty value; ATTR as for --by).")(f)
+
+
+def check_attribute_options(log: str, by=(), where=None) -> None:
+    """Check --by and --where names against the log's schema before anything is encoded."""
+    from engine.log.select import check_attributes
+    check_attributes(log, by=by, where=tuple(where or ()))
+
+
+def _check_csv_dir(ctx, param, value):
+    if value is not None:
+        from engine.report.outputs import check_output_folder
+        check_output_folder(value, "--csv folder")
+    return value
+
+
+def _check_output_file(ctx, param, value):
+    if value is not None:
+        from engine.report.outputs import check_output_file
+        check_output_file(value, f"{param.opts[-1]} file")
+    return value
 
 
 def csv_option(f):
-    return click.option("--csv", "csv_dir", type=click.Path(file_okay=False),
+    return click.option("--csv", "csv_dir", type=click.Path(), callback=_check_csv_dir,
                         help="Also write each table as a CSV file into this folder.")(f)
 
 
+def output_option(help_text: str, required: bool = True):
+    """``-o/--output FILE``, checked to be writable before any work."""
+    def decorate(f):
+        return click.option("-o", "--output", required=required, type=click.Path(), callback=_check_output_file,
+                            help=help_text)(f)
+    return decorate
+
+
 def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    from engine.report.outputs import to_json
+    click.echo(to_json(data))
 
 
 def progress(message: str, quiet: bool = False) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
+                        quiet_option, where_option)
 from engine.report.tables import render_table, write_csv
 
 
@@ -16,7 +17,8 @@ def _pct(x: float) -> str:
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--sop", "sop_path", required=True, type=click.Path(dir_okay=False),
               help="SOP model (models/<name>.bpmn; its sidecar models/<name>.toml is read too).")
-@click.option("--by", "by", multiple=True, help="Also report fitness per value of this attribute (repeatable).")
+@by_option("Also report fitness per segment of ATTR: intent, outcome, queue, ... (team, site, shift and "
+           "channel are always reported).")
 @where_option
 @click.option("--alignments", "n_align", type=int, default=0, show_default=True,
               help="Optimal alignments (pm4py) for the K most frequent variants.")
@@ -46,14 +48,17 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
     """
     from engine.analyses.conformance import check_conformance
     from engine.errors import UsageError
-    from engine.log.select import encode_where, parse_where
+    from engine.log.schema import SEGMENT_COLUMNS
+    from engine.log.select import encode_where
     from engine.sop import load_sop
 
     if examples < 0 or top < 0:
         raise UsageError("--examples and --top must be 0 or more")
+    check_attribute_options(log, by, where)
     sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, parse_where(where), with_case_ids=True)
+    encoded = encode_where(log, where, by=by, with_case_ids=True,
+                           attributes=SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
     progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
     result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation)
     if n_align or time_budget != 60.0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option
+from engine.cli import echo_json, json_option, main, output_option, progress, quiet_option
 
 
 @main.command()
@@ -19,7 +19,7 @@ from engine.cli import echo_json, json_option, main, progress, quiet_option
 @click.option("--timezone", default=None,
               help="IANA time zone of timestamps written without a UTC offset (overrides the mapping's timezone).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record instead of writing it to the rejects file.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output log (.parquet).")
+@output_option("Output log (.parquet).")
 @json_option
 @quiet_option
 def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, as_json,
@@ -58,22 +58,15 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
     if as_json:
         echo_json(summary.as_dict())
         return
-    click.echo(f"records read     {summary.records_read}")
-    click.echo(f"  accepted       {summary.records_accepted}")
-    click.echo(f"  rejected       {summary.records_rejected}" +
-               (f"  (see {summary.rejects_file})" if summary.rejects_file else ""))
-    click.echo(f"cases            {summary.cases}")
-    click.echo(f"events           {summary.events}")
-    click.echo(f"activities       {summary.activities}")
-    click.echo(f"time span        {summary.first_event} .. {summary.last_event}")
-    click.echo(f"log              {summary.output}")
+    from engine.report.summaries import render_ingest_summary
+    click.echo(render_ingest_summary(summary))
 
 
 @main.command()
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--to", "target", required=True,
               type=click.Choice(["xes", "ocel-json", "ocel-xml", "ocel-sqlite"]), help="Export format.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
+@output_option("Output file.")
 @quiet_option
 def export(log, target, output, quiet):
     """Export a canonical log as XES (IEEE 1849-2016) or OCEL 2.0.

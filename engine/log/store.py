@@ -94,20 +94,99 @@ def write_row_groups(writer: pq.ParquetWriter, table: pa.Table) -> None:
     writer.write_table(compact_row_groups(table), row_group_size=ROW_GROUP)
 
 
+_HEAD_BYTES = 8192
+
+
+def _head(path: Path) -> tuple[bytes, bool]:
+    """The first bytes of a file, decompressed when it is gzip, and whether it was."""
+    import gzip
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as fh:
+                return fh.read(_HEAD_BYTES), True
+        except (OSError, EOFError):
+            return head, False
+    return head, False
+
+
+def _kind_of_text(text: str) -> str | None:
+    lead = text.lstrip("\ufeff \t\r\n")
+    low = lead[:_HEAD_BYTES].lower()
+    if lead.startswith("<"):
+        if "<definitions" in low or "bpmn" in low[:2000]:
+            return "a BPMN model"
+        if "xes.version" in low or "<trace" in low or "xes-standard" in low:
+            return "an XES event log"
+        if "<object-types" in low or "<objects" in low or "ocel" in low[:2000]:
+            return "an OCEL 2.0 XML log"
+        return "an XML file"
+    if lead.startswith(("{", "[")):
+        if '"objecttypes"' in low or '"ocel:' in low:
+            return "an OCEL JSON log"
+        first, _, rest = lead.partition("\n")
+        if first.rstrip().endswith("}") and rest.lstrip().startswith("{"):
+            return "a JSON Lines file"
+        return "a JSON file"
+    first = lead.split("\n", 1)[0]
+    if first.count(",") >= 2 or first.count("\t") >= 2 or first.count(";") >= 2:
+        return "a CSV file"
+    return None
+
+
+def describe_file(path: str | os.PathLike) -> str:
+    """What a file that is not a Parquet log looks like, for a message: ``a CSV file``, ``an XES event log``, ..."""
+    body, gz = _head(Path(path))
+    if not body:
+        return "an empty file"
+    if body.startswith(b"SQLite format 3\x00"):
+        kind = "an SQLite database (OCEL 2.0 SQLite?)"
+    elif body.startswith(b"PK\x03\x04"):
+        kind = "a ZIP archive (or a spreadsheet)"
+    elif body.startswith(b"PAR1"):
+        kind = "a damaged or truncated Parquet file"
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = body.decode("utf-8", errors="ignore") if body.count(b"\x00") == 0 else ""
+        kind = (_kind_of_text(text) or "a text file") if text else "a binary file of unknown type"
+    return f"{kind} (gzip-compressed)" if gz else kind
+
+
+def _not_a_log(path: Path, exc: BaseException) -> InputError:
+    kind = describe_file(path)
+    if kind.startswith("a BPMN model"):
+        hint = "An SOP model is not an event log: give it as the SOP, and an event log made by cxmine ingest as LOG"
+    elif kind.startswith("a damaged"):
+        hint = f"Re-create it with: cxmine ingest INPUT -o {path.name} ({exc})"
+    elif kind.startswith(("a text file", "a binary file", "an empty file", "an XML file", "a JSON file")):
+        hint = "Give the Parquet log written by cxmine ingest INPUT -o log.parquet"
+    else:
+        mapping = " --mapping MAPPING.toml" if kind.startswith(("a CSV", "a JSON Lines")) else ""
+        hint = f"Make a log from it first: cxmine ingest {path}{mapping} -o log.parquet"
+    return InputError(f"Not a Parquet event log: the file looks like {kind}", path=str(path),
+                      hint=hint)
+
+
 def open_log(path: str | os.PathLike) -> pq.ParquetFile:
     """Open a stored log for streaming; refuse a missing file, a non-Parquet file or a foreign Parquet file.
 
     A cxmine log has ``case_index`` and the required columns; the message names
-    the first thing missing and how to make a log.
+    the first thing missing and how to make a log. A file of another kind (CSV,
+    XES, OCEL, BPMN, ...) is named as such, with the command that makes a log of it.
     """
     path = Path(path)
     if not path.exists():
         raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
+    if path.is_dir():
+        raise InputError("Event log expected, found a folder", path=str(path),
+                         hint="Give the .parquet file written by cxmine ingest")
     try:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
-                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+        raise _not_a_log(path, exc) from exc
     names = pf.schema_arrow.names
     if "case_index" not in names:
         raise InputError("This Parquet file is not a cxmine event log (no case_index column)", path=str(path),
@@ -121,11 +200,12 @@ def open_log(path: str | os.PathLike) -> pq.ParquetFile:
 
 def log_metadata(path: str | os.PathLike) -> dict:
     """The ``cxmine`` metadata of a stored log ({} for a Parquet file cxmine did not write)."""
+    if not Path(path).is_file():
+        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
     try:
         md = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"Cannot read the event log: {exc}", path=str(path),
-                         hint="Give a Parquet log written by cxmine ingest") from exc
+        raise _not_a_log(Path(path), exc) from exc
     raw = md.get(b"cxmine")
     return json.loads(raw) if raw else {}
 
@@ -133,13 +213,7 @@ def log_metadata(path: str | os.PathLike) -> dict:
 def read_log(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
     """Read a stored log (all columns, or the named ones plus ``case_index``)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise InputError(f"Not a Parquet event log: {exc}", path=str(path),
-                         hint="Create it with: cxmine ingest INPUT -o LOG.parquet") from exc
+    schema = open_log(path).schema_arrow
     if columns is not None:
         missing = [c for c in columns if c not in schema.names]
         if missing:
@@ -150,7 +224,4 @@ def read_log(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Ta
         table = pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowInvalid) as exc:
         raise InputError(f"Cannot read the event log: {exc}", path=str(path)) from exc
-    if "case_index" not in table.column_names:
-        raise InputError("This Parquet file is not a cxmine event log (no case_index column)", path=str(path),
-                         hint="Ingest it first: cxmine ingest FILE.parquet --mapping MAP -o LOG.parquet")
     return table
