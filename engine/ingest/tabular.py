@@ -32,7 +32,6 @@ Decisions on bad input (README, "Ingest and mapping files"):
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import difflib
 import gzip
 import json
@@ -52,7 +51,8 @@ import pyarrow.parquet as pq
 from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
 from engine.ingest.pseudonym import pseudonymise, run_key
-from engine.log.schema import REQUIRED_COLUMNS, TS_TYPE
+from engine.ingest.timestamps import ParsedTimes, parse_timestamps, problem_reason
+from engine.log.schema import REQUIRED_COLUMNS
 
 RECORD_TEXT_LIMIT = 500
 CANONICAL = ("case_id", "activity", "timestamp", "end_timestamp", "resource", "owner", "channel", "queue", "site",
@@ -62,12 +62,6 @@ _GUESS = {
     "activity": ("activity", "event", "step", "action", "task", "state", "status"),
     "timestamp": ("timestamp", "time", "ts", "date", "start", "created"),
 }
-_DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-_TIME = r"[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?"
-_OFFSET = r"(Z|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)"
-ISO_AWARE = rf"^{_DATE}{_TIME}{_OFFSET}$"
-ISO_NAIVE = rf"^{_DATE}({_TIME})?$"
-_EPOCH_SCALE = {"epoch_s": 10**9, "epoch_ms": 10**6, "epoch_us": 10**3, "epoch_ns": 1}
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -79,11 +73,6 @@ _SIGNATURES = (
     (b"PAR1", "a Parquet file"),
     (b"<?xml", "an XML document"),
 )
-_EXPECTED_FORMAT = {
-    "ISO8601": "ISO 8601, e.g. 2026-03-01T09:30:00+01:00",
-    "epoch_s": "seconds since 1970-01-01 UTC", "epoch_ms": "milliseconds since 1970-01-01 UTC",
-    "epoch_us": "microseconds since 1970-01-01 UTC", "epoch_ns": "nanoseconds since 1970-01-01 UTC",
-}
 
 
 # ---------------------------------------------------------------------------- raw source
@@ -579,185 +568,6 @@ def read_parquet_source(path: Path, mapping: dict | None) -> RawSource:
     return RawSource(path, table, np.arange(1, n + 1, dtype=np.int64), text, records_read=n, typed=True)
 
 
-# ---------------------------------------------------------------------------- timestamps
-
-@dataclass
-class ParsedTimes:
-    values: np.ndarray        # int64 ns UTC (0 where not valid)
-    valid: np.ndarray         # bool: parsed
-    problem: np.ndarray       # int8: 0 ok or empty, 1 unparseable, 2 no offset and no timezone, 3 nonexistent local
-
-
-def _cast_partial(arr: pa.Array, to: pa.DataType) -> pa.Array:
-    """Cast, with nulls where a value cannot be cast (bisection: cost grows with the number of failures only)."""
-    try:
-        return arr.cast(to)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if len(arr) <= 1:
-            return pa.nulls(len(arr), to)
-        mid = len(arr) // 2
-        return pa.concat_arrays([_cast_partial(arr.slice(0, mid), to), _cast_partial(arr.slice(mid), to)])
-
-
-def _localise(naive: pa.Array, tz: str) -> tuple[pa.Array, np.ndarray]:
-    """Naive wall-clock times in ``tz`` to UTC; also the mask of local times that do not exist."""
-    early = pc.assume_timezone(naive, timezone=tz, ambiguous="earliest", nonexistent="earliest")
-    late = pc.assume_timezone(naive, timezone=tz, ambiguous="earliest", nonexistent="latest")
-    gap = pc.fill_null(pc.not_equal(early, late), False).to_numpy(zero_copy_only=False)
-    return early, gap
-
-
-def _as_int(arr: pa.Array) -> np.ndarray:
-    return arr.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-
-
-def parse_times(col: pa.Array | pa.ChunkedArray, fmt: str, tz: str | None) -> ParsedTimes:
-    """Parse a text (or typed) column to ns UTC, vectorised; report what failed per value."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    n = len(col)
-    values = np.zeros(n, dtype=np.int64)
-    valid = np.zeros(n, dtype=bool)
-    problem = np.zeros(n, dtype=np.int8)
-    t = col.type
-    if pa.types.is_dictionary(t):
-        col = col.cast(t.value_type)
-        t = col.type
-    if pa.types.is_date(t):
-        col = col.cast(pa.timestamp("ns"))
-        t = col.type
-    if pa.types.is_timestamp(t):
-        present = col.is_valid().to_numpy(zero_copy_only=False)
-        if t.tz is not None:
-            conv = _cast_partial(col, TS_TYPE)
-        elif tz is not None:
-            conv, gap = _localise(_cast_partial(col, pa.timestamp("ns")), tz)
-            problem[gap & present] = 3
-        else:
-            problem[present] = 2
-            return ParsedTimes(values, valid, problem)
-        ok = conv.is_valid().to_numpy(zero_copy_only=False) & (problem == 0)
-        values[ok] = _as_int(conv)[ok]
-        valid[:] = ok
-        problem[present & ~ok & (problem == 0)] = 1
-        return ParsedTimes(values, valid, problem)
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
-        if fmt not in _EPOCH_SCALE:
-            present = col.is_valid().to_numpy(zero_copy_only=False)
-            problem[present] = 1
-            return ParsedTimes(values, valid, problem)
-        col = pc.cast(col, pa.string())
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        col = pc.cast(col, pa.string())
-    text = pc.utf8_trim_whitespace(col)
-    present = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
-    if fmt in _EPOCH_SCALE:
-        scale = _EPOCH_SCALE[fmt]
-        parts = pc.extract_regex(text, r"^(?P<sign>-?)(?P<whole>\d{1,18})\.?(?P<frac>\d*)$")
-        m = parts.is_valid().to_numpy(zero_copy_only=False) & present
-        if m.any():
-            got = pc.filter(parts, pa.array(m))
-            whole = got.field("whole").cast(pa.int64()).to_numpy(zero_copy_only=False)
-            # fraction: first 9 digits, right-padded, as billionths of the unit (exact, no float rounding)
-            frac = pc.utf8_rpad(pc.utf8_slice_codeunits(got.field("frac"), 0, 9), 9, "0")
-            frac = frac.cast(pa.int64()).to_numpy(zero_copy_only=False)
-            neg = pc.equal(got.field("sign"), "-").to_numpy(zero_copy_only=False)
-            limit = np.iinfo(np.int64).max // scale - 1
-            ok = whole < limit
-            with np.errstate(over="ignore"):
-                ns = whole * scale + (frac * scale) // 10**9
-            ns = np.where(neg, -ns, ns)
-            where = np.flatnonzero(m)
-            values[where[ok]] = ns[ok]
-            valid[where[ok]] = True
-        problem[present & ~valid] = 1
-        return ParsedTimes(values, valid, problem)
-    if fmt == "ISO8601":
-        aware = pc.fill_null(pc.match_substring_regex(text, ISO_AWARE), False)
-        aware_np = aware.to_numpy(zero_copy_only=False)
-        if aware_np.all():
-            naive_np = np.zeros(n, dtype=bool)
-        else:
-            naive = pc.fill_null(pc.match_substring_regex(text, ISO_NAIVE), False)
-            naive_np = naive.to_numpy(zero_copy_only=False)
-        if aware_np.any():
-            conv = _cast_partial(pc.filter(text, aware), TS_TYPE)
-            where = np.flatnonzero(aware_np)
-            ok = conv.is_valid().to_numpy(zero_copy_only=False)
-            values[where[ok]] = _as_int(conv)[ok]
-            valid[where[ok]] = True
-        if naive_np.any():
-            if tz is None:
-                problem[naive_np] = 2
-            else:
-                conv = _cast_partial(pc.filter(text, naive), pa.timestamp("ns"))
-                local, gap = _localise(conv, tz)
-                where = np.flatnonzero(naive_np)
-                ok = local.is_valid().to_numpy(zero_copy_only=False) & ~gap
-                problem[where[gap]] = 3
-                values[where[ok]] = _as_int(local)[ok]
-                valid[where[ok]] = True
-        problem[present & ~valid & (problem == 0)] = 1
-        return ParsedTimes(values, valid, problem)
-    # strptime pattern: pyarrow first, Python's datetime.strptime for what pyarrow cannot read
-    has_offset = "%z" in fmt or "%Z" in fmt
-    try:
-        conv = pc.strptime(text, format=fmt, unit="ns", error_is_null=True)
-        got = conv.is_valid().to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        conv, got = None, np.zeros(n, dtype=bool)
-    if conv is not None and got.any():
-        # pyarrow's strptime rolls impossible days over (31/02 -> 03/03); Python's is strict, so
-        # values that may have rolled over are read again by Python
-        if not has_offset:
-            back = pc.strftime(conv.cast(pa.timestamp("s"), safe=False), format=fmt)
-            got &= pc.fill_null(pc.equal(back, text), False).to_numpy(zero_copy_only=False)
-        else:
-            day = pc.fill_null(pc.day(conv), 0).to_numpy(zero_copy_only=False)
-            got &= ~np.isin(day, [1, 2, 3, 4, 28, 29, 30, 31])
-    local_vals = np.zeros(n, dtype=np.int64)
-    is_aware = np.zeros(n, dtype=bool)
-    if conv is not None and got.any():
-        local_vals[got] = _as_int(conv)[got]
-        is_aware[got] = pa.types.is_timestamp(conv.type) and conv.type.tz is not None
-    retry = np.flatnonzero(present & ~got)
-    if len(retry):
-        strings = pc.take(text, pa.array(retry)).to_pylist()
-        for i, s in zip(retry, strings):
-            try:
-                d = dt.datetime.strptime(s, fmt)
-            except ValueError:
-                continue
-            if d.tzinfo is not None:
-                d = d.astimezone(dt.timezone.utc).replace(tzinfo=None)
-                is_aware[i] = True
-            try:
-                local_vals[i] = int(np.datetime64(d, "ns").astype(np.int64))
-            except (OverflowError, ValueError):
-                continue
-            got[i] = True
-    values[got & is_aware] = local_vals[got & is_aware]
-    valid[got & is_aware] = True
-    naive_got = got & ~is_aware
-    if naive_got.any():
-        if tz is None:
-            problem[naive_got] = 2
-        else:
-            arr = pa.array(local_vals[naive_got], pa.int64()).cast(pa.timestamp("ns"))
-            local, gap = _localise(arr, tz)
-            where = np.flatnonzero(naive_got)
-            ok = local.is_valid().to_numpy(zero_copy_only=False) & ~gap
-            problem[where[gap]] = 3
-            values[where[ok]] = _as_int(local)[ok]
-            valid[where[ok]] = True
-    problem[present & ~valid & (problem == 0)] = 1
-    return ParsedTimes(values, valid, problem)
-
-
-def _times_to_arrow(p: ParsedTimes) -> pa.Array:
-    return pa.array(p.values, pa.int64(), mask=~p.valid).cast(TS_TYPE)
-
-
 # ---------------------------------------------------------------------------- mapping to events
 
 def _tokens(name: str) -> list[str]:
@@ -918,16 +728,6 @@ def _constant_array(value, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value), n)
 
 
-def _time_problem_reason(p: int, value: str, column: str, fmt: str, tz: str | None) -> str:
-    expected = _EXPECTED_FORMAT.get(fmt, f"the pattern {fmt}")
-    if p == 2:
-        return (f"timestamp '{value}' in column '{column}' has no UTC offset and the mapping gives no timezone "
-                f"(other values in this column carry offsets)")
-    if p == 3:
-        return f"timestamp '{value}' in column '{column}' does not exist in {tz} (the clocks skipped that hour)"
-    return f"unparseable timestamp '{value}' in column '{column}' (expected {expected})"
-
-
 def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> ReadResult:
     """Turn a raw source into canonical events; refuse bad records with their reason."""
     table = src.table
@@ -1007,7 +807,7 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
 
     def times(col: str) -> ParsedTimes:
         if col not in parsed:
-            p = parse_times(table.column(col), fmt, tz)
+            p = parse_timestamps(table.column(col), fmt, tz)
             present = _nonempty(table.column(col))
             if tz is None and present.any() and np.all(p.problem[present] == 2):
                 line = int(src.lines[int(np.flatnonzero(present)[0])])
@@ -1045,7 +845,7 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
             bad = emit & (p.problem > 0)
             if bad.any():
                 raw = table.column(col)
-                refuse(np.flatnonzero(bad), lambda r, c=col, p=p, raw=raw: _time_problem_reason(
+                refuse(np.flatnonzero(bad), lambda r, c=col, p=p, raw=raw: problem_reason(
                     int(p.problem[r]), str(raw[r].as_py()).strip(), c, fmt, tz))
         if spec.end_timestamp is not None:
             s, e = times(spec.timestamp), times(spec.end_timestamp)
@@ -1070,7 +870,7 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
         dup_cols = [table.column(c) for c in available]
     else:
         spec = specs[0]
-        ts_col = _times_to_arrow(times(spec.timestamp))
+        ts_col = times(spec.timestamp).to_arrow()
         dup_cols = [table.column(columns["case_id"]), table.column(spec.activity_column), ts_col] + \
             [table.column(c) for c in available if c not in (columns["case_id"], spec.activity_column, spec.timestamp)]
     first = find_duplicates(dup_cols, ok)
@@ -1112,9 +912,9 @@ def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> 
             cols["activity"] = pa.repeat(pa.scalar(spec.activity), len(rows))
         else:
             cols["activity"] = pc.take(table.column(spec.activity_column).combine_chunks(), take)
-        cols["timestamp"] = pc.take(_times_to_arrow(times(spec.timestamp)), take)
+        cols["timestamp"] = pc.take(times(spec.timestamp).to_arrow(), take)
         if spec.end_timestamp is not None:
-            cols["end_timestamp"] = pc.take(_times_to_arrow(times(spec.end_timestamp)), take)
+            cols["end_timestamp"] = pc.take(times(spec.end_timestamp).to_arrow(), take)
         for name, arr in row_cols.items():
             if name != "case_id":
                 cols[name] = pc.take(arr, take)
