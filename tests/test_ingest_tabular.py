@@ -18,7 +18,7 @@ from engine.errors import InputError
 from engine.ingest import ReadOptions
 from engine.ingest.job import ingest_to_log
 from engine.ingest.mapping import load_mapping
-from engine.ingest.tabular import find_duplicates
+from engine.ingest.duplicates import find_duplicates
 from engine.ingest.timestamps import NO_OFFSET, NONEXISTENT, UNPARSEABLE, parse_timestamps, problem_reason
 from engine.log.store import read_log
 
