@@ -52,7 +52,7 @@ def missing_column(target: str, src: RawSource, mapping: dict | None, used: set[
     return InputError(
         f"Column '{target}' not found in {src.name} (available: {listing})", field=target,
         hint=f"Map it in the mapping file: {target} = \"{guess or 'COLUMN'}\"" +
-             ("" if mapping else " (under [columns], and pass it with --mapping FILE)"))
+             ("" if mapping else " (under [columns], and pass it with the mapping argument)"))
 
 
 def nonempty(col: pa.Array) -> np.ndarray:

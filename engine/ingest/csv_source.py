@@ -53,7 +53,7 @@ def read_csv_source(path: Path, mapping: dict | None) -> RawSource:
     data = read_bytes(path, "CSV")
     data = transcode(data, (mapping or {}).get("encoding", "utf-8"), path)
     if first_char(data) in (b"{", b"["):
-        raise InputError(f"Input file {path} is JSON, not CSV", hint="Read it with --format jsonl")
+        raise InputError(f"Input file {path} is JSON, not CSV", hint='Read it with format "jsonl"')
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = newlines(buf)
     inside = quoted_newlines(buf, nl)

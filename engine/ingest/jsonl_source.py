@@ -108,7 +108,7 @@ def read_jsonl_source(path: Path, mapping: dict | None) -> RawSource:
                          hint="Convert it with: jq -c '.[]' FILE > FILE.jsonl")
     if first != b"{":
         raise InputError(f"Input file {path} is not JSON Lines: the first line does not start with '{{'",
-                         hint="Give the right --format (csv, parquet, ...) or export one JSON object per line")
+                         hint="Give the right format argument (csv, parquet, ...) or export one JSON object per line")
     buf = np.frombuffer(data, dtype=np.uint8)
     recs = split_records(buf, newlines(buf))
     # whitespace-only lines are blank in JSON Lines (only lines starting with white space can be)

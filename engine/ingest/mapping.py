@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 
 FORMATS = ("csv", "jsonl", "parquet")
 EPOCH_FORMATS = ("epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
@@ -312,7 +312,7 @@ def with_timezone(mapping: dict | None, timezone: str) -> dict:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"Unknown time zone '{timezone}'",
+        raise InputError(f"Unknown time zone '{timezone}'", field="timezone",
                          hint='Use an IANA name such as "Europe/Berlin", "America/New_York" or "UTC"') from exc
     out = dict(mapping or default_mapping())
     out["timezone"] = timezone

@@ -39,7 +39,7 @@ def read_parquet_source(path: Path, mapping: dict | None) -> RawSource:
                              hint="Copy or export the file again")
         fmt = "csv" if "CSV" in what else "jsonl" if "JSON" in what else None
         raise InputError(f"Input file {path} is {what}, not Parquet",
-                         hint=f"Give --format {fmt}" if fmt else "Export the data as Parquet")
+                         hint=f'Give format "{fmt}"' if fmt else "Export the data as Parquet")
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:

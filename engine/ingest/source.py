@@ -85,8 +85,8 @@ def read_bytes(path: Path, expect: str) -> bytes:
                          hint=f"Export the data again; an empty file has no {expect} records")
     what = describe_bytes(data[:8192])
     if what is not None:
-        hint = {"a Parquet file": "Read it with --format parquet"}.get(
-            what, f"Export the data as {expect} (or give the right --format)")
+        hint = {"a Parquet file": 'Read it with format "parquet"'}.get(
+            what, f"Export the data as {expect} (or give the right format argument)")
         raise InputError(f"Input file {path} is {what}, not {expect}", hint=hint)
     return data
 

@@ -46,7 +46,7 @@ def _mapping_for(path: Path, options: ReadOptions, fmt: str) -> dict | None:
     m = options.mapping
     if m and m.get("format") and m["format"] != fmt:
         raise InputError(f"The mapping file says format = \"{m['format']}\" but {path} is read as {fmt}",
-                         hint="Remove format from the mapping file or give the matching --format")
+                         hint="Remove format from the mapping file or give the matching format argument")
     return m
 
 
