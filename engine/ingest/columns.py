@@ -1,7 +1,9 @@
-"""Columns of a raw source as the mapping sees them: emptiness, text form, constants, and "not found" messages."""
+"""Columns of a raw source as the mapping sees them: emptiness, text form, constants, sentinels read as empty,
+sources joined from several columns, and "not found" messages."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 
@@ -88,3 +90,67 @@ def constant_array(value, n: int) -> pa.Array:
     if isinstance(value, bool):
         return pa.repeat(pa.scalar("true" if value else "false"), n)
     return pa.repeat(pa.scalar(value), n)
+
+
+def prepare_columns(src: RawSource, mapping: dict | None) -> tuple[RawSource, dict | None, dict[str, list[str]]]:
+    """Apply the mapping's ``null_values`` and join multi-column sources, before any event is planned.
+
+    Returns the source (sentinel values now null; one added column per list of
+    source columns, named by the names joined with ``|``), the mapping with
+    those lists replaced by the added column's name, and added name -> parts.
+    """
+    if not mapping:
+        return src, mapping, {}
+    table = _null_values(src, mapping)
+    m = dict(mapping)
+    joined: dict[str, list[str]] = {}
+
+    def join(parts: list[str], key: str, target: str) -> str:
+        for part in parts:
+            if part not in table.column_names:
+                raise missing_column(target, src, mapping, set(), source_col=part, key=key)
+        name = "|".join(parts)
+        if name not in joined:
+            joined[name] = list(parts)
+            texts = [pc.utf8_trim_whitespace(as_text(table.column(p))) for p in parts]
+            texts = [pc.if_else(pc.equal(t, ""), pa.scalar(None, pa.string()), t) for t in texts]
+            table_cols[name] = pc.binary_join_element_wise(*texts, "|")
+        return name
+
+    table_cols: dict[str, pa.Array] = {}
+    m["columns"] = {t: join(s, f"columns.{t}", t) if isinstance(s, list) else s
+                    for t, s in mapping.get("columns", {}).items()}
+    m["events"] = [{**ev, "columns": {t: join(s, f"events.{i}.columns.{t}", t) if isinstance(s, list) else s
+                                      for t, s in ev.get("columns", {}).items()}}
+                   for i, ev in enumerate(mapping.get("events", []))]
+    for name, col in table_cols.items():
+        table = table.append_column(name, col)
+    date_column = mapping.get("date_column")
+    if date_column is not None and date_column not in table.column_names:
+        raise missing_column("date_column", src, mapping, set(), source_col=date_column, key="date_column")
+    if table is not src.table:
+        src = dataclasses.replace(src, table=table)
+    return src, m, joined
+
+
+def _null_values(src: RawSource, mapping: dict) -> pa.Table:
+    """The source table with the values the mapping reads as empty (trimmed text equal) made null."""
+    table = src.table
+    every = mapping.get("null_values", [])
+    by_column = mapping.get("column_null_values", {})
+    for name in by_column:
+        if name not in table.column_names:
+            raise missing_column(name, src, mapping, set(), source_col=name, key=f"null_values.{name}")
+    if not every and not by_column:
+        return table
+    for i, name in enumerate(table.column_names):
+        values = list(dict.fromkeys([*every, *by_column.get(name, [])]))
+        if not values:
+            continue
+        col = table.column(i).combine_chunks()
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        hit = pc.is_in(pc.utf8_trim_whitespace(as_text(col)), value_set=pa.array(values, pa.string()))
+        if pc.any(hit).as_py():
+            table = table.set_column(i, name, pc.if_else(hit, pa.scalar(None, col.type), col))
+    return table

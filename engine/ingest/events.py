@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 
 from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject
-from engine.ingest.columns import CANONICAL, as_text, constant_array, missing_column, nonempty
+from engine.ingest.columns import CANONICAL, as_text, constant_array, missing_column, nonempty, prepare_columns
 from engine.ingest.duplicates import find_duplicates
 from engine.ingest.pseudonym import pseudonymise, run_key
 from engine.ingest.source import RawSource
-from engine.ingest.timestamps import ParsedTimes, parse_timestamps, problem_reason
+from engine.ingest.timestamps import BAD_DATE, NO_OFFSET, ParsedTimes, parse_timestamps, problem_reason
 from engine.log.schema import REQUIRED_COLUMNS
 
 
@@ -50,6 +50,7 @@ class _Plan:
     specs: list[_EventSpec]
     used: set[str]
     wide: bool
+    joined: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _plan(src: RawSource, mapping: dict | None) -> _Plan:
@@ -134,20 +135,23 @@ class _Refusals:
 
 
 class _Times:
-    """Parsed time columns of a source, each parsed once, in the mapping's format and zone."""
+    """Parsed time columns of a source, each parsed once, in the mapping's format and zone (and on its dates)."""
 
     def __init__(self, src: RawSource, mapping: dict) -> None:
         self.src = src
         self.fmt = mapping.get("timestamp_format", "ISO8601")
         self.tz = mapping.get("timezone")
+        self.date_column = mapping.get("date_column")
+        self.date_format = mapping.get("date_format", "%Y-%m-%d")
+        self.dates = src.table.column(self.date_column) if self.date_column else mapping.get("date")
         self.parsed: dict[str, ParsedTimes] = {}
 
     def __call__(self, col: str) -> ParsedTimes:
         if col not in self.parsed:
             raw = self.src.table.column(col)
-            p = parse_timestamps(raw, self.fmt, self.tz)
+            p = parse_timestamps(raw, self.fmt, self.tz, dates=self.dates, date_format=self.date_format)
             present = nonempty(raw)
-            if self.tz is None and present.any() and np.all(p.problem[present] == 2):
+            if self.tz is None and present.any() and np.all(p.problem[present] == NO_OFFSET):
                 first = int(np.flatnonzero(present)[0])
                 raise InputError(
                     f"Timestamps in column '{col}' of {self.src.name} carry no UTC offset (e.g. "
@@ -158,8 +162,13 @@ class _Times:
             self.parsed[col] = p
         return self.parsed[col]
 
-    def reason(self, problem: int, value, column: str) -> str:
-        return problem_reason(problem, str(value).strip(), column, self.fmt, self.tz)
+    def reason(self, problem: int, row: int, column: str) -> str:
+        """Why the time in ``column`` of record ``row`` was refused."""
+        if problem == BAD_DATE and self.date_column is not None:
+            return (f"unparseable date '{str(self.dates[row].as_py()).strip()}' in column '{self.date_column}' "
+                    f"(expected the pattern {self.date_format})")
+        return problem_reason(problem, str(self.src.table.column(column)[row].as_py()).strip(), column, self.fmt,
+                              self.tz)
 
 
 def _check_spec(spec: _EventSpec, table: pa.Table, times: _Times, refusals: _Refusals) -> np.ndarray:
@@ -183,15 +192,14 @@ def _check_spec(spec: _EventSpec, table: pa.Table, times: _Times, refusals: _Ref
         p = times(col)
         bad = emit & (p.problem > 0)
         if bad.any():
-            raw = table.column(col)
-            refusals.refuse(np.flatnonzero(bad), lambda r, c=col, p=p, raw=raw: times.reason(
-                int(p.problem[r]), raw[r].as_py(), c))
+            refusals.refuse(np.flatnonzero(bad), lambda r, c=col, p=p: times.reason(int(p.problem[r]), r, c))
     if spec.end_timestamp is not None:
         s, e = times(spec.timestamp), times(spec.end_timestamp)
         before = emit & s.valid & e.valid & (e.values < s.values)
         if before.any():
-            raw_s, raw_e = table.column(spec.timestamp), table.column(spec.end_timestamp)
-            refusals.refuse(np.flatnonzero(before), lambda r, a=spec.timestamp, b=spec.end_timestamp, rs=raw_s, re_=raw_e:
+            a, b = spec.timestamp, spec.end_timestamp
+            raw_s, raw_e = table.column(a), table.column(b)
+            refusals.refuse(np.flatnonzero(before), lambda r, a=a, b=b, rs=raw_s, re_=raw_e:
                             f"end '{str(re_[r].as_py()).strip()}' (column '{b}') is before start "
                             f"'{str(rs[r].as_py()).strip()}' (column '{a}')")
     return emit
@@ -203,7 +211,9 @@ def _check_records(src: RawSource, plan: _Plan, times: _Times, refusals: _Refusa
     case_col = plan.columns.get("case_id")
     if case_col is not None:
         empty_case = ~nonempty(table.column(case_col))
-        refusals.refuse(np.flatnonzero(empty_case), lambda r: f"empty case_id (column '{case_col}')")
+        named = (f"columns {', '.join(repr(c) for c in plan.joined[case_col])}" if case_col in plan.joined
+                 else f"column '{case_col}'")
+        refusals.refuse(np.flatnonzero(empty_case), lambda r: f"empty case_id ({named})")
     emitted = [_check_spec(spec, table, times, refusals) for spec in plan.specs]
     if plan.wide:
         any_event = np.logical_or.reduce(emitted) if emitted else np.zeros(table.num_rows, dtype=bool)
@@ -316,8 +326,13 @@ def _pseudonymise_pii(out: pa.Table, src: RawSource, plan: _Plan, listed: list[s
 
 def build_events(src: RawSource, mapping: dict | None, options: ReadOptions) -> ReadResult:
     """Turn a raw source into canonical events; refuse bad records with their reason."""
+    src, mapping, joined = prepare_columns(src, mapping)
     m = mapping or {}
     plan = _plan(src, mapping)
+    plan.joined = joined
+    plan.used |= {part for parts in joined.values() for part in parts}
+    if m.get("date_column"):
+        plan.used.add(m["date_column"])
     times = _Times(src, m)
     refusals = _Refusals()
     emitted = _check_records(src, plan, times, refusals)

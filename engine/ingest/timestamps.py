@@ -24,6 +24,10 @@ go back) takes the earlier instant. Without a ``timezone``, a value without an
 offset is refused with problem ``NO_OFFSET``; a caller whose data are UTC by
 contract passes ``timezone="UTC"``.
 
+Times of day only (exports that give the date elsewhere): ``dates=`` a day
+for all values or a column of days, and ``fmt`` the pattern of the time of
+day (``"%H:%M:%S"``); see :func:`parse_timestamps`.
+
 Typed inputs: Arrow timestamps with a zone are taken as they are; zone-less
 ones (pyarrow's JSON reader makes them from ``...Z`` strings) and dates are
 wall-clock times in ``timezone``; integers and floats are epoch values when
@@ -35,7 +39,7 @@ Public API:
   ``problem`` per value; ``to_arrow()`` gives ``timestamp[ns, UTC]`` with nulls);
 - :func:`problem_reason`: the reject reason for one value's problem code;
 - :func:`describe_format`: what a format expects, for messages;
-- problem codes ``OK``, ``UNPARSEABLE``, ``NO_OFFSET``, ``NONEXISTENT``;
+- problem codes ``OK``, ``UNPARSEABLE``, ``NO_OFFSET``, ``NONEXISTENT``, ``BAD_DATE``;
   ``EPOCH_UNITS`` (name -> nanoseconds per unit); ``ISO_AWARE`` and
   ``ISO_NAIVE`` (the regular expressions ISO 8601 values are matched with).
 """
@@ -52,7 +56,7 @@ import pyarrow.compute as pc
 
 from engine.log.schema import TS_TYPE
 
-OK, UNPARSEABLE, NO_OFFSET, NONEXISTENT = 0, 1, 2, 3
+OK, UNPARSEABLE, NO_OFFSET, NONEXISTENT, BAD_DATE = 0, 1, 2, 3, 4
 EPOCH_UNITS = {"epoch_s": 10**9, "epoch_ms": 10**6, "epoch_us": 10**3, "epoch_ns": 1}
 
 _DATE = r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
@@ -74,7 +78,8 @@ class ParsedTimes:
     ``values``: int64 ns UTC (0 where not valid); ``valid``: bool, parsed;
     ``problem``: int8, ``OK`` (parsed, or empty/missing), ``UNPARSEABLE``,
     ``NO_OFFSET`` (no UTC offset and no time zone given) or ``NONEXISTENT``
-    (a local time skipped by a daylight-saving change).
+    (a local time skipped by a daylight-saving change) or ``BAD_DATE`` (a
+    time of day whose date does not parse).
     """
 
     values: np.ndarray
@@ -98,16 +103,24 @@ def problem_reason(problem: int, value: str, column: str, fmt: str, timezone: st
                 f"(other values in this column carry offsets)")
     if problem == NONEXISTENT:
         return f"timestamp '{value}' in column '{column}' does not exist in {timezone} (the clocks skipped that hour)"
+    if problem == BAD_DATE:
+        return f"timestamp '{value}' in column '{column}' has no valid date"
     return f"unparseable timestamp '{value}' in column '{column}' (expected {describe_format(fmt)})"
 
 
 def parse_timestamps(values: pa.Array | pa.ChunkedArray | np.ndarray | Sequence[str | None], fmt: str = "ISO8601",
-                     timezone: str | None = None) -> ParsedTimes:
+                     timezone: str | None = None, *, dates=None, date_format: str = "%Y-%m-%d") -> ParsedTimes:
     """Parse a column of times to ns UTC, vectorised; report per value what failed (module docstring).
 
     Empty and missing values are neither valid nor a problem: the caller
-    decides whether a time was required.
+    decides whether a time was required. With ``dates`` (one ``YYYY-MM-DD``
+    day for every value, or a column of days written in ``date_format``) the
+    values are times of day in the strptime pattern ``fmt`` (a single-digit
+    hour such as ``0:10:10`` is read), on that day, in ``timezone``; a value
+    whose day does not parse gets ``BAD_DATE``.
     """
+    if dates is not None:
+        return _parse_times_of_day(values, fmt, timezone, dates, date_format)
     col = _as_arrow(values)
     n = len(col)
     out = ParsedTimes(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8))
@@ -292,3 +305,49 @@ def _strptime_rest(text: pa.Array, retry: np.ndarray, fmt: str, got: np.ndarray,
         except (OverflowError, ValueError):
             continue
         got[i] = True
+
+
+def _parse_times_of_day(values, fmt: str, tz: str | None, dates, date_format: str) -> ParsedTimes:
+    """Times of day (pattern ``fmt``) on the given days, as wall-clock times in ``tz``.
+
+    Each distinct time and day is parsed once (a day has at most 86,400
+    distinct seconds), so a whole column costs a dictionary encoding.
+    """
+    text = pc.utf8_trim_whitespace(_text(_as_arrow(values)))
+    n = len(text)
+    out = ParsedTimes(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int8))
+    if fmt.startswith(("%H", "%I")):
+        text = pc.replace_substring_regex(text, r"^(\d)(\D)", r"0\1\2")
+    tod = _parse_distinct(pc.binary_join_element_wise("1970-01-01 ", text, ""), f"%Y-%m-%d {fmt}")
+    if isinstance(dates, str):
+        day = _parse_distinct(pa.repeat(pa.scalar(dates, pa.string()), n), "%Y-%m-%d")
+    else:
+        day = _parse_distinct(pc.utf8_trim_whitespace(_text(_as_arrow(dates))), date_format)
+    present = pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
+    out.problem[present & ~tod.valid] = UNPARSEABLE
+    out.problem[present & tod.valid & ~day.valid] = BAD_DATE
+    both = np.flatnonzero(present & tod.valid & day.valid)
+    if len(both):
+        wall = pa.array(day.values[both] + tod.values[both], pa.int64()).cast(pa.timestamp("ns"))
+        _set_local(out, both, wall if tz is not None else None, tz)
+    return out
+
+
+def _parse_distinct(text: pa.Array, fmt: str) -> ParsedTimes:
+    """Parse the distinct values of ``text`` as UTC wall-clock times; spread the results to every value."""
+    enc = pc.dictionary_encode(text)
+    uniq = parse_timestamps(enc.dictionary, fmt, "UTC")
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    has = idx >= 0
+    out = ParsedTimes(np.zeros(len(text), dtype=np.int64), np.zeros(len(text), dtype=bool),
+                      np.zeros(len(text), dtype=np.int8))
+    out.values[has] = uniq.values[idx[has]]
+    out.valid[has] = uniq.valid[idx[has]]
+    out.problem[has] = uniq.problem[idx[has]]
+    return out
+
+
+def _text(col: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
