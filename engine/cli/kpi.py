@@ -22,8 +22,8 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, quiet):
     """Process-health KPIs: AHT, repeat contacts, FCR, transfers, ping-pong,
     escalation, path length, SOP compliance and customer effort.
 
-    Every rate comes with its numerator and denominator. Definitions: README,
-    section KPIs. With --where, repeat contacts and journeys are still found on
+    Every rate comes with its numerator and denominator. Definitions:
+    docs/definitions.md. With --where, repeat contacts and journeys are still found on
     the whole log; the KPIs count the selected contacts.
 
     Example:
