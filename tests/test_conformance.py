@@ -1,17 +1,20 @@
 """Deviation location against the simulator's ground truth, and the ``cxmine conform`` command."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from engine.analyses.conformance import KINDS, check_conformance, compile_net, replay_traces
+from engine.analyses.conformance import check_conformance
+from engine.analyses.deviations import KINDS
+from engine.analyses.replay import replay_traces
 from engine.cli import main
 from engine.log import encode_log, write_log
+from engine.model import compile_net, load_sop
 from engine.simulate import simulate_contacts
-from engine.sop import load_sop
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 RENAME = {"contact_id": "case_id", "start": "timestamp", "end": "end_timestamp", "agent": "resource"}
@@ -161,3 +164,76 @@ def test_alignments_of_top_variants():
     assert note == "" and [a.contacts for a in aligned] == [3, 2]
     assert aligned[0].cost == 1 and aligned[0].deviations == ("skipped: Block card",)
     assert aligned[1].cost == 0 and aligned[1].fitness == 1.0
+
+
+def _case_range(enc, a, b):
+    """Cases a..b-1 of an encoded log, as an encoded log of their own (same labels)."""
+    from dataclasses import replace
+
+    lo, hi = enc.case_offsets[a], enc.case_offsets[b]
+    return replace(enc, case_offsets=enc.case_offsets[a:b + 1] - lo, activity_codes=enc.activity_codes[lo:hi],
+                   timestamps=enc.timestamps[lo:hi],
+                   end_timestamps=None if enc.end_timestamps is None else enc.end_timestamps[lo:hi],
+                   attributes={k: (c[lo:hi], labels) for k, (c, labels) in enc.attributes.items()},
+                   case_ids=enc.case_ids.slice(a, b - a),
+                   case_attributes={k: (c[a:b], labels) for k, (c, labels) in enc.case_attributes.items()})
+
+
+@pytest.mark.parametrize("cuts", [(0.3, 0.55), (0.0, 0.5), (0.999, 1.0)])
+def test_results_of_case_ranges_add_up_to_the_whole(tmp_path, cuts):
+    sop = load_sop(MODELS / "lost_card.bpmn")
+    _, path = _simulated_log(tmp_path, sop, 3000, 17, rate=0.3)
+    enc = encode_log(path, with_case_ids=True)
+    whole = check_conformance(enc, sop, examples=3, by=("week",))
+    bounds = [0] + [int(c * enc.n_cases) for c in cuts] + [enc.n_cases]
+    parts = [check_conformance(_case_range(enc, a, b), sop, examples=3, by=("week",))
+             for a, b in zip(bounds[:-1], bounds[1:])]
+    merged = parts[0]
+    for p in parts[1:]:
+        merged = merged + p
+    assert merged.tokens == whole.tokens and merged.contacts == whole.contacts == 3000
+    assert merged.log_fitness == whole.log_fitness and merged.audit_fitness == whole.audit_fitness
+    assert merged.average_trace_fitness == whole.average_trace_fitness and merged.fit_share == whole.fit_share
+    assert merged.variants == whole.variants
+    assert {(s.step, s.kind): s.contacts for s in merged.steps} == {(s.step, s.kind): s.contacts for s in whole.steps}
+    assert sum(s.contacts for s in whole.steps) > 100
+    seg = {(s.attribute, s.value, s.step, s.kind): s.contacts for s in whole.segment_deviations}
+    assert {(s.attribute, s.value, s.step, s.kind): s.contacts for s in merged.segment_deviations} == seg
+    assert merged.steps == whole.steps  # examples too: the first contacts in log order
+    assert merged.segment_fitness == whole.segment_fitness and merged.compliance == whole.compliance
+    assert merged.worst_variants == whole.worst_variants and merged.compliance_spread == whole.compliance_spread
+    assert merged == whole and merged.as_dict() == whole.as_dict()
+    assert merged.replay is None and merged.deviations is None  # per-contact detail stays with its part
+    # examples are evidence: ids of contacts that have that deviation
+    dev = whole.deviations
+    ids = enc.case_ids.to_pylist()
+    for s in merged.steps:
+        have = {ids[c] for c, st, k in zip(dev.case, dev.step, dev.kind) if dev.steps[st] == s.step
+                and KINDS[k] == s.kind}
+        assert set(s.examples) <= have and len(s.examples) == min(3, s.contacts)
+
+
+def test_results_merge_only_for_the_same_sop_and_settings(tmp_path):
+    from engine.errors import AnalysisError
+
+    sop = load_sop(MODELS / "lost_card.bpmn")
+    _, path = _simulated_log(tmp_path, sop, 300, 18, rate=0.3)
+    enc = encode_log(path, with_case_ids=True)
+    with pytest.raises(AnalysisError, match="different 'examples'"):
+        check_conformance(enc, sop, examples=2) + check_conformance(enc, sop, examples=3)
+    with pytest.raises(AnalysisError, match="different 'unknown_as_deviation'"):
+        check_conformance(enc, sop) + check_conformance(enc, sop, unknown_as_deviation=False)
+
+
+def test_week_is_the_iso_week_of_the_contact(tmp_path):
+    sop = load_sop(MODELS / "lost_card.bpmn")
+    _, path = _simulated_log(tmp_path, sop, 1000, 19, rate=0.3)
+    enc = encode_log(path, with_case_ids=True)
+    res = check_conformance(enc, sop, by=("week",))
+    weeks = {s.value for s in res.segment_deviations if s.attribute == "week"}
+    fit_weeks = {s.value for s in res.segment_fitness if s.attribute == "week"}
+    assert weeks and weeks <= fit_weeks
+    assert all(re.fullmatch(r"\d{4}-W\d{2}", w) for w in fit_weeks)
+    import datetime as dt
+    first = dt.datetime.fromtimestamp(int(enc.timestamps[0]) / 1e9, tz=dt.timezone.utc).isocalendar()
+    assert f"{first[0]}-W{first[1]:02d}" in fit_weeks

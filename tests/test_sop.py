@@ -14,8 +14,8 @@ from lxml import etree
 
 from engine.cli import main
 from engine.errors import ModelError
-from engine.ingest.bpmn import read_bpmn
-from engine.sop import load_sop
+from engine.model import load_sop
+from engine.model.bpmn import read_bpmn
 from engine.vocabulary import DEFAULT_ROLES
 
 ROOT = Path(__file__).parents[1]

@@ -47,7 +47,7 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
     from engine.analyses.conformance import check_conformance
     from engine.errors import UsageError
     from engine.log.select import encode_where, parse_where
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     if examples < 0 or top < 0:
         raise UsageError("--examples and --top must be 0 or more")

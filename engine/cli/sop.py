@@ -41,7 +41,7 @@ def show(model, as_json):
 
         cxmine sop show models/lost_card.bpmn
     """
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     info = describe_sop(load_sop(model))
     if as_json:
@@ -79,7 +79,7 @@ def render(model, output):
         cxmine sop render models/lost_card.bpmn -o lost_card.svg
     """
     from engine.report.sop_render import render_sop
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     path = render_sop(load_sop(model), output)
     click.echo(f"wrote {path}")
