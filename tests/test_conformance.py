@@ -237,3 +237,31 @@ def test_week_is_the_iso_week_of_the_contact(tmp_path):
     import datetime as dt
     first = dt.datetime.fromtimestamp(int(enc.timestamps[0]) / 1e9, tz=dt.timezone.utc).isocalendar()
     assert f"{first[0]}-W{first[1]:02d}" in fit_weeks
+
+
+def test_contacts_csv_has_every_contact_with_its_tokens(tmp_path):
+    import csv
+
+    from engine.report.conformance import write_conformance_csv
+
+    sop = load_sop(MODELS / "lost_card.bpmn")
+    _, path = _simulated_log(tmp_path, sop, 400, 20, rate=0.3)
+    enc = encode_log(path, with_case_ids=True)
+    res = check_conformance(enc, sop)
+    write_conformance_csv(res, tmp_path / "out")
+    with open(tmp_path / "out" / "contacts.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    tt = res.replay.trace_table()
+    assert rows[0] == ["contact_id", "missing", "consumed", "remaining", "produced", "unknown", "is_fit", "fitness",
+                       "audit_fitness"]
+    assert [r[0] for r in rows[1:]] == enc.case_ids.to_pylist()
+    for i, r in enumerate(rows[1:]):
+        assert [int(x) for x in r[1:6]] == [int(tt[c][i]) for c in ("missing", "consumed", "remaining", "produced",
+                                                                     "unknown")]
+        assert r[6] == str(bool(tt["is_fit"][i])) and float(r[7]) == tt["fitness"][i]
+        assert float(r[8]) == tt["audit_fitness"][i]
+    from engine.errors import AnalysisError
+
+    with pytest.raises(AnalysisError, match="merged from parts"):
+        write_conformance_csv(res + res, tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
