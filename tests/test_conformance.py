@@ -265,3 +265,29 @@ def test_contacts_csv_has_every_contact_with_its_tokens(tmp_path):
     with pytest.raises(AnalysisError, match="merged from parts"):
         write_conformance_csv(res + res, tmp_path / "merged")
     assert not (tmp_path / "merged").exists()
+
+
+def _table_rows(text: str, title: str, skip: int = 2) -> list[str]:
+    """Data lines of the text table under title (after its header and rule lines)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 1 + skip
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
+
+
+def test_cli_conform_top_limits_the_deviation_table_only(tmp_path):
+    sop_path = MODELS / "lost_card.bpmn"
+    _, path = _simulated_log(tmp_path, load_sop(sop_path), 1500, 21, rate=0.3)
+    data = json.loads(CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--json", "-q"]).stdout)
+    assert len(data["steps"]) > 2
+    r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--top", "2", "-q"])
+    assert r.exit_code == 0, r.output
+    assert len(_table_rows(r.output, "Deviations by step")) == 2
+    assert len(_table_rows(r.output, "Evidence", skip=0)) == 2
+    fitness = _table_rows(r.output, "Fitness by segment")
+    assert len(fitness) == len(data["segment_fitness"])
+    assert {line.split()[0] for line in fitness} == {"team", "site", "shift", "channel"}
+    assert len(_table_rows(r.output, "Compliance consistency")) == len(data["compliance"]) > 2
+    ranks = [line.split()[0] for line in _table_rows(r.output, "Worst variants") if line[:4].strip().isdigit()]
+    assert ranks == [str(k) for k in range(1, 11)] and len(data["worst_variants"]) == 10
+

@@ -94,13 +94,14 @@ def _summary(result, source: str) -> list[str]:
 
 
 def render_conformance(result, *, source: str, top: int = 20) -> str:
-    """The text report: summary, then the first ``top`` rows of each table."""
+    """The text report: summary, the first ``top`` rows of the deviation table with their evidence,
+    then fitness by segment, compliance consistency, worst variants and alignments in full."""
     tables = conformance_tables(result)
     out = _summary(result, source)
     headers, rows = tables["deviations"]
     out += ["", render_table(headers[:-1], [r[:-1] for r in rows[:top]],
                              title="Deviations by step, by impact (contacts x 2 if critical x (1 + cost/min of owner))")]
-    if rows:
+    if rows[:top]:
         out += ["", "Evidence (example contacts)"] + [f"  {r[0]} / {r[1]}: {r[-1]}" for r in rows[:top]]
     critical = ", ".join(result.critical_steps) or "none declared"
     for name, title in (("segment_fitness", "Fitness by segment"),
@@ -108,7 +109,7 @@ def render_conformance(result, *, source: str, top: int = 20) -> str:
                         ("worst_variants", "Worst variants")):
         headers, rows = tables[name]
         if rows:
-            out += ["", render_table(headers, rows[:top], title=title)]
+            out += ["", render_table(headers, rows, title=title)]
     for attr, s in result.compliance_spread.items():
         out.append(f"  spread across {attr}: {_pct(s['min'])} .. {_pct(s['max'])} "
                    f"(range {100 * s['range']:.1f} points, std {100 * s['std']:.1f})")
