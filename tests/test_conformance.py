@@ -291,3 +291,16 @@ def test_cli_conform_top_limits_the_deviation_table_only(tmp_path):
     ranks = [line.split()[0] for line in _table_rows(r.output, "Worst variants") if line[:4].strip().isdigit()]
     assert ranks == [str(k) for k in range(1, 11)] and len(data["worst_variants"]) == 10
 
+
+def test_cli_conform_writes_alignments_csv_only_when_asked(tmp_path):
+    sop_path = MODELS / "lost_card.bpmn"
+    _, path = _simulated_log(tmp_path, load_sop(sop_path), 500, 22, rate=0.3)
+    r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--csv", str(tmp_path / "a"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
+        "compliance.csv", "contacts.csv", "deviations.csv", "segment_deviations.csv", "segment_fitness.csv",
+        "worst_variants.csv"]
+    r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--csv", str(tmp_path / "b"),
+                                  "--alignments", "1", "-q"])
+    assert r.exit_code == 0, r.output
+    assert len((tmp_path / "b" / "alignments.csv").read_text().splitlines()) == 2

@@ -63,7 +63,7 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
         if result.alignment_note:
             click.echo(f"Note: {result.alignment_note}; raise --time-budget to align the rest", err=True)
     if csv_dir:
-        written = write_conformance_csv(result, csv_dir)
+        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0)
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json(result.as_dict())

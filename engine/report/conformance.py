@@ -67,11 +67,13 @@ def write_contacts_csv(result, folder: str | Path) -> Path:
     return target
 
 
-def write_conformance_csv(result, folder: str | Path) -> list[Path]:
-    """Every table as folder/<table>.csv, and contacts.csv."""
+def write_conformance_csv(result, folder: str | Path, *, alignments: bool = False) -> list[Path]:
+    """Every table as folder/<table>.csv, and contacts.csv; alignments.csv only when they were asked for."""
     _per_contact(result)
     written = []
     for name, (headers, rows) in conformance_tables(result).items():
+        if name == "alignments" and not alignments:
+            continue
         written.append(write_csv(folder, f"{name}.csv", headers, rows))
     written.append(write_contacts_csv(result, folder))
     return written
