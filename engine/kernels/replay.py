@@ -474,10 +474,23 @@ def _add_missing(net, t, m, stamp, ctr):
 
 
 @kernel
+def _fire_path(net, g, m, stamp, ctr, acc, fired, stop):
+    """Fire the enabled transitions of invisible path g in order; with stop, up to the first one
+    that is not enabled."""
+    for k in range(net.path_ptr[g], net.path_ptr[g + 1]):
+        t = net.path_trans[k]
+        if _enabled(net, t, m):
+            _fire(net, t, m, stamp, ctr)
+            _account(net, t, acc, fired)
+        elif stop:
+            break
+
+
+@kernel
 def _fire_to_final(net, m, stamp, ctr, acc, fired, groups):
     """pm4py's end of a trace: fire invisible transitions towards the final marking (5 rounds over
     paths to its places, then 5 rounds over paths to the single sink place)."""
-    fm, spath, path_ptr, path_trans = net.fm, net.spath, net.path_ptr, net.path_trans
+    fm, spath = net.fm, net.spath
     n_p = len(m)
     fm_places = np.empty(n_p, dtype=np.int64)
     n_fm = 0
@@ -490,12 +503,7 @@ def _fire_to_final(net, m, stamp, ctr, acc, fired, groups):
             break
         n_groups = _collect_paths(net, m, fm_places, n_fm, groups)
         for gi in range(n_groups):
-            g = groups[gi]
-            for k in range(path_ptr[g], path_ptr[g + 1]):
-                t = path_trans[k]
-                if _enabled(net, t, m):
-                    _fire(net, t, m, stamp, ctr)
-                    _account(net, t, acc, fired)
+            _fire_path(net, groups[gi], m, stamp, ctr, acc, fired, False)
             if _final_reached(fm, m):
                 break
     if _final_reached(fm, m) or n_fm != 1:
@@ -527,14 +535,7 @@ def _fire_to_final(net, m, stamp, ctr, acc, fired, groups):
         groups[b + 1] = g
     for _ in range(5):
         for j in range(n_conn):
-            g = groups[j]
-            for k in range(path_ptr[g], path_ptr[g + 1]):
-                t = path_trans[k]
-                if _enabled(net, t, m):
-                    _fire(net, t, m, stamp, ctr)
-                    _account(net, t, acc, fired)
-                else:
-                    break
+            _fire_path(net, groups[j], m, stamp, ctr, acc, fired, True)
 
 
 @kernel
