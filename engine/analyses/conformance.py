@@ -79,8 +79,8 @@ class SegmentFitness:
     fitness: float
     audit_fitness: float
     fit_share: float
-    tokens: dict[str, int] = field(default_factory=dict)
-    fitting: int = 0
+    tokens: dict[str, int]
+    fitting: int
 
 
 @dataclass(frozen=True)
