@@ -39,7 +39,7 @@ FORMATS = {"amazon-connect": "connect.jsonl", "genesys": "genesys.jsonl"}
 def generate(n: int, folder: Path) -> dict:
     from engine.simulate import simulate_contacts
     from engine.simulate.vendor import write_connect_records, write_genesys_conversations
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     folder.mkdir(parents=True, exist_ok=True)
     info_path = folder / "info.json"

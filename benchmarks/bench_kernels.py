@@ -93,7 +93,7 @@ def make_log(n: int) -> Path:
     from engine.log.schema import sort_log
     from engine.log.store import write_row_groups
     from engine.simulate import simulate_contacts
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     path = DATA / f"kernels_{n}.parquet"
     if path.exists():

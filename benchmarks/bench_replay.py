@@ -58,8 +58,8 @@ def pm4py_frame(offsets, codes, activities, label_map):
 def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile: int, pm4py_max: int) -> str:
     import pm4py
 
-    from engine.analyses.conformance import compile_net, replay_tokens
-    from engine.sop import load_sop
+    from engine.analyses.replay import replay_tokens
+    from engine.model import compile_net, load_sop
 
     sop = load_sop(ROOT / "models" / f"{sop_name}.bpmn")
     net = compile_net(sop.net, sop.initial_marking, sop.final_marking, choice="pm4py")

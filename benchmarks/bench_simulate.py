@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     models = sorted((ROOT / "models").glob("*.bpmn"))
     if not models:

@@ -22,8 +22,8 @@ import pytest
 from lxml import etree
 
 from engine.errors import ModelError
-from engine.ingest.bpmn import BPMN_NS, clean_text, convert_to_petri, read_bpmn
-from engine.sop import load_sop
+from engine.model import load_sop
+from engine.model.bpmn import BPMN_NS, clean_text, convert_to_petri, read_bpmn
 
 import corpus
 

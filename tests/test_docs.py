@@ -193,7 +193,7 @@ def test_links_resolve(page):
 
 @pytest.mark.parametrize("page", [ROOT / "README.md", *PAGES], ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_named_modules_and_functions_exist(page):
-    """Files (engine/log/xes.py) and Python names (engine.sop.load_sop) the docs point to are there."""
+    """Files (engine/log/xes.py) and Python names (engine.model.load_sop) the docs point to are there."""
     text = page.read_text()
     for path in re.findall(r"\bengine/[\w/]*[\w/.]*\w/?", text):
         assert (ROOT / path).exists(), f"{page.name} names {path}, which does not exist"

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from engine.cli import main
 from engine.simulate import simulate_contacts, write_simulation
 from engine.simulate.vendor import write_connect_records, write_genesys_conversations
-from engine.sop import load_sop
+from engine.model import load_sop
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from pm4py.objects.log.obj import Event, EventLog, Trace
 from pm4py.objects.process_tree.obj import Operator, ProcessTree
 
-from engine.analyses.conformance import compile_net, replay_traces
+from engine.analyses.replay import replay_traces
 from engine.errors import AnalysisError
+from engine.model import compile_net
 
 import corpus
 
@@ -217,7 +218,7 @@ def test_duplicate_label_choice_follows_pm4py_set_order():
                                   "password_reset"])
 def test_sop_library_on_simulated_logs_equals_pm4py(name):
     from engine.simulate import simulate_contacts
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     sop = load_sop(Path(__file__).resolve().parent.parent / "models" / f"{name}.bpmn")
     ev = simulate_contacts([sop], 1500, seed=21, deviation_rate=0.15).events
@@ -230,13 +231,13 @@ def test_sop_library_on_simulated_logs_equals_pm4py(name):
 
 
 def test_result_does_not_depend_on_chunking(monkeypatch):
-    import engine.analyses.conformance as conformance
+    import engine.analyses.replay as replay
 
     net, im, fm = _load_net("a32.pnml")
     traces = _load_traces("a32f0n50.xes.gz")
     cn = compile_net(net, im, fm)
     many = replay_traces(traces, cn)
-    monkeypatch.setattr(conformance, "N_CHUNKS", 1)
+    monkeypatch.setattr(replay, "N_CHUNKS", 1)
     one = replay_traces(traces, cn)
     for name in ("counts", "is_fit", "fired", "remaining_places", "ev_status", "ev_trans", "ev_missing",
                  "ev_skips", "end_skips"):

@@ -18,7 +18,7 @@ from engine.cli import main
 from engine.simulate import load_drifts, simulate_contacts, write_simulation
 from engine.simulate.deviations import insert_events, pick_positions, skip_events, swap_events
 from engine.simulate.paths import accept_traces, build_paths, tabulate_language
-from engine.sop import load_sop
+from engine.model import load_sop
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.bpmn"))

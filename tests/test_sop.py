@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
+import re
 import threading
 from collections import Counter, deque
 from pathlib import Path
@@ -14,8 +16,8 @@ from lxml import etree
 
 from engine.cli import main
 from engine.errors import ModelError
-from engine.ingest.bpmn import read_bpmn
-from engine.sop import load_sop
+from engine.model import load_sop
+from engine.model.bpmn import read_bpmn
 from engine.vocabulary import DEFAULT_ROLES
 
 ROOT = Path(__file__).parents[1]
@@ -593,3 +595,43 @@ def test_damaged_models_load_or_give_a_model_error(tmp_path, data) -> None:
         assert err.render()
         return
     assert sum(sop.initial_marking.values()) == 1
+
+
+XES_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<log xes.version="1.0" '
+            'xmlns="http://www.xes-standard.org/">\n<trace><string key="concept:name" value="c1"/></trace>\n</log>\n')
+
+
+@pytest.mark.parametrize("name,content,what,hint", [
+    ("calls.xes", XES_HEAD.encode(), "Not a BPMN 2.0 file: the file looks like an XES event log", "ingested"),
+    ("calls.csv", b"call_id,agent,start\n1,a,2026-03-02\n", "looks like a CSV table (columns call_id, agent, start)",
+     "ingested"),
+    ("calls.parquet", b"PAR1" + b"\x00" * 64 + b"PAR1", "looks like a Parquet file", "ingested"),
+    ("calls.xes.gz", gzip.compress(XES_HEAD.encode()), "a gzip-compressed file (an XES event log)",
+     "ingested"),
+    ("calls.jsonocel", b'{"objectTypes": [], "eventTypes": [], "objects": [], "events": []}',
+     "an OCEL event log (JSON)", "ingested"),
+    ("diagram.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "Not well-formed XML: the file looks like a PNG image",
+     "BPMN 2.0 XML"),
+    ("model.pnml", b'<?xml version="1.0"?>\n<pnml><net id="n"/></pnml>', "looks like a PNML Petri net", "BPMN 2.0 XML"),
+    ("lost_card.toml", b'name = "x"\n[label_map]\n"A b" = "C"\n', "looks like a TOML file", "its sidecar"),
+])
+def test_a_file_that_is_not_bpmn_says_what_it_looks_like(tmp_path: Path, monkeypatch, name, content, what,
+                                                           hint) -> None:
+    import engine.model.bpmn as bpmn
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    monkeypatch.setattr(bpmn, "MAX_BYTES", 16)  # what the file is comes before how large it is
+    with pytest.raises(ModelError, match=re.escape(what)) as info:
+        load_sop(path)
+    assert hint in info.value.hint and info.value.path == str(path)
+    r = CliRunner().invoke(main, ["sop", "show", str(path)])
+    assert r.exit_code == 1 and what in r.output and "Traceback" not in r.output and "MiB" not in r.output
+
+
+def test_a_large_bpmn_file_is_still_refused_by_size(tmp_path: Path, monkeypatch) -> None:
+    import engine.model.bpmn as bpmn
+
+    monkeypatch.setattr(bpmn, "MAX_BYTES", 16)
+    with pytest.raises(ModelError, match="larger than the 50 MiB limit"):
+        load_sop(ROOT / "models" / "lost_card.bpmn")

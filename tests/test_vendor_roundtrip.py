@@ -24,7 +24,7 @@ from engine.ingest.mapping import load_mapping
 from engine.log.store import read_log
 from engine.simulate import simulate_contacts, write_simulation
 from engine.simulate.vendor import write_connect_records, write_genesys_conversations
-from engine.sop import load_sop
+from engine.model import load_sop
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED = ("case_id", "activity", "timestamp", "end_timestamp", "resource", "owner", "channel", "queue", "team",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import UsageError
+from engine.errors import AnalysisError
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,10 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
     Returns the alignments done and a note (empty when all k were aligned).
     """
     if k < 0:
-        raise UsageError(f"--alignments must be 0 or more, got {k}")
+        raise AnalysisError(f"The number of variants to align must be 0 or more, got {k}", field="k")
     if time_budget <= 0:
-        raise UsageError(f"--time-budget must be more than 0 seconds, got {time_budget}")
+        raise AnalysisError(f"The time budget of the alignments must be more than 0 seconds, got {time_budget}",
+                            field="time_budget")
     if k == 0 or replay.n_variants == 0:
         return (), ""
     from pm4py.algo.conformance.alignments.petri_net import algorithm as alignments
@@ -62,8 +63,7 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
     for rank, v in enumerate(order, start=1):
         left = time_budget - (time.perf_counter() - start)
         if left <= 0:
-            note = (f"time budget of {time_budget:g} s reached after {len(out)} of {len(order)} variants; "
-                    f"raise --time-budget to align the rest")
+            note = f"time budget of {time_budget:g} s reached after {len(out)} of {len(order)} variants"
             break
         acts = tuple(replay.activities[c] for c in replay.codes[replay.offsets[v]:replay.offsets[v + 1]])
         trace = Trace([Event({"concept:name": label_map.get(a, a)}) for a in acts])
@@ -74,8 +74,7 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
         spent = time.perf_counter() - t0
         if res is None or res.get("alignment") is None:
             note = (f"time budget of {time_budget:g} s reached while aligning variant {rank} "
-                    f"({len(acts)} events); {len(out)} of {len(order)} variants aligned; "
-                    f"raise --time-budget to align the rest")
+                    f"({len(acts)} events); {len(out)} of {len(order)} variants aligned")
             break
         moves = tuple((str(a), str(b)) for a, b in res["alignment"])
         devs = []
@@ -89,3 +88,14 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
                                     fitness=float(res["fitness"]), moves=moves, deviations=tuple(devs),
                                     seconds=spent))
     return tuple(out), note
+
+
+def align_conformance(result, sop, k: int, time_budget: float):
+    """The conformance result with the alignments of its k most frequent variants (and the note)."""
+    from dataclasses import replace
+
+    if result.replay is None:
+        raise AnalysisError("This conformance result has no variants to align (it was merged from parts)",
+                            hint="Align the variants of one part")
+    aligned, note = align_top_variants(result.replay, sop, k, time_budget)
+    return replace(result, alignments=aligned, alignment_note=note)

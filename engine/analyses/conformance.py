@@ -1,439 +1,54 @@
-"""Conformance of a log against an SOP by token-based replay (pm4py's semantics, numba kernel).
+"""Conformance of a log against an SOP: the audit view of a token replay.
 
-``compile_net`` turns a pm4py Petri net into the arrays of ``engine.kernels.replay``;
-``replay_tokens`` replays every variant of an encoded log once and weights it by its
-count; ``check_conformance`` adds the audit view: deviations per SOP step (skipped,
-inserted, unknown activity, out of order) per segment with evidence, compliance
-consistency per team, worst variants.
+``check_conformance`` replays an encoded log on an SOP (engine.analyses.replay),
+locates the deviations (engine.analyses.deviations) and tallies them: per SOP
+step and kind over all contacts, per segment (team, site, shift, agent,
+channel, ISO week) with example contact ids as evidence, fitness per segment,
+compliance consistency of the critical steps per team, site and shift, and the
+worst variants.
 
-Fitness is pm4py's, per trace and for the log:
-``0.5 * (1 - missing / consumed) + 0.5 * (1 - remaining / produced)``, the log value
-from the token totals. pm4py ignores activities that are not in the model, so a
-trace made only of unknown activities scores 1.0 (pm4py issue #435). cxmine counts
-them apart (``unknown``) and defines an *audit fitness* that replays each unknown
-event as a transition disconnected from the SOP: it consumes a token that is
-missing and produces one that remains, so
-``audit = 0.5 * (1 - (missing + u) / (consumed + u)) + 0.5 * (1 - (remaining + u) / (produced + u))``.
-With ``unknown_as_deviation=False`` the audit fitness equals pm4py's.
+Segments follow ``engine.analyses.segments``: fitness and compliance put a
+contact in the segment of the first non-empty value of the attribute, ``week``
+is the ISO week (``2026-W10``) of its first event. A deviation is counted in
+the segment of the event where it was found (the agent, team, ... that ran
+that step), and in the week of its contact.
+
+Results merge (``a + b``): every figure is a count or a sum of counts, so
+results of disjoint sets of contacts add up to the result of their union. As
+for ``Variants``, ``b``'s contacts follow ``a``'s: example contact ids are the
+first ones in that order, ties between worst variants go to the one seen
+first, so merging the consecutive parts of a log in order gives exactly the
+whole log's result. Per-contact detail (``replay``, ``deviations``,
+``case_ids``) and alignments belong to one part and are dropped by a merge.
 """
 
 from __future__ import annotations
 
-from copy import copy
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Sequence
 
 import numpy as np
 
-from engine.errors import AnalysisError, ModelError
+from engine.analyses.deviations import KINDS, CaseDeviations, VariantDeviations, expand_deviations, \
+    locate_deviations
+from engine.analyses.replay import Replay, fitness_of, replay_tokens
+from engine.analyses.segments import case_segments
+from engine.errors import AnalysisError
+from engine.model.petri_net import compile_net
 
-CHOICES = {"name": 0, "pm4py": 1}
-MAX_REC_DEPTH = 50  # pm4py's TechnicalParameters.MAX_REC_DEPTH for shortest invisible paths
-N_CHUNKS = 16       # variants are replayed in this many chunks on threads
-
-
-@dataclass(frozen=True)
-class CompiledNet:
-    """A Petri net as the replay kernel's arrays, with the names to read its results."""
-
-    arrays: tuple
-    place_names: tuple[str, ...]
-    transition_names: tuple[str, ...]
-    transition_labels: tuple[str | None, ...]
-    labels: tuple[str, ...]
-    choice: int
-
-    @property
-    def n_places(self) -> int:
-        return len(self.place_names)
-
-    @property
-    def n_transitions(self) -> int:
-        return len(self.transition_names)
-
-    def label_id(self, label: str) -> int:
-        try:
-            return self.labels.index(label)
-        except ValueError:
-            return -1
-
-
-def _shortest_invisible_paths(net, order: Literal["name", "pm4py"]) -> dict:
-    """pm4py's get_places_shortest_path_by_hidden; with order="name" the depth-first walk visits
-    arcs by name, so ties between equally short paths are settled the same way in every run."""
-    if order == "pm4py":
-        from pm4py.objects.petri_net.utils.petri_utils import get_places_shortest_path_by_hidden
-        return get_places_shortest_path_by_hidden(net, MAX_REC_DEPTH)
-
-    def arcs_out(node):
-        return sorted(node.out_arcs, key=lambda a: (a.target.name, str(getattr(a.target, "label", ""))))
-
-    paths: dict = {}
-
-    def walk(start, current, actual, depth):
-        if depth > MAX_REC_DEPTH:
-            return
-        paths.setdefault(start, {})
-        for a in arcs_out(current):
-            t = a.target
-            if t.label is None:
-                for a2 in arcs_out(t):
-                    p2 = a2.target
-                    if p2 not in paths[start] or len(actual) + 1 < len(paths[start][p2]):
-                        new = copy(actual)
-                        new.append(t)
-                        paths[start][p2] = copy(new)
-                        walk(start, p2, new, depth + 1)
-
-    for p in sorted(net.places, key=lambda p: p.name):
-        walk(p, p, [], 0)
-    return paths
-
-
-def compile_net(net, initial_marking, final_marking, *,
-                choice: Literal["name", "pm4py"] = "name") -> CompiledNet:
-    """Compile a pm4py Petri net for ``replay_tokens``.
-
-    ``choice`` settles what pm4py leaves to Python's set order: which of several enabled
-    transitions with the same label fires, and which of equally short invisible paths is
-    used. "pm4py" reproduces pm4py's choice for this very net object (in this process),
-    for checking against pm4py; "name" decides by transition / place name, so the same
-    SOP gives the same result in every run.
-    """
-    if choice not in CHOICES:
-        raise AnalysisError(f"Unknown transition choice '{choice}' (valid: {', '.join(CHOICES)})")
-    places = sorted(net.places, key=lambda p: p.name)
-    names = [p.name for p in places]
-    if len(set(names)) != len(names):
-        raise ModelError("The Petri net has places with the same name; replay needs unique place names",
-                         hint="Rename the places (BPMN element ids must be unique)")
-    pidx = {p: i for i, p in enumerate(places)}
-    trans_iter = list(net.transitions)
-    if choice == "name":
-        transitions = sorted(trans_iter, key=lambda t: (t.name, str(t.label)))
-    else:
-        transitions = trans_iter
-    tidx = {t: i for i, t in enumerate(transitions)}
-    n_t, n_p = len(transitions), len(places)
-
-    def csr(arcs_of):
-        ptr = np.zeros(n_t + 1, dtype=np.int64)
-        place, weight = [], []
-        for i, t in enumerate(transitions):
-            arcs = list(arcs_of(t))
-            if choice == "name":
-                arcs.sort(key=lambda a: (a.source.name if arcs_of is _in_arcs else a.target.name))
-            for a in arcs:
-                node = a.source if arcs_of is _in_arcs else a.target
-                place.append(pidx[node])
-                weight.append(int(a.weight))
-            ptr[i + 1] = len(place)
-        return ptr, np.array(place, dtype=np.int32), np.array(weight, dtype=np.int64)
-
-    pre_ptr, pre_place, pre_w = csr(_in_arcs)
-    post_ptr, post_place, post_w = csr(_out_arcs)
-    labels = tuple(sorted({t.label for t in transitions if t.label is not None}))
-    lid = {lab: i for i, lab in enumerate(labels)}
-    label = np.array([lid[t.label] if t.label is not None else -1 for t in transitions], dtype=np.int32)
-    lab_ptr = np.zeros(len(labels) + 1, dtype=np.int64)
-    lab_trans = []
-    for i, lab in enumerate(labels):
-        lab_trans += [tidx[t] for t in transitions if t.label == lab]
-        lab_ptr[i + 1] = len(lab_trans)
-    # pm4py's trans_map: transitions sorted by name, the last one of each label wins
-    default = {}
-    for t in sorted(trans_iter, key=lambda x: x.name):
-        default[t.label] = t
-    default_trans = np.array([tidx[default[lab]] for lab in labels], dtype=np.int32)
-    order_by_name = sorted(range(n_t), key=lambda i: (transitions[i].name, str(transitions[i].label)))
-    trans_rank = np.empty(n_t, dtype=np.int32)
-    trans_rank[order_by_name] = np.arange(n_t, dtype=np.int32)
-    hashes = np.array([hash(t) for t in trans_iter], dtype=np.int64)
-    trans_hash = np.empty(n_t, dtype=np.int64)
-    trans_hash[[tidx[t] for t in trans_iter]] = hashes
-    iter_order = np.array([tidx[t] for t in (trans_iter if choice == "pm4py" else transitions)], dtype=np.int32)
-    im = np.zeros(n_p, dtype=np.int64)
-    fm = np.zeros(n_p, dtype=np.int64)
-    im_stamp = np.full(n_p, -1, dtype=np.int64)
-    for k, (p, c) in enumerate(initial_marking.items()):
-        if p not in pidx:
-            raise ModelError(f"Initial marking names place '{p.name}', which is not in the net")
-        im[pidx[p]] = c
-        im_stamp[pidx[p]] = k
-    for p, c in final_marking.items():
-        if p not in pidx:
-            raise ModelError(f"Final marking names place '{p.name}', which is not in the net")
-        fm[pidx[p]] = c
-    if im.sum() == 0:
-        raise ModelError("The Petri net has an empty initial marking", hint="Give the source place a token")
-    spaths = _shortest_invisible_paths(net, choice)
-    spath = np.full((n_p, n_p), -1, dtype=np.int32)
-    path_ptr = [0]
-    path_trans: list[int] = []
-    for p1, row in spaths.items():
-        for p2, seq in row.items():
-            spath[pidx[p1], pidx[p2]] = len(path_ptr) - 1
-            path_trans += [tidx[t] for t in seq]
-            path_ptr.append(len(path_trans))
-    arrays = (pre_ptr, pre_place, pre_w, post_ptr, post_place, post_w, label, lab_ptr,
-              np.array(lab_trans, dtype=np.int32), default_trans, iter_order, trans_hash, trans_rank, im, fm,
-              im_stamp, spath, np.array(path_ptr, dtype=np.int64), np.array(path_trans, dtype=np.int32))
-    return CompiledNet(arrays=arrays, place_names=tuple(names), transition_names=tuple(t.name for t in transitions),
-                       transition_labels=tuple(t.label for t in transitions), labels=labels,
-                       choice=CHOICES[choice])
-
-
-def _in_arcs(t):
-    return t.in_arcs
-
-
-def _out_arcs(t):
-    return t.out_arcs
-
-
-@dataclass(frozen=True)
-class Replay:
-    """Token replay of every variant, and the variant of every case.
-
-    Per variant v (ordered by first occurrence in the log): ``counts[v]`` = missing,
-    consumed, remaining, produced, unknown events; ``fitness[v]`` pm4py's trace fitness;
-    ``audit_fitness[v]``; ``is_fit[v]`` pm4py's trace_is_fit; ``weight[v]`` cases.
-    Per event of the variants' CSR (``offsets``, ``codes`` = log activity codes):
-    status (kernels.replay.EVENT_*), fired transition, missing tokens, skipped steps.
-    """
-
-    net: CompiledNet
-    activities: tuple[str, ...]
-    offsets: np.ndarray
-    codes: np.ndarray
-    weight: np.ndarray
-    case_variant: np.ndarray
-    first_case: np.ndarray
-    counts: np.ndarray
-    is_fit: np.ndarray
-    fitness: np.ndarray
-    audit_fitness: np.ndarray
-    fired: np.ndarray
-    remaining_places: np.ndarray
-    ev_status: np.ndarray
-    ev_trans: np.ndarray
-    ev_missing: np.ndarray
-    ev_skips: np.ndarray
-    end_skips: np.ndarray
-    unknown_as_deviation: bool = True
-    unknown_activities: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def n_variants(self) -> int:
-        return len(self.weight)
-
-    def totals(self) -> dict[str, int]:
-        w = self.weight.astype(np.int64)
-        tot = (self.counts * w[:, None]).sum(axis=0)
-        return {"missing": int(tot[0]), "consumed": int(tot[1]), "remaining": int(tot[2]),
-                "produced": int(tot[3]), "unknown": int(tot[4])}
-
-    @property
-    def log_fitness(self) -> float:
-        t = self.totals()
-        return _fitness(t["missing"], t["consumed"], t["remaining"], t["produced"])
-
-    @property
-    def log_audit_fitness(self) -> float:
-        t = self.totals()
-        u = t["unknown"] if self.unknown_as_deviation else 0
-        return _fitness(t["missing"] + u, t["consumed"] + u, t["remaining"] + u, t["produced"] + u)
-
-    def trace_table(self) -> dict[str, np.ndarray]:
-        """Per case (log order): pm4py's columns plus unknown and audit fitness."""
-        v = self.case_variant
-        return {"missing": self.counts[v, 0], "consumed": self.counts[v, 1], "remaining": self.counts[v, 2],
-                "produced": self.counts[v, 3], "unknown": self.counts[v, 4], "is_fit": self.is_fit[v],
-                "fitness": self.fitness[v], "audit_fitness": self.audit_fitness[v]}
-
-
-def _fitness(missing, consumed, remaining, produced) -> float:
-    if consumed > 0 and produced > 0:
-        return 0.5 * (1.0 - float(missing) / float(consumed)) + 0.5 * (1.0 - float(remaining) / float(produced))
-    return 1.0
-
-
-def _fitness_array(m, c, r, p) -> np.ndarray:
-    out = np.ones(len(m), dtype=np.float64)
-    ok = (c > 0) & (p > 0)
-    out[ok] = 0.5 * (1.0 - m[ok] / c[ok]) + 0.5 * (1.0 - r[ok] / p[ok])
-    return out
-
-
-def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activities: Sequence[str],
-                  net: CompiledNet, *, label_map: dict[str, str] | None = None,
-                  unknown_as_deviation: bool = True, locate: bool = True) -> Replay:
-    """Replay the log (CSR of activity codes into ``activities``) on the compiled net.
-
-    Each variant is replayed once and weighted by its number of cases. ``label_map`` maps
-    log labels to transition labels (identity for labels not listed). ``locate=False``
-    gives pm4py's counts only, without locating deviations (faster on unfit logs).
-    """
-    from engine.kernels.variants import assign_variants, gather_sequences, hash_cases
-
-    case_offsets = np.ascontiguousarray(case_offsets, dtype=np.int64)
-    activity_codes = np.ascontiguousarray(activity_codes, dtype=np.int32)
-    if len(case_offsets) == 0 or case_offsets[0] != 0 or case_offsets[-1] != len(activity_codes):
-        raise AnalysisError("Case offsets do not cover the activity codes", hint="Encode the log with encode_log")
-    n_cases = len(case_offsets) - 1
-    label_map = label_map or {}
-    act_to_label = np.array([net.label_id(label_map.get(a, a)) for a in activities] + [-1], dtype=np.int32)
-    unknown = tuple(a for a, k in zip(activities, act_to_label[:-1]) if k < 0)
-    if n_cases:
-        case_variant, first_case = assign_variants(case_offsets, activity_codes,
-                                                   hash_cases(case_offsets, activity_codes))
-        offsets, codes = gather_sequences(case_offsets, activity_codes, first_case)
-        weight = np.bincount(case_variant, minlength=len(first_case)).astype(np.int64)
-    else:
-        case_variant = np.zeros(0, dtype=np.int32)
-        first_case = np.zeros(0, dtype=np.int64)
-        offsets, codes = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32)
-        weight = np.zeros(0, dtype=np.int64)
-    codes = np.ascontiguousarray(codes, dtype=np.int32)
-    label_codes = act_to_label[codes] if len(codes) else np.zeros(0, dtype=np.int32)
-    (counts, is_fit, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips,
-     end_skips) = _replay_chunks(net, offsets, label_codes, locate)
-    fitness = _fitness_array(counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3])
-    u = counts[:, 4] if unknown_as_deviation else np.zeros(len(counts), dtype=np.int64)
-    audit = _fitness_array(counts[:, 0] + u, counts[:, 1] + u, counts[:, 2] + u, counts[:, 3] + u)
-    return Replay(net=net, activities=tuple(activities), offsets=offsets, codes=codes, weight=weight,
-                  case_variant=case_variant, first_case=first_case, counts=counts, is_fit=is_fit,
-                  fitness=fitness, audit_fitness=audit, fired=fired, remaining_places=rem_place,
-                  ev_status=ev_status, ev_trans=ev_trans, ev_missing=ev_missing, ev_skips=ev_skips,
-                  end_skips=end_skips, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown)
-
-
-def _replay_chunks(net: CompiledNet, offsets: np.ndarray, label_codes: np.ndarray, locate: bool):
-    """Run the replay kernel on contiguous chunks of variants on threads and join the results.
-
-    Each variant is replayed on its own, so the result does not depend on the number of threads.
-    """
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    from engine.kernels.replay import replay_variants
-
-    n_v = len(offsets) - 1
-    n_chunks = max(1, min(N_CHUNKS, n_v // 64))
-    bounds = np.linspace(0, n_v, n_chunks + 1).astype(np.int64)
-
-    def run(k):
-        a, b = bounds[k], bounds[k + 1]
-        sub = offsets[a:b + 1] - offsets[a]
-        return replay_variants(net.arrays, sub, label_codes[offsets[a]:offsets[b]], net.choice, locate)
-
-    if n_chunks == 1:
-        return run(0)
-    with ThreadPoolExecutor(max_workers=min(n_chunks, os.cpu_count() or 1)) as pool:
-        parts = list(pool.map(run, range(n_chunks)))
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
-
-
-def replay_traces(traces: Sequence[Sequence[str]], net: CompiledNet, **kwargs) -> Replay:
-    """Replay a list of traces (activity names); convenient for tests and small inputs."""
-    activities = sorted({a for tr in traces for a in tr})
-    pos = {a: i for i, a in enumerate(activities)}
-    offsets = np.zeros(len(traces) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(t) for t in traces])
-    codes = np.array([pos[a] for tr in traces for a in tr], dtype=np.int32)
-    return replay_tokens(offsets, codes, activities, net, **kwargs)
-
-
-# --- deviations per SOP step -------------------------------------------------------------------
-
-KINDS = ("skipped", "inserted", "unknown", "out_of_order")
 SEGMENTS = ("team", "site", "shift", "resource", "channel", "week")
+FITNESS_BY = ("team", "site", "shift", "channel")
 COMPLIANCE_BY = ("team", "site", "shift")
-_NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-@dataclass(frozen=True)
-class VariantDeviations:
-    """One row per deviation found in a variant: variant, event position (the event where it was
-    found; for skips at the end, the last event), step name, kind index into KINDS."""
-
-    variant: np.ndarray
-    position: np.ndarray
-    step: tuple[str, ...]
-    kind: np.ndarray
-
-
-def locate_deviations(replay: Replay) -> VariantDeviations:
-    """Deviations of every variant, read from the kernel's per-event results."""
-    from engine.kernels.replay import (EVENT_MISSING, EVENT_OUT_OF_ORDER, EVENT_SKIPPED, EVENT_UNKNOWN)
-
-    net = replay.net
-    tl = net.transition_labels
-    rows_v, rows_p, rows_s, rows_k = [], [], [], []
-    ev_variant = np.repeat(np.arange(replay.n_variants, dtype=np.int64), np.diff(replay.offsets))
-    ev_pos = np.arange(len(replay.codes), dtype=np.int64) - replay.offsets[ev_variant]
-    for e in np.flatnonzero(replay.ev_status != 0):
-        st = replay.ev_status[e]
-        v, p = int(ev_variant[e]), int(ev_pos[e])
-        if st == EVENT_UNKNOWN:
-            rows_v.append(v), rows_p.append(p), rows_s.append(replay.activities[replay.codes[e]]), rows_k.append(2)
-        elif st == EVENT_MISSING:
-            rows_v.append(v), rows_p.append(p), rows_s.append(tl[replay.ev_trans[e]]), rows_k.append(1)
-        elif st in (EVENT_SKIPPED, EVENT_OUT_OF_ORDER):
-            kind = 0 if st == EVENT_SKIPPED else 3
-            for t in replay.ev_skips[e]:
-                if t >= 0:
-                    rows_v.append(v), rows_p.append(p), rows_s.append(tl[t]), rows_k.append(kind)
-    for v in np.flatnonzero(replay.end_skips[:, 0] >= 0):
-        last = max(int(replay.offsets[v + 1] - replay.offsets[v]) - 1, 0)
-        for t in replay.end_skips[v]:
-            if t >= 0:
-                rows_v.append(int(v)), rows_p.append(last), rows_s.append(tl[t]), rows_k.append(0)
-    # a skipped step that blocks several later events is found at each of them: report it once
-    seen, keep = set(), []
-    for r, key in enumerate(zip(rows_v, rows_s, rows_k)):
-        if key[2] == 0 and key in seen:
-            continue
-        seen.add(key)
-        keep.append(r)
-    return VariantDeviations(variant=np.array([rows_v[r] for r in keep], dtype=np.int64),
-                             position=np.array([rows_p[r] for r in keep], dtype=np.int64),
-                             step=tuple(rows_s[r] for r in keep), kind=np.array([rows_k[r] for r in keep], dtype=np.int8))
-
-
-@dataclass(frozen=True)
-class CaseDeviations:
-    """Deviations expanded to cases: case index, event index (global), step, kind (into KINDS)."""
-
-    case: np.ndarray
-    event: np.ndarray
-    step: np.ndarray           # int32 index into steps
-    steps: tuple[str, ...]
-    kind: np.ndarray
-
-
-def expand_deviations(replay: Replay, found: VariantDeviations, case_offsets: np.ndarray) -> CaseDeviations:
-    """Every case of a variant gets that variant's deviations."""
-    steps = tuple(sorted(set(found.step)))
-    sidx = {s: i for i, s in enumerate(steps)}
-    step_codes = np.array([sidx[s] for s in found.step], dtype=np.int32)
-    order = np.argsort(replay.case_variant, kind="stable")
-    starts = np.searchsorted(replay.case_variant[order], np.arange(replay.n_variants + 1))
-    n_per = replay.weight[found.variant] if len(found.variant) else np.zeros(0, dtype=np.int64)
-    row = np.repeat(np.arange(len(found.variant)), n_per)
-    # position of each expanded row within its variant's case list
-    first = np.repeat(starts[found.variant], n_per) if len(row) else np.zeros(0, dtype=np.int64)
-    within = np.arange(len(row)) - np.repeat(np.concatenate(([0], np.cumsum(n_per)[:-1])), n_per) \
-        if len(row) else np.zeros(0, dtype=np.int64)
-    case = order[first + within].astype(np.int64)
-    event = case_offsets[case] + found.position[row]
-    ordering = np.lexsort((event, case))
-    return CaseDeviations(case=case[ordering], event=event[ordering], step=step_codes[row][ordering],
-                          steps=steps, kind=found.kind[row][ordering])
+NO_VALUE = "(none)"
+TOKENS = ("missing", "consumed", "remaining", "produced", "unknown")
 
 
 @dataclass(frozen=True)
 class StepDeviation:
+    """Contacts with a deviation of one kind at one SOP step; impact = contacts x 2 if critical
+    x (1 + cost per minute of the step's owner)."""
+
     step: str
     kind: str
     owner: str | None
@@ -456,12 +71,16 @@ class SegmentDeviation:
 
 @dataclass(frozen=True)
 class SegmentFitness:
+    """Token replay of the contacts of one segment: pm4py's fitness from the token sums."""
+
     attribute: str
     value: str
     contacts: int
     fitness: float
     audit_fitness: float
     fit_share: float
+    tokens: dict[str, int]
+    fitting: int
 
 
 @dataclass(frozen=True)
@@ -485,34 +104,94 @@ class WorstVariant:
 
 
 @dataclass(frozen=True)
+class VariantFit:
+    """One variant's replay: its contacts, first contact (index in contact order, and id), the
+    token counts of one of its contacts (missing, consumed, remaining, produced, unknown), pm4py's
+    trace fitness and fit flag, audit fitness and the deviations located in it."""
+
+    activities: tuple[str, ...]
+    contacts: int
+    first_case: int
+    example: str
+    tokens: tuple[int, int, int, int, int]
+    is_fit: bool
+    fitness: float
+    audit_fitness: float
+    deviations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ConformanceResult:
-    """Everything ``cxmine conform`` reports; frozen, printable by the CLI, JSON-able by ``as_dict``."""
+    """Everything ``check_conformance`` finds; merges with ``+`` (module docstring)."""
 
     sop: str
     contacts: int
     events: int
-    variants: int
-    log_fitness: float
-    audit_fitness: float
-    average_trace_fitness: float
-    fit_share: float
     tokens: dict[str, int]
+    fitting: int
     unknown_as_deviation: bool
     unknown_activities: dict[str, int]
     steps: tuple[StepDeviation, ...]
     segment_deviations: tuple[SegmentDeviation, ...]
     segment_fitness: tuple[SegmentFitness, ...]
     compliance: tuple[Compliance, ...]
-    compliance_spread: dict[str, dict[str, float]]
-    worst_variants: tuple[WorstVariant, ...]
+    variant_fits: tuple[VariantFit, ...]
     critical_steps: tuple[str, ...]
+    cost_per_minute: dict[str, float]
+    examples: int = 5
+    worst: int = 10
     alignments: tuple = ()
     alignment_note: str = ""
     replay: Replay | None = field(default=None, repr=False, compare=False)
     deviations: CaseDeviations | None = field(default=None, repr=False, compare=False)
+    case_ids: list | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def variants(self) -> int:
+        return len(self.variant_fits)
+
+    @property
+    def log_fitness(self) -> float:
+        t = self.tokens
+        return fitness_of(t["missing"], t["consumed"], t["remaining"], t["produced"])
+
+    @property
+    def audit_fitness(self) -> float:
+        t = self.tokens
+        u = t["unknown"] if self.unknown_as_deviation else 0
+        return fitness_of(t["missing"] + u, t["consumed"] + u, t["remaining"] + u, t["produced"] + u)
+
+    @property
+    def average_trace_fitness(self) -> float:
+        """Mean of pm4py's trace fitness over contacts (an exactly rounded sum, so it merges exactly)."""
+        if not self.contacts:
+            return 1.0
+        return math.fsum(v.fitness * v.contacts for v in self.variant_fits) / self.contacts
+
+    @property
+    def fit_share(self) -> float:
+        return self.fitting / self.contacts if self.contacts else 1.0
+
+    @property
+    def compliance_spread(self) -> dict[str, dict[str, float]]:
+        """Per attribute: min, max, range and population std of the compliance rates of its values."""
+        rates: dict[str, list[float]] = {}
+        for c in self.compliance:
+            if c.value != NO_VALUE:
+                rates.setdefault(c.attribute, []).append(c.rate)
+        return {name: {"min": float(min(r)), "max": float(max(r)), "range": float(max(r) - min(r)),
+                       "std": float(np.std(r))} for name, r in rates.items()}
+
+    @property
+    def worst_variants(self) -> tuple[WorstVariant, ...]:
+        """Variants with audit fitness below 1, lowest first, then most contacts, then first seen."""
+        unfit = sorted((v for v in self.variant_fits if v.audit_fitness < 1.0),
+                       key=lambda v: (v.audit_fitness, -v.contacts, v.first_case))
+        return tuple(WorstVariant(rank=rank, contacts=v.contacts, fitness=v.fitness, audit_fitness=v.audit_fitness,
+                                  activities=v.activities, deviations=v.deviations, example=v.example)
+                     for rank, v in enumerate(unfit[:self.worst], start=1))
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
         out = {k: getattr(self, k) for k in ("sop", "contacts", "events", "variants", "log_fitness",
                                               "audit_fitness", "average_trace_fitness", "fit_share", "tokens",
                                               "unknown_as_deviation", "unknown_activities", "critical_steps",
@@ -529,167 +208,290 @@ class ConformanceResult:
         out["alignments"] = [dict(a) for a in self.alignments]
         return out
 
+    def __add__(self, other: "ConformanceResult") -> "ConformanceResult":
+        for name in ("sop", "unknown_as_deviation", "critical_steps", "cost_per_minute", "examples", "worst"):
+            if getattr(self, name) != getattr(other, name):
+                raise AnalysisError(f"Cannot merge conformance results with different '{name}' "
+                                    f"({getattr(self, name)!r} and {getattr(other, name)!r})",
+                                    hint="Check every part against the same SOP with the same settings")
+        n = self.contacts + other.contacts
+        k = self.examples
+        steps = _merge_rows(self.steps, other.steps, ("step", "kind"), k)
+        crit = frozenset(self.critical_steps)
+        return ConformanceResult(
+            sop=self.sop, contacts=n, events=self.events + other.events,
+            tokens={t: self.tokens[t] + other.tokens[t] for t in TOKENS}, fitting=self.fitting + other.fitting,
+            unknown_as_deviation=self.unknown_as_deviation,
+            unknown_activities=_add_counts(self.unknown_activities, other.unknown_activities),
+            steps=_step_rows({key: (row.contacts, row.examples, row.owner) for key, row in steps.items()}, n,
+                             crit, self.cost_per_minute),
+            segment_deviations=_segment_deviation_rows(
+                {key: (row.contacts, row.examples) for key, row in _merge_rows(
+                    self.segment_deviations, other.segment_deviations, ("attribute", "value", "step", "kind"),
+                    k).items()}),
+            segment_fitness=_merge_segment_fitness(self.segment_fitness, other.segment_fitness,
+                                                   self.unknown_as_deviation),
+            compliance=_merge_compliance(self.compliance, other.compliance),
+            variant_fits=_merge_variants(self.variant_fits, other.variant_fits, self.contacts),
+            critical_steps=self.critical_steps, cost_per_minute=self.cost_per_minute, examples=k,
+            worst=self.worst)
 
-def _case_values(codes: np.ndarray, case_offsets: np.ndarray) -> np.ndarray:
-    """Per case: the code of its first event that has a value (-1 if none)."""
-    n = len(case_offsets) - 1
-    if n == 0:
-        return np.zeros(0, dtype=np.int32)
-    pos = np.where(codes >= 0, np.arange(len(codes)), len(codes))
-    nonempty = case_offsets[:-1] < case_offsets[1:]
-    first = np.full(n, len(codes), dtype=np.int64)
-    first[nonempty] = np.minimum.reduceat(pos, case_offsets[:-1][nonempty])
-    padded = np.concatenate((codes, [-1])).astype(np.int32)
-    return padded[np.minimum(first, len(codes))]
+
+def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, n in b.items():
+        out[key] = out.get(key, 0) + n
+    return dict(sorted(out.items()))
 
 
-def _week_codes(timestamps: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Per event: the Monday of its ISO week (UTC), as codes into sorted date labels."""
-    days = timestamps // _NS_PER_DAY
-    monday = days - ((days + 3) % 7)
-    uniq, inv = np.unique(monday, return_inverse=True)
-    labels = tuple(str(np.datetime64(int(d), "D")) for d in uniq)
-    return inv.astype(np.int32), labels
+def _merge_rows(a, b, key_fields: tuple[str, ...], k: int) -> dict:
+    """Rows of a and b keyed by key_fields, contacts added, a's examples first (up to k)."""
+    out: dict = {}
+    for row in tuple(a) + tuple(b):
+        key = tuple(getattr(row, f) for f in key_fields)
+        if key in out:
+            old = out[key]
+            row = replace(old, contacts=old.contacts + row.contacts, examples=(old.examples + row.examples)[:k])
+        out[key] = row
+    return out
+
+
+def _impact(contacts: int, critical: bool, cost: float) -> float:
+    return round(contacts * (2.0 if critical else 1.0) * (1.0 + cost), 4)
+
+
+def _step_rows(tally: dict, n_cases: int, critical: frozenset[str],
+               cost_per_minute: dict[str, float]) -> tuple[StepDeviation, ...]:
+    """tally: (step, kind) -> (contacts, examples, owner); rows by impact, then contacts, step, kind."""
+    rows = []
+    for (step, kind), (n, examples, owner) in tally.items():
+        cost = cost_per_minute.get(owner, 0.0) if owner else 0.0
+        rows.append(StepDeviation(step=step, kind=kind, owner=owner, critical=step in critical, contacts=n,
+                                  share=n / n_cases if n_cases else 0.0,
+                                  impact=_impact(n, step in critical, cost), examples=tuple(examples)))
+    rows.sort(key=lambda s: (-s.impact, -s.contacts, s.step, s.kind))
+    return tuple(rows)
+
+
+def _segment_deviation_rows(tally: dict) -> tuple[SegmentDeviation, ...]:
+    """tally: (attribute, value, step, kind) -> (contacts, examples)."""
+    rows = [SegmentDeviation(attribute=a, value=v, step=s, kind=k, contacts=n, examples=tuple(ex))
+            for (a, v, s, k), (n, ex) in tally.items()]
+    rows.sort(key=lambda s: (s.attribute, -s.contacts, s.value, s.step, s.kind))
+    return tuple(rows)
+
+
+def _value_order(attributes: Sequence[str]):
+    """Sort key of segment rows: attributes in the given order, no value first, then by value."""
+    rank = {a: i for i, a in enumerate(attributes)}
+    return lambda row: (rank[row.attribute], row.value != NO_VALUE, row.value)
+
+
+def _segment_fitness_row(attribute: str, value: str, contacts: int, tokens: dict[str, int], fitting: int,
+                         unknown_as_deviation: bool) -> SegmentFitness:
+    m, c, r, p, u = (tokens[t] for t in TOKENS)
+    ua = u if unknown_as_deviation else 0
+    return SegmentFitness(attribute=attribute, value=value, contacts=contacts, fitness=fitness_of(m, c, r, p),
+                          audit_fitness=fitness_of(m + ua, c + ua, r + ua, p + ua),
+                          fit_share=fitting / contacts if contacts else 1.0, tokens=dict(tokens), fitting=fitting)
+
+
+def _merge_segment_fitness(a, b, unknown_as_deviation: bool) -> tuple[SegmentFitness, ...]:
+    out: dict = {}
+    for row in tuple(a) + tuple(b):
+        key = (row.attribute, row.value)
+        if key in out:
+            old = out[key]
+            row = _segment_fitness_row(row.attribute, row.value, old.contacts + row.contacts,
+                                       {t: old.tokens[t] + row.tokens[t] for t in TOKENS},
+                                       old.fitting + row.fitting, unknown_as_deviation)
+        out[key] = row
+    attributes = list(dict.fromkeys(row.attribute for row in tuple(a) + tuple(b)))
+    return tuple(sorted(out.values(), key=_value_order(attributes)))
+
+
+def _merge_compliance(a, b) -> tuple[Compliance, ...]:
+    out: dict = {}
+    for row in tuple(a) + tuple(b):
+        key = (row.attribute, row.value)
+        if key in out:
+            old = out[key]
+            n, ok = old.contacts + row.contacts, old.compliant + row.compliant
+            row = Compliance(attribute=row.attribute, value=row.value, contacts=n, compliant=ok,
+                             rate=ok / n if n else 1.0)
+        out[key] = row
+    return tuple(sorted(out.values(), key=_value_order(COMPLIANCE_BY)))
+
+
+def _merge_variants(a, b, a_contacts: int) -> tuple[VariantFit, ...]:
+    """Variants of a and b, contacts added; b's first cases follow a's contacts."""
+    out = {v.activities: v for v in a}
+    for v in b:
+        if v.activities in out:
+            old = out[v.activities]
+            out[v.activities] = replace(old, contacts=old.contacts + v.contacts)
+        else:
+            out[v.activities] = replace(v, first_case=a_contacts + v.first_case)
+    return tuple(sorted(out.values(), key=lambda v: v.first_case))
+
+
+# --- tallies of one encoded log ------------------------------------------------------------------
+
+def _contact_ids(encoded) -> list:
+    n = encoded.n_cases
+    return encoded.case_ids.to_pylist() if encoded.case_ids is not None else [str(i) for i in range(n)]
 
 
 def _examples(case_ids, cases: np.ndarray, n: int) -> tuple[str, ...]:
     return tuple(str(case_ids[int(c)]) for c in cases[:n])
 
 
+def _first_per_contact(dev: CaseDeviations) -> np.ndarray:
+    """Index (into dev) of the first deviation of each contact, step and kind: a contact counts once."""
+    key = dev.case * (len(dev.steps) * len(KINDS)) + dev.step.astype(np.int64) * len(KINDS) + dev.kind
+    return np.unique(key, return_index=True)[1]
+
+
+def _count_steps(dev: CaseDeviations, first: np.ndarray, case_ids, examples: int, owner_of) -> dict:
+    """(step, kind) -> (contacts, examples, owner)."""
+    sk = dev.step[first].astype(np.int64) * len(KINDS) + dev.kind[first]
+    cases = dev.case[first]
+    tally = {}
+    for g in np.unique(sk):
+        sel = np.flatnonzero(sk == g)
+        step = dev.steps[g // len(KINDS)]
+        tally[(step, KINDS[g % len(KINDS)])] = (len(sel), _examples(case_ids, cases[sel], examples),
+                                                owner_of.get(step))
+    return tally
+
+
+def _count_segment_deviations(encoded, dev: CaseDeviations, first: np.ndarray, case_ids, examples: int) -> dict:
+    """(attribute, value, step, kind) -> (contacts, examples); the attribute's value at the event where
+    the deviation was found (the contact's week for ``week``)."""
+    n_sk = len(dev.steps) * len(KINDS)
+    sk = dev.step[first].astype(np.int64) * len(KINDS) + dev.kind[first]
+    cases = dev.case[first]
+    tally = {}
+    for name in SEGMENTS:
+        if name == "week":
+            if not encoded.n_events:
+                continue
+            codes, labels = case_segments(encoded, "week")
+            values = codes[cases]
+        elif name in encoded.attributes:
+            codes, labels = encoded.attributes[name]
+            values = codes[dev.event[first]]
+        else:
+            continue
+        k3 = (values.astype(np.int64) + 1) * n_sk + sk
+        for g in np.unique(k3):
+            sel = np.flatnonzero(k3 == g)
+            val, rest = g // n_sk - 1, g % n_sk
+            key = (name, labels[val] if val >= 0 else NO_VALUE, dev.steps[rest // len(KINDS)],
+                   KINDS[rest % len(KINDS)])
+            tally[key] = (len(sel), _examples(case_ids, cases[sel], examples))
+    return tally
+
+
+def _segment_fitness(encoded, replay: Replay, attributes: Sequence[str]) -> tuple[SegmentFitness, ...]:
+    """Token sums and fit contacts per segment of each attribute (the contact's segment)."""
+    variant = replay.case_variant
+    rows = []
+    for name in attributes:
+        seg, labels = case_segments(encoded, name)
+        for val in np.unique(seg):
+            sel = variant[seg == val]
+            w = np.bincount(sel, minlength=replay.n_variants).astype(np.int64)
+            sums = w @ replay.counts if len(w) else np.zeros(len(TOKENS), dtype=np.int64)
+            rows.append(_segment_fitness_row(name, labels[val] if val >= 0 else NO_VALUE, int(len(sel)),
+                                             {t: int(x) for t, x in zip(TOKENS, sums)},
+                                             int(np.dot(w, replay.is_fit)), replay.unknown_as_deviation))
+    return tuple(sorted(rows, key=_value_order(attributes)))
+
+
+def _compliance(encoded, dev: CaseDeviations, critical: frozenset[str]) -> tuple[Compliance, ...]:
+    """Contacts in which no critical step was skipped or run out of order, per team, site and shift."""
+    crit_steps = np.array([s in critical for s in dev.steps] + [False], dtype=bool)
+    breach = crit_steps[dev.step] & ((dev.kind == 0) | (dev.kind == 3)) if len(dev.step) else np.zeros(0, bool)
+    non_compliant = np.zeros(encoded.n_cases, dtype=bool)
+    non_compliant[dev.case[breach]] = True
+    rows = []
+    for name in COMPLIANCE_BY:
+        if name not in encoded.attributes:
+            continue
+        seg, labels = case_segments(encoded, name)
+        for val in np.unique(seg):
+            sel = seg == val
+            n = int(sel.sum())
+            ok = int((~non_compliant[sel]).sum())
+            rows.append(Compliance(attribute=name, value=labels[val] if val >= 0 else NO_VALUE, contacts=n,
+                                   compliant=ok, rate=ok / n if n else 1.0))
+    return tuple(sorted(rows, key=_value_order(COMPLIANCE_BY)))
+
+
+def _variant_fits(replay: Replay, found: VariantDeviations, case_ids) -> tuple[VariantFit, ...]:
+    by_variant: dict[int, list[str]] = {}
+    for v, s, k in zip(found.variant, found.step, found.kind):
+        by_variant.setdefault(int(v), []).append(f"{KINDS[k]}: {s}")
+    acts = np.array(replay.activities, dtype=object)
+    return tuple(VariantFit(activities=tuple(acts[replay.codes[replay.offsets[v]:replay.offsets[v + 1]]]),
+                            contacts=int(replay.weight[v]), first_case=int(replay.first_case[v]),
+                            example=str(case_ids[int(replay.first_case[v])]),
+                            tokens=tuple(int(x) for x in replay.counts[v]), is_fit=bool(replay.is_fit[v]),
+                            fitness=float(replay.fitness[v]), audit_fitness=float(replay.audit_fitness[v]),
+                            deviations=tuple(by_variant.get(v, ())))
+                 for v in range(replay.n_variants))
+
+
+def _unknown_counts(encoded, replay: Replay) -> dict[str, int]:
+    if not replay.unknown_activities:
+        return {}
+    unknown = set(replay.unknown_activities)
+    cnt = np.bincount(encoded.activity_codes, minlength=len(replay.activities))
+    return dict(sorted((a, int(cnt[i])) for i, a in enumerate(replay.activities) if a in unknown and cnt[i]))
+
+
+def _check_attributes(encoded, by: Sequence[str]) -> None:
+    available = set(encoded.attributes) | set(encoded.case_attributes) | {"week"}
+    for name in by:
+        if name not in available:
+            raise AnalysisError(f"Attribute '{name}' is not in the log (available: {', '.join(sorted(available))})",
+                                field=name, hint="Report fitness by one of the available attributes")
+
+
 def check_conformance(encoded, sop, *, by: Sequence[str] = (), examples: int = 5, unknown_as_deviation: bool = True,
                       choice: Literal["name", "pm4py"] = "name", worst: int = 10) -> ConformanceResult:
     """Replay an encoded log (``encode_log(..., with_case_ids=True)``) on an SOP and report deviations.
 
-    ``sop``: an ``engine.sop.Sop``. ``by``: extra attributes to report fitness for (segment
-    fitness is always given for team, site, shift, channel when present). Deviations are counted
-    per step and kind over all contacts, and per team, site, shift, agent (resource), channel and
-    ISO week, with up to ``examples`` contact ids each. A contact is compliant when no
-    compliance-critical step was skipped or run out of order.
+    ``sop``: an ``engine.model.Sop``. ``by``: extra attributes to report fitness for (segment
+    fitness is always given for team, site, shift, channel when present; ``week`` and encoded
+    case attributes are accepted too). Deviations are counted per step and kind over all
+    contacts, and per team, site, shift, agent (resource), channel and ISO week, with up to
+    ``examples`` contact ids each. A contact is compliant when no compliance-critical step was
+    skipped or run out of order. ``worst``: how many of the worst variants to list.
     """
     if examples < 0:
-        raise AnalysisError(f"The number of examples must be 0 or more, got {examples}")
+        raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
+    _check_attributes(encoded, by)
     net = compile_net(sop.net, sop.initial_marking, sop.final_marking, choice=choice)
     replay = replay_tokens(encoded.case_offsets, encoded.activity_codes, encoded.activities, net,
                            label_map=sop.label_map, unknown_as_deviation=unknown_as_deviation)
     n_cases = encoded.n_cases
-    case_ids = encoded.case_ids.to_pylist() if encoded.case_ids is not None else [str(i) for i in range(n_cases)]
+    case_ids = _contact_ids(encoded)
     found = locate_deviations(replay)
-    if not unknown_as_deviation:
-        keep = found.kind != 2
-        found = VariantDeviations(variant=found.variant[keep], position=found.position[keep],
-                                  step=tuple(s for s, k in zip(found.step, keep) if k), kind=found.kind[keep])
     dev = expand_deviations(replay, found, encoded.case_offsets)
     critical = frozenset(sop.critical)
-
-    # steps x kinds, contacts affected (a contact counts once per step and kind)
-    key = dev.case * (len(dev.steps) * len(KINDS)) + dev.step.astype(np.int64) * len(KINDS) + dev.kind
-    uniq_key, first_idx = np.unique(key, return_index=True)
-    u_case, u_step, u_kind = dev.case[first_idx], dev.step[first_idx], dev.kind[first_idx]
-    steps_out = []
-    sk = u_step.astype(np.int64) * len(KINDS) + u_kind
-    for g in np.unique(sk):
-        sel = np.flatnonzero(sk == g)
-        step, kind = dev.steps[g // len(KINDS)], KINDS[g % len(KINDS)]
-        n = len(sel)
-        is_crit = step in critical
-        owner = sop.owner_of.get(step)
-        cost = sop.cost_per_minute.get(owner, 0.0) if owner else 0.0
-        impact = n * (2.0 if is_crit else 1.0) * (1.0 + cost)
-        steps_out.append(StepDeviation(step=step, kind=kind, owner=owner, critical=is_crit, contacts=n,
-                                       share=n / n_cases if n_cases else 0.0, impact=round(impact, 4),
-                                       examples=_examples(case_ids, u_case[sel], examples)))
-    steps_out.sort(key=lambda s: (-s.impact, -s.contacts, s.step, s.kind))
-
-    # per segment: the attribute at the event where the deviation was found
-    seg_dev = []
-    seg_codes = {name: encoded.attributes[name] for name in SEGMENTS if name in encoded.attributes}
-    if len(encoded.timestamps):
-        seg_codes["week"] = _week_codes(encoded.timestamps)
-    for name, (codes, labels) in seg_codes.items():
-        ev_val = codes[dev.event[first_idx]] if len(first_idx) else np.zeros(0, dtype=np.int32)
-        k3 = (ev_val.astype(np.int64) + 1) * (len(dev.steps) * len(KINDS)) + sk
-        for g in np.unique(k3):
-            sel = np.flatnonzero(k3 == g)
-            val = g // (len(dev.steps) * len(KINDS)) - 1
-            rest = g % (len(dev.steps) * len(KINDS))
-            seg_dev.append(SegmentDeviation(attribute=name, value=labels[val] if val >= 0 else "(none)",
-                                            step=dev.steps[rest // len(KINDS)], kind=KINDS[rest % len(KINDS)],
-                                            contacts=len(sel), examples=_examples(case_ids, u_case[sel], examples)))
-    seg_dev.sort(key=lambda s: (s.attribute, -s.contacts, s.value, s.step, s.kind))
-
-    # fitness per segment (the contact's first value of the attribute)
-    tt = replay.trace_table()
-    seg_fit = []
-    fit_attrs = [a for a in dict.fromkeys(tuple(by) + ("team", "site", "shift", "channel"))]
-    for name in fit_attrs:
-        if name not in encoded.attributes:
-            if name in by:
-                raise AnalysisError(f"Attribute '{name}' is not in the log "
-                                    f"(available: {', '.join(sorted(encoded.attributes)) or 'none'})",
-                                    hint="Choose one of the available attributes for --by")
-            continue
-        codes, labels = encoded.attributes[name]
-        cv = _case_values(codes, encoded.case_offsets)
-        for val in np.unique(cv):
-            sel = cv == val
-            m, c, r, p, u = (tt[k][sel].sum() for k in ("missing", "consumed", "remaining", "produced", "unknown"))
-            ua = u if unknown_as_deviation else 0
-            seg_fit.append(SegmentFitness(attribute=name, value=labels[val] if val >= 0 else "(none)",
-                                          contacts=int(sel.sum()), fitness=_fitness(m, c, r, p),
-                                          audit_fitness=_fitness(m + ua, c + ua, r + ua, p + ua),
-                                          fit_share=float(tt["is_fit"][sel].mean())))
-
-    # compliance consistency: no critical step skipped or out of order
-    crit_steps = np.array([s in critical for s in dev.steps] + [False], dtype=bool)
-    breach = crit_steps[dev.step] & ((dev.kind == 0) | (dev.kind == 3)) if len(dev.step) else np.zeros(0, bool)
-    non_compliant = np.zeros(n_cases, dtype=bool)
-    non_compliant[dev.case[breach]] = True
-    comp, spread = [], {}
-    for name in COMPLIANCE_BY:
-        if name not in encoded.attributes:
-            continue
-        codes, labels = encoded.attributes[name]
-        cv = _case_values(codes, encoded.case_offsets)
-        rates = []
-        for val in np.unique(cv):
-            sel = cv == val
-            n = int(sel.sum())
-            ok = int((~non_compliant[sel]).sum())
-            comp.append(Compliance(attribute=name, value=labels[val] if val >= 0 else "(none)", contacts=n,
-                                   compliant=ok, rate=ok / n if n else 1.0))
-            if val >= 0:
-                rates.append(ok / n)
-        if rates:
-            spread[name] = {"min": float(min(rates)), "max": float(max(rates)),
-                            "range": float(max(rates) - min(rates)), "std": float(np.std(rates))}
-
-    # worst variants: lowest audit fitness, then most contacts
-    order = np.lexsort((-replay.weight, replay.audit_fitness))
-    by_variant: dict[int, list[str]] = {}
-    for v, s, k in zip(found.variant, found.step, found.kind):
-        by_variant.setdefault(int(v), []).append(f"{KINDS[k]}: {s}")
-    worst_out = []
-    for rank, v in enumerate(order[:worst], start=1):
-        if replay.audit_fitness[v] >= 1.0:
-            break
-        acts = tuple(replay.activities[c] for c in replay.codes[replay.offsets[v]:replay.offsets[v + 1]])
-        worst_out.append(WorstVariant(rank=rank, contacts=int(replay.weight[v]), fitness=float(replay.fitness[v]),
-                                      audit_fitness=float(replay.audit_fitness[v]), activities=acts,
-                                      deviations=tuple(by_variant.get(int(v), ())),
-                                      example=str(case_ids[int(replay.first_case[v])])))
-
-    unknown_counts: dict[str, int] = {}
-    if replay.unknown_activities:
-        unk = np.isin(np.array(replay.activities, dtype=object), list(replay.unknown_activities))
-        cnt = np.bincount(encoded.activity_codes, minlength=len(replay.activities))
-        unknown_counts = {a: int(cnt[i]) for i, a in enumerate(replay.activities) if unk[i] and cnt[i]}
-    totals = replay.totals()
+    first = _first_per_contact(dev)
+    fit_by = [a for a in dict.fromkeys(tuple(by) + FITNESS_BY) if a in by or a in encoded.attributes]
     return ConformanceResult(
-        sop=sop.name, contacts=n_cases, events=encoded.n_events, variants=replay.n_variants,
-        log_fitness=replay.log_fitness, audit_fitness=replay.log_audit_fitness,
-        average_trace_fitness=float(np.dot(replay.fitness, replay.weight) / n_cases) if n_cases else 1.0,
-        fit_share=float(np.dot(replay.is_fit, replay.weight) / n_cases) if n_cases else 1.0,
-        tokens=totals, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown_counts,
-        steps=tuple(steps_out), segment_deviations=tuple(seg_dev), segment_fitness=tuple(seg_fit),
-        compliance=tuple(comp), compliance_spread=spread, worst_variants=tuple(worst_out),
-        critical_steps=tuple(sorted(critical)), replay=replay, deviations=dev)
+        sop=sop.name, contacts=n_cases, events=encoded.n_events, tokens=replay.totals(),
+        fitting=int(np.dot(replay.is_fit, replay.weight)), unknown_as_deviation=unknown_as_deviation,
+        unknown_activities=_unknown_counts(encoded, replay),
+        steps=_step_rows(_count_steps(dev, first, case_ids, examples, sop.owner_of), n_cases, critical,
+                         sop.cost_per_minute),
+        segment_deviations=_segment_deviation_rows(_count_segment_deviations(encoded, dev, first, case_ids,
+                                                                             examples)),
+        segment_fitness=_segment_fitness(encoded, replay, fit_by), compliance=_compliance(encoded, dev, critical),
+        variant_fits=_variant_fits(replay, found, case_ids), critical_steps=tuple(sorted(critical)),
+        cost_per_minute=dict(sop.cost_per_minute), examples=examples, worst=worst, replay=replay, deviations=dev,
+        case_ids=case_ids)

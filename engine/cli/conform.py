@@ -6,11 +6,6 @@ import click
 
 from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
                         quiet_option, where_option)
-from engine.report.tables import render_table, write_csv
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
 
 
 @main.command()
@@ -50,10 +45,15 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
     from engine.errors import UsageError
     from engine.log.schema import SEGMENT_COLUMNS
     from engine.log.select import encode_where
-    from engine.sop import load_sop
+    from engine.model import load_sop
+    from engine.report.conformance import render_conformance, write_conformance_csv
 
     if examples < 0 or top < 0:
         raise UsageError("--examples and --top must be 0 or more")
+    if n_align < 0:
+        raise UsageError(f"--alignments must be 0 or more, got {n_align}")
+    if time_budget <= 0:
+        raise UsageError(f"--time-budget must be more than 0 seconds, got {time_budget}")
     check_attribute_options(log, by, where)
     sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
@@ -61,85 +61,16 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
                            attributes=SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
     progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
     result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation)
-    if n_align or time_budget != 60.0:
-        from dataclasses import replace
-
-        from engine.analyses.alignments import align_top_variants
+    if n_align:
+        from engine.analyses.alignments import align_conformance
         progress(f"aligning the {n_align} most frequent variants (budget {time_budget:g} s)", quiet)
-        aligned, note = align_top_variants(result.replay, sop, n_align, time_budget)
-        result = replace(result, alignments=aligned, alignment_note=note)
-        if note:
-            click.echo(f"Note: {note}", err=True)
-    tables = _tables(result)
+        result = align_conformance(result, sop, n_align, time_budget)
+        if result.alignment_note:
+            click.echo(f"Note: {result.alignment_note}; raise --time-budget to align the rest", err=True)
     if csv_dir:
-        for name, (headers, rows) in tables.items():
-            write_csv(csv_dir, f"{name}.csv", headers, rows)
-        tt = result.replay.trace_table()
-        ids = encoded.case_ids.to_pylist() if encoded.case_ids is not None else list(range(encoded.n_cases))
-        cols = ["missing", "consumed", "remaining", "produced", "unknown", "is_fit", "fitness", "audit_fitness"]
-        write_csv(csv_dir, "contacts.csv", ["contact_id"] + cols,
-                  [[ids[i]] + [tt[c][i].item() for c in cols] for i in range(encoded.n_cases)])
-        progress(f"wrote {len(tables) + 1} CSV files to {csv_dir}", quiet)
+        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0)
+        progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json(result.as_dict())
         return
-    click.echo(f"SOP                {result.sop} ({sop_path})")
-    click.echo(f"contacts           {result.contacts:,}   events {result.events:,}   variants {result.variants:,}")
-    click.echo(f"log fitness        {result.log_fitness:.4f}   (token replay, as pm4py)")
-    how = "activities not in the SOP count as deviations" if unknown_as_deviation else "same as log fitness"
-    click.echo(f"audit fitness      {result.audit_fitness:.4f}   ({how})")
-    click.echo(f"fitting contacts   {_pct(result.fit_share)}   average trace fitness {result.average_trace_fitness:.4f}")
-    t = result.tokens
-    click.echo(f"tokens             missing {t['missing']:,}  consumed {t['consumed']:,}  "
-               f"remaining {t['remaining']:,}  produced {t['produced']:,}")
-    if result.unknown_activities:
-        click.echo("not in the SOP     " + ", ".join(f"{a} ({n:,})" for a, n in
-                                                    sorted(result.unknown_activities.items(), key=lambda x: -x[1])))
-    headers, rows = tables["deviations"]
-    click.echo("")
-    click.echo(render_table(headers[:-1], [r[:-1] for r in rows[:top]],
-                            title="Deviations by step, by impact (contacts x 2 if critical x (1 + cost/min of owner))"))
-    if rows:
-        click.echo("")
-        click.echo("Evidence (example contacts)")
-        for r in rows[:top]:
-            click.echo(f"  {r[0]} / {r[1]}: {r[-1]}")
-    for name, title in (("segment_fitness", "Fitness by segment"),
-                        ("compliance", f"Compliance consistency (critical steps: "
-                                       f"{', '.join(result.critical_steps) or 'none declared'})"),
-                        ("worst_variants", "Worst variants")):
-        headers, rows = tables[name]
-        if rows:
-            click.echo("")
-            click.echo(render_table(headers, rows[:top], title=title))
-    if result.compliance_spread:
-        for attr, s in result.compliance_spread.items():
-            click.echo(f"  spread across {attr}: {_pct(s['min'])} .. {_pct(s['max'])} "
-                       f"(range {100 * s['range']:.1f} points, std {100 * s['std']:.1f})")
-    if result.alignments:
-        headers, rows = tables["alignments"]
-        click.echo("")
-        click.echo(render_table(headers, rows, title="Alignments of the most frequent variants (pm4py)"))
-
-
-def _tables(result) -> dict[str, tuple[list[str], list[list]]]:
-    """The result's tables as (headers, rows), for the terminal and for --csv."""
-    return {
-        "deviations": (["step", "kind", "owner", "critical", "contacts", "share", "impact", "examples"],
-                       [[s.step, s.kind, s.owner, "yes" if s.critical else "", s.contacts, s.share, s.impact,
-                         " ".join(s.examples)] for s in result.steps]),
-        "segment_deviations": (["attribute", "value", "step", "kind", "contacts", "examples"],
-                               [[s.attribute, s.value, s.step, s.kind, s.contacts, " ".join(s.examples)]
-                                for s in result.segment_deviations]),
-        "segment_fitness": (["attribute", "value", "contacts", "fitness", "audit fitness", "fitting"],
-                            [[s.attribute, s.value, s.contacts, s.fitness, s.audit_fitness, s.fit_share]
-                             for s in result.segment_fitness]),
-        "compliance": (["attribute", "value", "contacts", "compliant", "rate"],
-                       [[c.attribute, c.value, c.contacts, c.compliant, c.rate] for c in result.compliance]),
-        "worst_variants": (["rank", "contacts", "fitness", "audit", "deviations", "example", "activities"],
-                           [[w.rank, w.contacts, w.fitness, w.audit_fitness, "; ".join(w.deviations), w.example,
-                             " > ".join(w.activities)] for w in result.worst_variants]),
-        "alignments": (["rank", "contacts", "cost", "fitness", "deviations", "activities"],
-                       [[a.rank, a.contacts, a.cost, a.fitness, "; ".join(a.deviations) or "(fits)",
-                         " > ".join(a.activities)] for a in result.alignments]),
-    }
+    click.echo(render_conformance(result, source=sop_path, top=top))

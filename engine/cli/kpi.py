@@ -38,7 +38,7 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, quiet):
     critical, label_map, scope = frozenset(), {}, frozenset()
     if sop_path:
         from engine.analyses.kpis import scope_of
-        from engine.sop import load_sop
+        from engine.model import load_sop
         sop = load_sop(sop_path)
         critical, label_map = sop.critical, dict(sop.label_map)
         scope = scope_of(t.name for t in sop.tasks)

@@ -78,7 +78,7 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
         cxmine simulate --sop models/lost_card.bpmn:2 --sop models/order_delivery.bpmn -o out/two
     """
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     from engine.simulate.vendor import parse_formats
     parse_formats(formats)

@@ -22,8 +22,8 @@ def show(model, as_json):
 
         cxmine sop show models/lost_card.bpmn
     """
+    from engine.model import load_sop
     from engine.report.summaries import describe_sop, render_sop_summary
-    from engine.sop import load_sop
 
     info = describe_sop(load_sop(model))
     if as_json:
@@ -45,7 +45,7 @@ def render(model, output):
         cxmine sop render models/lost_card.bpmn -o lost_card.svg
     """
     from engine.report.sop_render import render_sop
-    from engine.sop import load_sop
+    from engine.model import load_sop
 
     path = render_sop(load_sop(model), output)
     click.echo(f"wrote {path}")

@@ -1,6 +1,6 @@
 """Token-based replay of variants on a compiled Petri net, with pm4py's semantics.
 
-The net arrives compiled into plain arrays (see ``engine.analyses.conformance.
+The net arrives compiled into plain arrays (see ``engine.model.petri_net.
 compile_net``); this module never sees a pm4py object. The replay follows
 ``pm4py/algo/conformance/tokenreplay/variants/token_replay.py`` (default
 parameters) step by step, so consumed, produced, missing and remaining tokens
@@ -30,22 +30,13 @@ inserted; otherwise the steps ran out of order. Tokens these deviations leave
 behind are set aside; whatever else remains at the end is explained by the same
 search, from the remaining marking to the final one (skipped steps at the end).
 
-Net tuple layout (``NET_FIELDS``), P places indexed in name order, T transitions:
-pre_ptr int64[T+1], pre_place int32, pre_w int64 (CSR of input arcs, in pm4py's arc order);
-post_ptr, post_place, post_w (output arcs); label int32[T] (-1 invisible);
-lab_ptr int64[L+1], lab_trans int32 (transitions per label); default_trans int32[L];
-trans_iter int32[T] (iteration order of the net's transition set); trans_hash int64[T];
-trans_rank int32[T] (rank by name); im int64[P]; fm int64[P]; im_stamp int64[P]
-(insertion order of the initial marking, -1 absent); spath int32[P, P] (index of the
-shortest invisible path from place a to place b, -1 none); path_ptr int64, path_trans int32.
+The net arrives as ``engine.model.petri_net.NetArrays``, a named tuple of
+arrays (P places in name order, T transitions, L labels) read here by field
+name; its class documents the dtype and shape of every field.
 """
 
 import numpy as np
 from engine.kernels import kernel
-
-NET_FIELDS = ("pre_ptr", "pre_place", "pre_w", "post_ptr", "post_place", "post_w", "label", "lab_ptr",
-              "lab_trans", "default_trans", "trans_iter", "trans_hash", "trans_rank", "im", "fm", "im_stamp",
-              "spath", "path_ptr", "path_trans")
 
 CHOICE_NAME = 0
 CHOICE_PM4PY = 1
@@ -66,7 +57,7 @@ _PERTURB_SHIFT = 5
 
 @kernel
 def _enabled(net, t, m):
-    pre_ptr, pre_place, pre_w = net[0], net[1], net[2]
+    pre_ptr, pre_place, pre_w = net.pre_ptr, net.pre_place, net.pre_w
     for k in range(pre_ptr[t], pre_ptr[t + 1]):
         if m[pre_place[k]] < pre_w[k]:
             return False
@@ -76,21 +67,20 @@ def _enabled(net, t, m):
 @kernel
 def _fire(net, t, m, stamp, ctr):
     """Fire t on marking m (int64[P]); places that become marked get the next insertion stamp."""
-    pre_ptr, pre_place, pre_w, post_ptr, post_place, post_w = net[0], net[1], net[2], net[3], net[4], net[5]
-    for k in range(pre_ptr[t], pre_ptr[t + 1]):
-        m[pre_place[k]] -= pre_w[k]
-    for k in range(post_ptr[t], post_ptr[t + 1]):
-        p = post_place[k]
+    for k in range(net.pre_ptr[t], net.pre_ptr[t + 1]):
+        m[net.pre_place[k]] -= net.pre_w[k]
+    for k in range(net.post_ptr[t], net.post_ptr[t + 1]):
+        p = net.post_place[k]
         if m[p] == 0:
             stamp[p] = ctr[0]
             ctr[0] += 1
-        m[p] += post_w[k]
+        m[p] += net.post_w[k]
 
 
 @kernel
 def _account(net, t, acc, fired):
     """consumed (acc[0]) and produced (acc[1]) tokens of one firing of t; fired[t] += 1."""
-    pre_ptr, pre_w, post_ptr, post_w = net[0], net[2], net[3], net[5]
+    pre_ptr, pre_w, post_ptr, post_w = net.pre_ptr, net.pre_w, net.post_ptr, net.post_w
     for k in range(pre_ptr[t], pre_ptr[t + 1]):
         acc[0] += pre_w[k]
     for k in range(post_ptr[t], post_ptr[t + 1]):
@@ -100,14 +90,14 @@ def _account(net, t, acc, fired):
 
 @kernel
 def _path_len(net, g):
-    return net[17][g + 1] - net[17][g]
+    return net.path_ptr[g + 1] - net.path_ptr[g]
 
 
 @kernel
 def _collect_paths(net, m, targets, n_targets, out):
     """Shortest invisible paths from every marked place to every target place (both in name order),
     stably sorted by length; returns how many were written to out."""
-    spath = net[16]
+    spath = net.spath
     n = 0
     for p1 in range(len(m)):
         if m[p1] > 0:
@@ -130,7 +120,7 @@ def _collect_paths(net, m, targets, n_targets, out):
 @kernel
 def _enable_hidden(net, t, m, stamp, ctr, groups, n_groups, visited, acc, fired):
     """pm4py's enable_hidden_transitions (non-exhaustive): walk the groups round-robin."""
-    path_ptr, path_trans = net[17], net[18]
+    path_ptr, path_trans = net.path_ptr, net.path_trans
     j = np.zeros(n_groups, dtype=np.int64)
     z = 0
     while z < 10000000:
@@ -154,7 +144,7 @@ def _enable_hidden(net, t, m, stamp, ctr, groups, n_groups, visited, acc, fired)
 
 @kernel
 def _missing_places(net, t, m, out):
-    pre_ptr, pre_place, pre_w = net[0], net[1], net[2]
+    pre_ptr, pre_place, pre_w = net.pre_ptr, net.pre_place, net.pre_w
     n = 0
     for k in range(pre_ptr[t], pre_ptr[t + 1]):
         if m[pre_place[k]] < pre_w[k]:
@@ -185,7 +175,7 @@ def _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss):
 def _apply_hidden_inner(net, t, m, stamp, ctr, visited, acc, fired, groups, miss):
     """apply_hidden_trans at recursion depth 1: its own recursive calls (depth 2) return at once."""
     n_groups = _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss)
-    path_ptr, path_trans = net[17], net[18]
+    path_ptr, path_trans = net.path_ptr, net.path_trans
     for zi in range(n_groups):
         g = groups[zi]
         for k in range(path_ptr[g], path_ptr[g + 1]):
@@ -202,7 +192,7 @@ def _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_b
     call on t itself finds t visited and does nothing, so it is left out."""
     groups = groups_buf[0]
     n_groups = _hidden_step(net, t, m, stamp, ctr, visited, acc, fired, groups, miss_buf[0])
-    path_ptr, path_trans = net[17], net[18]
+    path_ptr, path_trans = net.path_ptr, net.path_trans
     for zi in range(n_groups):
         g = groups[zi]
         for k in range(path_ptr[g], path_ptr[g + 1]):
@@ -221,7 +211,7 @@ def _pyset_first(net, m, lab):
     """First transition labelled lab in the iteration order of a CPython set of the enabled
     transitions built in the net's iteration order (CPython 3 set layout: linear probes, then
     perturbation; table grows x4 when 3/5 full)."""
-    trans_iter, trans_hash = net[10], net[11]
+    trans_iter, trans_hash = net.trans_iter, net.trans_hash
     n_t = len(trans_iter)
     size = 8
     table = np.full(8, -1, dtype=np.int64)
@@ -243,7 +233,7 @@ def _pyset_first(net, m, lab):
                     new_table = _pyset_insert(new_table, new_size, table[s], trans_hash)
             table = new_table
             size = new_size
-    label = net[6]
+    label = net.label
     for s in range(size):
         if table[s] >= 0 and label[table[s]] == lab:
             return table[s]
@@ -271,7 +261,7 @@ def _pyset_insert(table, size, t, trans_hash):
 
 @kernel
 def _choose(net, m, lab, choice):
-    lab_ptr, lab_trans, default_trans, trans_rank = net[7], net[8], net[9], net[12]
+    lab_ptr, lab_trans, default_trans, trans_rank = net.lab_ptr, net.lab_trans, net.default_trans, net.trans_rank
     best = -1
     n_en = 0
     for k in range(lab_ptr[lab], lab_ptr[lab + 1]):
@@ -306,7 +296,7 @@ def _search_skips(net, m0, t_goal, goal, out, max_visible, m_out, work):
     written to out, 0 if only invisible ones were needed, -1 if nothing was found; m_out gets
     the marking reached.
     """
-    label = net[6]
+    label = net.label
     n_t = len(label)
     n_p = len(m0)
     marks = np.empty((_MAX_DEPTH + 1, n_p), dtype=np.int64)
@@ -369,7 +359,7 @@ def _shadow_cost(net, m0, codes, start, choice, work):
     """Deviations a plain replay of codes[start:] from marking m0 runs into: events that invisible
     moves cannot enable (moves on the log only, not replayed), plus the visible moves still
     needed at the end (MAX_SKIPS + 1 if more)."""
-    fm = net[14]
+    fm = net.fm
     n_p = len(m0)
     m = m0.copy()
     stamp = np.zeros(n_p, dtype=np.int64)
@@ -403,15 +393,160 @@ def _occurs_after(codes, i, lab):
 
 
 @kernel
+def _classify(net, codes, i, t, m, choice, work, skip_buf, m_skip):
+    """Why transition t (event i) is not enabled in m: (status, number of steps in skip_buf).
+
+    Two readings: the steps the search finds were skipped (or run later), or this event was
+    inserted; the one a plain replay of the rest of the trace agrees with better wins, ties go
+    to the skipped steps."""
+    n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip, work)
+    if n_skip < 0:
+        return EVENT_MISSING, n_skip
+    if n_skip == 0:
+        return EVENT_OK, n_skip
+    cost_insert = 1 + _shadow_cost(net, m.copy(), codes, i + 1, choice, work)
+    shadow_stamp = np.zeros(len(m), dtype=np.int64)
+    shadow_ctr = np.zeros(1, dtype=np.int64)
+    _fire(net, t, m_skip, shadow_stamp, shadow_ctr)
+    cost_skip = n_skip + _shadow_cost(net, m_skip, codes, i + 1, choice, work)
+    if cost_insert < cost_skip:
+        return EVENT_MISSING, n_skip
+    later_skip = False
+    for k in range(n_skip):
+        later_skip = later_skip or _occurs_after(codes, i, net.label[skip_buf[k]])
+    if later_skip:
+        # the step that would have enabled this one runs later: if this step runs again later
+        # too, this occurrence was inserted, else the order was broken
+        return (EVENT_MISSING if _occurs_after(codes, i, codes[i]) else EVENT_OUT_OF_ORDER), n_skip
+    return EVENT_SKIPPED, n_skip
+
+
+@kernel
+def _blame_previous(net, codes, i, t, m, m_prev, prev, choice, work, ev_status, ev_trans, explained):
+    """Event i looks inserted: maybe the previous event was the one inserted and this one is in
+    place. If so, mark the previous one and return True."""
+    cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice, work)
+    cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice, work)
+    if cost_prev >= cost_this:
+        return False
+    ev_status[prev] = EVENT_MISSING
+    t_prev = ev_trans[prev]
+    for a in range(net.post_ptr[t_prev], net.post_ptr[t_prev + 1]):
+        explained[net.post_place[a]] += net.post_w[a]
+    for a in range(net.pre_ptr[t], net.pre_ptr[t + 1]):
+        p = net.pre_place[a]
+        if m[p] < net.pre_w[a]:
+            explained[p] -= net.pre_w[a] - m[p]
+    return True
+
+
+@kernel
+def _explain(net, status, t, skip_buf, n_skip, explained):
+    """Set aside the tokens a located deviation leaves behind, so the end is not blamed for them."""
+    if status == EVENT_SKIPPED:
+        for k in range(n_skip):
+            s = skip_buf[k]
+            for a in range(net.pre_ptr[s], net.pre_ptr[s + 1]):
+                explained[net.pre_place[a]] += net.pre_w[a]
+    elif status == EVENT_OUT_OF_ORDER:
+        for k in range(n_skip):
+            s = skip_buf[k]
+            for a in range(net.post_ptr[s], net.post_ptr[s + 1]):
+                explained[net.post_place[a]] += net.post_w[a]
+    elif status == EVENT_MISSING:
+        for a in range(net.post_ptr[t], net.post_ptr[t + 1]):
+            explained[net.post_place[a]] += net.post_w[a]
+
+
+@kernel
+def _add_missing(net, t, m, stamp, ctr):
+    """Add the tokens t lacks in m (pm4py's missing tokens); returns how many."""
+    added = 0
+    for a in range(net.pre_ptr[t], net.pre_ptr[t + 1]):
+        p = net.pre_place[a]
+        if m[p] < net.pre_w[a]:
+            added += net.pre_w[a] - m[p]
+            if m[p] == 0:
+                stamp[p] = ctr[0]
+                ctr[0] += 1
+            m[p] += net.pre_w[a]
+    return added
+
+
+@kernel
+def _fire_path(net, g, m, stamp, ctr, acc, fired, stop):
+    """Fire the enabled transitions of invisible path g in order; with stop, up to the first one
+    that is not enabled."""
+    for k in range(net.path_ptr[g], net.path_ptr[g + 1]):
+        t = net.path_trans[k]
+        if _enabled(net, t, m):
+            _fire(net, t, m, stamp, ctr)
+            _account(net, t, acc, fired)
+        elif stop:
+            break
+
+
+@kernel
+def _fire_to_final(net, m, stamp, ctr, acc, fired, groups):
+    """pm4py's end of a trace: fire invisible transitions towards the final marking (5 rounds over
+    paths to its places, then 5 rounds over paths to the single sink place)."""
+    fm, spath = net.fm, net.spath
+    n_p = len(m)
+    fm_places = np.empty(n_p, dtype=np.int64)
+    n_fm = 0
+    for p in range(n_p):
+        if fm[p] > 0:
+            fm_places[n_fm] = p
+            n_fm += 1
+    for _ in range(5):
+        if _final_reached(fm, m):
+            break
+        n_groups = _collect_paths(net, m, fm_places, n_fm, groups)
+        for gi in range(n_groups):
+            _fire_path(net, groups[gi], m, stamp, ctr, acc, fired, False)
+            if _final_reached(fm, m):
+                break
+    if _final_reached(fm, m) or n_fm != 1:
+        return
+    sink = fm_places[0]
+    n_conn = 0
+    conn_stamp = np.empty(n_p, dtype=np.int64)
+    for p in range(n_p):
+        if m[p] > 0 and spath[p, sink] >= 0:
+            groups[n_conn] = spath[p, sink]
+            conn_stamp[n_conn] = stamp[p]
+            n_conn += 1
+    # order: marking insertion order, then stable by path length
+    for a in range(1, n_conn):
+        g, s = groups[a], conn_stamp[a]
+        b = a - 1
+        while b >= 0 and conn_stamp[b] > s:
+            groups[b + 1] = groups[b]
+            conn_stamp[b + 1] = conn_stamp[b]
+            b -= 1
+        groups[b + 1] = g
+        conn_stamp[b + 1] = s
+    for a in range(1, n_conn):
+        g = groups[a]
+        b = a - 1
+        while b >= 0 and _path_len(net, groups[b]) > _path_len(net, g):
+            groups[b + 1] = groups[b]
+            b -= 1
+        groups[b + 1] = g
+    for _ in range(5):
+        for j in range(n_conn):
+            _fire_path(net, groups[j], m, stamp, ctr, acc, fired, True)
+
+
+@kernel
 def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips,
                 visited, groups_buf, miss_buf):
     """Replay one variant (label codes, -1 = activity not in the model). Returns
     (missing, consumed, remaining, produced, is_fit, n_unknown)."""
-    pre_ptr, pre_place, pre_w, post_ptr, post_place, post_w, label = net[0], net[1], net[2], net[3], net[4], net[5], net[6]
-    im, fm, im_stamp, spath, path_ptr, path_trans = net[13], net[14], net[15], net[16], net[17], net[18]
+    im, fm = net.im, net.fm
     n_p = len(im)
     m = im.copy()
-    stamp = im_stamp.copy()
+    stamp = net.im_stamp.copy()
     ctr = np.zeros(1, dtype=np.int64)
     ctr[0] = n_p
     acc = np.zeros(2, dtype=np.int64)
@@ -421,8 +556,6 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
     explained = np.zeros(n_p, dtype=np.int64)
     skip_buf = np.empty(MAX_SKIPS, dtype=np.int64)
     m_skip = np.empty(n_p, dtype=np.int64)
-    shadow_stamp = np.zeros(n_p, dtype=np.int64)
-    shadow_ctr = np.zeros(1, dtype=np.int64)
     work = np.full(1, _VARIANT_BUDGET, dtype=np.int64)
     m_prev = m.copy()      # marking before the previous replayed event
     m_here = m.copy()      # marking before this event
@@ -442,131 +575,26 @@ def _replay_one(net, codes, choice, locate, fired, rem_place, ev_status, ev_tran
             _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_buf)
         ev_trans[i] = t
         if not _enabled(net, t, m):
-            n_skip = _search_skips(net, m, t, m, skip_buf, MAX_SKIPS, m_skip, work) if locate else -1
-            status = EVENT_MISSING if n_skip < 0 else EVENT_OK
-            if n_skip > 0:
-                # two readings: the steps in skip_buf were skipped (or run later), or this event
-                # was inserted; the one a plain replay of the rest of the trace agrees with better
-                # wins, ties go to the skipped steps
-                m_as_insert = m.copy()
-                cost_insert = 1 + _shadow_cost(net, m_as_insert, codes, i + 1, choice, work)
-                _fire(net, t, m_skip, shadow_stamp, shadow_ctr)
-                cost_skip = n_skip + _shadow_cost(net, m_skip, codes, i + 1, choice, work)
-                if cost_insert < cost_skip:
-                    status = EVENT_MISSING
-                else:
-                    status = EVENT_SKIPPED
-                    later_skip = False
-                    for k in range(n_skip):
-                        later_skip = later_skip or _occurs_after(codes, i, label[skip_buf[k]])
-                    if later_skip:
-                        # the step that would have enabled this one runs later: if this step runs
-                        # again later too, this occurrence was inserted, else the order was broken
-                        status = EVENT_MISSING if _occurs_after(codes, i, lab) else EVENT_OUT_OF_ORDER
-            if locate and status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
-                # maybe the previous event was the one inserted and this one is in place
-                cost_this = 1 + _shadow_cost(net, m, codes, i + 1, choice, work)
-                cost_prev = 1 + _shadow_cost(net, m_prev, codes, i, choice, work)
-                if cost_prev < cost_this:
-                    ev_status[prev] = EVENT_MISSING
-                    t_prev = ev_trans[prev]
-                    for a in range(post_ptr[t_prev], post_ptr[t_prev + 1]):
-                        explained[post_place[a]] += post_w[a]
-                    status = EVENT_OK
-                    for a in range(pre_ptr[t], pre_ptr[t + 1]):
-                        p = pre_place[a]
-                        if m[p] < pre_w[a]:
-                            explained[p] -= pre_w[a] - m[p]
+            status, n_skip = EVENT_MISSING, -1
+            if locate:
+                status, n_skip = _classify(net, codes, i, t, m, choice, work, skip_buf, m_skip)
+                if status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
+                    if _blame_previous(net, codes, i, t, m, m_prev, prev, choice, work, ev_status, ev_trans,
+                                       explained):
+                        status = EVENT_OK
             ev_status[i] = status
             if status == EVENT_SKIPPED or status == EVENT_OUT_OF_ORDER:
                 for k in range(n_skip):
                     ev_skips[i, k] = skip_buf[k]
-            # explain the tokens these deviations leave behind, so the end is not blamed for them
-            if status == EVENT_SKIPPED:
-                for k in range(n_skip):
-                    s = skip_buf[k]
-                    for a in range(pre_ptr[s], pre_ptr[s + 1]):
-                        explained[pre_place[a]] += pre_w[a]
-            elif status == EVENT_OUT_OF_ORDER:
-                for k in range(n_skip):
-                    s = skip_buf[k]
-                    for a in range(post_ptr[s], post_ptr[s + 1]):
-                        explained[post_place[a]] += post_w[a]
-            elif status == EVENT_MISSING:
-                for a in range(post_ptr[t], post_ptr[t + 1]):
-                    explained[post_place[a]] += post_w[a]
-            added = 0
-            for a in range(pre_ptr[t], pre_ptr[t + 1]):
-                p = pre_place[a]
-                if m[p] < pre_w[a]:
-                    added += pre_w[a] - m[p]
-                    if m[p] == 0:
-                        stamp[p] = ctr[0]
-                        ctr[0] += 1
-                    m[p] += pre_w[a]
+            _explain(net, status, t, skip_buf, n_skip, explained)
+            added = _add_missing(net, t, m, stamp, ctr)
             missing += added
             ev_missing[i] = added
         _account(net, t, acc, fired)
         _fire(net, t, m, stamp, ctr)
         prev = i
 
-    # towards the final marking through invisible transitions
-    fm_places = np.empty(n_p, dtype=np.int64)
-    n_fm = 0
-    for p in range(n_p):
-        if fm[p] > 0:
-            fm_places[n_fm] = p
-            n_fm += 1
-    groups = groups_buf[0]
-    for _ in range(5):
-        if _final_reached(fm, m):
-            break
-        n_groups = _collect_paths(net, m, fm_places, n_fm, groups)
-        for gi in range(n_groups):
-            g = groups[gi]
-            for k in range(path_ptr[g], path_ptr[g + 1]):
-                t = path_trans[k]
-                if _enabled(net, t, m):
-                    _fire(net, t, m, stamp, ctr)
-                    _account(net, t, acc, fired)
-            if _final_reached(fm, m):
-                break
-    if not _final_reached(fm, m) and n_fm == 1:
-        sink = fm_places[0]
-        n_conn = 0
-        conn_stamp = np.empty(n_p, dtype=np.int64)
-        for p in range(n_p):
-            if m[p] > 0 and spath[p, sink] >= 0:
-                groups[n_conn] = spath[p, sink]
-                conn_stamp[n_conn] = stamp[p]
-                n_conn += 1
-        # order: marking insertion order, then stable by path length
-        for a in range(1, n_conn):
-            g, s = groups[a], conn_stamp[a]
-            b = a - 1
-            while b >= 0 and conn_stamp[b] > s:
-                groups[b + 1] = groups[b]
-                conn_stamp[b + 1] = conn_stamp[b]
-                b -= 1
-            groups[b + 1] = g
-            conn_stamp[b + 1] = s
-        for a in range(1, n_conn):
-            g = groups[a]
-            b = a - 1
-            while b >= 0 and _path_len(net, groups[b]) > _path_len(net, g):
-                groups[b + 1] = groups[b]
-                b -= 1
-            groups[b + 1] = g
-        for _ in range(5):
-            for j in range(n_conn):
-                g = groups[j]
-                for k in range(path_ptr[g], path_ptr[g + 1]):
-                    t = path_trans[k]
-                    if _enabled(net, t, m):
-                        _fire(net, t, m, stamp, ctr)
-                        _account(net, t, acc, fired)
-                    else:
-                        break
+    _fire_to_final(net, m, stamp, ctr, acc, fired, groups_buf[0])
 
     # leftover tokens not explained by a deviation found above: skipped steps at the end
     rest = np.empty(n_p, dtype=np.int64)
@@ -599,7 +627,7 @@ def replay_variants(net, offsets, codes, choice, locate):
     """Replay each variant once (serial; the caller runs chunks of variants on threads, as the
     kernel releases the GIL: a serial kernel compiles in half the time of a prange one).
 
-    net: the compiled net tuple (module docstring). offsets: int64[V+1] CSR into codes;
+    net: the compiled net's NetArrays (engine.model.petri_net). offsets: int64[V+1] CSR into codes;
     codes: int32 label ids of the net (-1 for activities not in the model). choice: CHOICE_*.
     locate: also locate deviations (ev_status beyond OK / MISSING / UNKNOWN, ev_skips, end_skips).
     Returns (counts int64[V, 5] = missing, consumed, remaining, produced, unknown events;
@@ -608,8 +636,8 @@ def replay_variants(net, offsets, codes, choice, locate):
     end_skips int32[V, MAX_SKIPS]) with E = len(codes); -1 pads the skip arrays.
     """
     n_v = len(offsets) - 1
-    n_t = len(net[6])
-    n_p = len(net[13])
+    n_t = len(net.label)
+    n_p = len(net.im)
     n_e = len(codes)
     counts = np.zeros((n_v, 5), dtype=np.int64)
     is_fit = np.zeros(n_v, dtype=np.bool_)
@@ -621,7 +649,7 @@ def replay_variants(net, offsets, codes, choice, locate):
     ev_skips = np.full((n_e, MAX_SKIPS), -1, dtype=np.int32)
     end_skips = np.full((n_v, MAX_SKIPS), -1, dtype=np.int32)
     max_pre = 1
-    pre_ptr = net[0]
+    pre_ptr = net.pre_ptr
     for t in range(n_t):
         max_pre = max(max_pre, pre_ptr[t + 1] - pre_ptr[t])
     cap = n_p * max(max_pre, n_p) + 1

@@ -81,7 +81,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                       ) -> Simulation:
     """Simulate ``contacts`` contacts over ``days`` days from ``start`` across the given SOPs.
 
-    sops: objects with the ``engine.sop.Sop`` fields (name, net, initial_marking, final_marking,
+    sops: objects with the ``engine.model.Sop`` fields (name, net, initial_marking, final_marking,
     owner_of, label_map). Same arguments and seed give the same result, bit for bit.
     """
     if contacts < 1:

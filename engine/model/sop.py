@@ -1,7 +1,7 @@
 """Standard operating procedures: a BPMN model plus its sidecar, as one object.
 
 ``load_sop("models/lost_card.bpmn")`` reads the BPMN file securely
-(engine.ingest.bpmn), converts it to a Petri net with pm4py's converter, keeps
+(engine.model.bpmn), converts it to a Petri net with pm4py's converter, keeps
 what pm4py drops (lanes as task owners, documentation) and reads the sidecar
 ``models/lost_card.toml``:
 
@@ -122,7 +122,7 @@ def read_sidecar(path: Path) -> dict:
 
 def load_sop(path: str | Path) -> Sop:
     """Load an SOP: BPMN file -> Petri net (pm4py's converter) + owners, documentation and sidecar."""
-    from engine.ingest.bpmn import convert_to_petri, read_bpmn
+    from engine.model.bpmn import convert_to_petri, read_bpmn
 
     path = Path(path)
     if not path.exists():

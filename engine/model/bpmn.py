@@ -46,6 +46,7 @@ from pathlib import Path
 from lxml import etree
 
 from engine.errors import ModelError
+from engine.model.file_kind import HEAD_BYTES, guess_kind
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _Q = "{" + BPMN_NS + "}"
@@ -185,10 +186,28 @@ def _describe(el) -> str:
     return f"'{el.get('id')}'" + (f" ('{name}')" if name else "")
 
 
+def _refuse_other_kinds(path: Path, head: bytes) -> None:
+    """ModelError saying what the file is, when its first bytes show it is not BPMN XML."""
+    kind = guess_kind(head)
+    if kind is None:
+        return
+    what = "Not a BPMN 2.0 file" if kind.xml else "Not well-formed XML"
+    if kind.data:
+        hint = ("An SOP is a BPMN 2.0 XML file such as models/lost_card.bpmn; event logs and exports are "
+                "ingested as the log to check")
+    elif "TOML" in kind.description:
+        hint = "Give the SOP's .bpmn file; its sidecar (same name, .toml) is read with it"
+    else:
+        hint = "Export the model from the process modeler as BPMN 2.0 XML (.bpmn)"
+    raise ModelError(f"{what}: the file looks like {kind.description}, not a BPMN model", path=path, hint=hint)
+
+
 def parse_bpmn_xml(path: str | Path):
     """Parse a BPMN file without entities, DTDs or network; return the root element."""
     path = Path(path)
     try:
+        with open(path, "rb") as fh:
+            _refuse_other_kinds(path, fh.read(HEAD_BYTES))
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ModelError(f"BPMN file is {size // (1024 * 1024)} MiB, larger than the 50 MiB limit",

@@ -1,0 +1,16 @@
+"""Process models: the documented SOPs and what conformance replays them as.
+
+- ``engine.model.bpmn``: secure reading of BPMN 2.0 XML (lanes as owners,
+  documentation) and its conversion to a Petri net through pm4py's converter;
+- ``engine.model.sop``: an SOP = a BPMN model plus its sidecar (label map,
+  cost per minute per owner, compliance-critical steps), ``load_sop``;
+- ``engine.model.petri_net``: the Petri net compiled into the named arrays
+  (``NetArrays``) the replay kernel reads, ``compile_net``.
+
+Every analysis that needs an SOP takes it from here.
+"""
+
+from engine.model.petri_net import CompiledNet, NetArrays, compile_net
+from engine.model.sop import Sop, Task, load_sop
+
+__all__ = ["CompiledNet", "NetArrays", "Sop", "Task", "compile_net", "load_sop"]
