@@ -68,10 +68,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
-from engine.ingest.amazon_connect import (
-    SELF_SERVICE, STEP_ATTRIBUTE, TS, PII_KEYS, EventParts, _as_bool_mask, _empty_events, _empty_to_null, _i64,
-    col_or_null, fill_from_attributes, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
-    scrub_record_text)
+from engine.ingest.pseudonym import pseudonymise
+from engine.ingest.vendor_events import (
+    PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, as_bool_mask, as_int64, col_or_null, empty_events,
+    empty_to_null, fill_from_attributes, latest_copies, open_export, parse_step_trail, parse_times, reject_records,
+    scrub_column)
 
 PURPOSES = ("customer", "external", "ivr", "workflow", "botflow", "bot", "acd", "agent", "user")
 SEGMENT_TYPES = ("interact", "alert", "hold", "wrapup", "dialing", "contacting", "delay", "ivr")
@@ -110,29 +111,25 @@ def _struct_table(struct: pa.Array) -> pa.Table:
 
 
 def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
-    key, warning = run_key(options.pseudonym_key)
-    recs = load_json_records(path, unwrap=("conversations",), keep_lists=("participants",),
-                             what="Genesys Cloud conversation details")
+    key, recs, rejects, warnings = open_export(path, options, "Genesys Cloud conversation details",
+                                               unwrap=("conversations",), keep_lists=("participants",))
     table, src = recs.table, str(path)
     n = table.num_rows
-    rejects = list(recs.rejects)
-    warnings = list(recs.warnings) + ([warning] if warning else [])
     meta = {"source_format": "genesys"}
     if n == 0:
-        return ReadResult(_empty_events(), len(rejects), rejects, warnings, meta)
-    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
+        return ReadResult(empty_events(), len(rejects), rejects, warnings, meta)
+    conv_id = empty_to_null(col_or_null(table, "conversationId"))
     reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
         "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
     has_parts = "participants" in table.column_names and \
         (pa.types.is_list(table.column("participants").type))
     if not has_parts:
         reason = pc.coalesce(reason, pa.array(["conversation without participants"] * n))
-        for i, r in enumerate(reason.to_pylist()):
-            rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
-        return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+        rejects += reject_records(reason.to_pylist(), recs, key, src)[0]
+        return ReadResult(empty_events(), n + len(recs.rejects), rejects, warnings, meta)
     # duplicates over the whole file; then conversations are independent and are read in chunks
     conv_end, _ = parse_times(table, "conversationEnd")
-    dup = _duplicates(conv_id, _i64(conv_end))
+    dup = _duplicates(conv_id, as_int64(conv_end))
     tables, n_ok = [], 0
     for lo in range(0, n, CHUNK):
         part, rej, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], recs, key, src)
@@ -140,23 +137,14 @@ def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
         n_ok += k
         if part is not None and part.num_rows:
             tables.append(part)
-    out = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_events()
+    out = pa.concat_tables(tables, promote_options="permissive") if tables else empty_events()
     meta["conversations"] = n_ok
     return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
 
 
 def _duplicates(conv_id: pa.Array, conv_end: np.ndarray) -> np.ndarray:
     """True for every copy of a conversationId but the one with the latest conversationEnd (ties: the later)."""
-    n = len(conv_id)
-    dup = np.zeros(n, bool)
-    idx = np.flatnonzero(_as_bool_mask(pc.is_valid(conv_id)))
-    if len(idx):
-        enc = pc.dictionary_encode(conv_id.take(pa.array(idx))).indices.to_numpy(zero_copy_only=False)
-        order = np.lexsort((idx, conv_end[idx], enc))
-        last = np.ones(len(order), bool)
-        last[:-1] = enc[order][1:] != enc[order][:-1]
-        dup[idx[order[~last]]] = True
-    return dup
+    return latest_copies(conv_id, conv_end, as_bool_mask(pc.is_valid(conv_id)))
 
 
 def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: bytes,
@@ -164,7 +152,7 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
     """Events of conversations table[...] (rows lo.. of the file), their rejects, and how many were accepted."""
     n = table.num_rows
     rejects: list[Reject] = []
-    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
+    conv_id = empty_to_null(col_or_null(table, "conversationId"))
     reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
         "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
 
@@ -172,22 +160,22 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
     parts_col = table.column("participants").combine_chunks()
     parts, p_conv = _flatten_list(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
     purpose = pc.utf8_lower(_field(parts, "purpose"))
-    p_name = _empty_to_null(_field(parts, "participantName"))
-    p_user = _empty_to_null(_field(parts, "userId"))
+    p_name = empty_to_null(_field(parts, "participantName"))
+    p_user = empty_to_null(_field(parts, "userId"))
     p_attrs = _field(parts, "attributes", pa.struct([]))
-    p_team = _empty_to_null(_field(p_attrs, "team")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_site = _empty_to_null(_field(p_attrs, "site")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_trail = _empty_to_null(_field(p_attrs, STEP_ATTRIBUTE)) if pa.types.is_struct(p_attrs.type) else \
+    p_team = empty_to_null(_field(p_attrs, "team")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_site = empty_to_null(_field(p_attrs, "site")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_trail = empty_to_null(_field(p_attrs, STEP_ATTRIBUTE)) if pa.types.is_struct(p_attrs.type) else \
         pa.nulls(len(parts))
-    p_shift = _empty_to_null(_field(p_attrs, "shift")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_queue = _empty_to_null(_field(p_attrs, "queue")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_shift = empty_to_null(_field(p_attrs, "shift")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
+    p_queue = empty_to_null(_field(p_attrs, "queue")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
     sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
     if not pa.types.is_list(sess_col.type):
         sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
     sessions, s_part = _flatten_list(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
     media = pc.utf8_lower(_field(sessions, "mediaType"))
-    ani = _empty_to_null(_field(sessions, "ani"))
-    addr_from = _empty_to_null(_field(sessions, "addressFrom"))
+    ani = empty_to_null(_field(sessions, "ani"))
+    addr_from = empty_to_null(_field(sessions, "addressFrom"))
     seg_col = _field(sessions, "segments", pa.list_(pa.struct([])))
     if not pa.types.is_list(seg_col.type):
         seg_col = pa.nulls(len(sessions), pa.list_(pa.struct([("segmentType", pa.string())])))
@@ -198,8 +186,8 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
     start, bad_s = parse_times(seg_table, "segmentStart")
     end, bad_e = parse_times(seg_table, "segmentEnd")
     nat = np.iinfo(np.int64).min
-    i_start, i_end = _i64(start), _i64(end)
-    seg_bad = _as_bool_mask(bad_s) | _as_bool_mask(bad_e) | (i_start == nat)
+    i_start, i_end = as_int64(start), as_int64(end)
+    seg_bad = as_bool_mask(bad_s) | as_bool_mask(bad_e) | (i_start == nat)
     seg_backwards = (i_end != nat) & (i_start != nat) & (i_end < i_start)
 
     # per conversation reasons
@@ -217,9 +205,9 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
         "duplicate conversationId (kept the copy with the latest conversationEnd)"), none))
     # step trails
     trail_conv_mask = np.zeros(n, bool)
-    t_valid = _as_bool_mask(pc.is_valid(p_trail))
+    t_valid = as_bool_mask(pc.is_valid(p_trail))
     trail_conv_mask[p_conv[t_valid]] = True
-    ok = _as_bool_mask(pc.is_null(reason))
+    ok = as_bool_mask(pc.is_null(reason))
     t_rows = np.flatnonzero(t_valid & ok[p_conv])
     tr_ev_parts, tr_cols, bad_tr = parse_step_trail(p_trail.take(pa.array(t_rows)), t_rows)
     if len(bad_tr):
@@ -227,22 +215,18 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
         m[p_conv[bad_tr]] = True
         reason = pc.coalesce(reason, pc.if_else(pa.array(m), pa.scalar(
             f"participant attribute {STEP_ATTRIBUTE} is not a step trail"), none))
-    reason_list = reason.to_pylist()
-    for i, r in enumerate(reason_list):
-        if r is not None:
-            rejects.append(Reject(src, int(recs.lines[lo + i]), r, scrub_record_text(recs.text_of(lo + i), key)))
-    ok = np.array([r is None for r in reason_list])
+    rejects, ok = reject_records(reason.to_pylist(), recs, key, src, first=lo)
     if not ok.any():
         return None, rejects, 0
 
     # conversation-level columns (codes and indices, no Python objects per segment)
     sess_conv = p_conv[s_part]
-    first_media = _first_per_group(np.flatnonzero(_as_bool_mask(pc.is_valid(media))), sess_conv, n)
+    first_media = _first_per_group(np.flatnonzero(as_bool_mask(pc.is_valid(media))), sess_conv, n)
     conv_media = _take_or_null(media, first_media)
     p_code = _codes(purpose, PURPOSES)
     cust_addr = pc.coalesce(pc.replace_substring_regex(ani, r"^(tel|sip|mailto):", ""), addr_from)
     cust_sess = np.isin(p_code[s_part], [PURPOSES.index("customer"), PURPOSES.index("external")])
-    cust_rows = np.flatnonzero(cust_sess & _as_bool_mask(pc.is_valid(cust_addr)))
+    cust_rows = np.flatnonzero(cust_sess & as_bool_mask(pc.is_valid(cust_addr)))
     customer_id = pseudonymise(_take_or_null(cust_addr, _first_per_group(cust_rows, sess_conv, n)), key)
 
     parts_ev = EventParts()
@@ -250,21 +234,21 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
     disc_s = pc.utf8_lower(_field(segs, "disconnectType"))
     seg_type = _codes(seg_type_s, SEGMENT_TYPES)
     is_transfer_end = _codes(disc_s, ("transfer",)) == 0
-    queue_id = _empty_to_null(_field(segs, "queueId"))
+    queue_id = empty_to_null(_field(segs, "queueId"))
     g_pc = p_code[g_part]
     native = ok[g_conv] & ~trail_conv_mask[g_conv]
     g_chat = (_codes(media, ("chat", "message")) >= 0)[g_sess]
     acd_queue = pc.coalesce(p_name.take(pa.array(g_part)), queue_id)
     is_acd_part = g_pc == PURPOSES.index("acd")
     # the queue an agent answered for: the segment's queueId, else the conversation's last acd queue
-    acd_named = np.flatnonzero(is_acd_part & _as_bool_mask(pc.is_valid(acd_queue)))
+    acd_named = np.flatnonzero(is_acd_part & as_bool_mask(pc.is_valid(acd_queue)))
     conv_queue_row = _last_per_group(acd_named, g_conv, n)
     conv_queue = _take_or_null(acd_queue, conv_queue_row)
     seg_queue_name = pc.coalesce(_name_queue(queue_id, acd_queue, acd_named), conv_queue.take(pa.array(g_conv)))
     g_team = pc.coalesce(p_team.take(pa.array(g_part)), seg_queue_name)
     g_site = p_site.take(pa.array(g_part))
     g_agent = pc.coalesce(p_name.take(pa.array(g_part)), p_user.take(pa.array(g_part)))
-    wrap = _empty_to_null(_field(segs, "wrapUpCode"))
+    wrap = empty_to_null(_field(segs, "wrapUpCode"))
 
     def ts_(rows, arr):
         v = arr[rows]
@@ -405,7 +389,7 @@ def _take_or_null(values: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, acd_rows: np.ndarray) -> pa.Array:
     """Queue name for a segment's queueId, through the acd participants that name their queue."""
-    rows = acd_rows[_as_bool_mask(pc.is_valid(queue_id.take(pa.array(acd_rows))))]
+    rows = acd_rows[as_bool_mask(pc.is_valid(queue_id.take(pa.array(acd_rows))))]
     if not len(rows):
         return queue_id
     enc = pc.dictionary_encode(queue_id.take(pa.array(rows)))

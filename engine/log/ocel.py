@@ -52,6 +52,7 @@ from engine.atomic import atomic_path
 from engine.errors import InputError, UsageError
 from engine.log.schema import sort_log
 from engine.log.store import open_log
+from engine.log.timestamps import format_timestamps
 
 OcelFormat = Literal["json", "xml", "sqlite"]
 FORMATS = ("json", "xml", "sqlite")
@@ -103,27 +104,8 @@ def ocel_type_of(t: pa.DataType) -> str:
 
 
 def format_times(col: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    """ISO 8601 UTC strings (``Z``) for a timestamp column; None where empty."""
-    col = col.cast(pa.timestamp("ns", tz="UTC")) if not pa.types.is_date(col.type) else \
-        col.cast(pa.timestamp("s")).cast(pa.timestamp("ns", tz="UTC"))
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    valid = col.is_valid().to_numpy(zero_copy_only=False)
-    ns = col.cast(pa.int64()).fill_null(0).to_numpy()
-    secs = ns // 1_000_000_000
-    frac = ns - secs * 1_000_000_000
-    base = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s")
-    out: list[str | None] = []
-    for b, f, ok in zip(base.tolist(), frac.tolist(), valid.tolist()):
-        if not ok:
-            out.append(None)
-        elif f == 0:
-            out.append(b + "Z")
-        elif f % 1000 == 0:
-            out.append(f"{b}.{f // 1000:06d}Z")
-        else:
-            out.append(f"{b}.{f:09d}Z")
-    return out
+    """ISO 8601 UTC strings (``Z``, 0, 6 or 9 fraction digits) for a timestamp column; None where empty."""
+    return format_timestamps(col, fraction="auto", utc="Z").to_pylist()
 
 
 def format_values(col: pa.Array, otype: str) -> list[str | None]:

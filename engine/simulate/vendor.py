@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 
 from engine.atomic import atomic_path
 from engine.errors import UsageError
+from engine.log.timestamps import format_timestamps
 
 STEP_ATTRIBUTE = "cxmine_steps"
 NS = 1_000_000_000
@@ -80,10 +81,9 @@ def _json_str(col: pa.Array) -> pa.Array:
 
 def _iso(ns: np.ndarray, millis: bool = False) -> pa.Array:
     nat = np.iinfo(np.int64).min
-    arr = pa.array(ns, mask=ns == nat).cast(pa.timestamp("ns", tz="UTC"))
-    fmt = "%Y-%m-%dT%H:%M:%S.000Z" if millis else "%Y-%m-%dT%H:%M:%SZ"
-    return pc.fill_null(pc.binary_join_element_wise('"', pc.strftime(arr.cast(pa.timestamp("s", tz="UTC")),
-                                                                     format=fmt), '"', ""), "null")
+    whole = pa.array(ns, mask=ns == nat).cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("s", tz="UTC"))
+    text = format_timestamps(whole, fraction="milli" if millis else "none", utc="Z")
+    return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
 
 
 def _trail_field(col) -> pa.Array:
