@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import InputError
 from engine.log.timestamps import format_timestamps
 
 STEP_ATTRIBUTE = "cxmine_steps"
@@ -433,11 +433,11 @@ VENDOR_FORMATS = {"connect": "connect_records.jsonl", "genesys": "genesys_conver
 
 
 def parse_formats(formats: str) -> list[str]:
-    """The export names of ``--formats`` (``csv,connect,genesys``); an unknown name is a usage error."""
+    """The export names in ``formats`` (``csv,connect,genesys``); an unknown name is refused."""
     names = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in names if f not in VENDOR_FORMATS and f != "csv"]
     if unknown:
-        raise UsageError(f"Unknown export format '{unknown[0]}'",
+        raise InputError(f"Unknown export format '{unknown[0]}'", field="formats",
                          hint=f"Valid formats: csv, {', '.join(VENDOR_FORMATS)}")
     return names
 

@@ -6,7 +6,7 @@ Files in the output folder (all written atomically):
   row per event: contact_id, activity, start, end, agent, owner, team, site,
   shift, channel, queue, customer (raw phone number or e-mail), intent,
   outcome. Times are ISO 8601 with the UTC offset of the export time zone.
-- ``mapping.toml``: the mapping file that ingests it (``cxmine ingest ... --mapping``).
+- ``mapping.toml``: the mapping file that ingests it (``cxmine ingest`` with this mapping).
 - ``ground_truth/deviations.csv``: one row per injected change: contact_id,
   step, kind (skipped | inserted | swapped | unknown), other_step (swaps),
   cause (team | context_loss | ping_pong | drift), drift_id, allowed_by_sop (the contact's
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import InputError
 from engine.log.timestamps import format_timestamps
 from engine.simulate.contacts import Simulation
 
@@ -81,8 +81,8 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, compress: bool = F
     """Write the export, its mapping and the ground truth; return the manifest."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError("The output path is a file; the simulator writes a folder", path=str(out),
-                         hint="Give a folder with -o, e.g. -o out/sim")
+        raise InputError("The output path is a file; the simulator writes a folder", path=str(out),
+                         field="out_dir", hint="Give a folder, e.g. out/sim")
     zone = sim.parameters["timezone"]
     export_name = "contacts.csv.gz" if compress else "contacts.csv"
     stale = out / ("contacts.csv" if compress else "contacts.csv.gz")
