@@ -395,7 +395,7 @@ def test_sqlite_export_refuses_attributes_sqlite_would_merge(tmp_path):
 
 
 def test_export_errors(tmp_path):
-    with pytest.raises(UsageError, match="Valid formats: json, xml, sqlite"):
+    with pytest.raises(InputError, match="Valid formats: json, xml, sqlite"):
         write_ocel(contact_log(), tmp_path / "x", "csv")
     with pytest.raises(InputError, match="not found"):
         write_ocel(tmp_path / "missing.parquet", tmp_path / "x.jsonocel", "json")

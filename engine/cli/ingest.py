@@ -89,5 +89,7 @@ def export(log, target, output, quiet):
         click.echo(f"wrote {output} ({n} events)")
     else:
         from engine.log.ocel import write_ocel
-        n = write_ocel(log, output, fmt=target.split("-", 1)[1])
+        from engine.settings import Settings
+        key = Settings.from_env().pseudonym_key
+        n = write_ocel(log, output, fmt=target.split("-", 1)[1], pseudonym_key=key.encode() if key else None)
         click.echo(f"wrote {output} ({n} events)")

@@ -35,10 +35,13 @@ through ingest) are pseudonymised with the configured key before writing.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal
@@ -49,7 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.atomic import atomic_path
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.log.schema import sort_log
 from engine.log.store import open_log
 from engine.log.timestamps import format_timestamps
@@ -57,6 +60,7 @@ from engine.log.timestamps import format_timestamps
 OcelFormat = Literal["json", "xml", "sqlite"]
 FORMATS = ("json", "xml", "sqlite")
 BATCH = 1 << 16
+GZIP_LEVEL = 6
 
 #: qualifier of the event-to-object relation, per object type
 QUALIFIERS = {"contact": "contact", "journey": "journey", "customer": "customer", "agent": "handled by",
@@ -298,13 +302,13 @@ def _joined_rows(columns: list[list[str | None]], n: int, sep: str) -> list[str]
 
 # ---------------------------------------------------------------- writers
 
-def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
+def _write_json(plan: ExportPlan, batches, tmp: Path | io.TextIOBase) -> None:
     attr_type = dict(plan.attributes)
 
     def dumps(x) -> str:
         return json.dumps(x, ensure_ascii=False)
 
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with _text_out(tmp) as fh:
         fh.write('{\n"objectTypes": ')
         fh.write(dumps([{"name": t, "attributes": []} for t in plan.objects]))
         fh.write(',\n"eventTypes": ')
@@ -337,6 +341,16 @@ def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
         fh.write("\n]\n}\n")
 
 
+@contextmanager
+def _text_out(target: Path | io.TextIOBase):
+    """An open text stream: ``target`` itself, or the file at that path (closed afterwards)."""
+    if isinstance(target, io.TextIOBase):
+        yield target
+        return
+    with open(target, "w", encoding="utf-8") as fh:
+        yield fh
+
+
 _XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
                            "\r": "&#13;"})
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
@@ -352,10 +366,10 @@ def xml_text(s: str) -> str:
     return _XML_INVALID.sub("\ufffd", s).translate(_XML_TEXT)
 
 
-def _write_xml(plan: ExportPlan, batches, tmp: Path) -> None:
+def _write_xml(plan: ExportPlan, batches, tmp: Path | io.TextIOBase) -> None:
     attr_type = dict(plan.attributes)
     a = xml_attr
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with _text_out(tmp) as fh:
         fh.write("<?xml version='1.0' encoding='UTF-8'?>\n<log>\n<object-types>\n")
         for t in plan.objects:
             fh.write(f'<object-type name="{a(t)}"><attributes/></object-type>\n')
@@ -491,15 +505,34 @@ _WRITERS = {"json": _write_json, "xml": _write_xml, "sqlite": _write_sqlite}
 
 def write_ocel(log: pa.Table | str | os.PathLike, out_path: str | os.PathLike, fmt: OcelFormat = "json", *,
                pseudonym_key: bytes | None = None) -> int:
-    """Write the log as OCEL 2.0 (``fmt``: json, xml or sqlite) atomically; return the number of events."""
+    """Write the log as OCEL 2.0 (``fmt``: json, xml or sqlite) atomically; return the number of events.
+
+    A name ending in ``.gz`` is gzip-compressed (JSON and XML; a SQLite database cannot be read compressed,
+    so such a name is refused). ``pseudonym_key`` pseudonymises customer ids that are not pseudonyms yet;
+    without it, the run's key (see ``engine.ingest.pseudonym.run_key``) is used.
+    """
     if fmt not in _WRITERS:
-        raise UsageError(f"Unknown OCEL format '{fmt}'", hint=f"Valid formats: {', '.join(FORMATS)}")
+        raise InputError(f"Unknown OCEL format '{fmt}'", field="fmt", hint=f"Valid formats: {', '.join(FORMATS)}")
+    compress = Path(out_path).name.lower().endswith(".gz")
+    if compress and fmt == "sqlite":
+        raise InputError("An OCEL SQLite database cannot be written gzip-compressed", path=str(out_path),
+                         field="out_path", hint="Give a name without .gz (e.g. log.sqlite), or export OCEL JSON "
+                                                "or XML, which can be compressed")
     schema, meta, batches = _open_source(log)
-    if pseudonym_key is None:
-        from engine.settings import Settings
-        key = Settings.from_env().pseudonym_key
-        pseudonym_key = key.encode() if key else None
     plan = plan_export(schema, meta, batches, pseudonym_key=pseudonym_key)
     with atomic_path(out_path) as tmp:
-        _WRITERS[fmt](plan, batches, tmp)
+        if compress:
+            with _gzip_text(tmp) as fh:
+                _WRITERS[fmt](plan, batches, fh)
+        else:
+            _WRITERS[fmt](plan, batches, tmp)
     return plan.n_events
+
+
+@contextmanager
+def _gzip_text(path: Path):
+    """A text stream that writes gzip (no name or time in the header, so the same log gives the same bytes)."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                compresslevel=GZIP_LEVEL) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
+        yield fh
