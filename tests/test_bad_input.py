@@ -215,6 +215,32 @@ def test_unknown_format_is_a_usage_error(in_tmp):
     fails(run("c.txt"), "Cannot tell the format of 'c.txt' from its extension", code=2)
 
 
+@pytest.mark.parametrize("name,content,fmt,field,needle", [
+    ("c.txt", HEADER.encode(), None, "format", "Give it with the format argument (amazon-connect, "),
+    ("c.csv", HEADER.encode(), "xyz", "format", "Unknown format 'xyz'"),
+    ("c.csv", b"PAR1\x00\x00", None, None, 'is a Parquet file, not CSV. Read it with format "parquet"'),
+    ("c.parquet", (HEADER + "c1,Q,2026-03-01T10:00:00Z,a\n").encode(), None, None, 'Give format "csv"'),
+    ("c.csv", b"a,b\n1,2\n", None, "case_id", "(under [columns], and pass it with the mapping argument)"),
+])
+def test_library_errors_name_arguments_not_command_line_flags(in_tmp, name, content, fmt, field, needle):
+    from engine.errors import InputError
+    Path(name).write_bytes(content)
+    with pytest.raises(InputError) as e:
+        ingest_to_log([name], "log.parquet", fmt=fmt)
+    assert e.value.field == field and needle in e.value.render() and "--" not in e.value.render()
+
+
+def test_strict_and_journey_window_errors_name_their_flags_on_the_command_line(in_tmp):
+    from engine.errors import InputError
+    Path("c.csv").write_text(HEADER + "c1,Q,yesterday,a\n")
+    with pytest.raises(InputError, match="run without the strict argument"):
+        ingest_to_log(["c.csv"], "log.parquet", options=ReadOptions(strict=True))
+    fails(run("c.csv", "--strict"), "Fix the record, or run without --strict to write refused records")
+    Path("c.csv").write_text(HEADER + "c1,Q,2026-03-01T10:00:00Z,a\n")
+    err = fails(run("c.csv", "--case", "journey", "--journey-days", "-1"), "got -1.0", code=2)
+    assert err.strip().endswith("Give --journey-days 7 (or set CXMINE_JOURNEY_DAYS)")
+
+
 def test_empty_required_values_and_end_before_start(in_tmp):
     Path("c.csv").write_text("case_id,activity,timestamp,end_timestamp\n"
                              ",Queue,2026-03-01T10:00:00Z,\n"

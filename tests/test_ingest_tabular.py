@@ -18,7 +18,8 @@ from engine.errors import InputError
 from engine.ingest import ReadOptions
 from engine.ingest.job import ingest_to_log
 from engine.ingest.mapping import load_mapping
-from engine.ingest.tabular import find_duplicates, parse_times
+from engine.ingest.duplicates import find_duplicates
+from engine.ingest.timestamps import NO_OFFSET, NONEXISTENT, UNPARSEABLE, parse_timestamps, problem_reason
 from engine.log.store import read_log
 
 DATA = Path(__file__).parent / "data" / "tabular"
@@ -264,7 +265,7 @@ def test_iso_parsing_matches_python(values):
         texts.append(s)
         delta = aware.astimezone(dt.timezone.utc).replace(tzinfo=None) - dt.datetime(1970, 1, 1)
         expect.append((delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000)
-    p = parse_times(pa.array(texts), "ISO8601", None)
+    p = parse_timestamps(pa.array(texts), "ISO8601", None)
     assert p.valid.all()
     assert p.values.tolist() == expect
 
@@ -272,28 +273,28 @@ def test_iso_parsing_matches_python(values):
 def test_iso_parsing_reports_each_failure_kind():
     texts = ["2026-03-01T10:00:00Z", "2026-02-30T10:00:00Z", "yesterday", "2026-03-01 10:00:00", None, "",
              "2026-03-29 01:30:00", "2026-10-25 01:30:00"]
-    p = parse_times(pa.array(texts), "ISO8601", "Europe/London")
+    p = parse_timestamps(pa.array(texts), "ISO8601", "Europe/London")
     assert p.valid.tolist() == [True, False, False, True, False, False, False, True]
     assert p.problem.tolist() == [0, 1, 1, 0, 0, 0, 3, 0]
     # 01:30 on 2026-10-25 happens twice in London: the earlier (BST) instant is taken
     assert p.values[7] == pd.Timestamp("2026-10-25T00:30:00Z").value
-    q = parse_times(pa.array(texts[:4]), "ISO8601", None)
+    q = parse_timestamps(pa.array(texts[:4]), "ISO8601", None)
     assert q.problem.tolist() == [0, 1, 1, 2]
 
 
 def test_pattern_and_epoch_formats():
-    p = parse_times(pa.array(["01/03/2026 10:00:00", "31/02/2026 10:00:00", "01/03/2026 10:00:00.250",
+    p = parse_timestamps(pa.array(["01/03/2026 10:00:00", "31/02/2026 10:00:00", "01/03/2026 10:00:00.250",
                               "29/02/2024 10:00:00", "1/3/2026 10:00:00"]), "%d/%m/%Y %H:%M:%S", "UTC")
     assert p.valid.tolist() == [True, False, False, True, True]
     assert p.values[4] == p.values[0]
-    zz = parse_times(pa.array(["31/04/2026 10:00:00 +0100", "30/04/2026 23:30:00 -0100"]), "%d/%m/%Y %H:%M:%S %z",
+    zz = parse_timestamps(pa.array(["31/04/2026 10:00:00 +0100", "30/04/2026 23:30:00 -0100"]), "%d/%m/%Y %H:%M:%S %z",
                      None)
     assert zz.valid.tolist() == [False, True] and zz.values[1] == pd.Timestamp("2026-05-01T00:30:00Z").value
-    f = parse_times(pa.array(["01/03/2026 10:00:00.250"]), "%d/%m/%Y %H:%M:%S.%f", "UTC")
+    f = parse_timestamps(pa.array(["01/03/2026 10:00:00.250"]), "%d/%m/%Y %H:%M:%S.%f", "UTC")
     assert f.values[0] == pd.Timestamp("2026-03-01T10:00:00.25Z").value
-    z = parse_times(pa.array(["01/03/2026 10:00:00 +0100"]), "%d/%m/%Y %H:%M:%S %z", None)
+    z = parse_timestamps(pa.array(["01/03/2026 10:00:00 +0100"]), "%d/%m/%Y %H:%M:%S %z", None)
     assert z.valid[0] and z.values[0] == pd.Timestamp("2026-03-01T09:00:00Z").value
-    e = parse_times(pa.array(["1772359200000", "1772359200000.5", "abc", "99999999999999999"]), "epoch_ms", None)
+    e = parse_timestamps(pa.array(["1772359200000", "1772359200000.5", "abc", "99999999999999999"]), "epoch_ms", None)
     assert e.valid.tolist() == [True, True, False, False]
     assert e.values[0] == pd.Timestamp("2026-03-01T10:00:00Z").value and e.values[1] == e.values[0] + 500_000
 
@@ -361,3 +362,18 @@ def test_million_event_csv_with_bad_rows(tmp_path):
     summary, log = ingest(tmp_path, [csv_path])
     assert (summary.records_read, summary.records_rejected, summary.events) == (1_000_002, 2, 1_000_000)
     assert log.num_rows == 1_000_000
+
+
+def test_timestamp_parser_takes_plain_strings_and_names_each_problem():
+    texts = ["2026-03-01T10:00:00+01:00", None, "yesterday", "2026-03-29 01:30:00", "2026-03-01 10:00:00"]
+    p = parse_timestamps(texts, "ISO8601", "Europe/London")
+    assert p.valid.tolist() == [True, False, False, False, True]
+    assert p.problem.tolist() == [0, 0, UNPARSEABLE, NONEXISTENT, 0]
+    arr = p.to_arrow()
+    assert arr.null_count == 3 and arr[0].value == pd.Timestamp("2026-03-01T09:00:00Z").value
+    assert parse_timestamps(np.array(texts, dtype=object), "ISO8601", None).problem[4] == NO_OFFSET
+    assert problem_reason(UNPARSEABLE, "yesterday", "start", "ISO8601", None) == (
+        "unparseable timestamp 'yesterday' in column 'start' (expected ISO 8601, e.g. 2026-03-01T09:30:00+01:00)")
+    assert "does not exist in Europe/London" in problem_reason(NONEXISTENT, "x", "start", "ISO8601", "Europe/London")
+    epoch = parse_timestamps(np.array([1772359200, 0]), "epoch_s")
+    assert epoch.values[0] == pd.Timestamp("2026-03-01T10:00:00Z").value

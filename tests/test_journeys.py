@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.errors import UsageError
+from engine.errors import InputError
 from engine.ingest.journeys import to_journeys
 
 DAY = 86_400 * 10**9
@@ -53,8 +53,9 @@ def test_window_is_measured_from_the_end_of_the_previous_contact():
 
 
 def test_bad_window():
-    with pytest.raises(UsageError):
+    with pytest.raises(InputError) as e:
         to_journeys(_table([("a", 0, None, "c", None)]), -1)
+    assert e.value.field == "journey_days" and "--" not in e.value.render()
 
 
 def _twin(contacts: dict[str, tuple[float, float, str | None, str | None]], window: float) -> dict[str, str]:

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from engine.cli import echo_json, json_option, main, progress, quiet_option
+from engine.errors import EngineError, InputError, UsageError
+
+# library arguments named in error hints ('format "csv"', "the strict argument") -> this command's flags
+_FLAGS = {"format": "--format", "mapping": "--mapping FILE", "strict": "--strict", "timezone": "--timezone",
+          "journey_days": "--journey-days", "case_object": "--case-object"}
+# an InputError about one of these arguments (not about a file) is a usage error of the command line
+_ARGUMENT_FIELDS = ("format", "timezone", "journey_days")
+
+
+def _with_flags(exc: EngineError) -> EngineError:
+    """The library's error with its argument names as flags; a bad argument value becomes a usage error."""
+    hint = exc.hint
+    if hint:
+        for name, flag in _FLAGS.items():
+            hint = re.sub(rf'\b{name} "([^"]*)"', lambda m, f=flag.split()[0]: f"{f} {m.group(1)}", hint)
+            hint = re.sub(rf"\b(?:the |a )?{name} argument\b", flag, hint)
+    kind = type(exc)
+    if isinstance(exc, InputError) and exc.field in _ARGUMENT_FIELDS and exc.path is None:
+        kind = UsageError
+        if exc.field == "journey_days":
+            hint = f"{hint} (or set CXMINE_JOURNEY_DAYS)"
+    return kind(exc.message, path=exc.path, line=exc.line, field=exc.field, hint=hint)
 
 
 @main.command()
@@ -38,21 +62,11 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
         cxmine ingest eventlogs/callcenter/calls.csv \\
             --mapping eventlogs/callcenter/mapping.toml -o calls.parquet
     """
-    from engine.ingest import ReadOptions
-    from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping, with_timezone
-    from engine.settings import Settings
-
-    settings = Settings.from_env()
-    loaded = load_mapping(mapping) if mapping else None
-    if timezone:
-        loaded = with_timezone(loaded, timezone)
-    options = ReadOptions(mapping=loaded, strict=strict,
-                          case_object=case_object,
-                          pseudonym_key=settings.pseudonym_key.encode() if settings.pseudonym_key else None)
-    progress(f"ingesting {len(inputs)} file(s)", quiet)
-    summary = ingest_to_log(list(inputs), output, fmt=fmt, options=options, case_notion=case_notion,
-                            journey_days=journey_days or settings.journey_days)
+    try:
+        summary = _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output,
+                              quiet)
+    except EngineError as exc:
+        raise _with_flags(exc) from exc
     for w in summary.warnings:
         click.echo(f"Warning: {w}", err=True)
     if as_json:
@@ -67,6 +81,24 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
     click.echo(f"activities       {summary.activities}")
     click.echo(f"time span        {summary.first_event} .. {summary.last_event}")
     click.echo(f"log              {summary.output}")
+
+
+def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, quiet):
+    from engine.ingest import ReadOptions
+    from engine.ingest.job import ingest_to_log
+    from engine.ingest.mapping import load_mapping, with_timezone
+    from engine.settings import Settings
+
+    settings = Settings.from_env()
+    loaded = load_mapping(mapping) if mapping else None
+    if timezone:
+        loaded = with_timezone(loaded, timezone)
+    options = ReadOptions(mapping=loaded, strict=strict,
+                          case_object=case_object,
+                          pseudonym_key=settings.pseudonym_key.encode() if settings.pseudonym_key else None)
+    progress(f"ingesting {len(inputs)} file(s)", quiet)
+    return ingest_to_log(list(inputs), output, fmt=fmt, options=options, case_notion=case_notion,
+                         journey_days=journey_days or settings.journey_days)
 
 
 @main.command()

@@ -19,7 +19,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,9 @@ def detect_format(path: Path) -> str:
         return "ocel-json" if "ocel" in name else "jsonl"
     if name.endswith(".xml"):
         return "ocel-xml"
-    raise UsageError(
-        f"Cannot tell the format of '{path}' from its extension",
-        hint=f"Give it with --format ({', '.join(sorted(_load_readers()))})")
+    raise InputError(
+        f"Cannot tell the format of '{path}' from its extension", field="format",
+        hint=f"Give it with the format argument ({', '.join(sorted(_load_readers()))})")
 
 
 def _load_readers() -> dict[str, Reader]:
@@ -117,5 +117,6 @@ def read_input(path: str | os.PathLike, fmt: str | None = None, options: ReadOpt
         raise InputError("Input is a folder, expected a file", path=str(path))
     fmt = fmt or detect_format(path)
     if fmt not in readers:
-        raise UsageError(f"Unknown format '{fmt}'", hint=f"Valid formats: {', '.join(sorted(readers))}")
+        raise InputError(f"Unknown format '{fmt}'", field="format",
+                         hint=f"Valid formats: {', '.join(sorted(readers))}")
     return readers[fmt](path, options or ReadOptions())

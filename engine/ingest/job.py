@@ -127,7 +127,8 @@ def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *,
         if options.strict and res.rejects:
             r = _first_reject(res)
             raise InputError(f"Refused record: {r.reason}", path=r.source, line=r.line,
-                             hint="Fix the record, or run without --strict to write refused records to the rejects file")
+                             hint="Fix the record, or run without the strict argument to write refused records to "
+                                  "the rejects file")
         results.append(res)
     if not any(r.table.num_rows for r in results):
         raise _nothing_accepted(results, inputs)

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import UsageError
+from engine.errors import InputError
 
 LINK_COLUMNS = ("previous_contact_id", "initial_contact_id")
 NS_PER_DAY = 86_400 * 10**9
@@ -60,8 +60,8 @@ def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def to_journeys(table: pa.Table, window_days: float = 7.0) -> pa.Table:
     """Regroup a contact log into journeys (see module docstring); returns an unsorted table."""
     if window_days is None or not np.isfinite(window_days) or window_days < 0:
-        raise UsageError(f"Journey window must be a non-negative number of days, got {window_days}",
-                         hint="Give --journey-days 7 (or set CXMINE_JOURNEY_DAYS)")
+        raise InputError(f"Journey window must be a non-negative number of days, got {window_days}",
+                         field="journey_days", hint="Give journey_days \"7\"")
     n_rows = table.num_rows
     case = _strings(table.column("case_id"))
     if n_rows == 0:
