@@ -13,7 +13,7 @@ from engine.errors import EngineError, InputError, UsageError
 _FLAGS = {"format": "--format", "mapping": "--mapping FILE", "strict": "--strict", "timezone": "--timezone",
           "journey_days": "--journey-days", "case_object": "--case-object"}
 # an InputError about one of these arguments (not about a file) is a usage error of the command line
-_ARGUMENT_FIELDS = ("format", "timezone", "journey_days")
+_ARGUMENT_FIELDS = ("format", "timezone", "journey_days", "case_object")
 
 
 def _with_flags(exc: EngineError) -> EngineError:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
 
 #: column of the flattened log for objects of a known type related to an event
@@ -210,7 +210,7 @@ def parse_json(path: Path, case_object: str | None) -> OcelContent:
             or not isinstance(doc.get("objects", []), list):
         keys = ", ".join(map(str, doc)) if isinstance(doc, dict) else type(doc).__name__
         raise InputError(f"Not an OCEL 2.0 JSON file: expected an object with 'events' and 'objects' (found {keys})",
-                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose the format with --format")
+                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose another format argument")
     c.object_types = _declared(doc.get("objectTypes"), path, "objectTypes")
     c.event_types = _declared(doc.get("eventTypes"), path, "eventTypes")
     return c
@@ -268,7 +268,7 @@ def parse_xml(path: Path, case_object: str | None) -> OcelContent:
                         if etree.QName(el).localname != "log":
                             raise InputError(f"Not an OCEL 2.0 XML file: the root element is "
                                              f"<{etree.QName(el).localname}>, expected <log>", path=str(path),
-                                             hint="Give an OCEL 2.0 XML file, or choose the format with --format")
+                                             hint="Give an OCEL 2.0 XML file, or choose another format argument")
                     elif depth == 2:
                         section = etree.QName(el).localname
                         sections.add(section)
@@ -294,7 +294,7 @@ def parse_xml(path: Path, case_object: str | None) -> OcelContent:
         raise InputError(f"Cannot read the file: {exc}", path=str(path)) from exc
     if not ({"events", "objects"} & sections):
         raise InputError("Not an OCEL 2.0 XML file: <log> has no <objects> or <events>", path=str(path),
-                         hint="If this is an XES log, ingest it with --format xes")
+                         hint='If this is an XES log, ingest it with format "xes"')
     return c
 
 
@@ -368,7 +368,7 @@ def parse_sqlite(path: Path, case_object: str | None) -> OcelContent:
     with open(path, "rb") as fh:
         if fh.read(16) != b"SQLite format 3\x00":
             raise InputError("Not an SQLite database", path=str(path),
-                             hint="Give an OCEL 2.0 SQLite file, or choose the format with --format")
+                             hint="Give an OCEL 2.0 SQLite file, or choose another format argument")
     try:
         con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -480,7 +480,7 @@ def parse_times(values: list, timezone: str | None) -> tuple[np.ndarray, np.ndar
             try:
                 local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
             except Exception as exc:  # pandas raises several types for an unknown zone
-                raise UsageError(f"Unknown time zone '{timezone}'",
+                raise InputError(f"Unknown time zone '{timezone}'", field="timezone",
                                  hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
             out[naive] = local.dt.tz_convert("UTC")
         else:
@@ -546,11 +546,11 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     available = ", ".join(f"{t} ({n} object{'' if n == 1 else 's'})" for t, n in sorted(counts.items())) or "none"
     case_object = options.case_object
     if not case_object:
-        raise UsageError(f"OCEL input needs the object type whose objects become cases (available: {available})",
-                         hint="Give it with --case-object TYPE")
+        raise InputError(f"OCEL input needs the object type whose objects become cases (available: {available})",
+                         field="case_object", hint="Name it with the case_object argument")
     if case_object not in counts:
-        raise UsageError(f"Object type '{case_object}' is not in {path} (available: {available})",
-                         hint="Give one of them with --case-object TYPE")
+        raise InputError(f"Object type '{case_object}' is not in {path} (available: {available})",
+                         field="case_object", hint="Name one of them with the case_object argument")
     timezone = (options.mapping or {}).get("timezone")
     n = len(c.event_ids)
     reasons: dict[int, str] = dict(c.rejects)
