@@ -35,13 +35,15 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
+from engine.ingest.timestamps import parse_timestamps
 
 #: column of the flattened log for objects of a known type related to an event
 OBJECT_COLUMNS = {"customer": "customer_id", "agent": "resource", "queue": "queue", "team": "team",
@@ -465,29 +467,21 @@ def _columns(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- flattening
 
 def parse_times(values: list, timezone: str | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(int64 ns UTC, parsed mask, count of times without offset) for ISO 8601 strings."""
-    s = pd.Series(values, dtype="object").where(pd.Series([isinstance(v, str) for v in values], dtype=bool))
-    s = s.str.strip()
-    has_offset = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
-    naive = s.notna() & ~has_offset
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(s[has_offset], format="ISO8601", utc=True, errors="coerce")
-    n_naive = int(naive.sum())
-    if n_naive:
-        local = pd.to_datetime(s[naive], format="ISO8601", errors="coerce")
-        if timezone:
-            try:
-                local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            except Exception as exc:  # pandas raises several types for an unknown zone
-                raise InputError(f"Unknown time zone '{timezone}'", field="timezone",
-                                 hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
-            out[naive] = local.dt.tz_convert("UTC")
-        else:
-            out[naive] = local.dt.tz_localize("UTC")
-    ok = out.notna().to_numpy()
-    ns = out.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return ns, ok, n_naive
+    """(int64 ns UTC, parsed mask, count of times without offset) for ISO 8601 strings.
+
+    A time without an offset is read in ``timezone``, or as UTC when none is given.
+    """
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(f"Unknown time zone '{timezone}'", field="timezone",
+                             hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
+    text = pc.utf8_trim_whitespace(pa.array([v if isinstance(v, str) else None for v in values], pa.string()))
+    has_offset = pc.fill_null(pc.match_substring_regex(text, r"(?:Z|[+-]\d\d:?\d\d)$"), False)
+    n_naive = len(text) - text.null_count - int(pc.sum(has_offset).as_py() or 0)
+    parsed = parse_timestamps(text, "ISO8601", timezone or "UTC")
+    return parsed.values, parsed.valid, n_naive
 
 
 def _typed(values: list, declared: str, timezone: str | None) -> pa.Array:

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from engine.ingest import ReadOptions, Reject
 from engine.ingest.json_records import JsonRecords, load_json_records
+from engine.ingest.timestamps import parse_timestamps
 from engine.ingest.pseudonym import pseudonymise, pseudonymise_value, run_key
 
 TS = pa.timestamp("ns", tz="UTC")
@@ -100,14 +101,11 @@ def col_or_null(table: pa.Table, *names: str, type_: pa.DataType = pa.string()) 
     return pa.nulls(table.num_rows, type_)
 
 
-_ISO = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})$"
-
-
 def parse_times(table: pa.Table, *names: str) -> tuple[pa.Array, pa.Array]:
     """(timestamps ns UTC, bad mask): bad where a value is present but not an ISO 8601 time with zone.
 
-    pyarrow.json already turns ``...Z`` strings into zone-less timestamps (UTC);
-    those are taken as UTC.
+    Text goes through ``engine.ingest.timestamps``; pyarrow.json already turns ``...Z`` strings
+    into zone-less timestamps (UTC), which are taken as UTC; numbers are epoch seconds or milliseconds.
     """
     lower = {n.lower(): n for n in table.column_names}
     real = next((n if n in table.column_names else lower.get(n.lower()) for n in names
@@ -117,24 +115,17 @@ def parse_times(table: pa.Table, *names: str) -> tuple[pa.Array, pa.Array]:
         return pa.nulls(n, TS), pa.array(np.zeros(n, bool))
     col = table.column(real).combine_chunks()
     t = col.type
-    if pa.types.is_timestamp(t):
-        out = col if t.tz is not None else pc.assume_timezone(col, "UTC")
-        return out.cast(TS), pa.array(np.zeros(n, bool))
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         # epoch milliseconds (Lambda media streams) when large, else seconds
         vals = pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
         scale = np.where(np.abs(vals) > 1e11, 1e6, 1e9)
         ns = pa.array(np.nan_to_num(vals * scale).astype(np.int64), mask=np.isnan(vals))
         return ns.cast(TS), pa.array(np.zeros(n, bool))
-    if not pa.types.is_string(t):
+    if not (pa.types.is_timestamp(t) or pa.types.is_string(t) or pa.types.is_large_string(t)):
         col = pc.cast(col, pa.string())
-    ok = pc.match_substring_regex(col, _ISO)
-    present = pc.is_valid(col)
-    bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
-    good = pc.if_else(pc.fill_null(ok, False), col, pa.nulls(n, pa.string()))
-    good = pc.replace_substring_regex(good, r"^(\d{4}-\d{2}-\d{2}) ", r"\1T")
-    good = pc.replace_substring_regex(good, r"([+-]\d{2})(\d{2})$", r"\1:\2")
-    return pc.cast(good, TS), bad
+    parsed = parse_timestamps(col, "ISO8601", "UTC" if pa.types.is_timestamp(t) else None)
+    bad = col.is_valid().to_numpy(zero_copy_only=False) & ~parsed.valid
+    return parsed.to_arrow(), pa.array(bad)
 
 
 def as_bool_mask(arr: pa.Array) -> np.ndarray:
