@@ -534,23 +534,75 @@ def _strip_prefixes(c: OcelContent) -> dict[str, str]:
 
 def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     """The flattened log on ``options.case_object`` with one Reject per refused OCEL event."""
+    counts = _case_object_counts(c, path, options.case_object)
+    case_object = options.case_object
+    timezone = (options.mapping or {}).get("timezone")
+    n = len(c.event_ids)
+    ns, ok, n_naive = parse_times(c.event_times, timezone)
+    reasons = _event_reasons(c, ok, timezone)
+    warnings = list(c.warnings)
+    if n_naive:
+        warnings.append(f"{n_naive} time(s) in {path.name} carry no UTC offset; read as "
+                        + (f"local time in {timezone}" if timezone else
+                           "UTC (give timezone in a mapping file to read them as local time)"))
+    shown = _strip_prefixes(c)
+    case_rows, others = _relations(c, case_object, reasons, shown, warnings)
+    rows = np.asarray([r[0] for r in case_rows], dtype=np.int64)
+    columns: dict[str, pa.Array] = {
+        "case_id": pa.array([shown.get(r[1], r[1]) for r in case_rows], pa.string()),
+        "activity": pa.array([c.event_types_of[k] for k in rows.tolist()], pa.string()),
+        "timestamp": pa.array(ns[rows], pa.int64()).cast(_TS),
+        "ocel_event_id": pa.array([c.event_ids[k] for k in rows.tolist()], pa.string()),
+        "ocel_qualifier": pa.array([r[2] for r in case_rows], pa.string()),
+    }
+    columns.update(_event_attribute_columns(c, rows, timezone, warnings))
+    for otype, per_event in others.items():
+        target = OBJECT_COLUMNS.get(otype, "object:" + otype)
+        if target in columns:
+            target = "object:" + otype
+        columns[target] = pa.array(per_event[rows].tolist(), pa.string())
+    # the case object's attributes
+    oattr_types = c.object_types.get(case_object, {})
+    anames: dict[str, None] = {}
+    for attrs in c.object_attributes.values():
+        for name in attrs:
+            anames.setdefault(name, None)
+    for name in anames:
+        values = [c.object_attributes.get(r[1], {}).get(name) for r in case_rows]
+        columns["case:" + name] = _typed(values, oattr_types.get(name, "string"), timezone)
+    table = pa.table(columns)
+    table, key_warning = _pseudonymise(table, case_object, options)
+    if key_warning:
+        warnings.append(key_warning)
+    rejects = [Reject(str(path), c.event_lines[k] if c.event_lines[k] >= 0 else None, reason,
+                      c.event_records.get(k) or _clip(f"id={c.event_ids[k]!r} type={c.event_types_of[k]!r} "
+                                                      f"time={c.event_times[k]!r}"))
+               for k, reason in sorted(reasons.items())]
+    metadata = {"ocel": {"case_object": case_object, "object_types": counts, "events": n,
+                         "flattened_events": table.num_rows}}
+    return ReadResult(table=table, records_read=n, rejects=rejects, warnings=warnings, metadata=metadata)
+
+
+def _case_object_counts(c: OcelContent, path: Path, case_object: str | None) -> dict[str, int]:
+    """Objects per type (declared types too); a missing or unknown case object type is refused, listing them."""
     counts: dict[str, int] = {t: 0 for t in c.object_types}       # declared types, even without objects
     for t in c.object_type_of.values():
         counts[t] = counts.get(t, 0) + 1
     available = ", ".join(f"{t} ({n} object{'' if n == 1 else 's'})" for t, n in sorted(counts.items())) or "none"
-    case_object = options.case_object
     if not case_object:
         raise InputError(f"OCEL input needs the object type whose objects become cases (available: {available})",
                          field="case_object", hint="Name it with the case_object argument")
     if case_object not in counts:
         raise InputError(f"Object type '{case_object}' is not in {path} (available: {available})",
                          field="case_object", hint="Name one of them with the case_object argument")
-    timezone = (options.mapping or {}).get("timezone")
-    n = len(c.event_ids)
+    return counts
+
+
+def _event_reasons(c: OcelContent, ok: np.ndarray, timezone: str | None) -> dict[int, str]:
+    """Why each refused event is refused (structure, id, type, time), by event index."""
     reasons: dict[int, str] = dict(c.rejects)
-    ns, ok, n_naive = parse_times(c.event_times, timezone)
     seen_ids: set[str] = set()
-    for k in range(n):
+    for k in range(len(c.event_ids)):
         if k in reasons:
             continue
         eid, etype, time = c.event_ids[k], c.event_types_of[k], c.event_times[k]
@@ -566,13 +618,14 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
             reasons[k] = f"time '{time}' is not an ISO 8601 date-time" + (f" in {timezone}" if timezone else "")
         if eid:
             seen_ids.add(eid)
-    warnings = list(c.warnings)
-    if n_naive:
-        warnings.append(f"{n_naive} time(s) in {path.name} carry no UTC offset; read as "
-                        + (f"local time in {timezone}" if timezone else
-                           "UTC (give timezone in a mapping file to read them as local time)"))
-    shown = _strip_prefixes(c)
-    # case relations (one per event and case object, first qualifier) and other related objects
+    return reasons
+
+
+def _relations(c: OcelContent, case_object: str, reasons: dict[int, str], shown: dict[str, str],
+               warnings: list[str]) -> tuple[list[tuple[int, str, str | None]], dict[str, np.ndarray]]:
+    """(case relations (event, object, qualifier), one per event and case object, sorted by event; per other
+    object type, the related objects of each event joined). An event related to no case object is refused."""
+    n = len(c.event_ids)
     rel_e = np.frombuffer(c.rel_event, dtype=np.int64) if len(c.rel_event) else np.zeros(0, np.int64)
     unknown = 0
     case_rows: list[tuple[int, str, str | None]] = []
@@ -604,19 +657,19 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         if k not in reasons and k not in related:
             reasons[k] = f"event not related to any object of type '{case_object}'"
     case_rows.sort(key=lambda r: r[0])
-    rows = np.asarray([r[0] for r in case_rows], dtype=np.int64)
-    columns: dict[str, pa.Array] = {
-        "case_id": pa.array([shown.get(r[1], r[1]) for r in case_rows], pa.string()),
-        "activity": pa.array([c.event_types_of[k] for k in rows.tolist()], pa.string()),
-        "timestamp": pa.array(ns[rows], pa.int64()).cast(_TS),
-        "ocel_event_id": pa.array([c.event_ids[k] for k in rows.tolist()], pa.string()),
-        "ocel_qualifier": pa.array([r[2] for r in case_rows], pa.string()),
-    }
-    # event attributes, typed by their declared type (one type per name; text where types disagree)
+    return case_rows, others
+
+
+def _event_attribute_columns(c: OcelContent, rows: np.ndarray, timezone: str | None,
+                             warnings: list[str]) -> dict[str, pa.Array]:
+    """Event attributes of the flattened rows, typed by their declared type (one type per name; text where
+    types disagree); a name that is a reserved column is kept as ``event:<name>``."""
+    n = len(c.event_ids)
     declared: dict[str, str] = {}
     for attrs in c.event_types.values():
         for name, t in attrs.items():
             declared[name] = t if declared.get(name, t) == t else "string"
+    columns: dict[str, pa.Array] = {}
     for name, idx in c.attr_event.items():
         full = np.full(n, None, dtype=object)
         full[np.frombuffer(idx, dtype=np.int64)] = c.attr_value[name]
@@ -631,31 +684,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         if target != name and name in RESERVED:
             warnings.append(f"event attribute '{name}' is a reserved column name; kept as '{target}'")
         columns[target] = col
-    for otype, per_event in others.items():
-        target = OBJECT_COLUMNS.get(otype, "object:" + otype)
-        if target in columns:
-            target = "object:" + otype
-        columns[target] = pa.array(per_event[rows].tolist(), pa.string())
-    # the case object's attributes
-    oattr_types = c.object_types.get(case_object, {})
-    anames: dict[str, None] = {}
-    for attrs in c.object_attributes.values():
-        for name in attrs:
-            anames.setdefault(name, None)
-    for name in anames:
-        values = [c.object_attributes.get(r[1], {}).get(name) for r in case_rows]
-        columns["case:" + name] = _typed(values, oattr_types.get(name, "string"), timezone)
-    table = pa.table(columns)
-    table, key_warning = _pseudonymise(table, case_object, options)
-    if key_warning:
-        warnings.append(key_warning)
-    rejects = [Reject(str(path), c.event_lines[k] if c.event_lines[k] >= 0 else None, reason,
-                      c.event_records.get(k) or _clip(f"id={c.event_ids[k]!r} type={c.event_types_of[k]!r} "
-                                                      f"time={c.event_times[k]!r}"))
-               for k, reason in sorted(reasons.items())]
-    metadata = {"ocel": {"case_object": case_object, "object_types": counts, "events": n,
-                         "flattened_events": table.num_rows}}
-    return ReadResult(table=table, records_read=n, rejects=rejects, warnings=warnings, metadata=metadata)
+    return columns
 
 
 def _pseudonymise(table: pa.Table, case_object: str, options: ReadOptions) -> tuple[pa.Table, str | None]:
