@@ -92,7 +92,7 @@ from engine.ingest.json_records import sniff_vendor  # noqa: F401  (engine.inges
 from engine.ingest.pseudonym import pseudonymise
 from engine.ingest.vendor_events import (
     NAT, PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, as_bool_mask, as_int64, col_or_null, empty_events,
-    empty_to_null, fill_from_attributes, join_leg_columns, latest_copies, open_export, parse_step_trail, parse_times, reject_records,
+    empty_to_null, fill_from_attributes, join_leg_columns, latest_copies, open_export, parse_step_trail, parse_times,
     scrub_column)
 
 MERGED_METHODS = ("TRANSFER", "QUEUE_TRANSFER", "MONITOR")
@@ -227,29 +227,28 @@ _INIT, _DISC, _SYS, _ENQ, _DEQ, _AGENT, _ACWS, _ACWE, _XFER = CTR_TIMES
 
 def read_contact_records(path: Path, options: ReadOptions) -> ReadResult:
     """Contact records (CTR) of one export into canonical events (see the module docstring)."""
-    key, recs, rejects, warnings = open_export(path, options, "Amazon Connect contact records")
-    table, n = recs.table, recs.table.num_rows
-    meta = {"source_format": "amazon-connect"}
-    if n == 0:
-        return ReadResult(empty_events(), len(rejects), rejects, warnings, meta)
+    export = open_export(path, options, "Amazon Connect contact records", "amazon-connect")
+    table, key = export.table, export.key
+    if table.num_rows == 0:
+        return export.result()
     contact = empty_to_null(col_or_null(table, "ContactId"))
     parsed = {name: parse_times(table, name) for name in CTR_TIMES}
     times = {name: as_int64(ts) for name, (ts, _) in parsed.items()}
     reason = _record_reasons(table, contact, parsed, times)
-    reason = pc.coalesce(reason, _duplicate_reason(contact, reason, as_int64(parse_times(table, "LastUpdateTimestamp")[0])))
+    updated = as_int64(parse_times(table, "LastUpdateTimestamp")[0])
+    reason = pc.coalesce(reason, _duplicate_reason(contact, reason, updated))
     trail, reason = _step_trails(table, reason)
-    refused, ok = reject_records(reason.to_pylist(), recs, key, str(path))
-    rejects += refused
+    ok = export.refuse(reason.to_pylist())
     trail.has[~ok] = False
     if not ok.any():
-        return ReadResult(empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+        return export.result()
     # legs -> cases: the chains are resolved over the whole file, then whole cases are turned into
     # events a chunk at a time, which bounds memory
     parts = [_chunk_events(table, keep, contact, times, trail, key) for keep in _case_chunks(table, contact, ok)]
     parts = [t for t in parts if t.num_rows]
     out = pa.concat_tables(parts, promote_options="permissive") if parts else empty_events()
-    meta["contact_records"] = int(ok.sum())
-    return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
+    export.meta["contact_records"] = int(ok.sum())
+    return export.result(out)
 
 
 def _record_reasons(table: pa.Table, contact: pa.Array, parsed: dict, times: dict[str, np.ndarray]) -> pa.Array:
@@ -546,11 +545,10 @@ EVENT_TIMES = {"INITIATED": ("initiationTimestamp",), "CONNECTED_TO_SYSTEM": ("c
 
 def read_contact_events(path: Path, options: ReadOptions) -> ReadResult:
     """EventBridge contact events of one export into canonical events, one contact leg's messages merged."""
-    key, recs, rejects, warnings = open_export(path, options, "Amazon Connect contact events")
-    table, n = recs.table, recs.table.num_rows
-    meta = {"source_format": "amazon-connect-events"}
-    if n == 0:
-        return ReadResult(empty_events(), len(rejects), rejects, warnings, meta)
+    export = open_export(path, options, "Amazon Connect contact events", "amazon-connect-events")
+    table = export.table
+    if table.num_rows == 0:
+        return export.result()
     # unwrap the EventBridge envelope: fields under detail.* win
     names = {c: c[len("detail."):] for c in table.column_names if c.startswith("detail.")}
     if names:
@@ -559,16 +557,14 @@ def read_contact_events(path: Path, options: ReadOptions) -> ReadResult:
     contact = empty_to_null(col_or_null(table, "contactId"))
     etype = pc.utf8_upper(col_or_null(table, "eventType"))
     reason, when, at = _message_reasons(table, contact, etype)
-    refused, ok = reject_records(reason.to_pylist(), recs, key, str(path))
-    rejects += refused
-    keep = np.flatnonzero(ok)
+    keep = np.flatnonzero(export.refuse(reason.to_pylist()))
     if not len(keep):
-        return ReadResult(empty_events(), n + len(recs.rejects), rejects, warnings, meta)
-    meta["contact_events"] = int(len(keep))
+        return export.result()
+    export.meta["contact_events"] = int(len(keep))
     events = _merged_leg_events(table.take(pa.array(keep)), contact.take(pa.array(keep)),
                                 etype.to_numpy(zero_copy_only=False)[keep], {k: v[keep] for k, v in when.items()},
-                                at[keep], key)
-    return ReadResult(events, n + len(recs.rejects), rejects, warnings, meta)
+                                at[keep], export.key)
+    return export.result(events)
 
 
 def _message_reasons(table: pa.Table, contact: pa.Array, etype: pa.Array):

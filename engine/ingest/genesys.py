@@ -68,12 +68,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
+from engine.ingest import ReadOptions, ReadResult, register_reader
 from engine.ingest.pseudonym import pseudonymise
 from engine.ingest.vendor_events import (
-    NAT, PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, as_bool_mask, as_int64, col_or_null, empty_events,
-    empty_to_null, fill_from_attributes, latest_copies, open_export, parse_step_trail, parse_times, reject_records,
-    scrub_column)
+    NAT, PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, VendorExport, as_bool_mask, as_int64, col_or_null,
+    empty_to_null, fill_from_attributes, latest_copies, open_export, parse_step_trail, parse_times, scrub_column)
 
 PURPOSES = ("customer", "external", "ivr", "workflow", "botflow", "bot", "acd", "agent", "user")
 SEGMENT_TYPES = ("interact", "alert", "hold", "wrapup", "dialing", "contacting", "delay", "ivr")
@@ -112,35 +111,30 @@ def _struct_table(struct: pa.Array) -> pa.Table:
 
 
 def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
-    key, recs, rejects, warnings = open_export(path, options, "Genesys Cloud conversation details",
-                                               unwrap=("conversations",), keep_lists=("participants",))
-    table, src = recs.table, str(path)
+    """Conversation details of one export into canonical events (see the module docstring)."""
+    export = open_export(path, options, "Genesys Cloud conversation details", "genesys",
+                         unwrap=("conversations",), keep_lists=("participants",))
+    table = export.table
     n = table.num_rows
-    meta = {"source_format": "genesys"}
     if n == 0:
-        return ReadResult(empty_events(), len(rejects), rejects, warnings, meta)
+        return export.result()
     conv_id = empty_to_null(col_or_null(table, "conversationId"))
-    reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
-        "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
-    has_parts = "participants" in table.column_names and \
-        (pa.types.is_list(table.column("participants").type))
-    if not has_parts:
-        reason = pc.coalesce(reason, pa.array(["conversation without participants"] * n))
-        rejects += reject_records(reason.to_pylist(), recs, key, src)[0]
-        return ReadResult(empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+    if not ("participants" in table.column_names and pa.types.is_list(table.column("participants").type)):
+        reason = pc.if_else(pc.is_null(conv_id), pa.scalar("not a conversation detail record: no conversationId"),
+                            pa.scalar("conversation without participants"))
+        export.refuse(reason.to_pylist())
+        return export.result()
     # duplicates over the whole file; then conversations are independent and are read in chunks
     conv_end, _ = parse_times(table, "conversationEnd")
     dup = _duplicates(conv_id, as_int64(conv_end))
     tables, n_ok = [], 0
     for lo in range(0, n, CHUNK):
-        part, rej, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], recs, key, src)
-        rejects += rej
+        part, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], export)
         n_ok += k
         if part is not None and part.num_rows:
             tables.append(part)
-    out = pa.concat_tables(tables, promote_options="permissive") if tables else empty_events()
-    meta["conversations"] = n_ok
-    return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
+    export.meta["conversations"] = n_ok
+    return export.result(pa.concat_tables(tables, promote_options="permissive") if tables else None)
 
 
 def _duplicates(conv_id: pa.Array, conv_end: np.ndarray) -> np.ndarray:
@@ -205,15 +199,16 @@ class _Conversations:
         return np.isin(self.p_code, [PURPOSES.index("customer"), PURPOSES.index("external")])
 
 
-def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: bytes,
-                        src: str) -> tuple[pa.Table | None, list[Reject], int]:
-    """Events of conversations table[...] (rows lo.. of the file), their rejects, and how many were accepted."""
+def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray,
+                        export: VendorExport) -> tuple[pa.Table | None, int]:
+    """Events of conversations table[...] (rows lo.. of the file) and how many were accepted; the others are
+    refused in ``export``."""
     conv_id = empty_to_null(col_or_null(table, "conversationId"))
     c = _Conversations.of(table)
     reason, trails = _conversation_reasons(c, conv_id, dup)
-    rejects, ok = reject_records(reason.to_pylist(), recs, key, src, first=lo)
+    ok = export.refuse(reason.to_pylist(), first=lo)
     if not ok.any():
-        return None, rejects, 0
+        return None, 0
     has_trail = np.zeros(c.n, bool)
     has_trail[c.p_conv[as_bool_mask(pc.is_valid(c.p_attr[STEP_ATTRIBUTE]))]] = True
     parts, conv_queue = _segment_events(c, ok[c.g_conv] & ~has_trail[c.g_conv])
@@ -226,7 +221,7 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
                   team=a["team"].take(carrier), site=a["site"].take(carrier), shift=a["shift"].take(carrier),
                   **trail_cols)
     rows, events = parts.build()
-    return fill_from_attributes(_conversation_columns(table, c, conv_id, events, rows, key)), rejects, int(ok.sum())
+    return fill_from_attributes(_conversation_columns(table, c, conv_id, events, rows, export.key)), int(ok.sum())
 
 
 def _conversation_reasons(c: _Conversations, conv_id: pa.Array, dup: np.ndarray):

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.ingest import ReadOptions, Reject
+from engine.ingest import ReadOptions, ReadResult, Reject
 from engine.ingest.json_records import JsonRecords, load_json_records
 from engine.ingest.timestamps import parse_timestamps
 from engine.ingest.pseudonym import pseudonymise, pseudonymise_value, run_key
@@ -270,12 +270,40 @@ def empty_events() -> pa.Table:
                      "timestamp": pa.array([], TS)})
 
 
-def open_export(path: Path, options: ReadOptions, what: str, **load) -> tuple[bytes, JsonRecords, list[Reject],
-                                                                            list[str]]:
-    """(pseudonym key, records, rejects so far, warnings so far) of a vendor's JSON export."""
+@dataclass
+class VendorExport:
+    """A vendor's JSON export being read: its records, the run's pseudonym key, and the rejects and warnings
+    so far; ``result`` accounts for every record (read = accepted + rejected)."""
+
+    source: str
+    key: bytes
+    records: JsonRecords
+    rejects: list[Reject]
+    warnings: list[str]
+    meta: dict
+
+    @property
+    def table(self) -> pa.Table:
+        return self.records.table
+
+    def refuse(self, reasons: list[str | None], first: int = 0) -> np.ndarray:
+        """Reject records ``first ..`` that have a reason (texts scrubbed); the accepted mask."""
+        rejects, ok = reject_records(reasons, self.records, self.key, self.source, first)
+        self.rejects += rejects
+        return ok
+
+    def result(self, events: pa.Table | None = None) -> ReadResult:
+        """The events read (none when None), with every record of the file accounted for."""
+        return ReadResult(empty_events() if events is None else events,
+                          self.table.num_rows + len(self.records.rejects), self.rejects, self.warnings, self.meta)
+
+
+def open_export(path: Path, options: ReadOptions, what: str, source_format: str, **load) -> VendorExport:
+    """Read a vendor's JSON export (``load``: arguments of ``load_json_records``) and the run's key."""
     key, warning = run_key(options.pseudonym_key)
     recs = load_json_records(path, what=what, **load)
-    return key, recs, list(recs.rejects), list(recs.warnings) + ([warning] if warning else [])
+    return VendorExport(str(path), key, recs, list(recs.rejects), list(recs.warnings) + ([warning] if warning else []),
+                        {"source_format": source_format})
 
 
 def reject_records(reasons: list[str | None], recs: JsonRecords, key: bytes, source: str,
