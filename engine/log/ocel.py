@@ -56,6 +56,7 @@ from engine.errors import InputError
 from engine.log.schema import sort_log
 from engine.log.store import open_log
 from engine.log.timestamps import format_timestamps
+from engine.log.values import value_kind
 
 OcelFormat = Literal["json", "xml", "sqlite"]
 FORMATS = ("json", "xml", "sqlite")
@@ -94,17 +95,8 @@ def object_id(otype: str, value: str) -> str:
 
 def ocel_type_of(t: pa.DataType) -> str:
     """OCEL 2.0 attribute type of an Arrow column type."""
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "time"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "integer"
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "float"
-    return "string"
+    kind = value_kind(t)
+    return "float" if kind == "decimal" else kind
 
 
 def format_times(col: pa.Array | pa.ChunkedArray) -> list[str | None]:

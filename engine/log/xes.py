@@ -38,6 +38,7 @@ from engine.atomic import atomic_path
 from engine.errors import InputError
 from engine.log.store import open_log
 from engine.log.timestamps import format_timestamps
+from engine.log.values import value_kind
 
 BATCH_ROWS = 1 << 15
 GZIP_LEVEL = 1
@@ -88,18 +89,12 @@ def _escape_text(text: str) -> str:
     return text
 
 
+XES_TYPES = {"time": "date", "boolean": "boolean", "integer": "int", "float": "float", "decimal": "string",
+             "string": "string"}
+
+
 def _xes_type(t: pa.DataType) -> str:
-    if pa.types.is_dictionary(t):
-        return _xes_type(t.value_type)
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "date"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    return "string"
+    return XES_TYPES[value_kind(t)]
 
 
 def _as_plain_string(col: pa.Array) -> pa.Array:
