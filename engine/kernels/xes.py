@@ -11,15 +11,18 @@ Statuses written by ``scan_xes`` into ``out[0]``: ``OK``, ``NEED_MORE`` (no
 complete element yet: give a longer block) or an error code >= 2, which
 ``engine.ingest.xes`` turns into a message.
 
-``scan_xes`` is one function of about 380 lines on purpose: split by phase
-(markup skipping, attribute parsing and key lookup as separate kernels
-returning tuples, counters kept as scalars) it was measurably slower. Scanning
-the first 256 MiB (408,990 events) of the 1M-event log of
+``scan_xes`` stays one function of about 340 lines on purpose: split further
+by phase (attribute parsing and key lookup as separate kernels returning
+tuples, besides ``_skip_markup`` and ``_mark``) it was measurably slower.
+Scanning the first 256 MiB (408,990 events) of the 1M-event log of
 ``benchmarks/bench_xes.py`` in 16 MiB blocks, best of 3 runs, 4 interleaved
-rounds on a shared 2-core machine (load average 4 to 5): whole 0.76, 1.07,
-1.06, 1.06 s; split 1.42, 1.39, 1.00, 1.04 s (median of the medians 1.1 s
-against 1.4 s). With the counters in an array instead of scalars the split
-was slower still (1.24 to 1.52 s).
+rounds on a shared 2-core machine (load average 4 to 5): one kernel 0.76,
+1.07, 1.06, 1.06 s; split 1.42, 1.39, 1.00, 1.04 s (median of the medians
+1.1 s against 1.4 s); with the counters in an array instead of scalars the
+split was slower still (1.24 to 1.52 s). Moving only markup skipping and
+safe-point recording out cost nothing measurable (same set-up, load average
+3 to 4: 0.53, 0.50, 0.60, 1.04 s before, 0.51, 0.56, 0.56, 1.41 s after, the
+last round under a load spike).
 """
 
 from __future__ import annotations
@@ -126,6 +129,38 @@ def _find(buf, start, pat):
 
 
 @kernel
+def _skip_markup(buf, i, final):
+    """A processing instruction, comment or CDATA section at buf[i] ('<?' or '<!').
+
+    Returns (status, end, kind): OK with the position after it and kind 1 (instruction), 2 (comment) or 3
+    (CDATA); NEED_MORE when the block ends inside it (not final); or an error code, with end = i.
+    """
+    n = len(buf)
+    if buf[i + 1] == 63:
+        j, skip, kind = _find(buf, i + 2, b"?>"), 2, 1
+    elif i + 4 <= n and buf[i + 2] == 45 and buf[i + 3] == 45:
+        j, skip, kind = _find(buf, i + 4, b"-->"), 3, 2
+    elif i + 9 <= n and _name_is(buf, i + 2, i + 9, b"[CDATA["):
+        j, skip, kind = _find(buf, i + 9, b"]]>"), 3, 3
+    else:
+        return (NEED_MORE if i + 9 > n and not final else E_DOCTYPE), i, 0
+    if j < 0:
+        return (E_TRUNCATED if final else NEED_MORE), i, 0
+    return OK, j + skip, kind
+
+
+@kernel
+def _mark(safe, pos, ne, nt, na, ignored, phase):
+    """Record a safe point: its position and the counts and phase there."""
+    safe[0] = pos
+    safe[1] = ne
+    safe[2] = nt
+    safe[3] = na
+    safe[4] = ignored
+    safe[5] = phase
+
+
+@kernel
 def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_parent, at_type,
              at_ks, at_ke, at_vs, at_ve, at_kid, key_first, out):
     """Scan XES bytes, recording traces, events and attributes up to the last safe point.
@@ -162,12 +197,8 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
     cur_event = -1
     ignore_depth = -1
     ignored = 0
-    safe_ne = 0
-    safe_nt = 0
-    safe_na = 0
-    safe_pos = 0
-    safe_ignored = 0
-    safe_phase = phase
+    safe = np.zeros(6, np.int64)      # the last safe point: position, events, traces, attributes, ignored, phase
+    safe[5] = phase
     i = 0
     while True:
         # find next '<'
@@ -183,52 +214,17 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
                 return
             break
         c = buf[i + 1]
-        if c == 63:  # <? ... ?>
-            j = _find(buf, i + 2, b"?>")
-            if j < 0:
-                if final:
-                    out[0] = E_TRUNCATED
-                    out[1] = start
-                    return
+        if c == 63 or c == 33:  # <? ... ?>, <!-- ... -->, <![CDATA[ ... ]]> or a declaration
+            status, i, kind = _skip_markup(buf, i, final)
+            if status == NEED_MORE:
                 break
-            i = j + 2
-            if depth == 0:
-                safe_pos = i
-                safe_phase = phase
+            if status != OK:
+                out[0] = status
+                out[1] = start
+                return
+            if (kind == 1 and depth == 0) or (kind == 2 and depth <= 1 and ignore_depth < 0):
+                _mark(safe, i, ne, nt, na, ignored, phase)
             continue
-        if c == 33:  # <!
-            if i + 4 <= n and buf[i + 2] == 45 and buf[i + 3] == 45:
-                j = _find(buf, i + 4, b"-->")
-                if j < 0:
-                    if final:
-                        out[0] = E_TRUNCATED
-                        out[1] = start
-                        return
-                    break
-                i = j + 3
-                if depth <= 1 and ignore_depth < 0:
-                    safe_pos = i
-                    safe_ne = ne
-                    safe_nt = nt
-                    safe_na = na
-                    safe_ignored = ignored
-                    safe_phase = phase
-                continue
-            if i + 9 <= n and _name_is(buf, i + 2, i + 9, b"[CDATA["):
-                j = _find(buf, i + 9, b"]]>")
-                if j < 0:
-                    if final:
-                        out[0] = E_TRUNCATED
-                        out[1] = start
-                        return
-                    break
-                i = j + 3
-                continue
-            if i + 9 > n and not final:
-                break
-            out[0] = E_DOCTYPE
-            out[1] = start
-            return
         closing = c == 47
         j = i + 2 if closing else i + 1
         ns = j
@@ -365,12 +361,7 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
             if depth == 0:
                 phase = 2
             if depth <= 1 and ignore_depth < 0:
-                safe_pos = i
-                safe_ne = ne
-                safe_nt = nt
-                safe_na = na
-                safe_ignored = ignored
-                safe_phase = phase
+                _mark(safe, i, ne, nt, na, ignored, phase)
             continue
         # opening (or self-closing) tag
         k = _kind_of(buf, ns, ne_)
@@ -466,12 +457,7 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
             if depth == 0:
                 phase = 2
             if depth <= 1 and ignore_depth < 0:
-                safe_pos = i
-                safe_ne = ne
-                safe_nt = nt
-                safe_na = na
-                safe_ignored = ignored
-                safe_phase = phase
+                _mark(safe, i, ne, nt, na, ignored, phase)
             if k == K_TRACE and ignore_depth < 0:
                 cur_trace = -1
             if k == K_EVENT and ignore_depth < 0:
@@ -493,20 +479,13 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
             out[0] = E_NO_END
             out[1] = n
             return
-        safe_pos = n
-        safe_ne = ne
-        safe_nt = nt
-        safe_na = na
-        safe_ignored = ignored
-        safe_phase = phase
-    state[0] = safe_phase
-    out[0] = OK if (final or safe_pos > 0) else NEED_MORE
+        _mark(safe, n, ne, nt, na, ignored, phase)
+    state[0] = safe[5]
+    out[0] = OK if (final or safe[0] > 0) else NEED_MORE
     out[1] = 0
-    out[2] = safe_ne
-    out[3] = safe_nt
-    out[4] = safe_na
-    out[5] = safe_pos
-    out[6] = safe_ignored
+    out[2:5] = safe[1:4]
+    out[5] = safe[0]
+    out[6] = safe[4]
     out[7] = nkeys
 
 
@@ -666,8 +645,12 @@ def gather_spans(buf, starts, ends, data, offsets, normalise):
 
 
 @kernel
-def _trim(buf, s, e):
-    """The span [s, e) without leading and trailing XML white space."""
+def _value_span(buf, starts, ends, r):
+    """Span r without leading and trailing XML white space; (-1, -1) when absent."""
+    s = starts[r]
+    e = ends[r]
+    if s < 0:
+        return -1, -1
     while s < e and _is_space(buf[s]):
         s += 1
     while e > s and _is_space(buf[e - 1]):
@@ -699,112 +682,119 @@ def _days_from_civil(y, m, d):
 
 @kernel
 def parse_dates(buf, starts, ends, out, flags):
-    """ISO 8601 date-times (also 'YYYY/MM/DD hh:mm:ss') to int64 ns UTC. flags: 0 ok with offset, 1 ok without (read as UTC), 2 invalid."""
-    for r in range(len(starts)):
-        s = starts[r]
-        e = ends[r]
-        out[r] = 0
-        if s < 0:
-            flags[r] = 3
-            continue
-        s, e = _trim(buf, s, e)
-        flags[r] = 2
-        if e - s < 10:
-            continue
-        sep = buf[s + 4]
-        if (sep != 45 and sep != 47) or buf[s + 7] != sep:
-            continue
-        y = _digits(buf, s, 4)
-        mo = _digits(buf, s + 5, 2)
-        d = _digits(buf, s + 8, 2)
-        if y < 0 or mo < 1 or mo > 12 or d < 1 or d > 31:
-            continue
-        hh = 0
-        mi = 0
-        ss = 0
-        frac = 0
-        p = s + 10
-        if p < e and (buf[p] == 84 or buf[p] == 32):
-            if e - p < 6 or buf[p + 3] != 58:
-                continue
-            hh = _digits(buf, p + 1, 2)
-            mi = _digits(buf, p + 4, 2)
-            p += 6
-            if p < e and buf[p] == 58:
-                if e - p < 3:
-                    continue
-                ss = _digits(buf, p + 1, 2)
-                p += 3
-            if hh < 0 or hh > 24 or mi < 0 or mi > 59 or ss < 0 or ss > 60:
-                continue
-            if p < e and (buf[p] == 46 or buf[p] == 44):
-                p += 1
-                nd = 0
-                while p < e and 48 <= buf[p] <= 57:
-                    if nd < 9:
-                        frac = frac * 10 + (buf[p] - 48)
-                    nd += 1
-                    p += 1
-                if nd == 0:
-                    continue
-                for _ in range(nd, 9):
-                    frac *= 10
-        off = 0
-        has_tz = False
-        ok = True
-        if p < e:
-            if buf[p] == 90 and p + 1 == e:
-                has_tz = True
-            elif (buf[p] == 43 or buf[p] == 45) and (e - p == 6 or e - p == 5 or e - p == 3):
-                oh = _digits(buf, p + 1, 2)
-                om = 0
-                if e - p == 6:
-                    if buf[p + 3] != 58:
-                        ok = False
-                    om = _digits(buf, p + 4, 2)
-                elif e - p == 5:
-                    om = _digits(buf, p + 3, 2)
-                if oh < 0 or om < 0 or oh > 23 or om > 59:
-                    ok = False
-                off = (oh * 60 + om) * 60
-                if buf[p] == 45:
-                    off = -off
-                has_tz = True
-            else:
-                ok = False
-        if not ok:
-            continue
-        days = _days_from_civil(y, mo, d)
-        secs = days * 86400 + hh * 3600 + mi * 60 + ss - off
-        out[r] = secs * 1000000000 + frac
-        flags[r] = 0 if has_tz else 1
+    """ISO 8601 date-times of the spans to int64 ns UTC (see ``_parse_date``); flags 3 where absent."""
+    _parse_spans(buf, starts, ends, out, flags, True)
 
 
 @kernel
 def parse_ints(buf, starts, ends, out, flags):
-    """Decimal integers to int64; flags 0 ok, 2 invalid, 3 absent."""
+    """Decimal integers of the spans to int64; flags 0 ok, 2 invalid, 3 absent."""
+    _parse_spans(buf, starts, ends, out, flags, False)
+
+
+@kernel
+def _parse_spans(buf, starts, ends, out, flags, dates):
+    """out[r], flags[r] of span r (start -1: absent, flag 3), as a date-time or an integer."""
     for r in range(len(starts)):
-        s = starts[r]
-        e = ends[r]
-        out[r] = 0
+        s, e = _value_span(buf, starts, ends, r)
         if s < 0:
+            out[r] = 0
             flags[r] = 3
-            continue
-        s, e = _trim(buf, s, e)
-        neg = False
-        if s < e and (buf[s] == 45 or buf[s] == 43):
-            neg = buf[s] == 45
-            s += 1
-        if s >= e or e - s > 18:
-            flags[r] = 2
-            continue
-        v = 0
-        good = True
-        for i in range(s, e):
-            d = buf[i] - 48
-            if d < 0 or d > 9:
-                good = False
-                break
-            v = v * 10 + d
-        flags[r] = 0 if good else 2
-        out[r] = -v if neg else v
+        elif dates:
+            out[r], flags[r] = _parse_date(buf, s, e)
+        else:
+            out[r], flags[r] = _parse_int(buf, s, e)
+
+
+@kernel
+def _parse_date(buf, s, e):
+    """(int64 ns UTC, flag) of the ISO 8601 date-time buf[s:e] (also 'YYYY/MM/DD hh:mm:ss'): flag 0 with an
+    offset, 1 without (read as UTC), 2 invalid."""
+    if e - s < 10:
+        return 0, 2
+    sep = buf[s + 4]
+    if (sep != 45 and sep != 47) or buf[s + 7] != sep:
+        return 0, 2
+    y = _digits(buf, s, 4)
+    mo = _digits(buf, s + 5, 2)
+    d = _digits(buf, s + 8, 2)
+    if y < 0 or mo < 1 or mo > 12 or d < 1 or d > 31:
+        return 0, 2
+    hh = 0
+    mi = 0
+    ss = 0
+    frac = 0
+    p = s + 10
+    if p < e and (buf[p] == 84 or buf[p] == 32):
+        if e - p < 6 or buf[p + 3] != 58:
+            return 0, 2
+        hh = _digits(buf, p + 1, 2)
+        mi = _digits(buf, p + 4, 2)
+        p += 6
+        if p < e and buf[p] == 58:
+            if e - p < 3:
+                return 0, 2
+            ss = _digits(buf, p + 1, 2)
+            p += 3
+        if hh < 0 or hh > 24 or mi < 0 or mi > 59 or ss < 0 or ss > 60:
+            return 0, 2
+        if p < e and (buf[p] == 46 or buf[p] == 44):
+            p += 1
+            nd = 0
+            while p < e and 48 <= buf[p] <= 57:
+                if nd < 9:
+                    frac = frac * 10 + (buf[p] - 48)
+                nd += 1
+                p += 1
+            if nd == 0:
+                return 0, 2
+            for _ in range(nd, 9):
+                frac *= 10
+    off = 0
+    has_tz = False
+    ok = True
+    if p < e:
+        if buf[p] == 90 and p + 1 == e:
+            has_tz = True
+        elif (buf[p] == 43 or buf[p] == 45) and (e - p == 6 or e - p == 5 or e - p == 3):
+            oh = _digits(buf, p + 1, 2)
+            om = 0
+            if e - p == 6:
+                if buf[p + 3] != 58:
+                    ok = False
+                om = _digits(buf, p + 4, 2)
+            elif e - p == 5:
+                om = _digits(buf, p + 3, 2)
+            if oh < 0 or om < 0 or oh > 23 or om > 59:
+                ok = False
+            off = (oh * 60 + om) * 60
+            if buf[p] == 45:
+                off = -off
+            has_tz = True
+        else:
+            ok = False
+    if not ok:
+        return 0, 2
+    days = _days_from_civil(y, mo, d)
+    secs = days * 86400 + hh * 3600 + mi * 60 + ss - off
+    return secs * 1000000000 + frac, (0 if has_tz else 1)
+
+
+@kernel
+def _parse_int(buf, s, e):
+    """(int64, flag) of the decimal integer buf[s:e]: flag 0 ok, 2 invalid."""
+    neg = False
+    if s < e and (buf[s] == 45 or buf[s] == 43):
+        neg = buf[s] == 45
+        s += 1
+    if s >= e or e - s > 18:
+        return 0, 2
+    v = 0
+    good = True
+    for i in range(s, e):
+        d = buf[i] - 48
+        if d < 0 or d > 9:
+            good = False
+            break
+        v = v * 10 + d
+    return (-v if neg else v), (0 if good else 2)
