@@ -220,28 +220,21 @@ def _typed_column(buf, t: int, sel: np.ndarray, spans, key: str, lines: _Lines,
         first = int(at_pos[sel[missing_value][0]])
         issues.add(f"'{key}' attribute(s) without a value, read as empty", int(missing_value.sum()),
                    lines.line_of(first))
-    if t == T_DATE:
+    if t in (T_DATE, T_INT):
         out = np.empty(len(sel), np.int64)
         flags = np.empty(len(sel), np.int8)
-        parse_dates(buf, starts, ends, out, flags)
-        bad = flags == 2
-        if bad.any():
-            issues.add(f"'{key}' value(s) not an ISO 8601 date-time, left empty", int(bad.sum()),
-                       lines.line_of(int(at_pos[sel[bad][0]])))
-        naive = flags == 1
-        if naive.any():
-            issues.add(f"'{key}' date(s) without a UTC offset, read as UTC", int(naive.sum()),
-                       lines.line_of(int(at_pos[sel[naive][0]])))
-        return pa.array(out, pa.int64(), mask=flags >= 2).cast(pa.timestamp("ns", tz="UTC"))
-    if t == T_INT:
-        out = np.empty(len(sel), np.int64)
-        flags = np.empty(len(sel), np.int8)
-        parse_ints(buf, starts, ends, out, flags)
-        bad = flags == 2
-        if bad.any():
-            issues.add(f"'{key}' value(s) not an integer, left empty", int(bad.sum()),
-                       lines.line_of(int(at_pos[sel[bad][0]])))
-        return pa.array(out, pa.int64(), mask=flags >= 2)
+        (parse_dates if t == T_DATE else parse_ints)(buf, starts, ends, out, flags)
+
+        def tell(mask: np.ndarray, what: str) -> None:
+            if mask.any():
+                issues.add(f"'{key}' {what}", int(mask.sum()), lines.line_of(int(at_pos[sel[mask][0]])))
+        tell(flags == 2, "value(s) not an ISO 8601 date-time, left empty" if t == T_DATE else
+             "value(s) not an integer, left empty")
+        values = pa.array(out, pa.int64(), mask=flags >= 2)
+        if t == T_INT:
+            return values
+        tell(flags == 1, "date(s) without a UTC offset, read as UTC")
+        return values.cast(pa.timestamp("ns", tz="UTC"))
     text = _gather_strings(buf, starts, ends, where=f"attribute '{key}'", lines=lines)
     if t == T_FLOAT:
         try:
