@@ -29,8 +29,10 @@ the time has microseconds and 9 when it has nanoseconds.
 The writers stream: the log is read twice in record batches (first to
 collect the distinct objects and the attributes of each activity, then to
 write events), so memory holds the distinct objects, the object-to-object
-pairs and one Parquet row group, not the log's events. Customer ids that are not pseudonyms yet (a table that did not come
-through ingest) are pseudonymised with the configured key before writing.
+pairs and one Parquet row group, not the log's events. Customer ids that are
+not pseudonyms yet (a table that did not come through ingest) are
+pseudonymised with the key passed in (``pseudonym_key``) before writing. A
+file name ending in ``.gz`` is written gzip-compressed (JSON and XML).
 """
 
 from __future__ import annotations
