@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.ingest import ReadOptions, ReadResult, register_reader
+from engine.ingest.json_records import list_items, struct_table
 from engine.ingest.pseudonym import pseudonymise
 from engine.ingest.vendor_events import (
     NAT, PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, VendorExport, as_bool_mask, as_int64, col_or_null,
@@ -85,13 +86,6 @@ SEGMENT_RANK = {"Transfer": 2, "Abandon": 7}
 CHUNK = 100_000   # conversations read per chunk, which bounds memory
 
 
-def _flatten_list(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(child struct array, parent index) of a list column."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    return pc.list_flatten(col), pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def _field(struct: pa.Array, name: str, type_: pa.DataType = pa.string()) -> pa.Array:
     t = struct.type
     for i in range(t.num_fields):
@@ -104,10 +98,6 @@ def _field(struct: pa.Array, name: str, type_: pa.DataType = pa.string()) -> pa.
                 v = pc.cast(v, pa.string())
             return v
     return pa.nulls(len(struct), type_)
-
-
-def _struct_table(struct: pa.Array) -> pa.Table:
-    return pa.Table.from_struct_array(struct) if len(struct) else pa.table({"__empty": pa.nulls(0)})
 
 
 def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
@@ -168,7 +158,7 @@ class _Conversations:
     @classmethod
     def of(cls, table: pa.Table) -> "_Conversations":
         parts_col = table.column("participants").combine_chunks()
-        parts, p_conv = _flatten_list(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
+        parts, p_conv = list_items(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
         p_attrs = _field(parts, "attributes", pa.struct([]))
         attrs = {}
         for name in ("team", "site", STEP_ATTRIBUTE, "shift", "queue"):
@@ -177,12 +167,12 @@ class _Conversations:
         sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
         if not pa.types.is_list(sess_col.type):
             sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
-        sessions, s_part = _flatten_list(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
+        sessions, s_part = list_items(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
         seg_col = _field(sessions, "segments", pa.list_(pa.struct([])))
         if not pa.types.is_list(seg_col.type):
             seg_col = pa.nulls(len(sessions), pa.list_(pa.struct([("segmentType", pa.string())])))
-        segs, g_sess = _flatten_list(pc.fill_null(seg_col, pa.scalar([], seg_col.type)))
-        seg_table = _struct_table(segs)
+        segs, g_sess = list_items(pc.fill_null(seg_col, pa.scalar([], seg_col.type)))
+        seg_table = struct_table(segs)
         start, bad_s = parse_times(seg_table, "segmentStart")
         end, bad_e = parse_times(seg_table, "segmentEnd")
         i_start = as_int64(start)

@@ -143,6 +143,18 @@ def flatten_table(table: pa.Table, *, keep_lists: tuple[str, ...] = ()) -> pa.Ta
     return pa.table(cols, names=names) if cols else pa.table({"__empty": pa.nulls(table.num_rows)})
 
 
+def list_items(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(the items of a list column, one after the other; the row each came from)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return pc.list_flatten(col), pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def struct_table(struct: pa.Array) -> pa.Table:
+    """A table with one column per field of a struct array (a placeholder column when it is empty)."""
+    return pa.Table.from_struct_array(struct) if len(struct) else pa.table({"__empty": pa.nulls(0)})
+
+
 def _flatten_dict(obj, prefix: str, out: dict) -> None:
     for k, v in obj.items():
         name = f"{prefix}{k}"
@@ -223,10 +235,9 @@ def load_json_records(path: Path, *, unwrap: tuple[str, ...] = (), keep_lists: t
         if table is not None:
             first = [k for k in unwrap if k in table.column_names]
             if first and pa.types.is_list(table.column(first[0]).type):
-                col = table.column(first[0]).combine_chunks()
-                parents = pc.list_parent_indices(col).to_numpy().astype(np.int64)
-                records = pa.Table.from_struct_array(pc.list_flatten(col))
-                return JsonRecords(flatten_table(records, keep_lists=keep_lists), source=path, parents=parents)
+                items, parents = list_items(table.column(first[0]))
+                return JsonRecords(flatten_table(struct_table(items), keep_lists=keep_lists), source=path,
+                                   parents=parents)
             return JsonRecords(flatten_table(table, keep_lists=keep_lists), source=path)
     data = _open_bytes(path)
     try:
