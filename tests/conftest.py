@@ -16,6 +16,10 @@ SMALL = Path(__file__).resolve().parents[1] / "eventlogs" / "small"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # the installation pseudonym key of test runs lives in a throw-away folder, not the user's configuration
+    import os
+    import tempfile
+    os.environ["CXMINE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="cxmine-test-config-")
     config.addinivalue_line("markers", "corpus(*folders): the test needs these folders of ../shared/data")
 
 

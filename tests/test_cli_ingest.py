@@ -44,6 +44,8 @@ def test_summary_text_lists_every_count(folder):
 
 def test_random_key_warning_and_stable_pseudonyms_with_a_key(folder, monkeypatch):
     Path("a.csv").write_text(ROWS)
+    Path("blocker").write_text("a file where the configuration folder should be")
+    monkeypatch.setenv("CXMINE_CONFIG_DIR", str(folder / "blocker" / "cxmine"))
     r = CliRunner().invoke(main, ["ingest", "a.csv", "-o", "l.parquet"])
     assert f"Warning: {RANDOM_KEY_WARNING}" in r.stderr
     monkeypatch.setenv("CXMINE_PSEUDONYM_KEY", "secret")
@@ -53,6 +55,21 @@ def test_random_key_warning_and_stable_pseudonyms_with_a_key(folder, monkeypatch
         assert r.exit_code == 0 and "Warning" not in r.stderr
         ids.append(pq.read_table("l.parquet").column("customer_id").to_pylist())
     assert ids[0] == ids[1] and ids[0][0].startswith("cus_") and "7700" not in ids[0][0]
+
+
+def test_installation_key_keeps_pseudonyms_stable_between_runs(folder, monkeypatch):
+    import json
+    Path("a.csv").write_text(ROWS)
+    monkeypatch.setenv("CXMINE_CONFIG_DIR", str(folder / "config"))
+    runs = []
+    for _ in range(2):
+        r = CliRunner().invoke(main, ["ingest", "a.csv", "-o", "l.parquet"])
+        assert r.exit_code == 0 and "Warning" not in r.stderr, r.output
+        meta = json.loads(pq.read_schema("l.parquet").metadata[b"cxmine"])
+        runs.append((pq.read_table("l.parquet").column("customer_id").to_pylist(), meta["pseudonym_key_id"]))
+    assert runs[0] == runs[1] and runs[0][1].startswith("key-")
+    key = (folder / "config" / "pseudonym.key").read_text().strip()
+    assert key not in Path("l.parquet").read_bytes().decode("latin-1")
 
 
 def test_json_summary_and_several_inputs(folder):

@@ -95,7 +95,7 @@ def inputs(tmp_path_factory) -> tuple[Path, list[tuple[Path, str | None, Path | 
 
 def test_no_raw_identifier_in_any_output(inputs, monkeypatch):
     tmp, runs, ids = inputs
-    monkeypatch.delenv("CXMINE_PSEUDONYM_KEY", raising=False)   # the random-key path, with its warning
+    monkeypatch.delenv("CXMINE_PSEUDONYM_KEY", raising=False)   # the installation-key path (its folder is set by conftest.py)
     runner = CliRunner()
     outputs: list[Path] = []
     printed: list[str] = []

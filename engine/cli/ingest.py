@@ -83,12 +83,13 @@ def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, ti
     from engine.settings import Settings
 
     settings = Settings.from_env()
+    key = pseudonym_key(settings)
     loaded = load_mapping(mapping) if mapping else None
     if timezone:
         loaded = with_timezone(loaded, timezone)
     options = ReadOptions(mapping=loaded, strict=strict,
                           case_object=case_object,
-                          pseudonym_key=settings.pseudonym_key.encode() if settings.pseudonym_key else None)
+                          pseudonym_key=key.key, pseudonym_key_id=key.key_id)
     progress(f"ingesting {len(inputs)} file(s)", quiet)
     return ingest_to_log(list(inputs), output, fmt=fmt, options=options, case_notion=case_notion,
                          journey_days=journey_days or settings.journey_days)
@@ -115,6 +116,16 @@ def export(log, target, output, quiet):
     else:
         from engine.log.ocel import write_ocel
         from engine.settings import Settings
-        key = Settings.from_env().pseudonym_key
-        n = write_ocel(log, output, fmt=target.split("-", 1)[1], pseudonym_key=key.encode() if key else None)
+        key = pseudonym_key(Settings.from_env())
+        n = write_ocel(log, output, fmt=target.split("-", 1)[1], pseudonym_key=key.key)
         click.echo(f"wrote {output} ({n} events)")
+
+
+def pseudonym_key(settings):
+    """The key in force (environment, else the installation key), warning when it holds for this run only."""
+    from engine.ingest.pseudonym import RANDOM_KEY_WARNING
+    from engine.settings import resolve_pseudonym_key
+    key = resolve_pseudonym_key(settings)
+    if key.source == "run":
+        click.echo(f"Warning: {RANDOM_KEY_WARNING}", err=True)
+    return key

@@ -55,6 +55,7 @@ class ReadOptions:
     strict: bool = False
     case_object: str | None = None
     pseudonym_key: bytes | None = None
+    pseudonym_key_id: str | None = None  # recorded in the log's metadata; never the key
 
 
 Reader = Callable[[Path, ReadOptions], ReadResult]

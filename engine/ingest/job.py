@@ -134,6 +134,8 @@ def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *,
         raise _nothing_accepted(results, inputs)
     table = combine_results(results)
     metadata = {"sources": [str(p) for p in inputs], "case_notion": case_notion}
+    if options.pseudonym_key_id:
+        metadata["pseudonym_key_id"] = options.pseudonym_key_id
     for r in results:
         metadata.update(r.metadata)
     if case_notion == "journey":

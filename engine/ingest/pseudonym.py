@@ -2,9 +2,9 @@
 
 A keyed hash (HMAC-SHA256, first 16 bytes, hex, prefixed ``cus_``) replaces
 each identifier before anything is written. The key comes from
-``CXMINE_PSEUDONYM_KEY`` or the configuration; without one a random key is
-drawn for the run (pseudonyms are then stable within the run only) and the
-caller is warned. Identifiers are normalised first (trimmed, e-mails lower-cased,
+``CXMINE_PSEUDONYM_KEY``, else the installation key (``engine.settings``);
+a library caller that passes no key gets a random key for the run
+(pseudonyms are then stable within the run only) and a warning. Identifiers are normalised first (trimmed, e-mails lower-cased,
 phone numbers reduced to ``+`` and digits), so the same customer written two
 ways gets one pseudonym.
 """
@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 
 _PHONE = re.compile(r"^[\s+()\-.\d]{6,}$")
 _run_key: bytes | None = None
-RANDOM_KEY_WARNING = ("No pseudonymisation key set (CXMINE_PSEUDONYM_KEY): a random key was used, so customer "
+RANDOM_KEY_WARNING = ("No pseudonymisation key set (CXMINE_PSEUDONYM_KEY) and the installation key could not be "
+                      "stored in the configuration folder (CXMINE_CONFIG_DIR): a random key was used, so customer "
                       "pseudonyms are stable within this run only. Set the key to link customers across runs.")
 
 
