@@ -6,7 +6,7 @@ underneath). Columns beyond the canonical ones are adapter attributes and are
 kept as they are.
 
 Case order: cases appear in the order of their first event's timestamp, ties by
-case id. This is the order a reader expects from an export (oldest contact
+input order (the case that appears first in the input comes first). This is the order a reader expects from an export (oldest contact
 first), it is deterministic, and it makes the case column's dictionary indices
 ascend, so encoding needs no string work.
 """
