@@ -6,9 +6,10 @@ underneath). Columns beyond the canonical ones are adapter attributes and are
 kept as they are.
 
 Case order: cases appear in the order of their first event's timestamp, ties by
-input order (the case that appears first in the input comes first). This is the order a reader expects from an export (oldest contact
-first), it is deterministic, and it makes the case column's dictionary indices
-ascend, so encoding needs no string work.
+input order (the case seen first in the input comes first). This is the order a
+reader expects from an export (oldest contact first), it is deterministic, and
+it makes the case column's dictionary indices ascend, so encoding needs no
+string work.
 """
 
 from __future__ import annotations
