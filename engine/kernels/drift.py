@@ -1,0 +1,154 @@
+"""Drift kernels: per-window edge and activity statistics in one pass over the cases.
+
+A window is a contiguous run of cases in the log's case order (cases are
+ordered by first event, so calendar windows by case start are contiguous too):
+``window_offsets`` int64[W+1] gives the first case of each window. Edges are
+directly-follows pairs with a start and an end marker: with A activities, the
+marker has code A, so edge ``a -> b`` has key ``a * (A + 1) + b``, a start edge
+``A * (A + 1) + a`` and an end edge ``a * (A + 1) + A``. ``edge_index`` maps
+each key to a compact feature id (-1: not counted), so the outputs hold only
+the edges the caller asks for.
+
+Every window is one iteration of the parallel loop and writes only its own
+rows, so results never depend on the number of threads; the sums are integer
+counts, so the windows of two partitions add up.
+"""
+
+import numpy as np
+from numba import prange
+
+from engine.kernels import N_CHUNKS, kernel, parallel_kernel
+
+
+@parallel_kernel
+def _count_windows(case_offsets, activity_codes, window_offsets, edge_index, n_features, n_activities):
+    """Counts per window.
+
+    case_offsets: int64[n_cases+1], ascending; activity_codes: int32[n_events] in [0, n_activities);
+    window_offsets: int64[W+1], ascending, window_offsets[-1] <= n_cases;
+    edge_index: int32[(A+1)*(A+1)] in [-1, n_features).
+    Returns int64 arrays edge_cases[W, F] (cases with the edge at least once),
+    edge_counts[W, F] (occurrences), activity_cases[W, A], activity_counts[W, A].
+    """
+    W = len(window_offsets) - 1
+    A = n_activities
+    M = A + 1
+    edge_cases = np.zeros((W, n_features), dtype=np.int64)
+    edge_counts = np.zeros((W, n_features), dtype=np.int64)
+    act_cases = np.zeros((W, A), dtype=np.int64)
+    act_counts = np.zeros((W, A), dtype=np.int64)
+    step = (W + N_CHUNKS - 1) // N_CHUNKS
+    for c in prange(N_CHUNKS):
+        # stamps: the last case (+1) that counted a feature, so each case counts it once
+        edge_seen = np.zeros(n_features, dtype=np.int64)
+        act_seen = np.zeros(A, dtype=np.int64)
+        for w in range(c * step, min(W, (c + 1) * step)):
+            for i in range(window_offsets[w], window_offsets[w + 1]):
+                stamp = i + 1
+                s = case_offsets[i]
+                e = case_offsets[i + 1]
+                if e == s:
+                    continue
+                prev = A
+                for j in range(s, e + 1):
+                    cur = activity_codes[j] if j < e else A
+                    if j < e:
+                        act_counts[w, cur] += 1
+                        if act_seen[cur] != stamp:
+                            act_seen[cur] = stamp
+                            act_cases[w, cur] += 1
+                    f = edge_index[prev * M + cur]
+                    if f >= 0:
+                        edge_counts[w, f] += 1
+                        if edge_seen[f] != stamp:
+                            edge_seen[f] = stamp
+                            edge_cases[w, f] += 1
+                    prev = cur
+    return edge_cases, edge_counts, act_cases, act_counts
+
+
+@kernel
+def _edge_keys_present(case_offsets, activity_codes, n_activities):
+    """bool[(A+1)*(A+1)]: the edge keys (with start and end markers) that occur in the log."""
+    A = n_activities
+    M = A + 1
+    seen = np.zeros(M * M, dtype=np.bool_)
+    n = len(case_offsets) - 1
+    for i in range(n):
+        s = case_offsets[i]
+        e = case_offsets[i + 1]
+        if e == s:
+            continue
+        prev = A
+        for j in range(s, e + 1):
+            cur = activity_codes[j] if j < e else A
+            seen[prev * M + cur] = True
+            prev = cur
+    return seen
+
+
+@parallel_kernel
+def _cases_with_edge(case_offsets, activity_codes, key, n_activities):
+    """bool[n_cases]: whether each case has the edge ``key`` (same key scheme as _count_windows)."""
+    n = len(case_offsets) - 1
+    A = n_activities
+    M = A + 1
+    out = np.zeros(n, dtype=np.bool_)
+    for i in prange(n):
+        s = case_offsets[i]
+        e = case_offsets[i + 1]
+        if e == s:
+            continue
+        prev = A
+        for j in range(s, e + 1):
+            cur = activity_codes[j] if j < e else A
+            if prev * M + cur == key:
+                out[i] = True
+                break
+            prev = cur
+    return out
+
+
+def _check_log_arrays(case_offsets: np.ndarray, activity_codes: np.ndarray, n_activities: int) -> None:
+    if case_offsets.dtype != np.int64 or case_offsets.ndim != 1 or len(case_offsets) == 0:
+        raise ValueError("case_offsets must be a non-empty int64 vector")
+    if activity_codes.dtype != np.int32:
+        raise ValueError("activity_codes must be int32")
+    if case_offsets[0] != 0 or case_offsets[-1] != len(activity_codes) or np.any(np.diff(case_offsets) < 0):
+        raise ValueError("case_offsets must ascend from 0 to the number of events")
+    if len(activity_codes) and (activity_codes.min() < 0 or activity_codes.max() >= n_activities):
+        raise ValueError(f"activity codes must lie in [0, {n_activities})")
+
+
+def edge_keys_present(case_offsets: np.ndarray, activity_codes: np.ndarray, n_activities: int) -> np.ndarray:
+    """Keys (int64, ascending) of the edges that occur, start and end edges included."""
+    _check_log_arrays(case_offsets, activity_codes, n_activities)
+    return np.flatnonzero(_edge_keys_present(case_offsets, activity_codes, n_activities)).astype(np.int64)
+
+
+def count_windows(case_offsets: np.ndarray, activity_codes: np.ndarray, window_offsets: np.ndarray,
+                  edge_keys: np.ndarray, n_activities: int) -> tuple[np.ndarray, ...]:
+    """Per-window counts of the edges ``edge_keys`` and of every activity.
+
+    Returns (edge_cases[W, F], edge_counts[W, F], activity_cases[W, A],
+    activity_counts[W, A]), int64, features in the order of ``edge_keys``.
+    """
+    _check_log_arrays(case_offsets, activity_codes, n_activities)
+    n_cases = len(case_offsets) - 1
+    window_offsets = np.asarray(window_offsets, dtype=np.int64)
+    if len(window_offsets) == 0 or window_offsets[0] < 0 or window_offsets[-1] > n_cases \
+            or np.any(np.diff(window_offsets) < 0):
+        raise ValueError("window_offsets must ascend within [0, n_cases]")
+    M = n_activities + 1
+    edge_keys = np.asarray(edge_keys, dtype=np.int64)
+    if len(edge_keys) and (edge_keys.min() < 0 or edge_keys.max() >= M * M):
+        raise ValueError(f"edge keys must lie in [0, {M * M})")
+    edge_index = np.full(M * M, -1, dtype=np.int32)
+    edge_index[edge_keys] = np.arange(len(edge_keys), dtype=np.int32)
+    return _count_windows(case_offsets, activity_codes, window_offsets, edge_index, len(edge_keys), n_activities)
+
+
+def cases_with_edge(case_offsets: np.ndarray, activity_codes: np.ndarray, key: int, n_activities: int) -> np.ndarray:
+    """bool[n_cases]: which cases contain the edge ``key`` at least once."""
+    _check_log_arrays(case_offsets, activity_codes, n_activities)
+    return _cases_with_edge(case_offsets, activity_codes, np.int64(key), n_activities)
