@@ -115,13 +115,22 @@ class Change:
 
 @dataclass(frozen=True)
 class SegmentShift:
-    """Where the most-moved edge moved: one attribute value, its share before and after."""
+    """Where a change happened: one attribute value, how much of the change lies in it.
+
+    ``moved`` estimates the contacts of this value whose edges changed (the
+    sum over the most-moved edges of |share after - share before| times the
+    value's contacts after); ``share_of_change`` is that over the same sum for
+    the whole log. ``edge`` is the value's most-moved edge with its shares.
+    """
 
     attribute: str
     value: str
     cases_before: int
-    share_before: float
     cases_after: int
+    moved: float
+    share_of_change: float
+    edge: str
+    share_before: float
     share_after: float
     effect: float
     p_value: float
@@ -146,12 +155,15 @@ class ChangePoint:
         """One line a person reads: when, what moved most, where."""
         when = self.timestamp or f"case {self.case_index:,}"
         text = f"from {when} (case {self.case_index:,})"
-        if self.changes:
-            c = self.changes[0]
-            text += f": {c.kind} '{c.label}' in {c.share_before:.1%} -> {c.share_after:.1%} of contacts"
+        shown = [c for kind in ("activity", "edge") for c in self.changes if c.kind == kind][:1]
+        shown += [c for c in self.changes if c.kind == "edge" and c not in shown][:1]
+        if shown:
+            text += ": " + "; ".join(f"{c.kind} '{c.label}' in {c.share_before:.1%} -> {c.share_after:.1%} of contacts"
+                                     for c in shown)
         if self.where:
             w = self.where[0]
-            text += f"; most in {w.attribute} {w.value} ({w.share_before:.1%} -> {w.share_after:.1%})"
+            text += (f"; {w.share_of_change:.0%} of the change in {w.attribute} {w.value} "
+                     f"('{w.edge}' {w.share_before:.1%} -> {w.share_after:.1%})")
         return text
 
     def as_dict(self) -> dict:
@@ -468,34 +480,45 @@ def _variant_changes(log: EncodedLog, variants: tuple[np.ndarray, np.ndarray] | 
     return _ranked("variant", labels, kb[common], before[1] - before[0], ka[common], after[1] - after[0], s)
 
 
-def _where(log: EncodedLog, key: int, before: tuple[int, int], after: tuple[int, int], s: DriftSettings,
-           skip: str | None) -> tuple[SegmentShift, ...]:
-    """The attribute values in which the edge's share moved most."""
-    from engine.kernels.drift import cases_with_edge
-    has = cases_with_edge(log.case_offsets, log.activity_codes, key, len(log.activities))
-    shifts: list[tuple[float, SegmentShift]] = []
-    n_tests = sum(len(v[1]) for k, v in log.case_attributes.items() if k in EXPLAIN_ATTRIBUTES and k != skip)
-    for name in EXPLAIN_ATTRIBUTES:
-        if name == skip or name not in log.case_attributes:
-            continue
-        codes, labels = log.case_attributes[name]
-        m = len(labels)
-        counts = []
-        for lo, hi in (before, after):
-            c = codes[lo:hi]
-            ok = c >= 0
-            counts.append((np.bincount(c[ok], weights=has[lo:hi][ok], minlength=m),
-                           np.bincount(c[ok], minlength=m)))
-        (kb, nb), (ka, na) = counts
-        for v in np.flatnonzero((nb >= MIN_TESTED * 4) & (na >= MIN_TESTED * 4)):
-            h = float(effect_size(kb[v] / nb[v], ka[v] / na[v]))
-            log_p = float(chi2_log_sf(g_statistic(kb[v], nb[v], ka[v], na[v]))) + math.log(max(1, n_tests))
-            if log_p < math.log(s.alpha) and abs(h) >= s.min_effect:
-                label = labels[v] if not hasattr(labels, "to_pylist") else labels[int(v)].as_py()
-                shifts.append((abs(h), SegmentShift(name, str(label), int(nb[v]), float(kb[v] / nb[v]), int(na[v]),
-                                                    float(ka[v] / na[v]), round(h, 4), float(math.exp(log_p)))))
-    shifts.sort(key=lambda x: -x[0])
-    return tuple(x for _, x in shifts[:3])
+def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[int, int], after: tuple[int, int],
+           s: DriftSettings, skip: str | None) -> tuple[SegmentShift, ...]:
+    """The attribute values holding most of the change of the edges ``keys`` (the most-moved ones).
+
+    Ranked: values holding at least half of the change first, then by change
+    per contact, so the narrowest group that explains the change leads.
+    """
+    from engine.kernels.drift import cases_with_edges
+    if not len(keys):
+        return ()
+    has = cases_with_edges(log.case_offsets, log.activity_codes, keys, len(log.activities))
+    (b0, b1), (a0, a1) = before, after
+    overall = np.abs(has[a0:a1].mean(axis=0) - has[b0:b1].mean(axis=0)).sum() * (a1 - a0)
+    names = [n for n in EXPLAIN_ATTRIBUTES if n != skip and n in log.case_attributes]
+    n_tests = max(1, sum(len(log.case_attributes[n][1]) for n in names) * len(keys))
+    shifts = []
+    for name in names:
+        codes, values = log.case_attributes[name]
+        values = values.to_pylist() if hasattr(values, "to_pylist") else list(values)
+        cb, ca = codes[b0:b1], codes[a0:a1]
+        nb = np.bincount(cb[cb >= 0], minlength=len(values))
+        na = np.bincount(ca[ca >= 0], minlength=len(values))
+        for v in np.flatnonzero((nb >= 4 * MIN_TESTED) & (na >= 4 * MIN_TESTED)):
+            kb = has[b0:b1][cb == v].sum(axis=0)
+            ka = has[a0:a1][ca == v].sum(axis=0)
+            h = effect_size(kb / nb[v], ka / na[v])
+            log_p = chi2_log_sf(g_statistic(kb, nb[v], ka, na[v])) + math.log(n_tests)
+            e = int(np.argmax(np.abs(h)))
+            if log_p[e] >= math.log(s.alpha) or abs(h[e]) < s.min_effect:
+                continue
+            moved = float(np.abs(ka / na[v] - kb / nb[v]).sum() * na[v])
+            shifts.append(SegmentShift(name, str(values[v]), int(nb[v]), int(na[v]), round(moved, 1),
+                                       round(float(min(1.0, moved / overall)), 4) if overall > 0 else 0.0, labels[e],
+                                       float(kb[e] / nb[v]), float(ka[e] / na[v]), round(float(h[e]), 4),
+                                       float(min(1.0, math.exp(log_p[e])))))
+    # the values holding at least half of the change first, densest change (moved per contact) first:
+    # team B before the site that contains team B and others
+    shifts.sort(key=lambda x: (x.share_of_change < 0.5, -x.moved / x.cases_after))
+    return tuple(shifts[:3])
 
 
 def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], case: int, split: _Split,
@@ -513,12 +536,10 @@ def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], cas
                     c.edges[u2] - c.edges[u1b], na, s)
     acts = _ranked("activity", list(log.activities), c.activities[u1] - c.activities[u0], nb,
                    c.activities[u2] - c.activities[u1b], na, s)
-    changes = sorted(edges + acts, key=lambda x: -abs(x.effect))[: s.top] + _variant_changes(
-        log, variants, before, after, s)
-    top_key = int(c.edge_keys[split.features[0]])
-    if edges:
-        top_key = int(c.edge_keys[[edge_label(k, log.activities) for k in c.edge_keys].index(edges[0].label)])
-    where = _where(log, top_key, before, after, s, skip)
+    changes = edges + acts + _variant_changes(log, variants, before, after, s)
+    all_labels = [edge_label(k, log.activities) for k in c.edge_keys]
+    moved = [all_labels.index(e.label) for e in edges] or [int(split.features[0])]
+    where = _where(log, c.edge_keys[moved], [all_labels[i] for i in moved], before, after, s, skip)
     starts = case_starts(log)
     when = iso_time(int(starts[case]), zone) if case < log.n_cases else None
     p = min(1.0, math.exp(split.log_p))

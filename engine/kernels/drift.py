@@ -88,23 +88,22 @@ def _edge_keys_present(case_offsets, activity_codes, n_activities):
 
 
 @parallel_kernel
-def _cases_with_edge(case_offsets, activity_codes, key, n_activities):
-    """bool[n_cases]: whether each case has the edge ``key`` (same key scheme as _count_windows)."""
+def _cases_with_edges(case_offsets, activity_codes, edge_index, n_features, n_activities):
+    """bool[n_cases, F]: whether each case has each edge (edge_index as in _count_windows)."""
     n = len(case_offsets) - 1
-    A = n_activities
-    M = A + 1
-    out = np.zeros(n, dtype=np.bool_)
+    M = n_activities + 1
+    out = np.zeros((n, n_features), dtype=np.bool_)
     for i in prange(n):
         s = case_offsets[i]
         e = case_offsets[i + 1]
         if e == s:
             continue
-        prev = A
+        prev = n_activities
         for j in range(s, e + 1):
-            cur = activity_codes[j] if j < e else A
-            if prev * M + cur == key:
-                out[i] = True
-                break
+            cur = activity_codes[j] if j < e else n_activities
+            f = edge_index[prev * M + cur]
+            if f >= 0:
+                out[i, f] = True
             prev = cur
     return out
 
@@ -118,6 +117,18 @@ def _check_log_arrays(case_offsets: np.ndarray, activity_codes: np.ndarray, n_ac
         raise ValueError("case_offsets must ascend from 0 to the number of events")
     if len(activity_codes) and (activity_codes.min() < 0 or activity_codes.max() >= n_activities):
         raise ValueError(f"activity codes must lie in [0, {n_activities})")
+
+
+def _edge_index(edge_keys: np.ndarray, n_activities: int) -> np.ndarray:
+    M = n_activities + 1
+    edge_keys = np.asarray(edge_keys, dtype=np.int64)
+    if len(edge_keys) and (edge_keys.min() < 0 or edge_keys.max() >= M * M):
+        raise ValueError(f"edge keys must lie in [0, {M * M})")
+    if len(np.unique(edge_keys)) != len(edge_keys):
+        raise ValueError("edge keys must be distinct")
+    edge_index = np.full(M * M, -1, dtype=np.int32)
+    edge_index[edge_keys] = np.arange(len(edge_keys), dtype=np.int32)
+    return edge_index
 
 
 def edge_keys_present(case_offsets: np.ndarray, activity_codes: np.ndarray, n_activities: int) -> np.ndarray:
@@ -139,16 +150,13 @@ def count_windows(case_offsets: np.ndarray, activity_codes: np.ndarray, window_o
     if len(window_offsets) == 0 or window_offsets[0] < 0 or window_offsets[-1] > n_cases \
             or np.any(np.diff(window_offsets) < 0):
         raise ValueError("window_offsets must ascend within [0, n_cases]")
-    M = n_activities + 1
-    edge_keys = np.asarray(edge_keys, dtype=np.int64)
-    if len(edge_keys) and (edge_keys.min() < 0 or edge_keys.max() >= M * M):
-        raise ValueError(f"edge keys must lie in [0, {M * M})")
-    edge_index = np.full(M * M, -1, dtype=np.int32)
-    edge_index[edge_keys] = np.arange(len(edge_keys), dtype=np.int32)
-    return _count_windows(case_offsets, activity_codes, window_offsets, edge_index, len(edge_keys), n_activities)
+    return _count_windows(case_offsets, activity_codes, window_offsets, _edge_index(edge_keys, n_activities),
+                          len(edge_keys), n_activities)
 
 
-def cases_with_edge(case_offsets: np.ndarray, activity_codes: np.ndarray, key: int, n_activities: int) -> np.ndarray:
-    """bool[n_cases]: which cases contain the edge ``key`` at least once."""
+def cases_with_edges(case_offsets: np.ndarray, activity_codes: np.ndarray, edge_keys: np.ndarray,
+                     n_activities: int) -> np.ndarray:
+    """bool[n_cases, F]: which cases contain each of the edges ``edge_keys`` at least once."""
     _check_log_arrays(case_offsets, activity_codes, n_activities)
-    return _cases_with_edge(case_offsets, activity_codes, np.int64(key), n_activities)
+    return _cases_with_edges(case_offsets, activity_codes, _edge_index(edge_keys, n_activities), len(edge_keys),
+                             n_activities)
