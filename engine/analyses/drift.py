@@ -548,41 +548,56 @@ def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], cas
 
 # --- series and the whole analysis --------------------------------------------------------------
 
-MAX_CHART_WINDOWS = 300
+MAX_CHART_WINDOWS = 120
 
 
-def drift_series(c: _Counts, starts: tuple[str | None, ...], features: list[int], labels: list[str],
-                 s: DriftSettings) -> DriftSeries:
-    """Per window (units grouped to at most 300): evidence of change at its start and shares of edges.
+def _profile(c: _Counts, a: int, b: int, s: DriftSettings) -> np.ndarray:
+    """-log10 adjusted p of splitting units [a, b) at each boundary a+1..b-1 (0 where not allowed)."""
+    out = np.zeros(max(0, b - a - 1))
+    n = float(c.offsets[b] - c.offsets[a])
+    splits = np.arange(a + 1, b)
+    nb = (c.offsets[splits] - c.offsets[a]).astype(np.float64)
+    allowed = (nb >= s.min_cases) & (n - nb >= s.min_cases)
+    total = c.edges[b] - c.edges[a]
+    tested = np.flatnonzero((total >= MIN_TESTED) & (n - total >= MIN_TESTED))
+    if not allowed.any() or not len(tested):
+        return out
+    penalty = math.log(len(tested)) + math.log(int(np.count_nonzero(allowed)))
+    for lo in range(0, len(splits), 2048):
+        rows = splits[lo:lo + 2048]
+        g = _scan((c.edges[rows] - c.edges[a])[:, tested], np.maximum(nb[lo:lo + 2048], 1.0), total[tested], n,
+                  s.min_effect).max(axis=1)
+        log_p = np.where(g > 0, chi2_log_sf(g), 0.0) + penalty
+        out[lo:lo + 2048] = np.where(allowed[lo:lo + 2048], np.maximum(-log_p / math.log(10), 0.0), 0.0)
+    return out
 
-    The evidence is -log10 of the Bonferroni-adjusted p-value (over edges) of
-    the G-test between the ``min_cases`` contacts before and after the window's
-    first contact, the edges filtered by ``min_effect`` as in detection.
+
+def drift_series(c: _Counts, starts: tuple[str | None, ...], change_units: list[int],
+                 features: dict[str, tuple[str, int]], s: DriftSettings) -> DriftSeries:
+    """Per window (units grouped to at most 120): evidence of a change at its start and shares.
+
+    The evidence is the detection statistic itself: -log10 of the adjusted
+    p-value of splitting the stretch between the neighbouring change points
+    at this boundary (each change point's stretch runs from the change before
+    to the change after), so it crosses the false-alarm level at the change
+    points found. ``features``: label -> ("edge" | "activity", index).
     """
     n_units = len(c.offsets) - 1
+    evidence = np.zeros(n_units + 1)
+    marks = [0] + sorted(set(change_units)) + [n_units]
+    stretches = [(marks[i - 1], marks[i + 1]) for i in range(1, len(marks) - 1)] or [(0, n_units)]
+    for a, b in stretches:
+        evidence[a + 1:b] = np.maximum(evidence[a + 1:b], _profile(c, a, b, s))
     group = max(1, math.ceil(n_units / MAX_CHART_WINDOWS))
     idx = np.append(np.arange(0, n_units, group), n_units)
     first = c.offsets[idx]
     cases = np.diff(first)
-    span = max(s.min_cases, int(np.max(np.diff(c.offsets))) if n_units else 1)
-    lo = np.searchsorted(c.offsets, first[:-1] - span, side="left")
-    hi = np.searchsorted(c.offsets, first[:-1] + span, side="right") - 1
-    hi = np.minimum(np.maximum(hi, idx[:-1]), n_units)
-    stat = np.zeros(len(cases))
-    for i, (u, a, b) in enumerate(zip(idx[:-1], lo, hi)):
-        nb, na = c.cases(a, u), c.cases(u, b)
-        if nb < MIN_TESTED or na < MIN_TESTED:
-            continue
-        kb, ka = c.edges[u] - c.edges[a], c.edges[b] - c.edges[u]
-        g = _scan(kb[None, :], np.array([float(nb)]), kb + ka, nb + na, s.min_effect)[0]
-        tested = max(1, int(np.count_nonzero((kb + ka >= MIN_TESTED) & (nb + na - kb - ka >= MIN_TESTED))))
-        stat[i] = -(float(chi2_log_sf(g.max())) + math.log(tested)) / math.log(10) if g.max() > 0 else 0.0
+    stat = np.array([evidence[u:v].max() if v > u else 0.0 for u, v in zip(idx[:-1], idx[1:])])
     shares = {}
-    for f, label in zip(features, labels):
-        k = np.diff(c.edges[idx, f])
+    for label, (kind, f) in features.items():
+        k = np.diff((c.edges if kind == "edge" else c.activities)[idx, f])
         shares[label] = np.divide(k, cases, out=np.zeros(len(cases)), where=cases > 0)
-    return DriftSeries(first[:-1], cases, tuple(starts[i] for i in idx[:-1]), np.maximum(stat, 0.0),
-                       -math.log10(s.alpha), shares)
+    return DriftSeries(first[:-1], cases, tuple(starts[i] for i in idx[:-1]), stat, -math.log10(s.alpha), shares)
 
 
 def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str | None = None,
@@ -620,12 +635,21 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
                             f"{2 * settings.min_cases:,} (min_cases on each side of a change)",
                             hint="Analyse a longer period, or lower min_cases")
     points, counts, offsets, window = _detect(log, settings, zone)
-    moved = list(dict.fromkeys(ch.label for p in points for ch in p.changes if ch.kind == "edge"))[:3]
-    all_labels = [edge_label(k, log.activities) for k in counts.edge_keys]
-    feats = [all_labels.index(x) for x in moved]
-    series = drift_series(counts, _unit_starts(log, offsets, zone), feats, moved, settings)
+    series = drift_series(counts, _unit_starts(log, offsets, zone),
+                          [int(np.searchsorted(offsets, p.case_index, side="right")) - 1 for p in points],
+                          _charted(log, counts, points), settings)
     segments = tuple(_segments(log, by, settings, zone)) if by else ()
     return DriftResult(log.n_cases, window, str(zone.key), settings, tuple(points), series, segments)
+
+
+def _charted(log: EncodedLog, c: _Counts, points: list[ChangePoint]) -> dict[str, tuple[str, int]]:
+    """The two edges and the activity that moved most at the change points, for the chart."""
+    edges = list(dict.fromkeys(ch.label for p in points for ch in p.changes if ch.kind == "edge"))[:2]
+    acts = list(dict.fromkeys(ch.label for p in points for ch in p.changes if ch.kind == "activity"))[:1]
+    labels = [edge_label(k, log.activities) for k in c.edge_keys]
+    out = {f"edge {x}": ("edge", labels.index(x)) for x in edges}
+    out.update({f"activity {x}": ("activity", log.activities.index(x)) for x in acts})
+    return out
 
 
 def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo):

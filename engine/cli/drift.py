@@ -1,0 +1,90 @@
+"""``cxmine drift``: when and where execution changed, and what changed."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.report.tables import render_table, write_csv
+
+
+@main.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--window", default="auto", show_default=True, metavar="N|day|week|month",
+              help="Windows of N contacts, or calendar days, weeks or months of the contact's start; "
+                   "auto: N = contacts / 20,000 rounded up (contact by contact up to 20,000).")
+@click.option("--by", "by", default=None, help="Also detect drift within each value of this attribute "
+                                                "(team, site, shift, channel, queue, ...).")
+@where_option
+@click.option("-o", "--output", "chart", type=click.Path(dir_okay=False),
+              help="Write a chart of the drift statistic with the change points marked (.svg or .png).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.001,
+              show_default=True, help="False-alarm probability of each test on a stretch without change.")
+@click.option("--min-cases", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Contacts needed on each side of a change.")
+@click.option("--min-effect", type=click.FloatRange(0, 3), default=0.1, show_default=True,
+              help="Smallest change of an edge's share reported, as Cohen's h.")
+@click.option("--timezone", default=None, help="IANA time zone of calendar windows and reported times "
+                                               "(default: the log's, from its mapping, else UTC).")
+@json_option
+@csv_option
+@quiet_option
+def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone, as_json, csv_dir, quiet):
+    """Change points: when execution changed, what changed and where.
+
+    Cases in order of their first event are tested for a change in the share
+    of contacts with each directly-follows edge (binary segmentation, G-test,
+    Bonferroni over edges and split positions: at most ALPHA false alarms per
+    stretch without change). Each change point gives the first contact after
+    it, its time, a confidence (1 - adjusted p), the edges, activities and
+    variants whose shares moved most, and the team, site, shift, channel or
+    queue that holds most of the change. Method and parameters: docs/drift.md.
+
+    Example:
+
+        cxmine drift log.parquet --window day --by team -o drift.png --csv out/drift
+    """
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
+    from engine.analyses.segments import check_segment_attributes
+    from engine.log.select import encode_where, parse_where
+    from engine.log.store import log_metadata
+    from engine.report import drift as report
+
+    if chart:
+        report.check_chart_path(chart)
+    check_segment_attributes(log, [by] if by else [])
+    settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
+    progress(f"encoding {log}", quiet)
+    enc = encode_where(log, parse_where(where), attributes=(),
+                       case_attributes=tuple(dict.fromkeys(EXPLAIN_ATTRIBUTES + ((by,) if by else ()))))
+    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
+    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"))
+    if chart:
+        title = f"Drift in {click.format_filename(log)}: {len(result.change_points)} change point(s)"
+        progress(f"wrote {report.write_drift_chart(result, chart, title)}", quiet)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        click.echo(f"{result.n_cases:,} contacts, windows of {result.window}, alpha {alpha:g}: "
+                   f"{len(result.change_points)} change point(s)")
+        if result.change_points:
+            click.echo(render_table(report.CHANGE_POINT_HEADERS, report.change_point_rows(result.change_points)))
+            click.echo("")
+            click.echo(render_table(report.CHANGE_HEADERS, report.change_rows(result.change_points),
+                                    title="what changed (shares of contacts; effect = Cohen's h)"))
+            click.echo("")
+            click.echo(render_table(report.WHERE_HEADERS, report.where_rows(result.change_points),
+                                    title="where the change lies"))
+        if by:
+            click.echo("")
+            click.echo(render_table(report.SEGMENT_HEADERS, report.segment_rows(result), title=f"drift by {by}"))
+    if csv_dir:
+        written = [write_csv(csv_dir, "change_points.csv", report.CHANGE_POINT_HEADERS,
+                             report.change_point_rows(result.change_points)),
+                   write_csv(csv_dir, "changes.csv", report.CHANGE_HEADERS, report.change_rows(result.change_points)),
+                   write_csv(csv_dir, "where.csv", report.WHERE_HEADERS, report.where_rows(result.change_points)),
+                   write_csv(csv_dir, "windows.csv", report.series_headers(result), result.series.as_rows())]
+        if by:
+            written.append(write_csv(csv_dir, f"drift_by_{by}.csv", report.SEGMENT_HEADERS,
+                                     report.segment_rows(result)))
+        progress("wrote " + ", ".join(str(p) for p in written), quiet)

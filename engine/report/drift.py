@@ -1,0 +1,124 @@
+"""Drift results for people: text tables, CSV tables and the drift chart (SVG or PNG).
+
+The chart follows ruptures' ``display``: the signal with its change points
+marked. Top panel: the evidence of change at each window's start (-log10 of the
+adjusted p-value of the test between the contacts just before and just after)
+with the false-alarm level; bottom panel: the shares of contacts with the edges
+that moved most. Change points are vertical lines labelled with their date (or
+case index). Drawn with matplotlib (Agg backend, no display needed).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from engine.analyses.drift import ChangePoint, DriftResult
+from engine.errors import UsageError
+
+CHANGE_POINT_HEADERS = ["change", "case_index", "timestamp", "confidence", "p_value", "contacts_before",
+                        "contacts_after", "summary"]
+CHANGE_HEADERS = ["change", "case_index", "kind", "label", "contacts_before", "share_before", "contacts_after",
+                  "share_after", "effect_h", "p_value"]
+WHERE_HEADERS = ["change", "case_index", "attribute", "value", "contacts_before", "contacts_after",
+                 "contacts_moved", "share_of_change", "edge", "share_before", "share_after", "effect_h", "p_value"]
+SEGMENT_HEADERS = ["attribute", "value", "contacts", "change", "case_index", "timestamp", "confidence", "summary"]
+CHART_FORMATS = (".svg", ".png")
+
+
+def change_point_rows(points: tuple[ChangePoint, ...]) -> list[list]:
+    return [[i, p.case_index, p.timestamp, p.confidence, p.p_value, p.cases_before, p.cases_after, p.summary()]
+            for i, p in enumerate(points, 1)]
+
+
+def change_rows(points: tuple[ChangePoint, ...]) -> list[list]:
+    return [[i, p.case_index, c.kind, c.label, c.cases_before, c.share_before, c.cases_after, c.share_after,
+             c.effect, c.p_value] for i, p in enumerate(points, 1) for c in p.changes]
+
+
+def where_rows(points: tuple[ChangePoint, ...]) -> list[list]:
+    return [[i, p.case_index, w.attribute, w.value, w.cases_before, w.cases_after, w.moved, w.share_of_change,
+             w.edge, w.share_before, w.share_after, w.effect, w.p_value] for i, p in enumerate(points, 1)
+            for w in p.where]
+
+
+def segment_rows(result: DriftResult) -> list[list]:
+    rows = []
+    for s in result.segments:
+        if not s.change_points:
+            rows.append([s.attribute, s.value, s.n_cases, None, None, None, None, "no change"])
+        for i, p in enumerate(s.change_points, 1):
+            rows.append([s.attribute, s.value, s.n_cases, i, p.case_index, p.timestamp, p.confidence, p.summary()])
+    return rows
+
+
+def series_headers(result: DriftResult) -> list[str]:
+    return (["window", "first_case", "contacts", "start", "evidence_log10"]
+            + [f"share: {k}" for k in result.series.shares])
+
+
+def check_chart_path(path: str | os.PathLike) -> None:
+    """Refuse a chart path whose extension matplotlib is not asked to write, before any work."""
+    if Path(path).suffix.lower() not in CHART_FORMATS:
+        raise UsageError(f"Cannot write a chart to '{path}': give a .svg or .png file")
+
+
+def _x_axis(result: DriftResult) -> tuple[list, str, bool]:
+    """Window starts as dates when every window has one and they ascend, else first case indices."""
+    starts = result.series.starts
+    if starts and all(starts):
+        dates = [datetime.fromisoformat(s) for s in starts]
+        if all(a <= b for a, b in zip(dates, dates[1:])) and dates[-1] > dates[0]:
+            return dates, f"window start ({result.timezone})", True
+    return [int(x) for x in result.series.first_case], "contact index (in order of first event)", False
+
+
+def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) -> Path:
+    """Draw the drift chart to ``path`` (.svg or .png), atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engine.atomic import atomic_path
+    check_chart_path(path)
+    s = result.series
+    x, x_label, dated = _x_axis(result)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 1.2]})
+    top.step(x, s.statistic, where="post", color="#1f4e79", lw=1.2, label="evidence of change at window start")
+    top.axhline(s.threshold, color="#888888", ls="--", lw=1,
+                label=f"false-alarm level (alpha = {result.settings.alpha:g})")
+    top.set_ylabel("evidence\n(-log10 adjusted p)")
+    for label, share in s.shares.items():
+        bottom.step(x, 100 * share, where="post", lw=1.3, label=label if len(label) < 60 else label[:57] + "...")
+    bottom.set_ylabel("contacts with the edge (%)")
+    bottom.set_xlabel(x_label)
+    if not s.shares:
+        bottom.text(0.5, 0.5, "no change point: no edge to show", ha="center", va="center",
+                    transform=bottom.transAxes, color="#666666")
+    starts = [datetime.fromisoformat(p.timestamp) if dated and p.timestamp else p.case_index
+              for p in result.change_points]
+    for i, (p, at) in enumerate(zip(result.change_points, starts), 1):
+        when = p.timestamp[:10] if dated and p.timestamp else f"case {p.case_index:,}"
+        for ax in (top, bottom):
+            ax.axvline(at, color="#c00000", lw=1.4, alpha=0.8,
+                       label=("change point" if i == 1 and ax is top else None))
+        top.annotate(f"#{i} {when}", xy=(at, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                     textcoords="offset points", color="#c00000", fontsize=9)
+    top.legend(loc="best", fontsize=8, framealpha=0.9)
+    if s.shares:
+        bottom.legend(loc="best", fontsize=8, framealpha=0.9, title="edges that moved most", title_fontsize=8)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=12)
+    fig.text(0.01, 0.005, f"{result.n_cases:,} contacts in {len(s.cases):,} windows of {result.window}; "
+             f"edges shown: the {len(s.shares)} that moved most at the change points", fontsize=8, color="#555555")
+    if dated:
+        fig.autofmt_xdate()
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=110)
+    plt.close(fig)
+    return path
