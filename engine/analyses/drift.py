@@ -356,10 +356,13 @@ def count_units(log: EncodedLog, offsets: np.ndarray) -> _Counts:
 
 @dataclass(frozen=True)
 class _Split:
+    a: int  # the interval of units searched: [a, b)
+    b: int
     unit: int  # unit boundary index of the best split
     case: int  # the first case after the change
     statistic: float
-    log_p: float  # natural log of the Bonferroni-adjusted p-value
+    log_sf: float  # natural log of the chi-square tail of the statistic (unadjusted)
+    tests: int  # edges tested times splits tried in the interval
     features: np.ndarray  # edges ordered by G at the split, most moved first
 
 
@@ -384,7 +387,7 @@ def _best_split(c: _Counts, a: int, b: int, s: DriftSettings) -> _Split | None:
     tested = np.flatnonzero((total >= MIN_TESTED) & (n - total >= MIN_TESTED))
     if not len(splits) or not len(tested):
         return None
-    best_g, best_i, best_row = -1.0, -1, None
+    best_g, best_i, best_row = 0.0, -1, None
     for lo in range(0, len(splits), 2048):  # blocks bound the memory of the split x edge arrays
         rows = splits[lo:lo + 2048]
         g = _scan((c.edges[rows] - c.edges[a])[:, tested], nb[lo:lo + 2048], total[tested], n, s.min_effect)
@@ -393,11 +396,10 @@ def _best_split(c: _Counts, a: int, b: int, s: DriftSettings) -> _Split | None:
             best_g, best_i, best_row = float(g[i].max()), lo + i, g[i]
     if best_g <= 0:
         return None
-    log_p = float(chi2_log_sf(best_g)) + math.log(len(tested)) + math.log(len(splits))
     order = tested[np.argsort(-best_row, kind="stable")]
     order = order[: max(1, int(np.count_nonzero(best_row > 0)))]
     unit = int(splits[best_i])
-    return _Split(unit, int(n_cum[unit]), best_g, log_p, order)
+    return _Split(a, b, unit, int(n_cum[unit]), best_g, float(chi2_log_sf(best_g)), len(tested) * len(splits), order)
 
 
 def _refine(log: EncodedLog, c: _Counts, a: int, b: int, split: _Split, s: DriftSettings) -> int:
@@ -425,22 +427,57 @@ def _refine(log: EncodedLog, c: _Counts, a: int, b: int, split: _Split, s: Drift
     return int(cand[ok][int(g.max(axis=1).argmax())])
 
 
-def segment_log(log: EncodedLog, c: _Counts, s: DriftSettings) -> list[tuple[int, _Split]]:
-    """Binary segmentation with a guard zone: (first case after the change, its split), by case."""
-    found: list[tuple[int, _Split]] = []
-    todo = [(0, len(c.offsets) - 1)]
-    while todo:
-        a, b = todo.pop()
-        split = _best_split(c, a, b, s)
-        if split is None or split.log_p >= math.log(s.alpha):
+def seeded_intervals(offsets: np.ndarray, min_cases: int) -> list[tuple[int, int]]:
+    """Seeded intervals (Kovacs et al. 2023) over the units: the whole log, then halves, quarters, ...
+
+    Level k has intervals of 1/2^k of the units, each overlapping the next by
+    half; levels stop when an interval cannot hold ``min_cases`` on both sides.
+    """
+    n_units = len(offsets) - 1
+    out = [(0, n_units)]
+    k = 1
+    while True:
+        length = n_units / 2 ** k
+        if length < 2:
+            break
+        step = length / 2
+        level = []
+        for i in range(int(math.ceil((n_units - length) / step)) + 1):
+            a, b = int(round(i * step)), min(n_units, int(round(i * step + length)))
+            if offsets[b] - offsets[a] >= 2 * min_cases:
+                level.append((a, b))
+        if not level:
+            break
+        out += level
+        k += 1
+    return list(dict.fromkeys(out))
+
+
+def segment_log(log: EncodedLog, c: _Counts, s: DriftSettings) -> tuple[list[tuple[int, _Split, float]], float]:
+    """Seeded binary segmentation: (first case after the change, its split, adjusted log p) by case, and the
+    log of the Bonferroni factor (the number of tests).
+
+    The best split of every seeded interval is a candidate; candidates are
+    taken most significant first, with the p-value adjusted by Bonferroni over
+    every (interval, split, edge) tested, while it stays below ``alpha``; a
+    candidate whose interval reaches within ``guard`` contacts of a change
+    already taken is skipped (it would measure that change again).
+    """
+    candidates = [x for x in (_best_split(c, a, b, s) for a, b in seeded_intervals(c.offsets, s.min_cases))
+                  if x is not None]
+    if not candidates:
+        return [], 0.0
+    penalty = math.log(sum(x.tests for x in candidates))
+    found: list[tuple[int, _Split, float]] = []
+    for split in sorted(candidates, key=lambda x: x.log_sf):
+        log_p = split.log_sf + penalty
+        if log_p >= math.log(s.alpha):
+            break
+        lo, hi = int(c.offsets[split.a]), int(c.offsets[split.b])
+        if any(lo < case + s.guard and hi > case - s.guard for case, _, _ in found):
             continue
-        case = _refine(log, c, a, b, split, s)
-        found.append((case, split))
-        left = int(np.searchsorted(c.offsets, case - s.guard, side="right")) - 1
-        right = int(np.searchsorted(c.offsets, case + s.guard, side="left"))
-        todo.append((a, max(a, min(left, split.unit))))
-        todo.append((min(b, max(right, split.unit)), b))
-    return sorted(found, key=lambda x: x[0])
+        found.append((_refine(log, c, split.a, split.b, split, s), split, log_p))
+    return sorted(found, key=lambda x: x[0]), penalty
 
 
 # --- explanation --------------------------------------------------------------------------------
@@ -522,7 +559,7 @@ def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[i
 
 
 def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], case: int, split: _Split,
-                   zone: ZoneInfo, s: DriftSettings, variants=None, skip: str | None = None) -> ChangePoint:
+                   log_p: float, zone: ZoneInfo, s: DriftSettings, variants=None, skip: str | None = None) -> ChangePoint:
     """What moved between the stretch before the change (units [u0, u1)) and after it ([u1', u2))."""
     u0, u_change, u2 = units
     # the unit holding the change is left out of both sides when it mixes before and after
@@ -542,7 +579,7 @@ def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], cas
     where = _where(log, c.edge_keys[moved], [all_labels[i] for i in moved], before, after, s, skip)
     starts = case_starts(log)
     when = iso_time(int(starts[case]), zone) if case < log.n_cases else None
-    p = min(1.0, math.exp(split.log_p))
+    p = min(1.0, math.exp(log_p))
     return ChangePoint(case, when, round(1.0 - p, 12), p, round(split.statistic, 3), nb, na, tuple(changes), where)
 
 
@@ -551,8 +588,8 @@ def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], cas
 MAX_CHART_WINDOWS = 120
 
 
-def _profile(c: _Counts, a: int, b: int, s: DriftSettings) -> np.ndarray:
-    """-log10 adjusted p of splitting units [a, b) at each boundary a+1..b-1 (0 where not allowed)."""
+def _profile(c: _Counts, a: int, b: int, s: DriftSettings, penalty: float) -> np.ndarray:
+    """-log10 adjusted p (log Bonferroni factor ``penalty``) of splitting units [a, b) at each boundary."""
     out = np.zeros(max(0, b - a - 1))
     n = float(c.offsets[b] - c.offsets[a])
     splits = np.arange(a + 1, b)
@@ -562,7 +599,6 @@ def _profile(c: _Counts, a: int, b: int, s: DriftSettings) -> np.ndarray:
     tested = np.flatnonzero((total >= MIN_TESTED) & (n - total >= MIN_TESTED))
     if not allowed.any() or not len(tested):
         return out
-    penalty = math.log(len(tested)) + math.log(int(np.count_nonzero(allowed)))
     for lo in range(0, len(splits), 2048):
         rows = splits[lo:lo + 2048]
         g = _scan((c.edges[rows] - c.edges[a])[:, tested], np.maximum(nb[lo:lo + 2048], 1.0), total[tested], n,
@@ -573,7 +609,7 @@ def _profile(c: _Counts, a: int, b: int, s: DriftSettings) -> np.ndarray:
 
 
 def drift_series(c: _Counts, starts: tuple[str | None, ...], change_units: list[int],
-                 features: dict[str, tuple[str, int]], s: DriftSettings) -> DriftSeries:
+                 features: dict[str, tuple[str, int]], s: DriftSettings, penalty: float) -> DriftSeries:
     """Per window (units grouped to at most 120): evidence of a change at its start and shares.
 
     The evidence is the detection statistic itself: -log10 of the adjusted
@@ -587,7 +623,7 @@ def drift_series(c: _Counts, starts: tuple[str | None, ...], change_units: list[
     marks = [0] + sorted(set(change_units)) + [n_units]
     stretches = [(marks[i - 1], marks[i + 1]) for i in range(1, len(marks) - 1)] or [(0, n_units)]
     for a, b in stretches:
-        evidence[a + 1:b] = np.maximum(evidence[a + 1:b], _profile(c, a, b, s))
+        evidence[a + 1:b] = np.maximum(evidence[a + 1:b], _profile(c, a, b, s, penalty))
     group = max(1, math.ceil(n_units / MAX_CHART_WINDOWS))
     idx = np.append(np.arange(0, n_units, group), n_units)
     first = c.offsets[idx]
@@ -601,22 +637,22 @@ def drift_series(c: _Counts, starts: tuple[str | None, ...], change_units: list[
 
 
 def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str | None = None,
-            variants: bool = True) -> tuple[list[ChangePoint], _Counts, np.ndarray, str]:
+            variants: bool = True) -> tuple[list[ChangePoint], _Counts, np.ndarray, str, float]:
     offsets, window = window_offsets(log, settings.window, zone)
     counts = count_units(log, offsets)
-    found = segment_log(log, counts, settings)
+    found, penalty = segment_log(log, counts, settings)
     case_variant = None
     if variants and found:
         from engine.analyses.variants import assign_variants
         case_variant = assign_variants(log)
-    bounds = [0] + [int(np.searchsorted(offsets, case, side="right")) - 1 for case, _ in found] + [len(offsets) - 1]
+    bounds = [0] + [int(np.searchsorted(offsets, case, side="right")) - 1 for case, _, _ in found] + [len(offsets) - 1]
     points = []
-    for i, (case, split) in enumerate(found):
+    for i, (case, split, log_p) in enumerate(found):
         # the stretch after the previous change starts where that change's unit ends
         u0 = bounds[i] if i == 0 else min(bounds[i] + 1, bounds[i + 1])
         units = (u0, bounds[i + 1], bounds[i + 2])
-        points.append(explain_change(log, counts, units, case, split, zone, settings, case_variant, skip))
-    return points, counts, offsets, window
+        points.append(explain_change(log, counts, units, case, split, log_p, zone, settings, case_variant, skip))
+    return points, counts, offsets, window, penalty
 
 
 def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: str | None = None,
@@ -634,10 +670,10 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
         raise AnalysisError(f"The log has {log.n_cases:,} contacts; drift detection needs at least "
                             f"{2 * settings.min_cases:,} (min_cases on each side of a change)",
                             hint="Analyse a longer period, or lower min_cases")
-    points, counts, offsets, window = _detect(log, settings, zone)
+    points, counts, offsets, window, penalty = _detect(log, settings, zone)
     series = drift_series(counts, _unit_starts(log, offsets, zone),
                           [int(np.searchsorted(offsets, p.case_index, side="right")) - 1 for p in points],
-                          _charted(log, counts, points), settings)
+                          _charted(log, counts, points), settings, penalty)
     segments = tuple(_segments(log, by, settings, zone)) if by else ()
     return DriftResult(log.n_cases, window, str(zone.key), settings, tuple(points), series, segments)
 

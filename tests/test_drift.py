@@ -1,0 +1,221 @@
+"""Drift detection: injected ground truth (precision, recall, delay), false alarms, explanation, CLI."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift, g_statistic
+from engine.cli import main
+from engine.log.encode import EncodedLog, encode_strings
+
+REPO = Path(__file__).resolve().parent.parent
+MINUTE = 60 * 10**9
+T0 = 1_767_571_200 * 10**9  # 2026-01-05T00:00:00Z, a Monday
+
+
+def score(detected: list[int], truth: list[int], lag: int = 200) -> tuple[int, list[int]]:
+    """Adams et al.: a detection is a true positive within ``lag`` cases of a true change not yet matched."""
+    matched, delays = set(), []
+    for d in sorted(detected):
+        near = [t for t in truth if t not in matched and abs(d - t) <= lag]
+        if near:
+            t = min(near, key=lambda t: abs(d - t))
+            matched.add(t)
+            delays.append(abs(d - t))
+    return len(matched), delays
+
+
+def f1(tp: int, n_detected: int, n_truth: int) -> float:
+    if tp == 0:
+        return 0.0
+    p, r = tp / n_detected, tp / n_truth
+    return 2 * p * r / (p + r)
+
+
+def synthetic_log(n: int, changes=(), seed: int = 0, noise: float = 0.0, minutes: float = 1.0) -> EncodedLog:
+    """Contacts of a small procedure; ``changes``: (first case, kind, magnitude, team or None).
+
+    Greet, Verify (90%), then Fix (70%) or Escalate, Confirm, Close. Kinds:
+    skip (Verify left out), insert (Survey before Close), swap (Close before
+    Confirm), routing (Escalate share + magnitude). Noise swaps two adjacent
+    steps or repeats one, in that share of contacts. Teams A-D at random.
+    """
+    rng = np.random.default_rng(seed)
+    teams = rng.integers(0, 4, n)
+    cases = []
+    for i in range(n):
+        active = {kind: mag for start, kind, mag, team in changes
+                  if i >= start and (team is None or "ABCD"[teams[i]] == team)}
+        trace = ["Greet"]
+        if rng.random() < 0.9 and not rng.random() < active.get("skip", 0):
+            trace.append("Verify")
+        trace.append("Escalate" if rng.random() < 0.3 + active.get("routing", 0) else "Fix")
+        tail = ["Close", "Confirm"] if rng.random() < active.get("swap", 0) else ["Confirm", "Close"]
+        if rng.random() < active.get("insert", 0):
+            tail.insert(len(tail) - 1, "Survey")
+        trace += tail
+        if rng.random() < noise:
+            j = int(rng.integers(0, len(trace) - 1))
+            if rng.random() < 0.5:
+                trace[j], trace[j + 1] = trace[j + 1], trace[j]
+            else:
+                trace.insert(j, trace[j])
+        cases.append(trace)
+    offsets = np.zeros(n + 1, np.int64)
+    offsets[1:] = np.cumsum([len(c) for c in cases])
+    codes, labels = encode_strings(pa.array([a for c in cases for a in c], pa.string()))
+    starts = T0 + (np.arange(n) * minutes * MINUTE).astype(np.int64)
+    ts = np.repeat(starts, np.diff(offsets)) + np.concatenate([np.arange(len(c)) for c in cases]) * MINUTE // 10
+    team_codes = teams.astype(np.int32)
+    return EncodedLog(offsets, codes.astype(np.int32), ts.astype(np.int64), labels,
+                      case_attributes={"team": (team_codes, ("A", "B", "C", "D"))})
+
+
+def test_g_statistic_matches_scipy():
+    from scipy.stats import chi2_contingency
+    table = np.array([[30, 70], [55, 45]])
+    g, *_ = chi2_contingency(table, correction=False, lambda_="log-likelihood")
+    assert g_statistic(30, 100, 55, 100) == pytest.approx(g)
+    assert g_statistic(0, 10, 0, 10) == 0.0
+
+
+def test_noise_free_step_is_found_at_its_exact_case():
+    log = synthetic_log(1200, [(600, "skip", 1.0, None)])
+    r = detect_drift(log)
+    assert [p.case_index for p in r.change_points] == [600]
+    p = r.change_points[0]
+    assert p.confidence > 0.999
+    assert any(c.kind == "activity" and c.label == "Verify" and c.share_after == 0.0 for c in p.changes)
+    assert any(c.kind == "edge" and c.label == "Greet -> Verify" for c in p.changes)
+
+
+# magnitude as the share of contacts the change touches: Verify runs in 90% of contacts, so skipping it
+# with probability p touches 0.9 p of them
+TOUCHED = {"skip": 1 / 0.9, "insert": 1.0, "swap": 1.0, "routing": 1.0}
+
+
+@pytest.mark.parametrize("kind", ["skip", "insert", "swap", "routing"])
+def test_precision_recall_on_injected_drift(kind):
+    """Changes touching 10% to 50% of contacts, switched on and off again, at three noise levels: F1 >= 0.95."""
+    tp = n_det = n_true = 0
+    delays = []
+    for seed, (touched, noise) in enumerate([(0.1, 0.0), (0.2, 0.05), (0.5, 0.0), (0.1, 0.1), (0.15, 0.05)]):
+        mag = touched * TOUCHED[kind]
+        log = synthetic_log(12_000, [(4000, kind, mag, None), (8000, kind, 0.0, None)], seed=seed, noise=noise)
+        found = [p.case_index for p in detect_drift(log).change_points]
+        t, d = score(found, [4000, 8000])
+        tp, n_det, n_true, delays = tp + t, n_det + len(found), n_true + 2, delays + d
+    assert f1(tp, n_det, n_true) >= 0.95, (kind, tp, n_det, n_true)
+    assert np.mean(delays) < 50
+
+
+def test_stationary_logs_raise_no_false_alarm():
+    """100,000 stationary contacts (5 logs): the target is at most one false change point; alpha makes it ~0."""
+    false = 0
+    for seed in range(5):
+        false += len(detect_drift(synthetic_log(20_000, seed=100 + seed, noise=0.05)).change_points)
+    assert false == 0
+
+
+def test_shuffled_published_log_has_no_change():
+    """Shuffling the cases of a log with four changes removes them: what is left is exchangeable."""
+    log = synthetic_log(6000, [(1200, "skip", 0.5, None), (2400, "insert", 0.4, None), (3600, "swap", 0.5, None),
+                               (4800, "routing", 0.3, None)], seed=3)
+    assert len(detect_drift(log).change_points) == 4
+    order = np.random.default_rng(0).permutation(log.n_cases)
+    lengths = np.diff(log.case_offsets)
+    events = np.concatenate([np.arange(log.case_offsets[i], log.case_offsets[i + 1]) for i in order])
+    offsets = np.concatenate(([0], np.cumsum(lengths[order]))).astype(np.int64)
+    shuffled = EncodedLog(offsets, log.activity_codes[events], log.timestamps, log.activities)
+    assert detect_drift(shuffled).change_points == ()
+
+
+def test_explanation_names_the_team_and_the_step():
+    log = synthetic_log(8000, [(4000, "skip", 0.6, "B")], seed=5)
+    r = detect_drift(log)
+    assert len(r.change_points) == 1
+    p = r.change_points[0]
+    assert abs(p.case_index - 4000) <= 50
+    assert p.where[0].attribute == "team" and p.where[0].value == "B"
+    assert p.where[0].share_of_change > 0.8
+    assert "Verify" in p.summary() and "team B" in p.summary()
+
+
+def test_by_segment_finds_the_change_only_in_its_team():
+    log = synthetic_log(8000, [(4000, "skip", 0.6, "B")], seed=6)
+    r = detect_drift(log, by="team")
+    found = {s.value: [p.case_index for p in s.change_points] for s in r.segments}
+    assert found["A"] == found["C"] == found["D"] == []
+    assert len(found["B"]) == 1 and abs(found["B"][0] - 4000) <= 50
+    # case indices are positions in the whole log: the case found belongs to team B
+    assert log.case_attributes["team"][0][found["B"][0]] == 1
+
+
+def test_calendar_windows_date_the_change_with_its_offset():
+    # one contact every 10 minutes: 144 a day; the change starts on day 14 (2026-01-19)
+    log = synthetic_log(144 * 28, [(144 * 14, "routing", 0.3, None)], seed=7, minutes=10)
+    r = detect_drift(log, DriftSettings(window="day"), timezone="Europe/Lisbon")
+    assert r.window == "day" and len(r.series.cases) == 28
+    assert len(r.change_points) == 1
+    p = r.change_points[0]
+    from datetime import datetime, timezone
+    when = datetime.fromisoformat(p.timestamp)
+    assert p.timestamp.endswith("+00:00")  # Lisbon in January
+    assert abs((when - datetime(2026, 1, 19, tzinfo=timezone.utc)).total_seconds()) <= 3600
+    assert abs(p.case_index - 144 * 14) <= 6
+    week = detect_drift(log, DriftSettings(window="week"), timezone="Asia/Kolkata")
+    assert [q.timestamp[-6:] for q in week.change_points] == ["+05:30"]
+
+
+def test_bad_settings_are_refused():
+    from engine.errors import AnalysisError, UsageError
+    log = synthetic_log(500)
+    with pytest.raises(UsageError, match="Unknown window 'fortnight'"):
+        detect_drift(log, DriftSettings(window="fortnight"))
+    with pytest.raises(UsageError, match="alpha must lie in"):
+        detect_drift(log, DriftSettings(alpha=2))
+    with pytest.raises(AnalysisError, match="needs at least 200"):
+        detect_drift(synthetic_log(150))
+    with pytest.raises(AnalysisError, match="Attribute 'site' is not in the event log"):
+        detect_drift(log, by="site")
+
+
+# --- the published logs (Bose et al.; Ostovar et al.) ---------------------------------------------
+
+DRIFT_DATA = REPO.parent / "shared" / "data" / "drift"
+FAST_LOGS = ["Bose/bose_log.xes.gz", "Ostovar/Atomic_Frequency_output_Frequency.xes.gz",
+             "Ostovar/Atomic_Loop_output_Loop.xes.gz", "Ostovar/Atomic_Skip_output_Skip.xes.gz"]
+
+
+def _published(names):
+    if not (DRIFT_DATA / "ground_truth.json").exists():
+        pytest.skip(f"the published drift logs are not at {DRIFT_DATA}")
+    from benchmarks.drift_logs import ground_truth, load_in_file_order
+    truth = ground_truth(DRIFT_DATA)
+    return [(truth[n], load_in_file_order(DRIFT_DATA / n)) for n in names]
+
+
+def test_published_logs_subset():
+    tp = n_det = n_true = 0
+    for truth, log in _published(FAST_LOGS):
+        found = [p.case_index for p in detect_drift(log).change_points]
+        t, _ = score(found, truth)
+        tp, n_det, n_true = tp + t, n_det + len(found), n_true + len(truth)
+    assert f1(tp, n_det, n_true) >= 0.9
+
+
+@pytest.mark.slow
+def test_published_logs_all():
+    from benchmarks.drift_logs import ground_truth
+    if not (DRIFT_DATA / "ground_truth.json").exists():
+        pytest.skip(f"the published drift logs are not at {DRIFT_DATA}")
+    tp = n_det = n_true = 0
+    for truth, log in _published(list(ground_truth(DRIFT_DATA))):
+        found = [p.case_index for p in detect_drift(log).change_points]
+        t, _ = score(found, truth)
+        tp, n_det, n_true = tp + t, n_det + len(found), n_true + len(truth)
+    assert f1(tp, n_det, n_true) >= 0.9
