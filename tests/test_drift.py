@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift, g_statistic
 from engine.cli import main
 from engine.log.encode import EncodedLog, encode_strings
+from engine.log.select import select_cases
 
 REPO = Path(__file__).resolve().parent.parent
 MINUTE = 60 * 10**9
@@ -219,3 +220,115 @@ def test_published_logs_all():
         t, _ = score(found, truth)
         tp, n_det, n_true = tp + t, n_det + len(found), n_true + len(truth)
     assert f1(tp, n_det, n_true) >= 0.9
+
+
+# --- simulator logs and the bundled sample --------------------------------------------------------
+
+SIM_COLUMNS = {"contact_id": "case_id", "start": "timestamp", "end": "end_timestamp", "agent": "resource",
+               "customer": "customer_id"}
+
+
+def simulated_log(tmp_path, contacts: int, days: int, drifts: list[str], seed: int) -> EncodedLog:
+    from engine.log import encode_log, write_log
+    from engine.simulate import load_drifts, simulate_contacts
+    from engine.sop import load_sop
+    models = [load_sop(p) for p in sorted((REPO / "models").glob("*.bpmn"))]
+    sim = simulate_contacts(models, contacts, seed=seed, start="2026-01-05", days=days,
+                            drifts=load_drifts(drifts, "Europe/Lisbon"))
+    events = sim.events.rename_columns([SIM_COLUMNS.get(c, c) for c in sim.events.column_names])
+    path = tmp_path / f"sim{seed}.parquet"
+    write_log(events, path)
+    return encode_log(path, attributes=(), case_attributes=EXPLAIN_ATTRIBUTES)
+
+
+@pytest.mark.parametrize("spec, step", [
+    ("2026-01-26:skip=Verify identity:p=0.4", "Verify identity"),
+    ("2026-01-26:team=C:skip=Verify identity:p=0.8", "Verify identity"),
+    ("2026-01-26:insert=Hold:after=Agent answer:p=0.2", "Hold"),
+])
+def test_simulated_drift_is_found_on_its_day_and_explained(tmp_path, spec, step):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    log = simulated_log(tmp_path, 16_000, 42, [spec], seed=21)
+    r = detect_drift(log, timezone="Europe/Lisbon")
+    change = datetime(2026, 1, 26, tzinfo=ZoneInfo("Europe/Lisbon"))
+    near = [p for p in r.change_points if abs((datetime.fromisoformat(p.timestamp) - change).total_seconds()) < 86400]
+    assert len(near) == 1 and len(r.change_points) <= 2, [p.summary() for p in r.change_points]
+    p = near[0]
+    assert any(step in c.label for c in p.changes)
+    if "team=C" in spec:
+        assert (p.where[0].attribute, p.where[0].value) == ("team", "C")
+
+
+def test_stationary_simulator_log_has_no_change_after_its_first_days(tmp_path):
+    """100,000 simulated contacts without drift. The simulator's first two days differ (lost_card 35% of
+    contacts on day one, 21% from day three on) and that is found as drift; from day three on, nothing is."""
+    log = simulated_log(tmp_path, 100_000, 56, [], seed=11)
+    starts = log.timestamps[log.case_offsets[:-1]]
+    settled = starts >= T0 + 3 * 86400 * 10**9
+    assert settled.sum() > 90_000
+    assert detect_drift(select_cases(log, settled)).change_points == ()
+
+
+@pytest.fixture(scope="module")
+def sample_log(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "sample.parquet"
+    r = CliRunner().invoke(main, ["ingest", str(REPO / "eventlogs/sample/contacts.csv.gz"), "--mapping",
+                                  str(REPO / "eventlogs/sample/mapping.toml"), "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_sample_story(sample_log, tmp_path):
+    """From 2 March 2026 team B skips Verify identity in 30% of its contacts: found within a day, explained."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    chart = tmp_path / "drift.png"
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--json", "-q", "--by", "team", "-o", str(chart)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    change = datetime(2026, 3, 2, tzinfo=ZoneInfo("Europe/Lisbon"))
+    assert len(data["change_points"]) == 1
+    p = data["change_points"][0]
+    assert abs((datetime.fromisoformat(p["timestamp"]) - change).total_seconds()) < 86400
+    assert p["timestamp"][-6:] in ("+00:00", "+01:00") and 0.99 < p["confidence"] <= 1
+    assert {"case_index", "timestamp", "confidence", "changes"} <= set(p)
+    assert (p["where"][0]["attribute"], p["where"][0]["value"]) == ("team", "B")
+    assert any(c["label"] == "Verify identity" and c["share_after"] < c["share_before"] for c in p["changes"])
+    assert "team B" in p["summary"] and "Verify identity" in p["summary"]
+    segments = {s["value"]: s["change_points"] for s in data["segments"]}
+    assert all(s["attribute"] == "team" for s in data["segments"])
+    assert [len(segments[t]) for t in "ABCD"] == [0, 1, 0, 0]
+    assert abs((datetime.fromisoformat(segments["B"][0]["timestamp"]) - change).total_seconds()) < 86400
+    assert chart.stat().st_size > 20_000 and chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_text_csv_and_svg(sample_log, tmp_path):
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--window", "week", "--csv", str(tmp_path / "csv"),
+                                  "-o", str(tmp_path / "d.svg"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "windows of week" in r.output and "where the change lies" in r.output
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["change_points.csv", "changes.csv",
+                                                                    "where.csv", "windows.csv"]
+    windows = (tmp_path / "csv" / "windows.csv").read_text().splitlines()
+    assert windows[0].startswith("window,first_case,contacts,start,evidence_log10") and len(windows) == 1 + 8  # 2 February to 29 March 2026: 8 weeks
+    svg = (tmp_path / "d.svg").read_text()
+    assert "<svg" in svg and "Drift in" in svg and "false-alarm level" in svg
+
+
+@pytest.mark.parametrize("args, message, code", [
+    (["--window", "fortnight"], "Unknown window 'fortnight' (valid: a number of contacts, day, week, month)", 2),
+    (["--window", "0"], "A window of 0 contacts is not possible", 2),
+    (["--by", "planet"], "Cannot segment by 'planet': the log has no such column", 1),
+    (["-o", "chart.pdf"], "Cannot write a chart to 'chart.pdf': give a .svg or .png file", 2),
+    (["--where", "team=Z"], "No contact matches --where (team in ['Z'])", 1),
+    (["--timezone", "Mars/Olympus"], "Unknown time zone 'Mars/Olympus'", 2),
+])
+def test_cli_bad_input(sample_log, args, message, code):
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "-q"] + args)
+    assert r.exit_code == code and message in r.output and "Traceback" not in r.output, r.output
+
+
+def test_cli_missing_log(tmp_path):
+    r = CliRunner().invoke(main, ["drift", str(tmp_path / "none.parquet")])
+    assert r.exit_code == 1 and "Event log not found" in r.output
