@@ -332,3 +332,38 @@ def test_cli_bad_input(sample_log, args, message, code):
 def test_cli_missing_log(tmp_path):
     r = CliRunner().invoke(main, ["drift", str(tmp_path / "none.parquet")])
     assert r.exit_code == 1 and "Event log not found" in r.output
+
+
+def test_jmeasure_peer_equals_the_literal_algorithm():
+    """The benchmark's fast J-measure method against a plain transcription (scipy's ks_2samp per window)."""
+    import math
+    import sys
+    from scipy.stats import ks_2samp
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bose_jmeasure import j_measures, mean_p_values
+    log = synthetic_log(90, [(45, "skip", 0.8, None)], seed=9, noise=0.2)
+    offsets, codes, n_act = log.case_offsets, log.activity_codes, len(log.activities)
+    traces = [codes[offsets[i]:offsets[i + 1]].tolist() for i in range(log.n_cases)]
+    span = len(codes) // len(traces)
+
+    def j(trace, a, b):
+        subs = [trace[k:k + span] for k in range(len(trace)) if trace[k] == a]
+        hits = [s for s in subs if b in s[1:]]
+        p_ab = len(hits) / len(subs) if subs and hits else 0
+        p_a, p_b = trace.count(a) / len(trace), trace.count(b) / len(trace)
+        first = 0 if p_ab == 0 or p_b == 0 else p_ab * math.log2(p_ab / p_b)
+        second = 0 if 1 - p_ab == 0 or 1 - p_b == 0 else (1 - p_ab) * math.log2((1 - p_ab) / (1 - p_b))
+        return p_a * (first + second)
+
+    fast = j_measures(offsets, codes, n_act, span)
+    window = 20
+    mean = np.zeros(len(traces))
+    for a in range(n_act):
+        for b in range(n_act):
+            signal = np.array([j(t, a, b) for t in traces])
+            assert np.allclose(fast[:, a * n_act + b], signal)
+            p = np.ones(len(traces))
+            for i in range(len(traces) - 2 * window):
+                p[i + window] = ks_2samp(signal[i:i + window], signal[i + window:i + 2 * window]).pvalue
+            mean += p / n_act ** 2
+    assert np.allclose(mean_p_values(offsets, codes, n_act, window), mean)
