@@ -307,7 +307,7 @@ def test_cli_text_csv_and_svg(sample_log, tmp_path):
     r = CliRunner().invoke(main, ["drift", str(sample_log), "--window", "week", "--csv", str(tmp_path / "csv"),
                                   "-o", str(tmp_path / "d.svg"), "-q"])
     assert r.exit_code == 0, r.output
-    assert "windows of week" in r.output and "where the change lies" in r.output
+    assert "window week" in r.output and "where the change lies" in r.output
     assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["change_points.csv", "changes.csv",
                                                                     "where.csv", "windows.csv"]
     windows = (tmp_path / "csv" / "windows.csv").read_text().splitlines()

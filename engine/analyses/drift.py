@@ -8,7 +8,7 @@ presence per contact: "the share of contacts with Agent answer -> Verify
 identity". Presence, not occurrence counts, keeps contacts the independent
 units the test assumes (a loop repeated ten times in one contact is one
 contact). Activities and variants are used to explain a change, not to find
-it: every activity or variant change moves at least one edge.
+it: a changed step, order or routing share moves at least one edge.
 
 Windows. The log's cases, in their canonical order (first event, ties by input
 order), are cut into units: blocks of ``window`` contacts, or calendar days,
@@ -219,8 +219,8 @@ class DriftResult:
 
     def as_dict(self) -> dict:
         data = {"n_cases": self.n_cases, "window": self.window, "timezone": self.timezone,
-                "parameters": self.settings.as_dict(), "method": "binary segmentation, 2x2 G-test on edge "
-                "presence, Bonferroni over edges and splits",
+                "parameters": self.settings.as_dict(), "method": "seeded binary segmentation, 2x2 G-test on "
+                "edge presence, Bonferroni over every test",
                 "change_points": [c.as_dict() for c in self.change_points]}
         if self.segments:
             data["segments"] = [s.as_dict() for s in self.segments]
@@ -311,7 +311,7 @@ def window_offsets(log: EncodedLog, window: int | str, zone: ZoneInfo) -> tuple[
     if isinstance(window, int) and not isinstance(window, bool):
         if window < 1:
             raise UsageError(f"A window of {window} contacts is not possible", hint="Give a window of 1 or more")
-        return np.append(np.arange(0, n, window, dtype=np.int64), n), f"{window} contacts"
+        return np.append(np.arange(0, n, window, dtype=np.int64), n), f"{window} contact{'s' if window > 1 else ''}"
     if window not in WINDOWS:
         raise UsageError(f"Unknown window '{window}' (valid: a number of contacts, {', '.join(WINDOWS[1:])})")
     starts = case_starts(log)
@@ -563,23 +563,25 @@ def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[i
     return tuple(shifts[:3])
 
 
-def explain_change(log: EncodedLog, c: _Counts, units: tuple[int, int, int], case: int, split: _Split,
-                   log_p: float, zone: ZoneInfo, s: DriftSettings, variants=None, skip: str | None = None) -> ChangePoint:
-    """What moved between the stretch before the change (units [u0, u1)) and after it ([u1', u2))."""
-    u0, u_change, u2 = units
-    # the unit holding the change is left out of both sides when it mixes before and after
-    u1 = int(np.searchsorted(c.offsets, case, side="right")) - 1
-    u1b = u1 if c.offsets[u1] == case else u1 + 1
-    u1, u1b = max(u0, min(u1, u2)), max(u0, min(u1b, u2))
-    nb, na = c.cases(u0, u1), c.cases(u1b, u2)
-    before = (int(c.offsets[u0]), int(c.offsets[u1]))
-    after = (int(c.offsets[u1b]), int(c.offsets[u2]))
-    edges = _ranked("edge", [edge_label(k, log.activities) for k in c.edge_keys], c.edges[u1] - c.edges[u0], nb,
-                    c.edges[u2] - c.edges[u1b], na, s)
-    acts = _ranked("activity", list(log.activities), c.activities[u1] - c.activities[u0], nb,
-                   c.activities[u2] - c.activities[u1b], na, s)
-    changes = edges + acts + _variant_changes(log, variants, before, after, s)
+def explain_change(log: EncodedLog, c: _Counts, stretch: tuple[int, int, int], split: _Split, log_p: float,
+                   zone: ZoneInfo, s: DriftSettings, variants=None, skip: str | None = None) -> ChangePoint:
+    """What moved between the contacts [first, case) before the change and [case, end) after it.
+
+    ``stretch`` = (first, case, end): from the previous change (or the log's
+    start) to the next (or the log's end). Counted exactly by one kernel pass
+    over these contacts, whatever the windows.
+    """
+    from engine.kernels.drift import count_windows
+    first, case, end = stretch
+    edge_cases, _, act_cases, _ = count_windows(log.case_offsets, log.activity_codes,
+                                                np.array([first, case, end], dtype=np.int64), c.edge_keys,
+                                                len(log.activities))
+    nb, na = case - first, end - case
+    before, after = (first, case), (case, end)
     all_labels = [edge_label(k, log.activities) for k in c.edge_keys]
+    edges = _ranked("edge", all_labels, edge_cases[0], nb, edge_cases[1], na, s)
+    acts = _ranked("activity", list(log.activities), act_cases[0], nb, act_cases[1], na, s)
+    changes = edges + acts + _variant_changes(log, variants, before, after, s)
     moved = [all_labels.index(e.label) for e in edges] or [int(split.features[0])]
     where = _where(log, c.edge_keys[moved], [all_labels[i] for i in moved], before, after, s, skip)
     starts = case_starts(log)
@@ -650,13 +652,9 @@ def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str 
     if variants and found:
         from engine.analyses.variants import assign_variants
         case_variant = assign_variants(log)
-    bounds = [0] + [int(np.searchsorted(offsets, case, side="right")) - 1 for case, _, _ in found] + [len(offsets) - 1]
-    points = []
-    for i, (case, split, log_p) in enumerate(found):
-        # the stretch after the previous change starts where that change's unit ends
-        u0 = bounds[i] if i == 0 else min(bounds[i] + 1, bounds[i + 1])
-        units = (u0, bounds[i + 1], bounds[i + 2])
-        points.append(explain_change(log, counts, units, case, split, log_p, zone, settings, case_variant, skip))
+    cuts = [0] + [case for case, _, _ in found] + [log.n_cases]
+    points = [explain_change(log, counts, (cuts[i], cuts[i + 1], cuts[i + 2]), split, log_p, zone, settings,
+                             case_variant, skip) for i, (_, split, log_p) in enumerate(found)]
     return points, counts, offsets, window, penalty
 
 

@@ -19,7 +19,7 @@ from engine.report.tables import render_table, write_csv
 @click.option("-o", "--output", "chart", type=click.Path(dir_okay=False),
               help="Write a chart of the drift statistic with the change points marked (.svg or .png).")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.001,
-              show_default=True, help="False-alarm probability of each test on a stretch without change.")
+              show_default=True, help="Probability of any change point on a log without change.")
 @click.option("--min-cases", type=click.IntRange(min=1), default=100, show_default=True,
               help="Contacts needed on each side of a change.")
 @click.option("--min-effect", type=click.FloatRange(0, 3), default=0.1, show_default=True,
@@ -32,16 +32,18 @@ from engine.report.tables import render_table, write_csv
 def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone, as_json, csv_dir, quiet):
     """Change points: when execution changed, what changed and where.
 
-    Cases in order of their first event are tested for a change in the share
-    of contacts with each directly-follows edge (binary segmentation, G-test,
-    Bonferroni over edges and split positions: at most ALPHA false alarms per
-    stretch without change). Each change point gives the first contact after
-    it, its time, a confidence (1 - adjusted p), the edges, activities and
-    variants whose shares moved most, and the team, site, shift, channel or
-    queue that holds most of the change. Method and parameters: docs/drift.md.
+    Contacts, in order of their first event, are tested for a change in the
+    share of contacts with each directly-follows edge (seeded binary
+    segmentation, G-test, Bonferroni over every test made: on a log without
+    change, the probability of any change point is at most ALPHA). Each change
+    point gives the first contact after it, its time, a confidence (1 -
+    adjusted p), the edges, activities and variants whose shares moved most,
+    and the team, site, shift, channel or queue holding most of the change.
+    Method and parameters: docs/drift.md.
 
     Example:
 
+    \b
         cxmine drift log.parquet --window day --by team -o drift.png --csv out/drift
     """
     from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
@@ -65,10 +67,13 @@ def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone,
     if as_json:
         echo_json(result.as_dict())
     else:
-        click.echo(f"{result.n_cases:,} contacts, windows of {result.window}, alpha {alpha:g}: "
+        click.echo(f"{result.n_cases:,} contacts, window {result.window}, alpha {alpha:g}: "
                    f"{len(result.change_points)} change point(s)")
         if result.change_points:
-            click.echo(render_table(report.CHANGE_POINT_HEADERS, report.change_point_rows(result.change_points)))
+            rows = report.change_point_rows(result.change_points)
+            click.echo(render_table(report.CHANGE_POINT_HEADERS[:-1], [r[:-1] for r in rows]))
+            for r in rows:
+                click.echo(f"  #{r[0]} {r[-1]}")
             click.echo("")
             click.echo(render_table(report.CHANGE_HEADERS, report.change_rows(result.change_points),
                                     title="what changed (shares of contacts; effect = Cohen's h)"))
@@ -77,7 +82,11 @@ def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone,
                                     title="where the change lies"))
         if by:
             click.echo("")
-            click.echo(render_table(report.SEGMENT_HEADERS, report.segment_rows(result), title=f"drift by {by}"))
+            rows = report.segment_rows(result)
+            click.echo(render_table(report.SEGMENT_HEADERS[:-1], [r[:-1] for r in rows], title=f"drift by {by}"))
+            for r in rows:
+                if r[3] is not None:
+                    click.echo(f"  {by} {r[1]} #{r[3]} {r[-1]}")
     if csv_dir:
         written = [write_csv(csv_dir, "change_points.csv", report.CHANGE_POINT_HEADERS,
                              report.change_point_rows(result.change_points)),

@@ -112,7 +112,7 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=12)
-    fig.text(0.01, 0.005, f"{result.n_cases:,} contacts in {len(s.cases):,} windows of {result.window}; "
+    fig.text(0.01, 0.005, f"{result.n_cases:,} contacts in {len(s.cases):,} windows (window: {result.window}); "
              f"edges shown: the {len(s.shares)} that moved most at the change points", fontsize=8, color="#555555")
     if dated:
         fig.autofmt_xdate()
