@@ -202,7 +202,8 @@ def render(acc: dict | None, spd: dict | None, argv: list[str]) -> str:
                 f"| detect_drift, weekly windows (pass, segmentation, localisation, explanation) | "
                 f"{spd['detect_s']:.2f} |", "",
                 "Target: 52 weekly windows over 10M contacts in <= 20 s (run with --contacts 10000000).", "",
-                "Change points found: " + ("; ".join(spd["change_points"]) or "none")]
+                "Change points found (the injected drift starts on 2026-07-06; a change in the first days is "
+                "the simulator's warm-up, see docs/drift.md): " + ("; ".join(spd["change_points"]) or "none")]
     return "\n".join(out)
 
 

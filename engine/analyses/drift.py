@@ -682,8 +682,9 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
 
 
 def _charted(log: EncodedLog, c: _Counts, points: list[ChangePoint]) -> dict[str, tuple[str, int]]:
-    """The two edges and the activity that moved most at the change points, for the chart."""
-    edges = list(dict.fromkeys(ch.label for p in points for ch in p.changes if ch.kind == "edge"))[:2]
+    """For the chart: the edge that moved most at each change point (at most 3) and the most-moved activity."""
+    edges = list(dict.fromkeys(next(ch.label for ch in p.changes if ch.kind == "edge") for p in points
+                               if any(ch.kind == "edge" for ch in p.changes)))[:3]
     acts = list(dict.fromkeys(ch.label for p in points for ch in p.changes if ch.kind == "activity"))[:1]
     labels = [edge_label(k, log.activities) for k in c.edge_keys]
     out = {f"edge {x}": ("edge", labels.index(x)) for x in edges}

@@ -1,11 +1,12 @@
 """Drift results for people: text tables, CSV tables and the drift chart (SVG or PNG).
 
 The chart follows ruptures' ``display``: the signal with its change points
-marked. Top panel: the evidence of change at each window's start (-log10 of the
-adjusted p-value of the test between the contacts just before and just after)
-with the false-alarm level; bottom panel: the shares of contacts with the edges
-that moved most. Change points are vertical lines labelled with their date (or
-case index). Drawn with matplotlib (Agg backend, no display needed).
+marked. Top panel: the evidence of a change at each window's start (the
+detection statistic, -log10 of the adjusted p-value of a split there) with the
+false-alarm level; bottom panel: the shares of contacts with the edge that
+moved most at each change point and with the activity that moved most. Change
+points are vertical lines labelled with their number and date (or case
+index). Drawn with matplotlib (Agg backend, no display needed).
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
     top.set_ylabel("evidence\n(-log10 adjusted p)")
     for label, share in s.shares.items():
         bottom.step(x, 100 * share, where="post", lw=1.3, label=label if len(label) < 60 else label[:57] + "...")
-    bottom.set_ylabel("contacts with the edge (%)")
+    bottom.set_ylabel("share of contacts (%)")
     bottom.set_xlabel(x_label)
     if not s.shares:
         bottom.text(0.5, 0.5, "no change point: no edge to show", ha="center", va="center",
@@ -104,16 +105,16 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
         for ax in (top, bottom):
             ax.axvline(at, color="#c00000", lw=1.4, alpha=0.8,
                        label=("change point" if i == 1 and ax is top else None))
-        top.annotate(f"#{i} {when}", xy=(at, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                     textcoords="offset points", color="#c00000", fontsize=9)
+        top.annotate(f"#{i} {when}", xy=(at, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
+                     textcoords="offset points", color="#c00000", fontsize=9, ha="center", va="bottom")
     top.legend(loc="best", fontsize=8, framealpha=0.9)
     if s.shares:
-        bottom.legend(loc="best", fontsize=8, framealpha=0.9, title="edges that moved most", title_fontsize=8)
+        bottom.legend(loc="best", fontsize=8, framealpha=0.9, title="what moved most", title_fontsize=8)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=12)
+    fig.suptitle(title, fontsize=12, y=0.995)
     fig.text(0.01, 0.005, f"{result.n_cases:,} contacts in {len(s.cases):,} windows (window: {result.window}); "
-             f"edges shown: the {len(s.shares)} that moved most at the change points", fontsize=8, color="#555555")
+             f"shares shown: the edges and activity that moved most at the change points", fontsize=8, color="#555555")
     if dated:
         fig.autofmt_xdate()
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
