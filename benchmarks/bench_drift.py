@@ -43,33 +43,12 @@ DATA = HERE / "data"
 CHUNK = 1_000_000
 SEED = 17
 DAYS = 364
-LAG = 200
 DRIFT = "team=B:skip=Verify identity:p=0.3"
-
-
-def score(detected: list[int], truth: list[int], lag: int = LAG) -> tuple[int, list[int]]:
-    """True positives and their delays: each detection matches the nearest true change within ``lag``
-    cases that is not matched yet."""
-    matched, delays = set(), []
-    for d in sorted(detected):
-        near = [t for t in truth if t not in matched and abs(d - t) <= lag]
-        if near:
-            t = min(near, key=lambda t: abs(d - t))
-            matched.add(t)
-            delays.append(abs(d - t))
-    return len(matched), delays
-
-
-def f1(tp: int, n_detected: int, n_truth: int) -> float:
-    if tp == 0:
-        return 0.0
-    precision, recall = tp / n_detected, tp / n_truth
-    return 2 * precision * recall / (precision + recall)
 
 
 def accuracy(windows: list[int]) -> dict:
     from bose_jmeasure import detect_change_points
-    from drift_logs import DRIFT_DATA, ground_truth, load_in_file_order
+    from drift_logs import DRIFT_DATA, f1, ground_truth, load_in_file_order, score
 
     from engine.analyses.drift import detect_drift
     if not (DRIFT_DATA / "ground_truth.json").exists():

@@ -23,6 +23,29 @@ from engine.log.encode import EncodedLog, encode_log
 DRIFT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "drift"
 
 
+LAG = 200
+
+
+def score(detected: list[int], truth: list[int], lag: int = LAG) -> tuple[int, list[int]]:
+    """Adams et al.'s matching: each detection, in order, is a true positive when a true change not yet
+    matched lies within ``lag`` cases (the nearest is taken). Returns (true positives, their delays)."""
+    matched, delays = set(), []
+    for d in sorted(detected):
+        near = [t for t in truth if t not in matched and abs(d - t) <= lag]
+        if near:
+            t = min(near, key=lambda t: abs(d - t))
+            matched.add(t)
+            delays.append(abs(d - t))
+    return len(matched), delays
+
+
+def f1(tp: int, n_detected: int, n_truth: int) -> float:
+    if tp == 0:
+        return 0.0
+    precision, recall = tp / n_detected, tp / n_truth
+    return 2 * precision * recall / (precision + recall)
+
+
 def ground_truth(root: Path = DRIFT_DATA) -> dict[str, list[int]]:
     """Log file (relative to ``root``) -> 0-based case indices of the first case after each change."""
     with open(root / "ground_truth.json", encoding="utf-8") as fh:

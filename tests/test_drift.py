@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
+from benchmarks.drift_logs import f1, score
 from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift, g_statistic
 from engine.cli import main
 from engine.log.encode import EncodedLog, encode_strings
@@ -16,25 +17,6 @@ from engine.log.select import select_cases
 REPO = Path(__file__).resolve().parent.parent
 MINUTE = 60 * 10**9
 T0 = 1_767_571_200 * 10**9  # 2026-01-05T00:00:00Z, a Monday
-
-
-def score(detected: list[int], truth: list[int], lag: int = 200) -> tuple[int, list[int]]:
-    """Adams et al.: a detection is a true positive within ``lag`` cases of a true change not yet matched."""
-    matched, delays = set(), []
-    for d in sorted(detected):
-        near = [t for t in truth if t not in matched and abs(d - t) <= lag]
-        if near:
-            t = min(near, key=lambda t: abs(d - t))
-            matched.add(t)
-            delays.append(abs(d - t))
-    return len(matched), delays
-
-
-def f1(tp: int, n_detected: int, n_truth: int) -> float:
-    if tp == 0:
-        return 0.0
-    p, r = tp / n_detected, tp / n_truth
-    return 2 * p * r / (p + r)
 
 
 def synthetic_log(n: int, changes=(), seed: int = 0, noise: float = 0.0, minutes: float = 1.0) -> EncodedLog:
