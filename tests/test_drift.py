@@ -351,3 +351,25 @@ def test_jmeasure_peer_equals_the_literal_algorithm():
                 p[i + window] = ks_2samp(signal[i:i + window], signal[i + window:i + 2 * window]).pvalue
             mean += p / n_act ** 2
     assert np.allclose(mean_p_values(offsets, codes, n_act, window), mean)
+
+
+def test_sop_fitness_before_and_after_matches_the_replay_of_each_stretch(sample_log):
+    from engine.analyses.conformance import compile_net, replay_tokens
+    from engine.log.select import encode_where
+    from engine.sop import load_sop
+    sop = load_sop(REPO / "models/lost_card.bpmn")
+    log = encode_where(sample_log, {"intent": {"lost_card"}}, attributes=(), case_attributes=EXPLAIN_ATTRIBUTES)
+    r = detect_drift(log, sop=sop, timezone="Europe/Lisbon")
+    assert len(r.change_points) == 1
+    p = r.change_points[0]
+    net = compile_net(sop.net, sop.initial_marking, sop.final_marking)
+    for key, keep in (("before", np.arange(log.n_cases) < p.case_index),
+                      ("after", np.arange(log.n_cases) >= p.case_index)):
+        part = select_cases(log, keep)
+        replay = replay_tokens(part.case_offsets, part.activity_codes, part.activities, net,
+                               label_map=sop.label_map, locate=False)
+        assert p.fitness[f"fitness_{key}"] == pytest.approx(replay.log_fitness, abs=1e-6)
+        assert p.fitness[f"fitting_{key}"] == pytest.approx(replay.is_fit[replay.case_variant].mean(), abs=1e-6)
+    assert p.fitness["fitting_after"] < p.fitness["fitting_before"]
+    assert r.series.fitness is not None and np.all((r.series.fitness >= 0) & (r.series.fitness <= 1))
+    assert "fitness to the SOP" in p.summary()

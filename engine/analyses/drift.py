@@ -70,7 +70,7 @@ adjusted G-test p-value; and, for the edge that moved most, the segment values
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -155,6 +155,7 @@ class ChangePoint:
     cases_after: int
     changes: tuple[Change, ...]
     where: tuple[SegmentShift, ...] = ()
+    fitness: dict | None = None  # with an SOP: token-replay fitness and share of fitting contacts, before/after
 
     def summary(self) -> str:
         """One line a person reads: when, what moved most, where."""
@@ -169,13 +170,18 @@ class ChangePoint:
             w = self.where[0]
             text += (f"; {w.share_of_change:.0%} of the change in {w.attribute} {w.value} "
                      f"('{w.edge}' {w.share_before:.1%} -> {w.share_after:.1%})")
+        if self.fitness:
+            f = self.fitness
+            text += (f"; fitness to the SOP {f['fitness_before']:.3f} -> {f['fitness_after']:.3f}, fitting contacts "
+                     f"{f['fitting_before']:.1%} -> {f['fitting_after']:.1%}")
         return text
 
     def as_dict(self) -> dict:
         return {"case_index": self.case_index, "timestamp": self.timestamp, "confidence": self.confidence,
                 "p_value": self.p_value, "statistic": self.statistic, "cases_before": self.cases_before,
                 "cases_after": self.cases_after, "summary": self.summary(),
-                "changes": [c.as_dict() for c in self.changes], "where": [w.as_dict() for w in self.where]}
+                "changes": [c.as_dict() for c in self.changes], "where": [w.as_dict() for w in self.where],
+                "fitness": self.fitness}
 
 
 @dataclass(frozen=True)
@@ -188,11 +194,14 @@ class DriftSeries:
     statistic: np.ndarray
     threshold: float
     shares: dict[str, np.ndarray]
+    fitness: np.ndarray | None = None  # token-replay fitness to the SOP per window, with an SOP
 
     def as_rows(self) -> list[list]:
         labels = list(self.shares)
+        extra = [] if self.fitness is None else [self.fitness]
         return [[i, int(self.first_case[i]), int(self.cases[i]), self.starts[i], float(self.statistic[i])]
-                + [float(self.shares[k][i]) for k in labels] for i in range(len(self.cases))]
+                + [float(self.shares[k][i]) for k in labels] + [float(x[i]) for x in extra]
+                for i in range(len(self.cases))]
 
 
 @dataclass(frozen=True)
@@ -643,8 +652,35 @@ def drift_series(c: _Counts, starts: tuple[str | None, ...], change_units: list[
     return DriftSeries(first[:-1], cases, tuple(starts[i] for i in idx[:-1]), stat, -math.log10(s.alpha), shares)
 
 
+def sop_tokens(log: EncodedLog, sop) -> np.ndarray:
+    """int64[n_cases, 5]: missing, consumed, remaining and produced tokens of each contact replayed on the SOP
+    (``engine.sop.Sop``; pm4py's token replay semantics), and 1 for a fitting contact."""
+    from engine.analyses.conformance import compile_net, replay_tokens
+    net = compile_net(sop.net, sop.initial_marking, sop.final_marking)
+    replay = replay_tokens(log.case_offsets, log.activity_codes, log.activities, net, label_map=sop.label_map,
+                           locate=False)
+    per_variant = np.column_stack([replay.counts[:, :4], replay.is_fit]).astype(np.int64)
+    return per_variant[replay.case_variant]
+
+
+def _fitness(prefix: np.ndarray, a: int, b: int) -> tuple[float, float]:
+    """Log fitness (pm4py's formula over the summed tokens) and share of fitting contacts of cases [a, b)."""
+    m, c, r, p, fit = (prefix[b] - prefix[a]).tolist()
+    value = 0.5 * (1 - m / c) + 0.5 * (1 - r / p) if c > 0 and p > 0 else 1.0
+    return value, fit / (b - a) if b > a else 0.0
+
+
+def _fitness_change(prefix: np.ndarray | None, stretch: tuple[int, int, int]) -> dict | None:
+    if prefix is None:
+        return None
+    (fb, sb), (fa, sa) = _fitness(prefix, stretch[0], stretch[1]), _fitness(prefix, stretch[1], stretch[2])
+    return {"fitness_before": round(fb, 6), "fitness_after": round(fa, 6), "fitting_before": round(sb, 6),
+            "fitting_after": round(sa, 6)}
+
+
 def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str | None = None,
-            variants: bool = True) -> tuple[list[ChangePoint], _Counts, np.ndarray, str, float]:
+            variants: bool = True, tokens: np.ndarray | None = None
+            ) -> tuple[list[ChangePoint], _Counts, np.ndarray, str, float]:
     offsets, window = window_offsets(log, settings.window, zone)
     counts = count_units(log, offsets)
     found, penalty = segment_log(log, counts, settings)
@@ -653,18 +689,23 @@ def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str 
         from engine.analyses.variants import assign_variants
         case_variant = assign_variants(log)
     cuts = [0] + [case for case, _, _ in found] + [log.n_cases]
-    points = [explain_change(log, counts, (cuts[i], cuts[i + 1], cuts[i + 2]), split, log_p, zone, settings,
-                             case_variant, skip) for i, (_, split, log_p) in enumerate(found)]
+    prefix = None if tokens is None else np.vstack([np.zeros((1, 5), np.int64), np.cumsum(tokens, axis=0)])
+    points = [replace(explain_change(log, counts, (cuts[i], cuts[i + 1], cuts[i + 2]), split, log_p, zone,
+                                     settings, case_variant, skip),
+                      fitness=_fitness_change(prefix, (cuts[i], cuts[i + 1], cuts[i + 2])))
+              for i, (_, split, log_p) in enumerate(found)]
     return points, counts, offsets, window, penalty
 
 
 def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: str | None = None,
-                 timezone: str | None = None) -> DriftResult:
+                 timezone: str | None = None, sop=None) -> DriftResult:
     """Change points of the whole log (and of each value of ``by``), each explained.
 
     ``log`` needs per-case attributes for the explanation (``encode_log(...,
     case_attributes=EXPLAIN_ATTRIBUTES)``) and for ``by``. ``timezone`` (IANA)
     sets calendar windows and the offsets of the reported times (default UTC).
+    ``sop`` (an ``engine.sop.Sop``): token-replay fitness to it per window and
+    before and after each change (detection itself does not use it).
     """
     settings = settings or DriftSettings()
     _check_settings(settings)
@@ -673,11 +714,17 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
         raise AnalysisError(f"The log has {log.n_cases:,} contacts; drift detection needs at least "
                             f"{2 * settings.min_cases:,} (min_cases on each side of a change)",
                             hint="Analyse a longer period, or lower min_cases")
-    points, counts, offsets, window, penalty = _detect(log, settings, zone)
+    tokens = None if sop is None else sop_tokens(log, sop)
+    points, counts, offsets, window, penalty = _detect(log, settings, zone, tokens=tokens)
     series = drift_series(counts, _unit_starts(log, offsets, zone),
                           [int(np.searchsorted(offsets, p.case_index, side="right")) - 1 for p in points],
                           _charted(log, counts, points), settings, penalty)
-    segments = tuple(_segments(log, by, settings, zone)) if by else ()
+    if tokens is not None:
+        prefix = np.vstack([np.zeros((1, 5), np.int64), np.cumsum(tokens, axis=0)])
+        bounds = np.append(series.first_case, log.n_cases)
+        series = replace(series, fitness=np.array([_fitness(prefix, int(a), int(b))[0]
+                                                   for a, b in zip(bounds[:-1], bounds[1:])]))
+    segments = tuple(_segments(log, by, settings, zone, tokens)) if by else ()
     return DriftResult(log.n_cases, window, str(zone.key), settings, tuple(points), series, segments)
 
 
@@ -692,9 +739,7 @@ def _charted(log: EncodedLog, c: _Counts, points: list[ChangePoint]) -> dict[str
     return out
 
 
-def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo):
-    from dataclasses import replace
-
+def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo, tokens: np.ndarray | None):
     from engine.log.select import select_cases
     if by not in log.case_attributes:
         raise AnalysisError(f"Attribute '{by}' is not in the event log",
@@ -708,7 +753,7 @@ def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo)
             yield SegmentDrift(by, str(label), n, ())
             continue
         sub = select_cases(log, keep)
-        points, *_ = _detect(sub, settings, zone, skip=by)
+        points, *_ = _detect(sub, settings, zone, skip=by, tokens=None if tokens is None else tokens[keep])
         index = np.flatnonzero(keep)
         # case indices are positions in the whole log, so a segment's change can be found in it
         yield SegmentDrift(by, str(label), n, tuple(replace(p, case_index=int(index[p.case_index])) for p in points))

@@ -13,6 +13,9 @@ from engine.report.tables import render_table, write_csv
 @click.option("--window", default="auto", show_default=True, metavar="N|day|week|month",
               help="Windows of N contacts, or calendar days, weeks or months of the contact's start; "
                    "auto: N = contacts / 20,000 rounded up (contact by contact up to 20,000).")
+@click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
+              help="SOP model (BPMN with its .toml sidecar): fitness to it per window and before and after "
+                   "each change.")
 @click.option("--by", "by", default=None, help="Also detect drift within each value of this attribute "
                                                 "(team, site, shift, channel, queue, ...).")
 @where_option
@@ -29,7 +32,7 @@ from engine.report.tables import render_table, write_csv
 @json_option
 @csv_option
 @quiet_option
-def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone, as_json, csv_dir, quiet):
+def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect, timezone, as_json, csv_dir, quiet):
     """Change points: when execution changed, what changed and where.
 
     Contacts, in order of their first event, are tested for a change in the
@@ -45,6 +48,7 @@ def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone,
 
     \b
         cxmine drift log.parquet --window day --by team -o drift.png --csv out/drift
+        cxmine drift log.parquet --where intent=lost_card --sop models/lost_card.bpmn --window week
     """
     from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
     from engine.analyses.segments import check_segment_attributes
@@ -56,11 +60,15 @@ def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone,
         report.check_chart_path(chart)
     check_segment_attributes(log, [by] if by else [])
     settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
+    sop = None
+    if sop_path:
+        from engine.sop import load_sop
+        sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
     enc = encode_where(log, parse_where(where), attributes=(),
                        case_attributes=tuple(dict.fromkeys(EXPLAIN_ATTRIBUTES + ((by,) if by else ()))))
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
-    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"))
+    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop)
     if chart:
         title = f"Drift in {click.format_filename(log)}: {len(result.change_points)} change point(s)"
         progress(f"wrote {report.write_drift_chart(result, chart, title)}", quiet)
@@ -75,7 +83,7 @@ def drift(log, window, by, where, chart, alpha, min_cases, min_effect, timezone,
             for r in rows:
                 click.echo(f"  #{r[0]} {r[-1]}")
             click.echo("")
-            click.echo(render_table(report.CHANGE_HEADERS, report.change_rows(result.change_points),
+            click.echo(render_table(report.CHANGE_HEADERS, report.change_rows(result.change_points, width=70),
                                     title="what changed (shares of contacts; effect = Cohen's h)"))
             click.echo("")
             click.echo(render_table(report.WHERE_HEADERS, report.where_rows(result.change_points),

@@ -33,8 +33,11 @@ def change_point_rows(points: tuple[ChangePoint, ...]) -> list[list]:
             for i, p in enumerate(points, 1)]
 
 
-def change_rows(points: tuple[ChangePoint, ...]) -> list[list]:
-    return [[i, p.case_index, c.kind, c.label, c.cases_before, c.share_before, c.cases_after, c.share_after,
+def change_rows(points: tuple[ChangePoint, ...], width: int | None = None) -> list[list]:
+    """One row per change of every change point; ``width`` shortens long labels (variants) for a terminal."""
+    def cut(label: str) -> str:
+        return label if width is None or len(label) <= width else label[:width - 3] + "..."
+    return [[i, p.case_index, c.kind, cut(c.label), c.cases_before, c.share_before, c.cases_after, c.share_after,
              c.effect, c.p_value] for i, p in enumerate(points, 1) for c in p.changes]
 
 
@@ -56,7 +59,8 @@ def segment_rows(result: DriftResult) -> list[list]:
 
 def series_headers(result: DriftResult) -> list[str]:
     return (["window", "first_case", "contacts", "start", "evidence_log10"]
-            + [f"share: {k}" for k in result.series.shares])
+            + [f"share: {k}" for k in result.series.shares]
+            + ([] if result.series.fitness is None else ["fitness_to_sop"]))
 
 
 def check_chart_path(path: str | os.PathLike) -> None:
@@ -93,9 +97,11 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
     top.set_ylabel("evidence\n(-log10 adjusted p)")
     for label, share in s.shares.items():
         bottom.step(x, 100 * share, where="post", lw=1.3, label=label if len(label) < 60 else label[:57] + "...")
-    bottom.set_ylabel("share of contacts (%)")
+    if s.fitness is not None:
+        bottom.step(x, 100 * s.fitness, where="post", lw=1.3, color="black", ls="--", label="fitness to the SOP")
+    bottom.set_ylabel("share of contacts / fitness (%)" if s.fitness is not None else "share of contacts (%)")
     bottom.set_xlabel(x_label)
-    if not s.shares:
+    if not s.shares and s.fitness is None:
         bottom.text(0.5, 0.5, "no change point: no edge to show", ha="center", va="center",
                     transform=bottom.transAxes, color="#666666")
     starts = [datetime.fromisoformat(p.timestamp) if dated and p.timestamp else p.case_index
@@ -108,7 +114,7 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
         top.annotate(f"#{i} {when}", xy=(at, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 3),
                      textcoords="offset points", color="#c00000", fontsize=9, ha="center", va="bottom")
     top.legend(loc="best", fontsize=8, framealpha=0.9)
-    if s.shares:
+    if s.shares or s.fitness is not None:
         bottom.legend(loc="best", fontsize=8, framealpha=0.9, title="what moved most", title_fontsize=8)
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
