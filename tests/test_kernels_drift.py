@@ -7,7 +7,8 @@ from hypothesis import given, settings, strategies as st
 from engine.kernels.drift import cases_with_edges, count_windows, edge_keys_present
 
 
-def naive_windows(cases: list[list[int]], bounds: list[int], keys: list[int], n_act: int):
+def naive_windows(cases: list[list[int]], bounds: list[int], keys: list[int], n_act: int,
+                  variant: list[int] | None = None, n_var: int = 0):
     """Twin of count_windows: plain loops over Python lists."""
     m = n_act + 1
     w = len(bounds) - 1
@@ -15,9 +16,13 @@ def naive_windows(cases: list[list[int]], bounds: list[int], keys: list[int], n_
     edge_counts = np.zeros((w, len(keys)), np.int64)
     act_cases = np.zeros((w, n_act), np.int64)
     act_counts = np.zeros((w, n_act), np.int64)
+    var_cases = np.zeros((w, n_var), np.int64)
     col = {k: i for i, k in enumerate(keys)}
     for wi in range(w):
-        for case in cases[bounds[wi]:bounds[wi + 1]]:
+        for ci in range(bounds[wi], bounds[wi + 1]):
+            case = cases[ci]
+            if variant is not None and variant[ci] >= 0:
+                var_cases[wi, variant[ci]] += 1
             if not case:
                 continue
             path = [n_act] + case + [n_act]
@@ -32,7 +37,7 @@ def naive_windows(cases: list[list[int]], bounds: list[int], keys: list[int], n_
                 act_counts[wi, a] += 1
             for a in set(case):
                 act_cases[wi, a] += 1
-    return edge_cases, edge_counts, act_cases, act_counts
+    return edge_cases, edge_counts, act_cases, act_counts, var_cases
 
 
 def arrays(cases):
@@ -49,7 +54,8 @@ def test_hand_checked_log():
     keys = edge_keys_present(offsets, codes, 2)
     m = 3
     assert keys.tolist() == sorted([2 * m + 0, 2 * m + 1, 0 * m + 1, 1 * m + 0, 0 * m + 2, 1 * m + 2])
-    ec, en, ac, an = count_windows(offsets, codes, np.array([0, 1, 4]), keys, 2)
+    ec, en, ac, an, vc = count_windows(offsets, codes, np.array([0, 1, 4]), keys, 2)
+    assert vc.shape == (2, 0)
     col = {int(k): i for i, k in enumerate(keys)}
     assert en[0, col[0 * m + 1]] == 1 and en[0, col[1 * m + 0]] == 1 and en[0, col[2 * m + 0]] == 1
     assert ec[1, col[2 * m + 0]] == 1 and ec[1, col[2 * m + 1]] == 1  # the second window: B and A start a case
@@ -69,12 +75,16 @@ def test_kernel_equals_twin(cases, data):
     bounds = [0] + cuts + [len(cases)]
     present = edge_keys_present(offsets, codes, n_act).tolist()
     keys = data.draw(st.lists(st.sampled_from(list(range(36))), unique=True, max_size=12)) if present else []
-    got = count_windows(offsets, codes, np.array(bounds), np.array(keys, np.int64), n_act)
-    want = naive_windows(cases, bounds, keys, n_act)
+    # variant ids of the cases, -1 (not counted) for some
+    variant = data.draw(st.lists(st.integers(-1, 3), min_size=len(cases), max_size=len(cases)))
+    got = count_windows(offsets, codes, np.array(bounds), np.array(keys, np.int64), n_act,
+                        np.array(variant, np.int32), 4)
+    want = naive_windows(cases, bounds, keys, n_act, variant, 4)
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
     # invariants: the windows of a partition add up to the whole; an edge's cases <= its occurrences
-    whole = count_windows(offsets, codes, np.array([0, len(cases)]), np.array(keys, np.int64), n_act)
+    whole = count_windows(offsets, codes, np.array([0, len(cases)]), np.array(keys, np.int64), n_act,
+                          np.array(variant, np.int32), 4)
     for g, w in zip(got, whole):
         assert np.array_equal(g.sum(axis=0), w[0])
     assert np.all(got[0] <= got[1]) and np.all(got[2] <= got[3])
@@ -104,5 +114,7 @@ def test_refuses_bad_arrays():
         count_windows(offsets, codes, np.array([0, 2]), np.array([1], np.int64), 1)
     with pytest.raises(ValueError, match="edge keys must lie"):
         count_windows(offsets, codes, np.array([0, 2]), np.array([9], np.int64), 2)
+    with pytest.raises(ValueError, match="variant ids must lie"):
+        count_windows(offsets, codes, np.array([0, 2]), np.array([1], np.int64), 2, np.array([0, 5], np.int32), 2)
     with pytest.raises(ValueError, match="distinct"):
         cases_with_edges(offsets, codes, np.array([1, 1], np.int64), 2)

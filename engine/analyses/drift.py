@@ -360,7 +360,7 @@ def count_units(log: EncodedLog, offsets: np.ndarray) -> _Counts:
     from engine.kernels.drift import count_windows, edge_keys_present
     n_act = len(log.activities)
     keys = edge_keys_present(log.case_offsets, log.activity_codes, n_act)
-    edge_cases, _, act_cases, _ = count_windows(log.case_offsets, log.activity_codes, offsets, keys, n_act)
+    edge_cases, _, act_cases, _, _ = count_windows(log.case_offsets, log.activity_codes, offsets, keys, n_act)
 
     def prefix(x: np.ndarray) -> np.ndarray:
         return np.vstack([np.zeros((1, x.shape[1]), np.int64), np.cumsum(x, axis=0)])
@@ -516,19 +516,18 @@ def _ranked(kind: str, labels: list[str], kb: np.ndarray, nb: int, ka: np.ndarra
                    round(float(h[i]), 4), float(min(1.0, math.exp(log_p[i])))) for i in keep]
 
 
-def _variant_changes(log: EncodedLog, variants: tuple[np.ndarray, np.ndarray] | None, before: tuple[int, int],
-                     after: tuple[int, int], s: DriftSettings) -> list[Change]:
-    if variants is None:
+def _variant_changes(log: EncodedLog, first_case: np.ndarray, var_cases: np.ndarray, s: DriftSettings) -> list[Change]:
+    """Variants whose share moved, from their counts before and after (``var_cases[2, V]``)."""
+    if not len(first_case):
         return []
     from engine.kernels.variants import gather_sequences
-    case_variant, first_case = variants
-    kb = np.bincount(case_variant[before[0]:before[1]], minlength=len(first_case))
-    ka = np.bincount(case_variant[after[0]:after[1]], minlength=len(first_case))
+    kb, ka = var_cases
+    nb, na = int(kb.sum()), int(ka.sum())
     # variants of at least 1% of either stretch: the long tail has no stable share to compare
-    common = np.flatnonzero((kb >= 0.01 * max(1, before[1] - before[0])) | (ka >= 0.01 * max(1, after[1] - after[0])))
+    common = np.flatnonzero((kb >= 0.01 * max(1, nb)) | (ka >= 0.01 * max(1, na)))
     offsets, codes = gather_sequences(log.case_offsets, log.activity_codes, first_case[common].astype(np.int64))
     labels = [" > ".join(log.activities[k] for k in codes[offsets[i]:offsets[i + 1]]) for i in range(len(common))]
-    return _ranked("variant", labels, kb[common], before[1] - before[0], ka[common], after[1] - after[0], s)
+    return _ranked("variant", labels, kb[common], nb, ka[common], na, s)
 
 
 def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[int, int], after: tuple[int, int],
@@ -582,15 +581,17 @@ def explain_change(log: EncodedLog, c: _Counts, stretch: tuple[int, int, int], s
     """
     from engine.kernels.drift import count_windows
     first, case, end = stretch
-    edge_cases, _, act_cases, _ = count_windows(log.case_offsets, log.activity_codes,
-                                                np.array([first, case, end], dtype=np.int64), c.edge_keys,
-                                                len(log.activities))
+    case_variant, first_case = variants if variants is not None else (None, np.zeros(0, np.int64))
+    case_variant = None if case_variant is None else case_variant.astype(np.int32, copy=False)
+    edge_cases, _, act_cases, _, var_cases = count_windows(
+        log.case_offsets, log.activity_codes, np.array([first, case, end], dtype=np.int64), c.edge_keys,
+        len(log.activities), case_variant, len(first_case))
     nb, na = case - first, end - case
     before, after = (first, case), (case, end)
     all_labels = [edge_label(k, log.activities) for k in c.edge_keys]
     edges = _ranked("edge", all_labels, edge_cases[0], nb, edge_cases[1], na, s)
     acts = _ranked("activity", list(log.activities), act_cases[0], nb, act_cases[1], na, s)
-    changes = edges + acts + _variant_changes(log, variants, before, after, s)
+    changes = edges + acts + _variant_changes(log, first_case, var_cases, s)
     moved = [all_labels.index(e.label) for e in edges] or [int(split.features[0])]
     where = _where(log, c.edge_keys[moved], [all_labels[i] for i in moved], before, after, s, skip)
     starts = case_starts(log)
