@@ -378,3 +378,43 @@ def test_sop_fitness_before_and_after_matches_the_replay_of_each_stretch(sample_
     assert p.fitness["fitting_after"] < p.fitness["fitting_before"]
     assert r.series.fitness is not None and np.all((r.series.fitness >= 0) & (r.series.fitness <= 1))
     assert "fitness to the SOP" in p.summary()
+
+
+# --- segments compared with the rest ---------------------------------------------------------------
+
+def test_benjamini_hochberg_hand_checked():
+    from engine.analyses.segment_comparison import benjamini_hochberg
+    # sorted p 0.005, 0.01, 0.03, 0.04 -> 0.02, 0.02, 0.04, 0.04 (monotone from the top)
+    assert benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.005])).tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert benjamini_hochberg(np.array([0.9, 1.0])).tolist() == [1.0, 1.0]
+
+
+def test_team_that_works_differently_leads_the_comparison():
+    from engine.analyses.segment_comparison import compare_segments
+    log = synthetic_log(8000, [(0, "skip", 0.5, "B")], seed=12)
+    ranked = compare_segments(log, "team")
+    top = ranked[0]
+    assert (top.value, top.differs) == ("B", True) and top.q_value < 1e-20
+    verify = next(c for c in top.differences if c.label == "Verify")
+    assert verify.share_after < verify.share_before  # after = team B, before = the other teams
+    assert abs(verify.share_after - 0.45) < 0.03 and abs(verify.share_before - 0.9) < 0.02
+    assert top.max_effect == max(c.max_effect for c in ranked)
+
+
+def test_teams_working_alike_do_not_differ():
+    from engine.analyses.segment_comparison import compare_segments
+    for seed in range(3):
+        assert not any(c.differs for c in compare_segments(synthetic_log(8000, seed=40 + seed, noise=0.05), "team"))
+
+
+def test_cli_by_team_compares_each_team_with_the_rest(sample_log, tmp_path):
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--by", "team", "-q", "--json"])
+    assert r.exit_code == 0, r.output
+    segments = json.loads(r.output)["segments"]
+    best = max(segments, key=lambda s: s["comparison"]["max_effect"])
+    assert best["value"] == "B" and best["comparison"]["differs"]
+    assert {"kind", "label", "cases_rest", "share_rest", "cases_segment", "share_segment", "effect",
+            "p_value"} <= set(best["comparison"]["differences"][0])
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--by", "team", "-q", "--csv", str(tmp_path)])
+    assert r.exit_code == 0 and "each team against the rest" in r.output
+    assert (tmp_path / "compared_by_team.csv").read_text().splitlines()[1].startswith("team,B,")

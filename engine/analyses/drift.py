@@ -206,14 +206,18 @@ class DriftSeries:
 
 @dataclass(frozen=True)
 class SegmentDrift:
+    """One value of the ``by`` attribute: its own change points and how it differs from the rest of the log."""
+
     attribute: str
     value: str
     n_cases: int
     change_points: tuple[ChangePoint, ...]
+    comparison: object = None  # engine.analyses.segment_comparison.SegmentComparison
 
     def as_dict(self) -> dict:
         return {"attribute": self.attribute, "value": self.value, "n_cases": self.n_cases,
-                "change_points": [c.as_dict() for c in self.change_points]}
+                "change_points": [c.as_dict() for c in self.change_points],
+                "comparison": None if self.comparison is None else self.comparison.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -503,7 +507,7 @@ def edge_label(key: int, activities: tuple[str, ...]) -> str:
     return f"{START if a == marker else activities[a]} -> {END if b == marker else activities[b]}"
 
 
-def _ranked(kind: str, labels: list[str], kb: np.ndarray, nb: int, ka: np.ndarray, na: int,
+def rank_changes(kind: str, labels: list[str], kb: np.ndarray, nb: int, ka: np.ndarray, na: int,
             s: DriftSettings) -> list[Change]:
     """Items whose share moved, most first (|h|), kept when Bonferroni-significant at ``alpha``."""
     if nb == 0 or na == 0 or len(labels) == 0:
@@ -516,7 +520,7 @@ def _ranked(kind: str, labels: list[str], kb: np.ndarray, nb: int, ka: np.ndarra
                    round(float(h[i]), 4), float(min(1.0, math.exp(log_p[i])))) for i in keep]
 
 
-def _variant_changes(log: EncodedLog, first_case: np.ndarray, var_cases: np.ndarray, s: DriftSettings) -> list[Change]:
+def rank_variant_changes(log: EncodedLog, first_case: np.ndarray, var_cases: np.ndarray, s: DriftSettings) -> list[Change]:
     """Variants whose share moved, from their counts before and after (``var_cases[2, V]``)."""
     if not len(first_case):
         return []
@@ -527,7 +531,7 @@ def _variant_changes(log: EncodedLog, first_case: np.ndarray, var_cases: np.ndar
     common = np.flatnonzero((kb >= 0.01 * max(1, nb)) | (ka >= 0.01 * max(1, na)))
     offsets, codes = gather_sequences(log.case_offsets, log.activity_codes, first_case[common].astype(np.int64))
     labels = [" > ".join(log.activities[k] for k in codes[offsets[i]:offsets[i + 1]]) for i in range(len(common))]
-    return _ranked("variant", labels, kb[common], nb, ka[common], na, s)
+    return rank_changes("variant", labels, kb[common], nb, ka[common], na, s)
 
 
 def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[int, int], after: tuple[int, int],
@@ -589,9 +593,9 @@ def explain_change(log: EncodedLog, c: _Counts, stretch: tuple[int, int, int], s
     nb, na = case - first, end - case
     before, after = (first, case), (case, end)
     all_labels = [edge_label(k, log.activities) for k in c.edge_keys]
-    edges = _ranked("edge", all_labels, edge_cases[0], nb, edge_cases[1], na, s)
-    acts = _ranked("activity", list(log.activities), act_cases[0], nb, act_cases[1], na, s)
-    changes = edges + acts + _variant_changes(log, first_case, var_cases, s)
+    edges = rank_changes("edge", all_labels, edge_cases[0], nb, edge_cases[1], na, s)
+    acts = rank_changes("activity", list(log.activities), act_cases[0], nb, act_cases[1], na, s)
+    changes = edges + acts + rank_variant_changes(log, first_case, var_cases, s)
     moved = [all_labels.index(e.label) for e in edges] or [int(split.features[0])]
     where = _where(log, c.edge_keys[moved], [all_labels[i] for i in moved], before, after, s, skip)
     starts = case_starts(log)
@@ -745,19 +749,22 @@ def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo,
     if by not in log.case_attributes:
         raise AnalysisError(f"Attribute '{by}' is not in the event log",
                             hint=f"Use one the log has: {', '.join(sorted(log.case_attributes)) or 'none'}")
+    from engine.analyses.segment_comparison import compare_segments
     codes, labels = log.case_attributes[by]
     labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+    compared = {c.value: c for c in compare_segments(log, by, settings, tokens)}
     for v, label in enumerate(labels):
         keep = codes == v
         n = int(np.count_nonzero(keep))
         if n < 2 * settings.min_cases:
-            yield SegmentDrift(by, str(label), n, ())
+            yield SegmentDrift(by, str(label), n, (), compared[str(label)])
             continue
         sub = select_cases(log, keep)
         points, *_ = _detect(sub, settings, zone, skip=by, tokens=None if tokens is None else tokens[keep])
         index = np.flatnonzero(keep)
         # case indices are positions in the whole log, so a segment's change can be found in it
-        yield SegmentDrift(by, str(label), n, tuple(replace(p, case_index=int(index[p.case_index])) for p in points))
+        yield SegmentDrift(by, str(label), n, tuple(replace(p, case_index=int(index[p.case_index])) for p in points),
+                           compared[str(label)])
 
 
 def _check_settings(s: DriftSettings) -> None:

@@ -95,6 +95,12 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
             for r in rows:
                 if r[3] is not None:
                     click.echo(f"  {by} {r[1]} #{r[3]} {r[-1]}")
+            rows = report.comparison_rows(result)
+            click.echo("")
+            click.echo(render_table(report.COMPARISON_HEADERS[:-1], [r[:-1] for r in rows],
+                                    title=f"each {by} against the rest (Benjamini-Hochberg q; effect = Cohen's h)"))
+            for r in rows:
+                click.echo(f"  {r[-1]}")
     if csv_dir:
         written = [write_csv(csv_dir, "change_points.csv", report.CHANGE_POINT_HEADERS,
                              report.change_point_rows(result.change_points)),
@@ -104,4 +110,6 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         if by:
             written.append(write_csv(csv_dir, f"drift_by_{by}.csv", report.SEGMENT_HEADERS,
                                      report.segment_rows(result)))
+            written.append(write_csv(csv_dir, f"compared_by_{by}.csv", report.COMPARISON_HEADERS,
+                                     report.comparison_rows(result)))
         progress("wrote " + ", ".join(str(p) for p in written), quiet)

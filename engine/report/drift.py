@@ -57,6 +57,18 @@ def segment_rows(result: DriftResult) -> list[list]:
     return rows
 
 
+COMPARISON_HEADERS = ["attribute", "value", "contacts", "rest", "differs", "q_value", "max_effect_h",
+                      "variant_distance", "summary"]
+
+
+def comparison_rows(result: DriftResult) -> list[list]:
+    """Each value of the --by attribute against the rest, most different first."""
+    comps = sorted((s.comparison for s in result.segments if s.comparison is not None),
+                   key=lambda c: (not c.differs, -c.max_effect))
+    return [[c.attribute, c.value, c.n_cases, c.n_rest, "yes" if c.differs else "no", c.q_value, c.max_effect,
+             c.variant_distance, c.summary()] for c in comps]
+
+
 def series_headers(result: DriftResult) -> list[str]:
     return (["window", "first_case", "contacts", "start", "evidence_log10"]
             + [f"share: {k}" for k in result.series.shares]
