@@ -312,15 +312,21 @@ def test_cli_text_csv_and_svg(sample_log, tmp_path):
     (["-o", "chart.pdf"], "Cannot write a chart to 'chart.pdf': give a .svg or .png file", 2),
     (["--where", "team=Z"], "No contact matches --where (team in ['Z'])", 1),
     (["--timezone", "Mars/Olympus"], "Unknown time zone 'Mars/Olympus'", 2),
+    (["--sop", "nothere.bpmn"], "SOP model not found (nothere.bpmn)", 1),
+    (["--sop", "models"], "File 'models' is a directory", 2),
+    (["--min-cases", "20000"], "The log has 20,000 contacts; drift detection needs at least 40,000", 1),
 ])
 def test_cli_bad_input(sample_log, args, message, code):
     r = CliRunner().invoke(main, ["drift", str(sample_log), "-q"] + args)
     assert r.exit_code == code and message in r.output and "Traceback" not in r.output, r.output
 
 
-def test_cli_missing_log(tmp_path):
+def test_cli_missing_or_foreign_log(tmp_path):
     r = CliRunner().invoke(main, ["drift", str(tmp_path / "none.parquet")])
     assert r.exit_code == 1 and "Event log not found" in r.output
+    (tmp_path / "notes.txt").write_text("not a log")
+    r = CliRunner().invoke(main, ["drift", str(tmp_path / "notes.txt")])
+    assert r.exit_code == 1 and "Not a Parquet event log" in r.output and "Traceback" not in r.output
 
 
 def test_jmeasure_peer_equals_the_literal_algorithm():
