@@ -313,7 +313,7 @@ def test_cli_text_csv_and_svg(sample_log, tmp_path):
     (["--where", "team=Z"], "No contact matches --where (team in ['Z'])", 1),
     (["--timezone", "Mars/Olympus"], "Unknown time zone 'Mars/Olympus'", 2),
     (["--sop", "nothere.bpmn"], "SOP model not found (nothere.bpmn)", 1),
-    (["--sop", "models"], "File 'models' is a directory", 2),
+    (["--sop", str(REPO / "models")], "is a directory", 2),
     (["--min-cases", "20000"], "The log has 20,000 contacts; drift detection needs at least 40,000", 1),
 ])
 def test_cli_bad_input(sample_log, args, message, code):
