@@ -12,7 +12,7 @@ from engine.report.tables import render_table, write_csv
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--window", default="auto", show_default=True, metavar="N|day|week|month",
               help="Windows of N contacts, or calendar days, weeks or months of the contact's start; "
-                   "auto: N = contacts / 20,000 rounded up (contact by contact up to 20,000).")
+                   "auto: N = contacts / 2,000 rounded up.")
 @click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
               help="SOP model (BPMN with its .toml sidecar): fitness to it per window and before and after "
                    "each change.")
