@@ -424,3 +424,12 @@ def test_cli_by_team_compares_each_team_with_the_rest(sample_log, tmp_path):
     r = CliRunner().invoke(main, ["drift", str(sample_log), "--by", "team", "-q", "--csv", str(tmp_path)])
     assert r.exit_code == 0 and "each team against the rest" in r.output
     assert (tmp_path / "compared_by_team.csv").read_text().splitlines()[1].startswith("team,B,")
+
+
+def test_calendar_windows_keep_days_without_contacts():
+    log = synthetic_log(144 * 10, seed=8, minutes=10)
+    day = (log.timestamps[log.case_offsets[:-1]] - T0) // (86400 * 10**9)
+    log = select_cases(log, day != 3)  # nothing on Thursday 8 January
+    r = detect_drift(log, DriftSettings(window="day"), timezone="Europe/Lisbon")
+    assert len(r.series.cases) == 10 and r.series.cases[3] == 0
+    assert r.series.starts[3] == "2026-01-08T00:00:00+00:00" and all(r.series.starts)
