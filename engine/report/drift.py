@@ -101,16 +101,23 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
     check_chart_path(path)
     s = result.series
     x, x_label, dated = _x_axis(result)
+    if len(x) >= 2:
+        # one more point so the last window's step is drawn to its end
+        x = x + [x[-1] + (x[-1] - x[-2])]
+
+    def ext(values):
+        values = list(values)
+        return values + values[-1:] if len(values) < len(x) else values
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
                                       gridspec_kw={"height_ratios": [1, 1.2]})
-    top.step(x, s.statistic, where="post", color="#1f4e79", lw=1.2, label="evidence of change at window start")
+    top.step(x, ext(s.statistic), where="post", color="#1f4e79", lw=1.2, label="evidence of change at window start")
     top.axhline(s.threshold, color="#888888", ls="--", lw=1,
                 label=f"false-alarm level (alpha = {result.settings.alpha:g})")
     top.set_ylabel("evidence\n(-log10 adjusted p)")
     for label, share in s.shares.items():
-        bottom.step(x, 100 * share, where="post", lw=1.3, label=label if len(label) < 60 else label[:57] + "...")
+        bottom.step(x, ext(100 * share), where="post", lw=1.3, label=label if len(label) < 60 else label[:57] + "...")
     if s.fitness is not None:
-        bottom.step(x, 100 * s.fitness, where="post", lw=1.3, color="black", ls="--", label="fitness to the SOP")
+        bottom.step(x, ext(100 * s.fitness), where="post", lw=1.3, color="black", ls="--", label="fitness to the SOP")
     bottom.set_ylabel("share of contacts / fitness (%)" if s.fitness is not None else "share of contacts (%)")
     bottom.set_xlabel(x_label)
     if not s.shares and s.fitness is None:
