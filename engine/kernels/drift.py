@@ -18,7 +18,7 @@ counts, so the windows of two partitions add up.
 import numpy as np
 from numba import prange
 
-from engine.kernels import N_CHUNKS, kernel, parallel_kernel
+from engine.kernels import N_CHUNKS, parallel_kernel
 
 
 @parallel_kernel
@@ -75,26 +75,6 @@ def _count_windows(case_offsets, activity_codes, window_offsets, edge_index, n_f
     return edge_cases, edge_counts, act_cases, act_counts, var_cases
 
 
-@kernel
-def _edge_keys_present(case_offsets, activity_codes, n_activities):
-    """bool[(A+1)*(A+1)]: the edge keys (with start and end markers) that occur in the log."""
-    A = n_activities
-    M = A + 1
-    seen = np.zeros(M * M, dtype=np.bool_)
-    n = len(case_offsets) - 1
-    for i in range(n):
-        s = case_offsets[i]
-        e = case_offsets[i + 1]
-        if e == s:
-            continue
-        prev = A
-        for j in range(s, e + 1):
-            cur = activity_codes[j] if j < e else A
-            seen[prev * M + cur] = True
-            prev = cur
-    return seen
-
-
 @parallel_kernel
 def _cases_with_edges(case_offsets, activity_codes, edge_index, n_features, n_activities):
     """bool[n_cases, F]: whether each case has each edge (edge_index as in _count_windows)."""
@@ -141,8 +121,11 @@ def _edge_index(edge_keys: np.ndarray, n_activities: int) -> np.ndarray:
 
 def edge_keys_present(case_offsets: np.ndarray, activity_codes: np.ndarray, n_activities: int) -> np.ndarray:
     """Keys (int64, ascending) of the edges that occur, start and end edges included."""
-    _check_log_arrays(case_offsets, activity_codes, n_activities)
-    return np.flatnonzero(_edge_keys_present(case_offsets, activity_codes, n_activities)).astype(np.int64)
+    every = np.arange((n_activities + 1) ** 2, dtype=np.int64)
+    n_cases = len(case_offsets) - 1
+    _, counts, *_ = count_windows(case_offsets, activity_codes, np.array([0, n_cases], dtype=np.int64), every,
+                                  n_activities)
+    return np.flatnonzero(counts[0]).astype(np.int64)
 
 
 def count_windows(case_offsets: np.ndarray, activity_codes: np.ndarray, window_offsets: np.ndarray,
