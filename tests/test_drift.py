@@ -435,3 +435,21 @@ def test_calendar_windows_keep_days_without_contacts():
     r = detect_drift(log, DriftSettings(window="day"), timezone="Europe/Lisbon")
     assert len(r.series.cases) == 10 and r.series.cases[3] == 0
     assert r.series.starts[3] == "2026-01-08T00:00:00+00:00" and all(r.series.starts)
+
+
+def test_kpis_before_and_after_add_up_to_the_whole_log(sample_log, tmp_path):
+    """Additive KPIs: numerator and denominator before plus after equal those of cxmine kpi on the whole log."""
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--kpis", "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    (p,) = json.loads(r.output)["change_points"]
+    whole = CliRunner().invoke(main, ["kpi", str(sample_log), "--json", "-q"])
+    assert whole.exit_code == 0, whole.output
+    overall = json.loads(whole.output)["overall"]
+    for name in ("transfers_per_contact", "escalation_rate", "events_per_contact", "holds_per_contact"):
+        k = p["kpis"][name]
+        assert k["numerator_before"] + k["numerator_after"] == pytest.approx(overall[name]["numerator"])
+        assert k["denominator_before"] + k["denominator_after"] == overall[name]["denominator"]
+        assert k["before"] == pytest.approx(k["numerator_before"] / k["denominator_before"])
+    r = CliRunner().invoke(main, ["drift", str(sample_log), "--kpis", "-q", "--csv", str(tmp_path)])
+    assert r.exit_code == 0 and "KPIs before and after" in r.output
+    assert (tmp_path / "kpis.csv").read_text().splitlines()[0] == "change,case_index,kpi,before,after,unit"

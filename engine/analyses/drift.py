@@ -158,6 +158,7 @@ class ChangePoint:
     changes: tuple[Change, ...]
     where: tuple[SegmentShift, ...] = ()
     fitness: dict | None = None  # with an SOP: token-replay fitness and share of fitting contacts, before/after
+    kpis: dict | None = None  # with kpis=True: each KPI before and after (engine.analyses.kpis)
 
     def summary(self) -> str:
         """One line a person reads: when, what moved most, where."""
@@ -183,7 +184,7 @@ class ChangePoint:
                 "p_value": self.p_value, "statistic": self.statistic, "cases_before": self.cases_before,
                 "cases_after": self.cases_after, "summary": self.summary(),
                 "changes": [c.as_dict() for c in self.changes], "where": [w.as_dict() for w in self.where],
-                "fitness": self.fitness}
+                "fitness": self.fitness, "kpis": self.kpis}
 
 
 @dataclass(frozen=True)
@@ -713,7 +714,7 @@ def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str 
 
 
 def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: str | None = None,
-                 timezone: str | None = None, sop=None) -> DriftResult:
+                 timezone: str | None = None, sop=None, kpis: bool = False) -> DriftResult:
     """Change points of the whole log (and of each value of ``by``), each explained.
 
     ``log`` needs per-case attributes for the explanation (``encode_log(...,
@@ -721,6 +722,8 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
     sets calendar windows and the offsets of the reported times (default UTC).
     ``sop`` (an ``engine.sop.Sop``): token-replay fitness to it per window and
     before and after each change (detection itself does not use it).
+    ``kpis``: the KPIs of the contacts before and after each change (the log
+    encoded as ``encode_for_kpis`` does, plus the explanation attributes).
     """
     settings = settings or DriftSettings()
     _check_settings(settings)
@@ -731,6 +734,10 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
                             hint="Analyse a longer period, or lower min_cases")
     tokens = None if sop is None else sop_tokens(log, sop)
     points, counts, offsets, window, penalty = _detect(log, settings, zone, tokens=tokens)
+    if kpis:
+        from engine.analyses.kpi_shift import kpis_around
+        cuts = [0] + [p.case_index for p in points] + [log.n_cases]
+        points = [replace(p, kpis=kpis_around(log, cuts[i], cuts[i + 1], cuts[i + 2])) for i, p in enumerate(points)]
     series = drift_series(counts, unit_starts(log, offsets, window, zone),
                           [int(np.searchsorted(offsets, p.case_index, side="right")) - 1 for p in points],
                           _charted(log, counts, points), settings, penalty)

@@ -27,12 +27,15 @@ from engine.report.tables import render_table, write_csv
               help="Contacts needed on each side of a change.")
 @click.option("--min-effect", type=click.FloatRange(0, 3), default=0.1, show_default=True,
               help="Smallest change of an edge's share reported, as Cohen's h.")
+@click.option("--kpis", "with_kpis", is_flag=True,
+              help="Also compute the KPIs (as cxmine kpi) of the contacts before and after each change.")
 @click.option("--timezone", default=None, help="IANA time zone of calendar windows and reported times "
                                                "(default: the log's, from its mapping, else UTC).")
 @json_option
 @csv_option
 @quiet_option
-def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect, timezone, as_json, csv_dir, quiet):
+def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect, with_kpis, timezone, as_json, csv_dir,
+          quiet):
     """Change points: when execution changed, what changed and where.
 
     Contacts, in order of their first event, are tested for a change in the
@@ -65,10 +68,12 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         from engine.sop import load_sop
         sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
-    enc = encode_where(log, parse_where(where), attributes=(),
-                       case_attributes=tuple(dict.fromkeys(EXPLAIN_ATTRIBUTES + ((by,) if by else ()))))
+    per_case = EXPLAIN_ATTRIBUTES + ((by,) if by else ()) + (("customer_id",) if with_kpis else ())
+    enc = encode_where(log, parse_where(where), attributes=("owner", "queue", "channel") if with_kpis else (),
+                       case_attributes=tuple(dict.fromkeys(per_case)))
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
-    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop)
+    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop,
+                          kpis=with_kpis)
     if chart:
         title = f"Drift in {click.format_filename(log)}: {len(result.change_points)} change point(s)"
         progress(f"wrote {report.write_drift_chart(result, chart, title)}", quiet)
@@ -88,6 +93,10 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
             click.echo("")
             click.echo(render_table(report.WHERE_HEADERS, report.where_rows(result.change_points),
                                     title="where the change lies"))
+            if with_kpis:
+                click.echo("")
+                click.echo(render_table(report.KPI_HEADERS, report.kpi_rows(result.change_points),
+                                        title="KPIs before and after (definitions: cxmine kpi)"))
         if by:
             click.echo("")
             rows = report.segment_rows(result)
@@ -107,6 +116,8 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
                    write_csv(csv_dir, "changes.csv", report.CHANGE_HEADERS, report.change_rows(result.change_points)),
                    write_csv(csv_dir, "where.csv", report.WHERE_HEADERS, report.where_rows(result.change_points)),
                    write_csv(csv_dir, "windows.csv", report.series_headers(result), result.series.as_rows())]
+        if with_kpis:
+            written.append(write_csv(csv_dir, "kpis.csv", report.KPI_HEADERS, report.kpi_rows(result.change_points)))
         if by:
             written.append(write_csv(csv_dir, f"drift_by_{by}.csv", report.SEGMENT_HEADERS,
                                      report.segment_rows(result)))

@@ -57,6 +57,14 @@ def segment_rows(result: DriftResult) -> list[list]:
     return rows
 
 
+KPI_HEADERS = ["change", "case_index", "kpi", "before", "after", "unit"]
+
+
+def kpi_rows(points: tuple[ChangePoint, ...]) -> list[list]:
+    return [[i, p.case_index, name, k["before"], k["after"], k["unit"]] for i, p in enumerate(points, 1)
+            for name, k in (p.kpis or {}).items()]
+
+
 COMPARISON_HEADERS = ["attribute", "value", "contacts", "rest", "differs", "q_value", "max_effect_h",
                       "variant_distance", "summary"]
 
