@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
-from engine.report.tables import render_table, write_csv
 
 
 @main.command()
@@ -80,47 +79,7 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
     if as_json:
         echo_json(result.as_dict())
     else:
-        click.echo(f"{result.n_cases:,} contacts, window {result.window}, alpha {alpha:g}: "
-                   f"{len(result.change_points)} change point(s)")
-        if result.change_points:
-            rows = report.change_point_rows(result.change_points)
-            click.echo(render_table(report.CHANGE_POINT_HEADERS[:-1], [r[:-1] for r in rows]))
-            for r in rows:
-                click.echo(f"  #{r[0]} {r[-1]}")
-            click.echo("")
-            click.echo(render_table(report.CHANGE_HEADERS, report.change_rows(result.change_points, width=70),
-                                    title="what changed (shares of contacts; effect = Cohen's h)"))
-            click.echo("")
-            click.echo(render_table(report.WHERE_HEADERS, report.where_rows(result.change_points),
-                                    title="where the change lies"))
-            if with_kpis:
-                click.echo("")
-                click.echo(render_table(report.KPI_HEADERS, report.kpi_rows(result.change_points),
-                                        title="KPIs before and after (definitions: cxmine kpi)"))
-        if by:
-            click.echo("")
-            rows = report.segment_rows(result)
-            click.echo(render_table(report.SEGMENT_HEADERS[:-1], [r[:-1] for r in rows], title=f"drift by {by}"))
-            for r in rows:
-                if r[3] is not None:
-                    click.echo(f"  {by} {r[1]} #{r[3]} {r[-1]}")
-            rows = report.comparison_rows(result)
-            click.echo("")
-            click.echo(render_table(report.COMPARISON_HEADERS[:-1], [r[:-1] for r in rows],
-                                    title=f"each {by} against the rest (Benjamini-Hochberg q; effect = Cohen's h)"))
-            for r in rows:
-                click.echo(f"  {r[-1]}")
+        click.echo(report.render_drift(result, by))
     if csv_dir:
-        written = [write_csv(csv_dir, "change_points.csv", report.CHANGE_POINT_HEADERS,
-                             report.change_point_rows(result.change_points)),
-                   write_csv(csv_dir, "changes.csv", report.CHANGE_HEADERS, report.change_rows(result.change_points)),
-                   write_csv(csv_dir, "where.csv", report.WHERE_HEADERS, report.where_rows(result.change_points)),
-                   write_csv(csv_dir, "windows.csv", report.series_headers(result), result.series.as_rows())]
-        if with_kpis:
-            written.append(write_csv(csv_dir, "kpis.csv", report.KPI_HEADERS, report.kpi_rows(result.change_points)))
-        if by:
-            written.append(write_csv(csv_dir, f"drift_by_{by}.csv", report.SEGMENT_HEADERS,
-                                     report.segment_rows(result)))
-            written.append(write_csv(csv_dir, f"compared_by_{by}.csv", report.COMPARISON_HEADERS,
-                                     report.comparison_rows(result)))
+        written = report.write_drift_csv(result, csv_dir, by)
         progress("wrote " + ", ".join(str(p) for p in written), quiet)

@@ -83,6 +83,48 @@ def series_headers(result: DriftResult) -> list[str]:
             + ([] if result.series.fitness is None else ["fitness_to_sop"]))
 
 
+def render_drift(result: DriftResult, by: str | None = None) -> str:
+    """The terminal report: change points with their summaries, what changed, where, KPIs, segments."""
+    from engine.report.tables import render_table
+    points = result.change_points
+    out = [f"{result.n_cases:,} contacts, window {result.window}, alpha {result.settings.alpha:g}: "
+           f"{len(points)} change point(s)"]
+    if points:
+        rows = change_point_rows(points)
+        out.append(render_table(CHANGE_POINT_HEADERS[:-1], [r[:-1] for r in rows]))
+        out += [f"  #{r[0]} {r[-1]}" for r in rows]
+        out += ["", render_table(CHANGE_HEADERS, change_rows(points, width=70),
+                                 title="what changed (shares of contacts; effect = Cohen's h)")]
+        out += ["", render_table(WHERE_HEADERS, where_rows(points), title="where the change lies")]
+        if any(p.kpis for p in points):
+            out += ["", render_table(KPI_HEADERS, kpi_rows(points), title="KPIs before and after (definitions: cxmine kpi)")]
+    if by:
+        rows = segment_rows(result)
+        out += ["", render_table(SEGMENT_HEADERS[:-1], [r[:-1] for r in rows], title=f"drift by {by}")]
+        out += [f"  {by} {r[1]} #{r[3]} {r[-1]}" for r in rows if r[3] is not None]
+        rows = comparison_rows(result)
+        out += ["", render_table(COMPARISON_HEADERS[:-1], [r[:-1] for r in rows],
+                                 title=f"each {by} against the rest (Benjamini-Hochberg q; effect = Cohen's h)")]
+        out += [f"  {r[-1]}" for r in rows]
+    return "\n".join(out)
+
+
+def write_drift_csv(result: DriftResult, folder: str | os.PathLike, by: str | None = None) -> list[Path]:
+    """Every drift table as a CSV file in ``folder`` (atomically); returns the paths written."""
+    from engine.report.tables import write_csv
+    points = result.change_points
+    tables = [("change_points.csv", CHANGE_POINT_HEADERS, change_point_rows(points)),
+              ("changes.csv", CHANGE_HEADERS, change_rows(points)),
+              ("where.csv", WHERE_HEADERS, where_rows(points)),
+              ("windows.csv", series_headers(result), result.series.as_rows())]
+    if any(p.kpis for p in points):
+        tables.append(("kpis.csv", KPI_HEADERS, kpi_rows(points)))
+    if by:
+        tables += [(f"drift_by_{by}.csv", SEGMENT_HEADERS, segment_rows(result)),
+                   (f"compared_by_{by}.csv", COMPARISON_HEADERS, comparison_rows(result))]
+    return [write_csv(folder, name, headers, rows) for name, headers, rows in tables]
+
+
 def check_chart_path(path: str | os.PathLike) -> None:
     """Refuse a chart path whose extension matplotlib is not asked to write, before any work."""
     if Path(path).suffix.lower() not in CHART_FORMATS:
