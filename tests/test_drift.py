@@ -407,6 +407,9 @@ def test_team_that_works_differently_leads_the_comparison():
     assert verify.share_after < verify.share_before  # after = team B, before = the other teams
     assert abs(verify.share_after - 0.45) < 0.03 and abs(verify.share_before - 0.9) < 0.02
     assert top.max_effect == max(c.max_effect for c in ranked)
+    # step-down: the other teams are compared with each other, not with a rest that holds team B
+    assert [c.value for c in ranked if c.differs] == ["B"]
+    assert all(c.n_rest == 8000 - c.n_cases - top.n_cases for c in ranked[1:])
 
 
 def test_teams_working_alike_do_not_differ():
@@ -420,7 +423,7 @@ def test_cli_by_team_compares_each_team_with_the_rest(sample_log, tmp_path):
     assert r.exit_code == 0, r.output
     segments = json.loads(r.output)["segments"]
     best = max(segments, key=lambda s: s["comparison"]["max_effect"])
-    assert best["value"] == "B" and best["comparison"]["differs"]
+    assert best["value"] == "B" and [s["value"] for s in segments if s["comparison"]["differs"]] == ["B"]
     assert {"kind", "label", "cases_rest", "share_rest", "cases_segment", "share_segment", "effect",
             "p_value"} <= set(best["comparison"]["differences"][0])
     r = CliRunner().invoke(main, ["drift", str(sample_log), "--by", "team", "-q", "--csv", str(tmp_path)])

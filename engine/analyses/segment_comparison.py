@@ -11,7 +11,9 @@ included), each activity and each variant.
   adjusted one. False-discovery control across the values of the attribute:
   Benjamini-Hochberg q-values; a value differs when q < ``alpha`` and an
   edge's share differs by |h| >= ``min_effect`` (Cohen's h), as in drift
-  detection.
+  detection. Step-down: the most significant differing value is set aside
+  and the others are tested again without it, until none differs, so the
+  values that work alike are compared with each other (``compare_segments``).
 - Distances: ``max_effect`` (the largest |h| over the edges tested) and
   ``variant_distance`` (total variation distance between the variant
   distributions: the share of contacts that would have to follow another
@@ -55,6 +57,8 @@ class SegmentComparison:
 
     def summary(self) -> str:
         text = f"{self.attribute} {self.value} ({self.n_cases:,} contacts)"
+        if self.n_rest == 0:
+            return text + ": no other value left to compare with"
         if not self.differs:
             return text + ": works like the rest"
         text += f" differs from the rest (q = {self.q_value:.2g}, variant distance {self.variant_distance:.1%})"
@@ -97,57 +101,89 @@ def _grouped(log: EncodedLog, order: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return offsets, log.activity_codes[events]
 
 
+@dataclass(frozen=True)
+class _PerValue:
+    """Counts per attribute value (rows): contacts, contacts with each edge, activity, variant; SOP tokens."""
+
+    sizes: np.ndarray
+    edges: np.ndarray
+    activities: np.ndarray
+    variants: np.ndarray
+    tokens: np.ndarray | None
+
+
+def _count_per_value(log: EncodedLog, codes: np.ndarray, n_values: int, keys: np.ndarray, first_case: np.ndarray,
+                     case_variant: np.ndarray, tokens: np.ndarray | None) -> _PerValue:
+    """One kernel pass over the cases put in order of their value (cases without a value first, left out)."""
+    from engine.kernels.drift import count_windows
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes[codes >= 0], minlength=n_values)
+    bounds = np.concatenate(([0], np.cumsum(np.concatenate(([np.count_nonzero(codes < 0)], sizes))))).astype(np.int64)
+    offsets, acts = _grouped(log, order)
+    edges, _, activities, _, variants = count_windows(offsets, acts, bounds, keys, len(log.activities),
+                                                      case_variant[order].astype(np.int32), len(first_case))
+    tok = None
+    if tokens is not None:
+        prefix = np.vstack([np.zeros((1, tokens.shape[1]), np.int64), np.cumsum(tokens[order], axis=0)])
+        tok = prefix[bounds[2:]] - prefix[bounds[1:-1]]
+    return _PerValue(sizes, edges[1:], activities[1:], variants[1:], tok)
+
+
 def compare_segments(log: EncodedLog, attribute: str, settings: DriftSettings | None = None,
                      tokens: np.ndarray | None = None) -> list[SegmentComparison]:
-    """Every value of ``attribute`` against the rest, most different first.
+    """Every value of ``attribute`` against the values that work alike, most different first.
 
+    A step-down: all values are compared with the rest; the most different
+    value that differs is set aside, and the others are compared again
+    without it, until none differs. So when team B works differently, teams
+    A, C and D are compared with each other, not with a rest that holds B.
+    The value set aside first is the most significant (smallest q, then
+    largest effect): with one odd group among alike ones, that is the odd
+    group, whatever its size.
     ``tokens``: per case, token-replay counts and fitting flag on an SOP
     (``engine.analyses.drift.sop_tokens``), for the fitness of each value.
     """
     from engine.analyses.variants import assign_variants
-    from engine.kernels.drift import count_windows, edge_keys_present
+    from engine.kernels.drift import edge_keys_present
     s = settings or DriftSettings()
     if attribute not in log.case_attributes:
         raise AnalysisError(f"Attribute '{attribute}' is not in the event log",
                             hint=f"Use one the log has: {', '.join(sorted(log.case_attributes)) or 'none'}")
     codes, labels = log.case_attributes[attribute]
-    labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
-    order = np.argsort(codes, kind="stable")
-    sizes = np.bincount(codes[codes >= 0], minlength=len(labels))
-    bounds = np.concatenate(([0], np.cumsum(np.concatenate(([np.count_nonzero(codes < 0)], sizes))))).astype(np.int64)
-    offsets, acts = _grouped(log, order)
-    n_act = len(log.activities)
-    keys = edge_keys_present(log.case_offsets, log.activity_codes, n_act)
+    labels = [str(x) for x in (labels.to_pylist() if hasattr(labels, "to_pylist") else labels)]
+    keys = edge_keys_present(log.case_offsets, log.activity_codes, len(log.activities))
     case_variant, first_case = assign_variants(log)
-    edge_cases, _, act_cases, _, var_cases = count_windows(offsets, acts, bounds, keys, n_act,
-                                                           case_variant[order].astype(np.int32), len(first_case))
-    edge_cases, act_cases, var_cases = edge_cases[1:], act_cases[1:], var_cases[1:]  # drop the cases without value
-    tok = None
-    if tokens is not None:
-        prefix = np.vstack([np.zeros((1, tokens.shape[1]), np.int64), np.cumsum(tokens[order], axis=0)])
-        tok = prefix[bounds[2:]] - prefix[bounds[1:-1]]
-    n_all = int(sizes.sum())
+    per = _count_per_value(log, codes, len(labels), keys, first_case, case_variant, tokens)
     edge_labels = [edge_label(k, log.activities) for k in keys]
-    rows = []
-    for v, label in enumerate(labels):
-        rows.append(_compare_value(attribute, str(label), int(sizes[v]), n_all, edge_cases, act_cases, var_cases,
-                                   v, edge_labels, log, first_case, tok, s))
-    q = benjamini_hochberg(np.array([r[0] for r in rows]))
-    out = [SegmentComparison(**{**r[1], "q_value": float(qv), "differs": bool(qv < s.alpha and r[1]["max_effect"]
-                                                                              >= s.min_effect)})
-           for r, qv in zip(rows, q)]
+    pool, out = list(range(len(labels))), []
+    while pool:
+        rows = [_compare_value(attribute, labels[v], v, pool, per, edge_labels, log, first_case, s) for v in pool]
+        q = benjamini_hochberg(np.array([r[0] for r in rows]))
+        found = [SegmentComparison(**{**r[1], "q_value": float(qv),
+                                      "differs": bool(qv < s.alpha and r[1]["max_effect"] >= s.min_effect)})
+                 for r, qv in zip(rows, q)]
+        differing = [i for i, c in enumerate(found) if c.differs]
+        if not differing:
+            out += found
+            break
+        top = min(differing, key=lambda i: (found[i].q_value, -found[i].max_effect))
+        out.append(found[top])
+        pool.pop(top)
     return sorted(out, key=lambda c: (not c.differs, -c.max_effect))
 
 
-def _compare_value(attribute, value, n, n_all, edge_cases, act_cases, var_cases, v, edge_labels, log, first_case,
-                   tok, s: DriftSettings) -> tuple[float, dict]:
-    """(p-value of the value, the fields of its SegmentComparison but q_value and differs)."""
-    n_rest = n_all - n
+def _compare_value(attribute: str, value: str, v: int, pool: list[int], per: _PerValue, edge_labels: list[str],
+                   log: EncodedLog, first_case: np.ndarray, s: DriftSettings) -> tuple[float, dict]:
+    """(p-value of value ``v`` against the other values of ``pool``, the fields of its SegmentComparison but
+    q_value and differs)."""
+    others = [u for u in pool if u != v]
+    n, n_rest = int(per.sizes[v]), int(per.sizes[others].sum())
+    n_all = n + n_rest
     base = {"attribute": attribute, "value": value, "n_cases": n, "n_rest": n_rest, "max_effect": 0.0,
             "variant_distance": 0.0, "differences": (), "fitness": None}
     if n < MIN_TESTED or n_rest < MIN_TESTED:
         return 1.0, base
-    kv, kr = edge_cases[v], edge_cases.sum(axis=0) - edge_cases[v]
+    kv, kr = per.edges[v], per.edges[others].sum(axis=0)
     total = kv + kr
     tested = np.flatnonzero((total >= MIN_TESTED) & (n_all - total >= MIN_TESTED))
     h = effect_size(kr / n_rest, kv / n)
@@ -156,15 +192,15 @@ def _compare_value(attribute, value, n, n_all, edge_cases, act_cases, var_cases,
         g = g_statistic(kr[tested], n_rest, kv[tested], n)
         p = min(1.0, math.exp(float(chi2_log_sf(g.max())) + math.log(len(tested))))
         base["max_effect"] = round(float(np.abs(h[tested]).max()), 4)
-    vv, vr = var_cases[v], var_cases.sum(axis=0) - var_cases[v]
+    vv, vr = per.variants[v], per.variants[others].sum(axis=0)
     base["variant_distance"] = round(float(0.5 * np.abs(vv / n - vr / n_rest).sum()), 4)
     changes = (rank_changes("edge", edge_labels, kr, n_rest, kv, n, s)
-               + rank_changes("activity", list(log.activities), act_cases.sum(axis=0) - act_cases[v], n_rest,
-                              act_cases[v], n, s)
+               + rank_changes("activity", list(log.activities), per.activities[others].sum(axis=0), n_rest,
+                              per.activities[v], n, s)
                + rank_variant_changes(log, first_case, np.vstack([vr, vv]), s))
     base["differences"] = tuple(changes)
-    if tok is not None:
-        mine, rest = tok[v], tok.sum(axis=0) - tok[v]
+    if per.tokens is not None:
+        mine, rest = per.tokens[v], per.tokens[others].sum(axis=0)
         base["fitness"] = {"fitness_segment": _pm4py_fitness(mine), "fitness_rest": _pm4py_fitness(rest),
                            "fitting_segment": round(float(mine[4] / n), 6),
                            "fitting_rest": round(float(rest[4] / n_rest), 6)}
