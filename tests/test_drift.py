@@ -105,6 +105,15 @@ def test_precision_recall_on_injected_drift(kind):
     assert np.mean(delays) < 50
 
 
+def test_short_lived_change_in_a_long_log_is_found():
+    """600 contacts (2% of the log) that skip Verify in 60% of cases: both ends found, though one split of the
+    whole log would dilute them."""
+    for seed in range(2):
+        log = synthetic_log(30_000, [(15_000, "skip", 0.6, None), (15_600, "skip", 0.0, None)], seed=seed)
+        found = [p.case_index for p in detect_drift(log).change_points]
+        assert len(found) == 2 and abs(found[0] - 15_000) <= 10 and abs(found[1] - 15_600) <= 10
+
+
 def test_stationary_logs_raise_no_false_alarm():
     """100,000 stationary contacts (5 logs): the target is at most one false change point; alpha makes it ~0."""
     false = 0

@@ -36,7 +36,7 @@ candidate whose interval reaches within ``guard`` contacts of a change
 already taken is skipped: real changes roll out over some contacts (the
 published logs take 50-100 cases to switch) and the tail of a transition
 would otherwise read as a second change. Short intervals find a change that
-lasts a week in a year of contacts, which one split of the whole log dilutes.
+is short next to the log's length, which one split of the whole log dilutes.
 
 False-alarm control. The Bonferroni factor counts every test made on the log,
 so on a log without change (contacts independent with one distribution) the
