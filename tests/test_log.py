@@ -26,6 +26,15 @@ def test_order_is_case_by_first_event_then_time_then_input_order(tmp_path):
     assert r["case_index"] == [0, 1, 1, 1, 2, 2]
 
 
+def test_cases_with_equal_start_keep_input_order_not_id_order(tmp_path):
+    # "10" sorts before "2" as a string; with equal first events the input order decides
+    t = _table(["2", "10", "2", "10", "1"], ["A", "B", "C", "D", "E"], [5, 5, 6, 7, 9])
+    write_log(t, tmp_path / "l.parquet")
+    r = read_log(tmp_path / "l.parquet").to_pydict()
+    assert [str(c) for c in r["case_id"]] == ["2", "2", "10", "10", "1"]
+    assert r["case_index"] == [0, 0, 1, 1, 2]
+
+
 def test_missing_required_column_names_available_columns(tmp_path):
     t = pa.table({"case_id": ["a"], "ts": [1]})
     with pytest.raises(InputError) as e:
@@ -49,11 +58,11 @@ def test_encoding_matches_naive_grouping(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("enc") / "l.parquet"
     write_log(_table(cases, acts, ts), path)
     enc = encode_log(path, with_case_ids=True)
-    # naive twin: group by case, stable sort by time, cases by (first time, id)
+    # naive twin: group by case, stable sort by time, cases by (first time, first appearance in the input)
     by_case = {}
     for i, (c, a, t) in enumerate(zip(cases, acts, ts)):
         by_case.setdefault(c, []).append((t, i, a))
-    order = sorted(by_case, key=lambda c: (min(t for t, _, _ in by_case[c]), c))
+    order = sorted(by_case, key=lambda c: (min(t for t, _, _ in by_case[c]), by_case[c][0][1]))
     expect = [[a for _, _, a in sorted(by_case[c])] for c in order]
     got = [[enc.activities[k] for k in enc.activity_codes[s:e]]
            for s, e in zip(enc.case_offsets[:-1], enc.case_offsets[1:])]

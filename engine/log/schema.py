@@ -6,9 +6,10 @@ underneath). Columns beyond the canonical ones are adapter attributes and are
 kept as they are.
 
 Case order: cases appear in the order of their first event's timestamp, ties by
-case id. This is the order a reader expects from an export (oldest contact
-first), it is deterministic, and it makes the case column's dictionary indices
-ascend, so encoding needs no string work.
+input order (the case seen first in the input comes first). This is the order a
+reader expects from an export (oldest contact first), it is deterministic, and
+it makes the case column's dictionary indices ascend, so encoding needs no
+string work.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def normalise_table(table: pa.Table) -> pa.Table:
 
 
 def sort_log(table: pa.Table) -> pa.Table:
-    """Stable order: case (by first event time, then case id), timestamp, original row order.
+    """Stable order: case (by first event time, then input order), timestamp, original row order.
 
     Returns a table whose string columns are dictionary-encoded, with the
     ``case_id`` dictionary in case order.
@@ -93,11 +94,9 @@ def sort_log(table: pa.Table) -> pa.Table:
     n_cases = len(case_enc.dictionary)
     first = np.full(n_cases, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, case_codes, ts)
-    # rank of each case: by first timestamp, ties by case id string
+    # rank of each case: by first timestamp, ties by input order (dictionary codes follow first appearance)
     case_names = case_enc.dictionary
-    name_rank = np.empty(n_cases, dtype=np.int64)
-    name_rank[pc.sort_indices(case_names).to_numpy()] = np.arange(n_cases)
-    case_order = np.lexsort((name_rank, first))
+    case_order = np.argsort(first, kind="stable")
     case_rank = np.empty(n_cases, dtype=np.int64)
     case_rank[case_order] = np.arange(n_cases)
     row_case = case_rank[case_codes]

@@ -1,0 +1,85 @@
+"""``cxmine drift``: when and where execution changed, and what changed."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+
+
+@main.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--window", default="auto", show_default=True, metavar="N|day|week|month",
+              help="Windows of N contacts, or calendar days, weeks or months of the contact's start; "
+                   "auto: N = contacts / 2,000 rounded up.")
+@click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
+              help="SOP model (BPMN with its .toml sidecar): fitness to it per window and before and after "
+                   "each change.")
+@click.option("--by", "by", default=None, help="Also detect drift within each value of this attribute "
+                                                "(team, site, shift, channel, queue, ...).")
+@where_option
+@click.option("-o", "--output", "chart", type=click.Path(dir_okay=False),
+              help="Write a chart of the drift statistic with the change points marked (.svg or .png).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.001,
+              show_default=True, help="Probability of any change point on a log without change.")
+@click.option("--min-cases", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Contacts needed on each side of a change.")
+@click.option("--min-effect", type=click.FloatRange(0, 3), default=0.1, show_default=True,
+              help="Smallest change of an edge's share reported, as Cohen's h.")
+@click.option("--kpis", "with_kpis", is_flag=True,
+              help="Also compute the KPIs (as cxmine kpi) of the contacts before and after each change.")
+@click.option("--timezone", default=None, help="IANA time zone of calendar windows and reported times "
+                                               "(default: the log's, from its mapping, else UTC).")
+@json_option
+@csv_option
+@quiet_option
+def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect, with_kpis, timezone, as_json, csv_dir,
+          quiet):
+    """Change points: when execution changed, what changed and where.
+
+    Contacts, in order of their first event, are tested for a change in the
+    share of contacts with each directly-follows edge (seeded binary
+    segmentation, G-test, Bonferroni over every test made: on a log without
+    change, the probability of any change point is at most ALPHA). Each change
+    point gives the first contact after it, its time, a confidence (1 -
+    adjusted p), the edges, activities and variants whose shares moved most,
+    and the team, site, shift, channel or queue holding most of the change.
+    Method and parameters: docs/drift.md.
+
+    Example:
+
+    \b
+        cxmine drift log.parquet --window day --by team -o drift.png --csv out/drift
+        cxmine drift log.parquet --where intent=lost_card --sop models/lost_card.bpmn --window week
+    """
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
+    from engine.analyses.segments import check_segment_attributes
+    from engine.log.select import encode_where, parse_where
+    from engine.log.store import log_metadata
+    from engine.report import drift as report
+
+    if chart:
+        report.check_chart_path(chart)
+    check_segment_attributes(log, [by] if by else [])
+    settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
+    sop = None
+    if sop_path:
+        from engine.model import load_sop
+        sop = load_sop(sop_path)
+    progress(f"encoding {log}", quiet)
+    per_case = EXPLAIN_ATTRIBUTES + ((by,) if by else ()) + (("customer_id",) if with_kpis else ())
+    enc = encode_where(log, parse_where(where), attributes=("owner", "queue", "channel") if with_kpis else (),
+                       case_attributes=tuple(dict.fromkeys(per_case)))
+    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
+    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop,
+                          kpis=with_kpis)
+    if chart:
+        title = f"Drift in {click.format_filename(log)}: {len(result.change_points)} change point(s)"
+        progress(f"wrote {report.write_drift_chart(result, chart, title)}", quiet)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        click.echo(report.render_drift(result, by))
+    if csv_dir:
+        written = report.write_drift_csv(result, csv_dir, by)
+        progress("wrote " + ", ".join(str(p) for p in written), quiet)
