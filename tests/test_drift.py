@@ -173,12 +173,14 @@ def test_calendar_windows_date_the_change_with_its_offset():
 
 
 def test_bad_settings_are_refused():
-    from engine.errors import AnalysisError, UsageError
+    from engine.errors import AnalysisError
     log = synthetic_log(500)
-    with pytest.raises(UsageError, match="Unknown window 'fortnight'"):
+    with pytest.raises(AnalysisError, match="Unknown window 'fortnight'") as bad_window:
         detect_drift(log, DriftSettings(window="fortnight"))
-    with pytest.raises(UsageError, match="alpha must lie in"):
+    assert bad_window.value.field == "window" and "--" not in str(bad_window.value)
+    with pytest.raises(AnalysisError, match="alpha must lie in") as bad_alpha:
         detect_drift(log, DriftSettings(alpha=2))
+    assert bad_alpha.value.field == "alpha"
     with pytest.raises(AnalysisError, match="needs at least 200"):
         detect_drift(synthetic_log(150))
     with pytest.raises(AnalysisError, match="Attribute 'site' is not in the event log"):
@@ -321,9 +323,9 @@ def test_cli_text_csv_and_svg(sample_log, tmp_path):
 @pytest.mark.parametrize("args, message, code", [
     (["--window", "fortnight"], "Unknown window 'fortnight' (valid: a number of contacts, day, week, month)", 2),
     (["--window", "0"], "A window of 0 contacts is not possible", 2),
-    (["--by", "planet"], "Cannot segment by 'planet': the log has no such column", 1),
+    (["--by", "planet"], "Cannot segment by 'planet': the log has no such attribute", 1),
     (["-o", "chart.pdf"], "Cannot write a chart to 'chart.pdf': give a .svg or .png file", 2),
-    (["--where", "team=Z"], "No contact matches --where (team in ['Z'])", 1),
+    (["--where", "team=Z"], "No contact matches the selection (team in ['Z'])", 1),
     (["--timezone", "Mars/Olympus"], "Unknown time zone 'Mars/Olympus'", 2),
     (["--sop", "nothere.bpmn"], "SOP model not found (nothere.bpmn)", 1),
     (["--sop", str(REPO / "models")], "is a directory", 2),

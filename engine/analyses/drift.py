@@ -74,11 +74,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 WINDOWS = ("auto", "day", "week", "month")
@@ -276,7 +277,8 @@ def _zone(timezone: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UsageError(f"Unknown time zone '{timezone}'", hint="Give an IANA name such as Europe/Lisbon") from exc
+        raise AnalysisError(f"Unknown time zone '{timezone}'", field="timezone",
+                            hint="Give an IANA name such as Europe/Lisbon") from exc
 
 
 def _period_starts(first_ns: int, last_ns: int, window: str, zone: ZoneInfo) -> list[int]:
@@ -326,10 +328,12 @@ def window_offsets(log: EncodedLog, window: int | str, zone: ZoneInfo) -> tuple[
         window = max(1, math.ceil(n / AUTO_UNITS))
     if isinstance(window, int) and not isinstance(window, bool):
         if window < 1:
-            raise UsageError(f"A window of {window} contacts is not possible", hint="Give a window of 1 or more")
+            raise AnalysisError(f"A window of {window} contacts is not possible", field="window",
+                                hint="Give a window of 1 or more")
         return np.append(np.arange(0, n, window, dtype=np.int64), n), f"{window} contact{'s' if window > 1 else ''}"
     if window not in WINDOWS:
-        raise UsageError(f"Unknown window '{window}' (valid: a number of contacts, {', '.join(WINDOWS[1:])})")
+        raise AnalysisError(f"Unknown window '{window}' (valid: a number of contacts, {', '.join(WINDOWS[1:])})",
+                            field="window")
     starts = case_starts(log)
     if np.any(np.diff(starts) < 0):
         raise AnalysisError("Calendar windows need cases in order of their first event, and these are not",
@@ -714,9 +718,9 @@ def _detect(log: EncodedLog, settings: DriftSettings, zone: ZoneInfo, skip: str 
     return points, counts, offsets, window, penalty
 
 
-def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: str | None = None,
+def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: str | Sequence[str] = (),
                  timezone: str | None = None, sop=None, kpis: bool = False) -> DriftResult:
-    """Change points of the whole log (and of each value of ``by``), each explained.
+    """Change points of the whole log (and of each value of each attribute in ``by``), each explained.
 
     ``log`` needs per-case attributes for the explanation (``encode_log(...,
     case_attributes=EXPLAIN_ATTRIBUTES)``) and for ``by``. ``timezone`` (IANA)
@@ -747,7 +751,8 @@ def detect_drift(log: EncodedLog, settings: DriftSettings | None = None, *, by: 
         bounds = np.append(series.first_case, log.n_cases)
         series = replace(series, fitness=np.array([_fitness(prefix, int(a), int(b))[0]
                                                    for a, b in zip(bounds[:-1], bounds[1:])]))
-    segments = tuple(_segments(log, by, settings, zone, tokens)) if by else ()
+    attributes = (by,) if isinstance(by, str) else tuple(dict.fromkeys(by or ()))
+    segments = tuple(s for a in attributes for s in _segments(log, a, settings, zone, tokens))
     return DriftResult(log.n_cases, window, str(zone.key), settings, tuple(points), series, segments)
 
 
@@ -787,8 +792,9 @@ def _segments(log: EncodedLog, by: str, settings: DriftSettings, zone: ZoneInfo,
 
 def _check_settings(s: DriftSettings) -> None:
     if not 0 < s.alpha < 1:
-        raise UsageError(f"alpha must lie in (0, 1), got {s.alpha}")
+        raise AnalysisError(f"alpha must lie in (0, 1), got {s.alpha}", field="alpha")
     if s.min_cases < 1 or s.guard < 0:
-        raise UsageError(f"min_cases must be >= 1 and guard >= 0, got {s.min_cases} and {s.guard}")
+        raise AnalysisError(f"min_cases must be >= 1 and guard >= 0, got {s.min_cases} and {s.guard}",
+                            field="min_cases")
     if not 0 <= s.min_effect < math.pi:
-        raise UsageError(f"min_effect (Cohen's h) must lie in [0, pi), got {s.min_effect}")
+        raise AnalysisError(f"min_effect (Cohen's h) must lie in [0, pi), got {s.min_effect}", field="min_effect")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
+                        quiet_option, where_option)
+
+_FLAGS = {"window": "--window", "timezone": "--timezone", "alpha": "--alpha", "min_cases": "--min-cases",
+          "min_effect": "--min-effect"}
 
 
 @main.command()
@@ -15,8 +19,8 @@ from engine.cli import csv_option, echo_json, json_option, main, progress, quiet
 @click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
               help="SOP model (BPMN with its .toml sidecar): fitness to it per window and before and after "
                    "each change.")
-@click.option("--by", "by", default=None, help="Also detect drift within each value of this attribute "
-                                                "(team, site, shift, channel, queue, ...).")
+@by_option("Also detect drift within each value of ATTR (team, site, shift, channel, queue, intent, ...), "
+           "and compare each value with the rest.")
 @where_option
 @click.option("-o", "--output", "chart", type=click.Path(dir_okay=False),
               help="Write a chart of the drift statistic with the change points marked (.svg or .png).")
@@ -53,26 +57,33 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         cxmine drift log.parquet --where intent=lost_card --sop models/lost_card.bpmn --window week
     """
     from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
-    from engine.analyses.segments import check_segment_attributes
-    from engine.log.select import encode_where, parse_where
+    from engine.errors import AnalysisError, UsageError
+    from engine.log.select import encode_where
     from engine.log.store import log_metadata
     from engine.report import drift as report
 
     if chart:
         report.check_chart_path(chart)
-    check_segment_attributes(log, [by] if by else [])
+    if "week" in by:
+        raise UsageError("--by week: drift is already found over time", hint="Use --window week for weekly windows")
+    check_attribute_options(log, by, where)
     settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
     sop = None
     if sop_path:
         from engine.model import load_sop
         sop = load_sop(sop_path)
     progress(f"encoding {log}", quiet)
-    per_case = EXPLAIN_ATTRIBUTES + ((by,) if by else ()) + (("customer_id",) if with_kpis else ())
-    enc = encode_where(log, parse_where(where), attributes=("owner", "queue", "channel") if with_kpis else (),
+    per_case = EXPLAIN_ATTRIBUTES + tuple(by) + (("customer_id",) if with_kpis else ())
+    enc = encode_where(log, where, attributes=("owner", "queue", "channel") if with_kpis else (),
                        case_attributes=tuple(dict.fromkeys(per_case)))
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
-    result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop,
-                          kpis=with_kpis)
+    try:
+        result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop,
+                              kpis=with_kpis)
+    except AnalysisError as exc:
+        if exc.field in _FLAGS:  # a bad option value: a usage error naming the option
+            raise UsageError(f"{_FLAGS[exc.field]}: {exc.message}", hint=exc.hint) from exc
+        raise
     if chart:
         title = f"Drift in {click.format_filename(log)}: {len(result.change_points)} change point(s)"
         progress(f"wrote {report.write_drift_chart(result, chart, title)}", quiet)

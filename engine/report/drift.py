@@ -70,7 +70,7 @@ COMPARISON_HEADERS = ["attribute", "value", "contacts", "rest", "differs", "q_va
 
 
 def comparison_rows(result: DriftResult) -> list[list]:
-    """Each value of the --by attribute against the rest, most different first."""
+    """Each value of each segment attribute against the rest, most different first."""
     comps = sorted((s.comparison for s in result.segments if s.comparison is not None),
                    key=lambda c: (not c.differs, -c.max_effect))
     return [[c.attribute, c.value, c.n_cases, c.n_rest, "yes" if c.differs else "no", c.q_value, c.max_effect,
@@ -83,7 +83,7 @@ def series_headers(result: DriftResult) -> list[str]:
             + ([] if result.series.fitness is None else ["fitness_to_sop"]))
 
 
-def render_drift(result: DriftResult, by: str | None = None) -> str:
+def render_drift(result: DriftResult, by: tuple[str, ...] = ()) -> str:
     """The terminal report: change points with their summaries, what changed, where, KPIs, segments."""
     from engine.report.tables import render_table
     points = result.change_points
@@ -98,18 +98,18 @@ def render_drift(result: DriftResult, by: str | None = None) -> str:
         out += ["", render_table(WHERE_HEADERS, where_rows(points), title="where the change lies")]
         if any(p.kpis for p in points):
             out += ["", render_table(KPI_HEADERS, kpi_rows(points), title="KPIs before and after (definitions: cxmine kpi)")]
-    if by:
-        rows = segment_rows(result)
-        out += ["", render_table(SEGMENT_HEADERS[:-1], [r[:-1] for r in rows], title=f"drift by {by}")]
-        out += [f"  {by} {r[1]} #{r[3]} {r[-1]}" for r in rows if r[3] is not None]
-        rows = comparison_rows(result)
+    for attr in by:
+        rows = [r for r in segment_rows(result) if r[0] == attr]
+        out += ["", render_table(SEGMENT_HEADERS[:-1], [r[:-1] for r in rows], title=f"drift by {attr}")]
+        out += [f"  {attr} {r[1]} #{r[3]} {r[-1]}" for r in rows if r[3] is not None]
+        rows = [r for r in comparison_rows(result) if r[0] == attr]
         out += ["", render_table(COMPARISON_HEADERS[:-1], [r[:-1] for r in rows],
-                                 title=f"each {by} against the rest (Benjamini-Hochberg q; effect = Cohen's h)")]
+                                 title=f"each {attr} against the rest (Benjamini-Hochberg q; effect = Cohen's h)")]
         out += [f"  {r[-1]}" for r in rows]
     return "\n".join(out)
 
 
-def write_drift_csv(result: DriftResult, folder: str | os.PathLike, by: str | None = None) -> list[Path]:
+def write_drift_csv(result: DriftResult, folder: str | os.PathLike, by: tuple[str, ...] = ()) -> list[Path]:
     """Every drift table as a CSV file in ``folder`` (atomically); returns the paths written."""
     from engine.report.tables import write_csv
     points = result.change_points
@@ -119,9 +119,10 @@ def write_drift_csv(result: DriftResult, folder: str | os.PathLike, by: str | No
               ("windows.csv", series_headers(result), result.series.as_rows())]
     if any(p.kpis for p in points):
         tables.append(("kpis.csv", KPI_HEADERS, kpi_rows(points)))
-    if by:
-        tables += [(f"drift_by_{by}.csv", SEGMENT_HEADERS, segment_rows(result)),
-                   (f"compared_by_{by}.csv", COMPARISON_HEADERS, comparison_rows(result))]
+    for attr in by:
+        tables += [(f"drift_by_{attr}.csv", SEGMENT_HEADERS, [r for r in segment_rows(result) if r[0] == attr]),
+                   (f"compared_by_{attr}.csv", COMPARISON_HEADERS,
+                    [r for r in comparison_rows(result) if r[0] == attr])]
     return [write_csv(folder, name, headers, rows) for name, headers, rows in tables]
 
 
