@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -25,8 +25,9 @@ def _pyplot():
     return plt
 
 
-def _svg(fig) -> str:
-    plt = _pyplot()
+def figure_svg(fig) -> str:
+    """A figure as SVG text (text kept as text, fixed ids, no date), and the figure closed."""
+    plt = pyplot()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": "cxmine"})
     plt.close(fig)
@@ -36,7 +37,7 @@ def _svg(fig) -> str:
 def line_chart(series: Mapping[str, tuple[Sequence[str], Sequence[float]]], *, title: str, y_label: str,
                x_label: str, percent: bool = False, size: tuple[float, float] = (8.0, 3.2)) -> str:
     """One line per series over shared categorical x values (e.g. ISO weeks)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     for i, (name, (xs, ys)) in enumerate(series.items()):
         ax.plot(list(xs), [100 * y if percent and y is not None else y for y in ys], marker="o", markersize=3,
@@ -46,14 +47,14 @@ def line_chart(series: Mapping[str, tuple[Sequence[str], Sequence[float]]], *, t
     ax.set_xlabel(x_label)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
     if len(series) > 1:
-        ax.legend(frameon=False, fontsize=8, ncol=min(4, len(series)), loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _svg(fig)
+        ax.legend(frameon=False, fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return figure_svg(fig)
 
 
 def pareto_chart(labels: Sequence[str], counts: Sequence[int], total: int, *, title: str, x_label: str,
                  y_label: str = "contacts", size: tuple[float, float] = (8.0, 3.4)) -> str:
     """Bars of counts, most first, with the cumulative share of ``total`` on a second axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=size)
     xs = list(range(len(counts)))
     ax.bar(xs, counts, color=PALETTE[0], label=y_label)
@@ -73,14 +74,14 @@ def pareto_chart(labels: Sequence[str], counts: Sequence[int], total: int, *, ti
     share.spines["right"].set_visible(True)
     handles = ax.get_legend_handles_labels()[0] + share.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], frameon=False, fontsize=8, loc="center right")
-    return _svg(fig)
+    return figure_svg(fig)
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, x_label: str,
               percent: bool = False, highlight: Sequence[bool] | None = None,
               size: tuple[float, float] = (8.0, 3.0)) -> str:
     """Horizontal bars, one per label, top to bottom in the order given."""
-    plt = _pyplot()
+    plt = pyplot()
     height = max(size[1], 0.32 * len(labels) + 1.0)
     fig, ax = plt.subplots(figsize=(size[0], height))
     ys = list(range(len(labels)))[::-1]
@@ -91,4 +92,4 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, x_l
     ax.set_title(title)
     ax.set_xlabel(x_label)
     ax.grid(axis="y", visible=False)
-    return _svg(fig)
+    return figure_svg(fig)

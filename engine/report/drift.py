@@ -144,12 +144,31 @@ def _x_axis(result: DriftResult) -> tuple[list, str, bool]:
 
 def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) -> Path:
     """Draw the drift chart to ``path`` (.svg or .png), atomically."""
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from engine.atomic import atomic_path
     check_chart_path(path)
+    fig = drift_figure(result, title)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=110, metadata=_METADATA[path.suffix.lower()])
+    plt.close(fig)
+    return path
+
+
+_METADATA = {".svg": {"Date": None, "Creator": "cxmine"}, ".png": {"Software": "cxmine"}}
+
+
+def drift_chart_svg(result: DriftResult, title: str) -> str:
+    """The drift chart as SVG text (for the HTML report); the same result gives the same bytes."""
+    from engine.report.charts import figure_svg
+    return figure_svg(drift_figure(result, title))
+
+
+def drift_figure(result: DriftResult, title: str):
+    """The drift chart as a matplotlib figure: evidence of change over time above, what moved most below."""
+    from engine.report.charts import pyplot
+    plt = pyplot()
     s = result.series
     x, x_label, dated = _x_axis(result)
     if len(x) >= 2:
@@ -194,8 +213,4 @@ def write_drift_chart(result: DriftResult, path: str | os.PathLike, title: str) 
     if dated:
         fig.autofmt_xdate()
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lower()[1:], dpi=110)
-    plt.close(fig)
-    return path
+    return fig

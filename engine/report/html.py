@@ -23,7 +23,6 @@ from engine.errors import AnalysisError
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _PROLOGUE = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?(<!--.*?-->\s*)*", re.S)
-_SCRIPT = re.compile(r"<\s*script|\bon[a-z]+\s*=|javascript:", re.I)
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,33 @@ class Section:
 
 
 def inline_svg(svg: str) -> str:
-    """SVG text ready to sit inside HTML: prologue removed, scripts refused."""
+    """SVG text ready to sit inside HTML: prologue removed, anything that could run refused.
+
+    The drawing is parsed as XML (no entities, no network); a script or
+    foreignObject element, an event-handler attribute (on...) or a
+    ``javascript:`` link refuses it.
+    """
+    from lxml import etree
     body = _PROLOGUE.sub("", svg, count=1)
-    if not body.lstrip().startswith("<svg"):
+    try:
+        root = etree.fromstring(body.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        raise AnalysisError("A drawing for the report is not an SVG document",
+                            hint="Draw it as SVG (graphviz format='svg', matplotlib format='svg')") from exc
+    if etree.QName(root).localname != "svg":
         raise AnalysisError("A drawing for the report is not an SVG document",
                             hint="Draw it as SVG (graphviz format='svg', matplotlib format='svg')")
-    if _SCRIPT.search(body):
-        raise AnalysisError("A drawing for the report carries script or event handlers; it is not inlined",
-                            hint="Draw it again without interactive elements")
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if etree.QName(el).localname in ("script", "foreignObject"):
+            raise AnalysisError("A drawing for the report carries script; it is not inlined",
+                                hint="Draw it again without interactive elements")
+        for name, value in el.attrib.items():
+            local = etree.QName(name).localname.lower()
+            if local.startswith("on") or (local == "href" and value.strip().lower().startswith("javascript:")):
+                raise AnalysisError("A drawing for the report carries script (an event handler or a script link); "
+                                    "it is not inlined", hint="Draw it again without interactive elements")
     return body
 
 

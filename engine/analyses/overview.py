@@ -1,0 +1,214 @@
+"""Every analysis of one log in one run: what ``cxmine report`` computes.
+
+``build_overview`` reads a stored log once per analysis family (each encodes
+the columns it needs) and returns an ``Overview``: KPIs overall and by team,
+site and shift with their weekly trends, variants and case profile, the
+directly-follows graph, conformance of each SOP's contacts, drift over time
+and by team, and (when the friction analysis is available) the ranked
+friction points. Nothing here prints or writes; stages are announced through
+the ``progress`` callback so a caller can show them.
+
+Decisions:
+
+- KPI trends are weekly (ISO weeks of the contact's first event), per team
+  when the log has teams, computed by the same KPI kernels with the team as a
+  selection, so each week's value is the same as ``cxmine kpi --by week
+  --where team=T``.
+- Each SOP is checked on the contacts it applies to (its sidecar's
+  ``applies_to``; without one, the contacts whose ``intent`` is the SOP's file
+  name, which is how the bundled sample labels them); contacts no SOP applies
+  to are counted, never replayed on the wrong SOP.
+- Compliance (every compliance-critical step ran, none out of order) is
+  measured per SOP on the contacts it applies to, by conformance; the KPIs
+  are computed without critical steps, as one mix of SOPs has no single set.
+  "Ran as designed" per week comes from the same replay.
+- Drift runs on the whole log, with per-team drift, on the log's own time
+  zone; its settings are the documented defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from engine.errors import AnalysisError
+
+SEGMENTS = ("team", "site", "shift")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SopCheck:
+    """One SOP and the conformance of the contacts it applies to (``result`` None when there are none)."""
+
+    sop: object
+    selection: dict[str, set[str]]
+    result: object | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The results of one report run, each the frozen result of its analysis."""
+
+    log_path: str
+    metadata: dict
+    n_contacts: int
+    n_events: int
+    first_event: str | None
+    last_event: str | None
+    segments: tuple[str, ...]
+    kpis: object
+    kpi_trends: dict[str, object]
+    variants: object
+    profile: object
+    dfg: object
+    performance: object
+    owners: dict[str, str]
+    sops: tuple[SopCheck, ...] = ()
+    unmatched_contacts: int = 0
+    unmatched_examples: tuple[str, ...] = ()
+    drift: object | None = None
+    friction: object | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(timings: dict, name: str, progress: Progress | None, fn, *args, **kwargs):
+    if progress:
+        progress(name)
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    timings[name] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def _kpi_part(path, segments: Sequence[str], critical: frozenset[str], label_map: dict[str, str],
+              window_days: float):
+    from engine.analyses.kpis import compute_kpis, encode_for_kpis
+    log = encode_for_kpis(path, by=tuple(segments) + ("week",))
+    kpis = compute_kpis(log, by=tuple(segments), critical=critical, label_map=label_map, window_days=window_days)
+    trends = {"all": compute_kpis(log, by=("week",), critical=critical, label_map=label_map,
+                                  window_days=window_days)}
+    if "team" in log.case_attributes:
+        codes, labels = log.case_attributes["team"]
+        labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+        for label in sorted(set(labels)):
+            trends[label] = compute_kpis(log, by=("week",), critical=critical, label_map=label_map,
+                                         window_days=window_days, where={"team": {label}})
+    return kpis, trends, log.n_cases, log.n_events
+
+
+def _flow_part(path):
+    from engine.analyses.cases import profile_cases
+    from engine.analyses.dfg import discover_dfg, discover_performance_dfg
+    from engine.analyses.variants import count_variants
+    from engine.log.encode import encode_log
+    log = encode_log(path, attributes=("owner",), case_attributes=())
+    owners = _main_owner(log)
+    span = (int(log.timestamps.min()), int(log.timestamps.max())) if log.n_events else None
+    return count_variants(log), profile_cases(log), discover_dfg(log), discover_performance_dfg(log), owners, span
+
+
+def _iso(ns: int | None, zone: str | None) -> str | None:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    if ns is None:
+        return None
+    at = datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+    return (at.astimezone(ZoneInfo(zone)) if zone else at).isoformat(timespec="seconds")
+
+
+def _main_owner(log) -> dict[str, str]:
+    """Activity -> the owner that ran it most often (ties: first in label order)."""
+    import numpy as np
+    if "owner" not in log.attributes:
+        return {}
+    codes, labels = log.attributes["owner"]
+    labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+    n_act, n_own = len(log.activities), len(labels)
+    if not n_own or not log.n_events:
+        return {}
+    known = codes >= 0
+    table = np.bincount(log.activity_codes[known].astype(np.int64) * n_own + codes[known],
+                        minlength=n_act * n_own).reshape(n_act, n_own)
+    return {a: labels[int(table[i].argmax())] for i, a in enumerate(log.activities) if table[i].any()}
+
+
+def sop_selection(sop) -> dict[str, set[str]]:
+    """The contacts an SOP applies to: its sidecar's ``applies_to``, else ``intent`` = the SOP file's name."""
+    applies = getattr(sop, "applies_to", None)
+    if applies:
+        return {k: set([v] if isinstance(v, str) else v) for k, v in dict(applies).items()}
+    return {"intent": {sop.path.stem}}
+
+
+def _conformance_part(path, sops: Sequence, n_contacts: int, examples: int):
+    import numpy as np
+
+    from engine.analyses.conformance import check_conformance
+    from engine.log.schema import SEGMENT_COLUMNS
+    from engine.log.select import encode_where, log_attributes, match_cases
+    available = set(log_attributes(path))
+    selections = [sop_selection(s) for s in sops]
+    wanted = tuple(dict.fromkeys(a for sel in selections for a in sel if a in available))
+    base = encode_where(path, None, attributes=SEGMENT_COLUMNS, case_attributes=wanted, with_case_ids=True)
+    matched = np.zeros(base.n_cases, dtype=np.int32)
+    checks = []
+    for sop, sel in zip(sops, selections):
+        if not set(sel) <= available:
+            checks.append(SopCheck(sop, sel, None))
+            continue
+        keep = match_cases(base, sel)
+        matched += keep
+        if not keep.any():
+            checks.append(SopCheck(sop, sel, None))
+            continue
+        from engine.log.select import select_cases
+        checks.append(SopCheck(sop, sel, check_conformance(select_cases(base, keep), sop, by=("week",),
+                                                            examples=examples)))
+    if np.any(matched > 1):
+        raise AnalysisError("Several SOPs apply to the same contacts", field="sops",
+                            hint="Give each SOP's sidecar an applies_to that no other SOP shares")
+    unmatched = np.flatnonzero(matched == 0)
+    ids = [base.case_label(int(i)) for i in unmatched[:examples]]
+    return tuple(checks), int(len(unmatched)), tuple(ids)
+
+
+def _drift_part(path, timezone: str | None, sop=None):
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, detect_drift
+    from engine.log.encode import encode_log
+    from engine.log.select import log_attributes
+    by = tuple(a for a in ("team",) if a in log_attributes(path))
+    log = encode_log(path, attributes=(), case_attributes=tuple(dict.fromkeys(EXPLAIN_ATTRIBUTES + by)))
+    if log.n_cases < 200:
+        return None
+    return detect_drift(log, by=by, timezone=timezone)
+
+
+def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days: float = 7.0, examples: int = 5,
+                   progress: Progress | None = None) -> Overview:
+    """Run every analysis on the stored log at ``path``; ``sops`` are ``engine.model.Sop`` objects."""
+    from engine.log.select import log_attributes
+    from engine.log.store import log_metadata
+    path = str(path)
+    meta = log_metadata(path)
+    timings: dict[str, float] = {}
+    segments = tuple(a for a in SEGMENTS if a in log_attributes(path))
+    critical: frozenset[str] = frozenset()  # compliance is per SOP, from conformance (see the module docstring)
+    label_map = {k: v for s in sops for k, v in s.label_map.items()}
+    kpis, trends, n_contacts, n_events = _timed(timings, "KPIs", progress, _kpi_part, path, segments, critical,
+                                                label_map, window_days)
+    variants, profile, dfg, perf, owners, span = _timed(timings, "variants and process map", progress, _flow_part,
+                                                         path)
+    checks, unmatched, unmatched_ids = ((), 0, ())
+    if sops:
+        checks, unmatched, unmatched_ids = _timed(timings, "conformance", progress, _conformance_part, path, sops,
+                                                  n_contacts, examples)
+    drift = _timed(timings, "drift", progress, _drift_part, path, meta.get("timezone"))
+    return Overview(log_path=path, metadata=meta, n_contacts=n_contacts, n_events=n_events,
+                    first_event=_iso(span[0] if span else None, meta.get("timezone")),
+                    last_event=_iso(span[1] if span else None, meta.get("timezone")), segments=segments,
+                    kpis=kpis, kpi_trends=trends, variants=variants, profile=profile, dfg=dfg, performance=perf,
+                    owners=owners, sops=checks, unmatched_contacts=unmatched, unmatched_examples=unmatched_ids,
+                    drift=drift, timings=timings)
