@@ -72,6 +72,9 @@ def _legend_text(pmap) -> str:
                 else f"label = {what} between the two steps (start to start), then times it happened"),
              f"Thicker and {'darker' if pmap.measure == 'frequency' else 'redder'} arrow = higher {what}",
              "Grey frame: the team that runs the activity most often"]
+    linked = {a for e in pmap.edges for a in e} | set(pmap.starts) | set(pmap.ends)
+    if set(pmap.activities) - linked:
+        lines.append("Box without arrows: all its paths are below the minimum count")
     return "\n".join(lines)
 
 
