@@ -85,3 +85,4 @@ from engine.cli import kpi as _kpi  # noqa: E402,F401
 from engine.cli import conform as _conform  # noqa: E402,F401
 from engine.cli import discover as _discover  # noqa: E402,F401
 from engine.cli import map as _map  # noqa: E402,F401
+from engine.cli import compare as _compare  # noqa: E402,F401

@@ -132,7 +132,7 @@ def _add_edges(graph, pmap, ids: dict[str, str]) -> None:
         step = _step(v, top, len(colours))
         width = 0.8 + 5.2 * math.sqrt(max(v, 0) / top)
         graph.edge(ids[a], ids[b], label=dot_text(_edge_label(pmap, (a, b), count)), penwidth=f"{width:.2f}",
-                   color=colours[step], fontcolor=colours[max(step, 2)],
+                   color=colours[step], fontcolor=colours[max(step, 2)], weight=str(1 + int(8 * count / top_count)),
                    tooltip=dot_text(f"{a} -> {b}: {_edge_label(pmap, (a, b), count)}"))
     for kind, counts in (("start", pmap.starts), ("end", pmap.ends)):
         for a, count in counts.items():
