@@ -139,7 +139,7 @@ def adjust_bh(p_values: list[float]) -> list[float]:
     for rank in range(m, 0, -1):
         i = order[rank - 1]
         running = min(running, p_values[i] * m / rank)
-        q[i] = running
+        q[i] = min(1.0, max(running, p_values[i]))  # q >= p, also after rounding
     return q
 
 
