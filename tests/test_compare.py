@@ -8,17 +8,15 @@ import math
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
 import naive
+from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a fixture)
 from engine.analyses.comparison import adjust_bh, compare_logs, parse_groups, parse_periods, split_by_periods
-from engine.cli import main
 from engine.errors import AnalysisError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "eventlogs" / "sample"
 DAY = 86_400 * 1_000_000_000
 
 
@@ -98,25 +96,6 @@ def test_an_empty_group_is_refused():
 
 
 # ---- the command on the sample: team B's drift leaves out identity verification ----------------------------------
-
-@pytest.fixture(scope="module")
-def sample_log(tmp_path_factory):
-    from engine.ingest import ReadOptions
-    from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not present")
-    out = tmp_path_factory.mktemp("sample") / "log.parquet"
-    ingest_to_log([str(SAMPLE / "contacts.csv.gz")], out,
-                  options=ReadOptions(mapping=load_mapping(SAMPLE / "mapping.toml"), pseudonym_key=b"test"))
-    return out
-
-
-def cx(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result
-
 
 def test_compare_names_the_step_the_sample_drift_changed(sample_log, tmp_path):
     out = tmp_path / "diff.svg"

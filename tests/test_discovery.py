@@ -8,34 +8,20 @@ from pathlib import Path
 import networkx as nx
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import naive
+from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a fixture)
 from engine.analyses.dfg import discover_dfg
 from engine.analyses.discovery import (bpmn_of_dfg, count_windows, discover_model, discover_models_by,
                                        mine_heuristics_net, mine_process_tree)
 from engine.analyses.variants import count_variants
-from engine.cli import main
 from engine.errors import AnalysisError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TIME_LOGS = sorted((ROOT / "tests/data/conformance").glob("*.xes.gz"))
-SAMPLE = ROOT / "eventlogs" / "sample"
 
 
-@pytest.fixture(scope="module")
-def sample_log(tmp_path_factory):
-    """The bundled sample (20,000 simulated contacts) ingested once."""
-    from engine.ingest import ReadOptions
-    from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not present")
-    out = tmp_path_factory.mktemp("sample") / "log.parquet"
-    ingest_to_log([str(SAMPLE / "contacts.csv.gz")], out,
-                  options=ReadOptions(mapping=load_mapping(SAMPLE / "mapping.toml"), pseudonym_key=b"test"))
-    return out
 
 
 def net_graph(net, im, fm) -> nx.DiGraph:
@@ -197,12 +183,6 @@ def test_models_by_segment_equal_models_of_each_segment():
 
 
 # ---- the command -------------------------------------------------------------------------------------------------
-
-def cx(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result
-
 
 @pytest.mark.parametrize("method,files", [
     ("inductive", {"model.bpmn", "model.pnml", "model.ptml", "model.svg", "model.png"}),

@@ -8,37 +8,23 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
 import naive
+from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a fixture)
 from engine.analyses.discovery import discover_model
 from engine.analyses.process_map import build_process_map, edge_threshold, map_of_dfg, owners_by_activity
 from engine.analyses.dfg import discover_dfg
-from engine.cli import main
 from engine.errors import UsageError
 from engine.report.model_render import write_model
 from engine.report.process_map import format_duration, map_notes, render_map
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "eventlogs" / "sample"
 NASTY = ["<Verify>", "A & B", 'Say "hello"', "Überprüfung", "返金", "back\\slash", "x > y < z", "<b>bold</b>"]
 SEC = 1_000_000_000
 
 
-@pytest.fixture(scope="module")
-def sample_log(tmp_path_factory):
-    """The bundled sample (20,000 simulated contacts) ingested once."""
-    from engine.ingest import ReadOptions
-    from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not present")
-    out = tmp_path_factory.mktemp("sample") / "log.parquet"
-    ingest_to_log([str(SAMPLE / "contacts.csv.gz")], out,
-                  options=ReadOptions(mapping=load_mapping(SAMPLE / "mapping.toml"), pseudonym_key=b"test"))
-    return out
 
 
 def log_of(sequences, owners=None, step_s=60):
@@ -166,12 +152,6 @@ def test_model_drawings_carry_every_activity_label(tmp_path, method):
 
 
 # ---- the command -------------------------------------------------------------------------------------------------
-
-def cx(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result
-
 
 def test_map_command_on_the_sample(sample_log, tmp_path):
     out = tmp_path / "map.svg"
