@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import AnalysisError, UsageError
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -38,10 +38,31 @@ def check_format(output: str | Path) -> str:
 
 def render_graph(graph, output: str | Path) -> Path:
     """Write a graphviz graph to OUTPUT (.svg, .png, .pdf or .dot) atomically, readable by everyone."""
-    output = Path(output)
-    fmt = check_format(output)
-    data = graph.source.encode("utf-8") if fmt == "dot" else graph.pipe(format=fmt)
-    with atomic_path(output) as tmp:
-        tmp.write_bytes(data)
-        tmp.chmod(0o644)
-    return output
+    return render_graphs(graph, [output])[0]
+
+
+def render_graphs(graph, outputs: list[str | Path]) -> list[Path]:
+    """Write one graph in several formats from a single Graphviz layout, each file atomically."""
+    import contextlib
+    import subprocess
+
+    outputs = [Path(o) for o in outputs]
+    formats = [check_format(o) for o in outputs]
+    source = graph.source.encode("utf-8")
+    with contextlib.ExitStack() as stack:
+        temps = [stack.enter_context(atomic_path(o)) for o in outputs]
+        command = ["dot"]
+        for fmt, tmp in zip(formats, temps):
+            if fmt == "dot":
+                tmp.write_bytes(source)
+            else:
+                command += [f"-T{fmt}", "-o", str(tmp)]
+        if len(command) > 1:
+            run = subprocess.run(command, input=source, capture_output=True)
+            if run.returncode != 0:
+                raise AnalysisError(f"Graphviz could not draw {outputs[0].name}: "
+                                    f"{run.stderr.decode('utf-8', 'replace').strip()[:500]}",
+                                    hint="Write .dot to keep the source, and check the Graphviz installation")
+        for tmp in temps:
+            tmp.chmod(0o644)
+    return outputs

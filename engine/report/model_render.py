@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.atomic import atomic_path
-from engine.report.drawing import dot_text, render_graph
+from engine.report.drawing import dot_text, render_graphs
 
 GATEWAY_SYMBOLS = {"ParallelGateway": "+", "ExclusiveGateway": "×", "InclusiveGateway": "○",
                    "EventBasedGateway": "◇"}
@@ -200,6 +200,4 @@ def write_model(model, folder: str | Path, name: str | None = None, formats: tup
         graph = build_bpmn_graph(model, title)
     else:
         graph = build_net_graph(model, title)
-    for fmt in formats:
-        written.append(render_graph(graph, folder / f"model.{fmt}"))
-    return written
+    return written + render_graphs(graph, [folder / f"model.{fmt}" for fmt in formats])
