@@ -246,3 +246,9 @@ def test_discover_missing_log(tmp_path):
     result = cx("discover", str(tmp_path / "nope.parquet"), "-o", str(tmp_path / "m"))
     assert result.exit_code == 1
     assert "nope.parquet" in result.output
+
+
+def test_segment_folders_are_safe_and_distinct():
+    from engine.report.model_render import segment_folders
+    got = segment_folders(["A", "a/b", "a_b", "..", "x\ny", " B "])
+    assert got == {"A": "A", "a/b": "a_b", "a_b": "a_b_", "..": "_", "x\ny": "x_y", " B ": "B"}

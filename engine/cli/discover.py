@@ -9,12 +9,6 @@ import click
 from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
 
 
-def _segment_folder(label: str) -> str:
-    """A folder name for a segment value: path separators and leading dots neutralised."""
-    safe = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in label).strip()
-    return safe.lstrip(".") or "_"
-
-
 @main.command()
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--method", type=click.Choice(["inductive", "heuristics", "dfg"]), default="inductive",
@@ -42,7 +36,7 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
     from engine.analyses.segments import check_segment_attributes
     from engine.errors import UsageError
     from engine.log.select import encode_where, parse_where
-    from engine.report.model_render import write_model
+    from engine.report.model_render import write_models
 
     check_noise(noise)
     if noise and method != "inductive":
@@ -56,19 +50,15 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
     progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; discovering ({method})", quiet)
     heuristics = {"dependency_threshold": dependency}
     if by:
-        models = {label: (Path(out_dir) / _segment_folder(label), m) for label, m in
-                  discover_models_by(encoded, by, method, noise, heuristics).items()}
+        models = discover_models_by(encoded, by, method, noise, heuristics)
     else:
-        models = {None: (Path(out_dir), discover_model(encoded, method, noise, heuristics))}
-    report = []
-    for label, (folder, model) in models.items():
-        name = Path(log).name + (f", {by} = {label}" if label is not None else "")
-        written = write_model(model, folder, name)
-        if model.bpmn_note:
-            click.echo(f"Note: {model.bpmn_note}", err=True)
-        report.append({**({"segment": label} if label is not None else {}), **model.as_dict(),
-                       "files": [str(p) for p in written]})
-        progress(f"{'' if label is None else f'{by} = {label}: '}{model.n_cases:,} contacts, "
-                 f"{model.n_variants:,} variants -> {folder}", quiet)
+        models = {None: discover_model(encoded, method, noise, heuristics)}
+    report = write_models(models, out_dir, Path(log).name, by)
+    for entry in report:
+        if entry.get("bpmn_note"):
+            click.echo(f"Note: {entry['bpmn_note']}", err=True)
+        segment = "" if by is None else f"{by} = {entry['segment']}: "
+        progress(f"{segment}{entry['n_cases']:,} contacts, {entry['n_variants']:,} variants -> {entry['folder']}",
+                 quiet)
     if as_json:
         echo_json(report[0] if by is None else {"by": by, "segments": report})

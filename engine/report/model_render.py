@@ -201,3 +201,30 @@ def write_model(model, folder: str | Path, name: str | None = None, formats: tup
     else:
         graph = build_net_graph(model, title)
     return written + render_graphs(graph, [folder / f"model.{fmt}" for fmt in formats])
+
+
+def segment_folders(labels) -> dict:
+    """A distinct folder name per segment value: path separators, control characters and leading dots replaced."""
+    out, used = {}, set()
+    for label in labels:
+        name = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in str(label)).strip().lstrip(".") or "_"
+        while name in used:  # two values that differ only in characters a folder name cannot hold
+            name += "_"
+        used.add(name)
+        out[label] = name
+    return out
+
+
+def write_models(models: dict, out_dir: str | Path, log_name: str, by: str | None = None) -> list[dict]:
+    """Write each model (label -> model; label None for the whole log) into OUT_DIR or OUT_DIR/<value>/.
+
+    Returns, per model, its summary with the segment, folder and files written.
+    """
+    folders = segment_folders([label for label in models if label is not None])
+    report = []
+    for label, model in models.items():
+        folder = Path(out_dir) if label is None else Path(out_dir) / folders[label]
+        written = write_model(model, folder, log_name + ("" if label is None else f", {by} = {label}"))
+        report.append({**({"segment": label} if label is not None else {}), **model.as_dict(),
+                       "folder": str(folder), "files": [str(p) for p in written]})
+    return report
