@@ -126,9 +126,41 @@ def cxmine_command(kind: str, log: Path, out: Path) -> list[str]:
     return [cx, "discover", str(log), "--method", kind, "-o", str(out / kind), "-q"]
 
 
+PHASES = """
+import sys, time
+t0 = time.perf_counter()
+import pm4py  # noqa: F401
+from engine.analyses.dfg import discover_dfg
+from engine.analyses.discovery import build_model
+from engine.analyses.variants import count_variants
+from engine.log.encode import encode_log
+from engine.report.model_render import write_model
+marks = [("imports (pm4py, engine)", time.perf_counter())]
+log = encode_log(sys.argv[1], attributes=())
+marks.append(("read and encode the log", time.perf_counter()))
+variants, dfg = count_variants(log), discover_dfg(log)
+marks.append(("variants and DFG (numba)", time.perf_counter()))
+model = build_model(sys.argv[2], variants, dfg)
+marks.append(("pm4py miner and conversions", time.perf_counter()))
+write_model(model, sys.argv[3], "bench")
+marks.append(("files and drawings", time.perf_counter()))
+prev = t0
+for name, t in marks:
+    print(f"{name}\t{t - prev:.2f}")
+    prev = t
+"""
+
+
+def phases(log: Path, method: str, out: Path, env: dict) -> list[tuple[str, float]]:
+    """Where one cxmine discovery spends its time (one in-process run, after a warm-up)."""
+    run = subprocess.run([sys.executable, "-c", PHASES, str(log), method, str(out)], env=env, capture_output=True,
+                         text=True, check=True)
+    return [(name, float(t)) for name, t in (line.split("\t") for line in run.stdout.strip().splitlines())]
+
+
 def run(sizes: list[int], repeats: int, pm4py_max: int, seed: int) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    rows = []
+    rows, breakdown = [], []
     work = Path(tempfile.mkdtemp(prefix="cxmine-bench-discovery-"))
     try:
         for n in sizes:
@@ -145,6 +177,9 @@ def run(sizes: list[int], repeats: int, pm4py_max: int, seed: int) -> str:
                 print(f"  {kind}: cxmine {cx_s:.2f} s {cx_mb:.0f} MiB   pm4py {pm_s:.2f} s {pm_mb:.0f} MiB",
                       flush=True)
                 rows.append((n, events, n_variants, kind, cx_s, cx_mb, pm_s, pm_mb))
+            split = phases(log, "inductive", work / "phases", env)
+            print("  inductive phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in split), flush=True)
+            breakdown.append((n, split))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     lines = ["| contacts | events | variants | task | cxmine s | cxmine peak MiB | pm4py s | pm4py peak MiB | "
@@ -153,6 +188,10 @@ def run(sizes: list[int], repeats: int, pm4py_max: int, seed: int) -> str:
         ratio = "-" if ps != ps else f"{ps / cs:.1f}x"
         pm = ("not run", "-") if ps != ps else (f"{ps:.2f}", f"{pmb:.0f}")
         lines.append(f"| {n:,} | {events:,} | {nv:,} | {kind} | {cs:.2f} | {cm:.0f} | {pm[0]} | {pm[1]} | {ratio} |")
+    lines += ["", "Where `cxmine discover --method inductive` spends its time (one in-process run, seconds):", "",
+              "| contacts | " + " | ".join(name for name, _ in breakdown[0][1]) + " |",
+              "| ---: |" + " ---: |" * len(breakdown[0][1])]
+    lines += [f"| {n:,} | " + " | ".join(f"{t:.2f}" for _, t in split) + " |" for n, split in breakdown]
     return "\n".join(lines)
 
 
