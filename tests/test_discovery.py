@@ -252,3 +252,19 @@ def test_segment_folders_are_safe_and_distinct():
     from engine.report.model_render import segment_folders
     got = segment_folders(["A", "a/b", "a_b", "..", "x\ny", " B "])
     assert got == {"A": "A", "a/b": "a_b", "a_b": "a_b_", "..": "_", "x\ny": "x_y", " B ": "B"}
+
+
+def test_dependency_threshold_is_pm4pys(tmp_path):
+    import pm4py
+    df, log = naive.load_xes(naive.HERE / "data" / "xes" / "running-example.xes", tmp_path)
+    for threshold in (0.3, 0.9):
+        model = discover_model(log, "heuristics", heuristics={"dependency_threshold": threshold})
+        assert same_net((model.net, model.initial_marking, model.final_marking),
+                        pm4py.discover_petri_net_heuristics(df, dependency_threshold=threshold))
+    loose, strict = (discover_model(log, "heuristics", heuristics={"dependency_threshold": t}) for t in (0.3, 0.9))
+    assert len(strict.net.arcs) < len(loose.net.arcs)
+
+
+def test_discover_cli_dependency_only_with_heuristics(sample_log, tmp_path):
+    result = cx("discover", sample_log, "--method", "dfg", "--dependency", "0.9", "-o", tmp_path / "m", "-q")
+    assert result.exit_code == 2 and "--dependency applies to --method heuristics only" in result.output
