@@ -185,3 +185,6 @@ from engine.cli import kpi as _kpi  # noqa: E402,F401
 from engine.cli import conform as _conform  # noqa: E402,F401
 from engine.cli import drift as _drift  # noqa: E402,F401
 from engine.cli import report as _report  # noqa: E402,F401
+from engine.cli import discover as _discover  # noqa: E402,F401
+from engine.cli import map as _map  # noqa: E402,F401
+from engine.cli import compare as _compare  # noqa: E402,F401

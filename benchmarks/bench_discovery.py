@@ -1,0 +1,226 @@
+"""Discovery and process maps: ``cxmine discover`` / ``cxmine map`` against pm4py's own path, same log, one run.
+
+The log is long-tailed on purpose, as real contact-center logs are: three
+base paths over 18 activities, each contact with random skips, insertions and
+swaps of adjacent steps (about 9.4 events per contact, tens of thousands of
+variants at 1M contacts). The simulator's SOP paths give far fewer variants
+(773 in the 20,000-contact sample), so the log is generated here.
+
+Both sides run as a user runs them, each in its own process, timed from the
+outside (start-up, imports, reading, computing, writing):
+
+- cxmine: ``cxmine discover LOG --method M -o DIR`` (writes BPMN, PNML, PTML,
+  SVG and PNG) and ``cxmine map LOG -o map.svg``;
+- pm4py: ``pandas.read_parquet`` of the same file, then
+  ``pm4py.discover_petri_net_inductive`` / ``discover_petri_net_heuristics`` /
+  ``discover_dfg`` (nothing written), and for the map ``discover_dfg`` plus
+  ``save_vis_dfg`` to SVG.
+
+Time: median of the repeats; memory: peak resident set of the process
+(``/usr/bin/time -f %M``).
+
+Run: flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_discovery.py --contacts 10000 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results import write_section  # noqa: E402
+
+ACTIVITIES = ["IVR menu", "Bot intent", "Bot answer", "Bot handoff", "Queue", "Agent answer", "Verify identity",
+              "Check account", "Review invoice", "Hold", "Transfer", "Escalate", "Back office review",
+              "Issue credit", "Callback scheduled", "Resolve", "Notify customer", "Wrap-up"]
+BASE_PATHS = [[0, 4, 5, 6, 7, 8, 15, 16, 17],
+              [1, 2, 3, 4, 5, 6, 7, 15, 17],
+              [0, 4, 5, 6, 11, 12, 13, 15, 16, 17]]
+METHODS = ("inductive", "heuristics", "dfg")
+PM4PY = {
+    "inductive": "pm4py.discover_petri_net_inductive(df)",
+    "heuristics": "pm4py.discover_petri_net_heuristics(df)",
+    "dfg": "pm4py.discover_dfg(df)",
+    "map": "pm4py.save_vis_dfg(*pm4py.discover_dfg(df), OUT + '/map.svg')",
+}
+
+
+def long_tailed_log(contacts: int, seed: int, path: Path) -> tuple[int, int]:
+    """Write the generated log as a canonical cxmine Parquet log; return (events, variants)."""
+    import pyarrow as pa
+
+    from engine.log import write_log
+    from engine.log.schema import TS_TYPE
+
+    rng = np.random.default_rng(seed)
+    which = rng.choice(len(BASE_PATHS), size=contacts, p=[0.5, 0.3, 0.2])
+    r = rng.random((contacts, 4))
+    seqs = []
+    for i in range(contacts):
+        seq = list(BASE_PATHS[which[i]])
+        if r[i, 0] < 0.35:  # skip one step
+            del seq[rng.integers(len(seq))]
+        if r[i, 1] < 0.35:  # insert a step anywhere
+            seq.insert(int(rng.integers(len(seq) + 1)), int(rng.integers(len(ACTIVITIES))))
+        if r[i, 2] < 0.25:  # swap two adjacent steps
+            j = int(rng.integers(len(seq) - 1))
+            seq[j], seq[j + 1] = seq[j + 1], seq[j]
+        if r[i, 3] < 0.15:  # a second insertion: the long tail
+            seq.insert(int(rng.integers(len(seq) + 1)), int(rng.integers(len(ACTIVITIES))))
+        seqs.append(seq)
+    lengths = np.array([len(s) for s in seqs])
+    codes = np.concatenate([np.asarray(s) for s in seqs])
+    case = np.repeat(np.arange(contacts), lengths)
+    gaps = rng.integers(20, 600, size=len(codes)) * 1_000_000_000
+    starts = np.arange(contacts, dtype=np.int64) * 30_000_000_000 + 1_767_225_600_000_000_000
+    first = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first] - gaps[first], lengths)
+    ts = np.repeat(starts, lengths) + within
+    owners = np.array(["Digital Experience", "AI Automation", "AI Automation", "AI Automation"] + ["Support Ops"] * 8
+                      + ["Support Ops", "Finance", "Finance", "Support Ops", "Support Ops", "Support Ops"])
+    table = pa.table({"case_id": pa.array(np.char.add("c", case.astype(str))),
+                      "activity": pa.DictionaryArray.from_arrays(codes.astype(np.int32), ACTIVITIES),
+                      "timestamp": pa.array(ts).cast(TS_TYPE),
+                      "owner": pa.array(owners[codes]).dictionary_encode()})
+    write_log(table, path)
+    return len(codes), len({tuple(s) for s in seqs})
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process, from /usr/bin/time."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
+    wall, peak = out.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(peak)
+
+
+def median_run(cmd: list[str], env: dict, repeats: int) -> tuple[float, float]:
+    runs = [timed(cmd, env) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs) / 1024
+
+
+def pm4py_command(kind: str, log: Path, out: Path) -> list[str]:
+    script = (f"import pandas as pd, pm4py\nOUT = {str(out)!r}\n"
+              f"df = pd.read_parquet({str(log)!r}, columns=['case_id', 'activity', 'timestamp'])\n"
+              "df = pm4py.format_dataframe(df, case_id='case_id', activity_key='activity', timestamp_key='timestamp')\n"
+              f"{PM4PY[kind]}\n")
+    return [sys.executable, "-c", script]
+
+
+def cxmine_command(kind: str, log: Path, out: Path) -> list[str]:
+    cx = str(Path(sys.executable).with_name("cxmine"))
+    if kind == "map":
+        return [cx, "map", str(log), "-o", str(out / "map.svg"), "-q"]
+    return [cx, "discover", str(log), "--method", kind, "-o", str(out / kind), "-q"]
+
+
+PHASES = """
+import sys, time
+t0 = time.perf_counter()
+import pm4py  # noqa: F401
+from engine.analyses.dfg import discover_dfg
+from engine.analyses.discovery import build_model
+from engine.analyses.variants import count_variants
+from engine.log.encode import encode_log
+from engine.report.model_render import write_model
+marks = [("imports (pm4py, engine)", time.perf_counter())]
+log = encode_log(sys.argv[1], attributes=())
+marks.append(("read and encode the log", time.perf_counter()))
+variants, dfg = count_variants(log), discover_dfg(log)
+marks.append(("variants and DFG (numba)", time.perf_counter()))
+model = build_model(sys.argv[2], variants, dfg)
+marks.append(("pm4py miner and conversions", time.perf_counter()))
+write_model(model, sys.argv[3], "bench")
+marks.append(("files and drawings", time.perf_counter()))
+prev = t0
+for name, t in marks:
+    print(f"{name}\t{t - prev:.2f}")
+    prev = t
+"""
+
+
+def phases(log: Path, method: str, out: Path, env: dict) -> list[tuple[str, float]]:
+    """Where one cxmine discovery spends its time (one in-process run, after a warm-up)."""
+    run = subprocess.run([sys.executable, "-c", PHASES, str(log), method, str(out)], env=env, capture_output=True,
+                         text=True, check=True)
+    return [(name, float(t)) for name, t in (line.split("\t") for line in run.stdout.strip().splitlines())]
+
+
+def run(sizes: list[int], repeats: int, pm4py_max: int, seed: int) -> str:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rows, breakdown = [], []
+    work = Path(tempfile.mkdtemp(prefix="cxmine-bench-discovery-"))
+    try:
+        for n in sizes:
+            log = work / f"log_{n}.parquet"
+            events, n_variants = long_tailed_log(n, seed, log)
+            print(f"{n:,} contacts, {events:,} events, {n_variants:,} variants", flush=True)
+            subprocess.run(cxmine_command("dfg", log, work / "warm"), env=env, check=True)  # numba cache
+            for kind in METHODS + ("map",):
+                cx_s, cx_mb = median_run(cxmine_command(kind, log, work), env, repeats)
+                if n <= pm4py_max:
+                    pm_s, pm_mb = median_run(pm4py_command(kind, log, work), env, repeats)
+                else:
+                    pm_s = pm_mb = float("nan")
+                print(f"  {kind}: cxmine {cx_s:.2f} s {cx_mb:.0f} MiB   pm4py {pm_s:.2f} s {pm_mb:.0f} MiB",
+                      flush=True)
+                rows.append((n, events, n_variants, kind, cx_s, cx_mb, pm_s, pm_mb))
+            split = phases(log, "inductive", work / "phases", env)
+            print("  inductive phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in split), flush=True)
+            breakdown.append((n, split))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = ["| contacts | events | variants | task | cxmine s | cxmine peak MiB | pm4py s | pm4py peak MiB | "
+             "pm4py / cxmine |", "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for n, events, nv, kind, cs, cm, ps, pmb in rows:
+        ratio = "-" if ps != ps else f"{ps / cs:.1f}x"
+        pm = ("not run", "-") if ps != ps else (f"{ps:.2f}", f"{pmb:.0f}")
+        lines.append(f"| {n:,} | {events:,} | {nv:,} | {kind} | {cs:.2f} | {cm:.0f} | {pm[0]} | {pm[1]} | {ratio} |")
+    lines += ["", "Where `cxmine discover --method inductive` spends its time (one in-process run, seconds):", "",
+              "| contacts | " + " | ".join(name for name, _ in breakdown[0][1]) + " |",
+              "| ---: |" + " ---: |" * len(breakdown[0][1])]
+    lines += [f"| {n:,} | " + " | ".join(f"{t:.2f}" for _, t in split) + " |" for n, split in breakdown]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--contacts", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pm4py-max", type=int, default=1_000_000, help="Largest log pm4py is run on.")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    table = run(args.contacts, args.repeats, args.pm4py_max, args.seed)
+    cmd = (f"flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_discovery.py --contacts "
+           f"{' '.join(map(str, args.contacts))} --repeats {args.repeats}")
+    write_section("Discovery and process maps (bench_discovery.py)", f"""
+Command: `{cmd}`
+
+A long-tailed log generated by the script (18 activities, three base paths with random skips, insertions and
+swaps; about 9.4 events per contact), written as a canonical cxmine Parquet log. Each cell is a whole process as
+a user runs it (start-up, imports, read, compute, write), median of {args.repeats} runs; peak = largest resident
+set of those processes (`/usr/bin/time -f %M`). cxmine = `cxmine discover LOG --method M -o DIR` (writes
+model.bpmn, model.pnml, model.ptml for inductive, model.svg and model.png) and `cxmine map LOG -o map.svg`.
+pm4py = `pandas.read_parquet` + `pm4py.format_dataframe` + `pm4py.discover_petri_net_inductive` /
+`discover_petri_net_heuristics` / `discover_dfg` (nothing written), and for the map `discover_dfg` +
+`save_vis_dfg` to SVG. Machine: 2 cores, 24 GiB, shared with other jobs while measuring, so times are noisy.
+
+{table}
+""")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Two groups of contacts compared: which paths, steps and variants are more or less common in one.
+
+Groups are two values of a segment attribute (``team=A`` against ``team=B``)
+or two periods (contacts whose first event falls in each date range). Every
+row counts contacts, not events: the contacts of each group that took an edge
+(directly-follows pair) at least once, that ran an activity, or that followed
+a variant. For each row:
+
+- shares ``p_a = n_a / N_a`` and ``p_b = n_b / N_b``, and their difference
+  ``p_b - p_a`` (percentage points);
+- effect size Cohen's h, ``2 asin(sqrt p_b) - 2 asin(sqrt p_a)`` (0.2 small,
+  0.5 medium, 0.8 large);
+- a two-sided two-proportion z-test (pooled variance), and its p-value
+  corrected for the number of rows tested by Benjamini-Hochberg (false
+  discovery rate), so "significant" (``q < alpha``) holds across the whole
+  table, not one row at a time.
+
+Rows are ordered by corrected p-value, then by absolute difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.analyses.variants import count_variants
+from engine.errors import AnalysisError, UsageError
+from engine.log.encode import EncodedLog
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One edge, activity or variant, in both groups."""
+
+    kind: str  # "edge", "activity" or "variant"
+    item: tuple[str, ...]
+    n_a: int
+    n_b: int
+    share_a: float
+    share_b: float
+    effect_h: float
+    p_value: float
+    q_value: float
+
+    @property
+    def change(self) -> float:
+        return self.share_b - self.share_a
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "item": list(self.item), "contacts_a": self.n_a, "contacts_b": self.n_b,
+                "share_a": self.share_a, "share_b": self.share_b, "change": self.change,
+                "cohens_h": self.effect_h, "p_value": self.p_value, "q_value": self.q_value}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    label_a: str
+    label_b: str
+    n_a: int
+    n_b: int
+    rows: tuple[Difference, ...]
+    alpha: float = 0.05
+
+    def of_kind(self, kind: str) -> list[Difference]:
+        return [r for r in self.rows if r.kind == kind]
+
+    def significant(self) -> list[Difference]:
+        return [r for r in self.rows if r.q_value < self.alpha]
+
+    def as_dict(self) -> dict:
+        return {"group_a": self.label_a, "group_b": self.label_b, "contacts_a": self.n_a, "contacts_b": self.n_b,
+                "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
+                "rows": [r.as_dict() for r in self.rows]}
+
+
+def parse_groups(expression: str) -> tuple[str, str, str]:
+    """``team=A,B`` -> ("team", "A", "B")."""
+    name, sep, values = expression.partition("=")
+    parts = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not name.strip() or len(parts) != 2:
+        raise UsageError(f"--by '{expression}' is not ATTR=A,B", hint="For example: --by team=A,B")
+    return name.strip(), parts[0], parts[1]
+
+
+def parse_periods(expression: str) -> tuple[tuple[int, int], tuple[int, int], tuple[str, str]]:
+    """``2026-01-01..2026-01-31,2026-02-01..2026-02-28`` -> two [start, end) ranges in ns UTC and their labels."""
+    ranges, labels = [], []
+    parts = [p.strip() for p in expression.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise UsageError(f"--periods '{expression}' is not two ranges FROM..TO,FROM..TO",
+                         hint="For example: --periods 2026-01-01..2026-01-31,2026-02-01..2026-02-28")
+    for part in parts:
+        start, sep, end = part.partition("..")
+        try:
+            a, b = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
+        except ValueError as exc:
+            raise UsageError(f"--periods range '{part}' is not FROM..TO with ISO dates (YYYY-MM-DD)") from exc
+        if not sep or b < a:
+            raise UsageError(f"--periods range '{part}' ends before it starts")
+        epoch = dt.date(1970, 1, 1)
+        day = 86_400 * 1_000_000_000
+        ranges.append(((a - epoch).days * day, ((b - epoch).days + 1) * day))  # end date included
+        labels.append(part)
+    return ranges[0], ranges[1], (labels[0], labels[1])
+
+
+def _presence(log: EncodedLog) -> tuple[np.ndarray, np.ndarray]:
+    """Contacts that took each edge (int64[A*A]) and ran each activity (int64[A]), at least once."""
+    A = len(log.activities)
+    lengths = np.diff(log.case_offsets)
+    case = np.repeat(np.arange(log.n_cases, dtype=np.int64), lengths)
+    codes = log.activity_codes.astype(np.int64)
+    acts = np.unique(case * A + codes) % A if len(codes) else np.empty(0, dtype=np.int64)
+    same = case[1:] == case[:-1]
+    keys = case[:-1][same] * (A * A) + codes[:-1][same] * A + codes[1:][same]
+    edges = np.unique(keys) % (A * A) if len(keys) else np.empty(0, dtype=np.int64)
+    return np.bincount(edges, minlength=A * A), np.bincount(acts, minlength=A)
+
+
+def _z_test(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Two-sided p-value of the pooled two-proportion z-test (1.0 when there is no variance)."""
+    pooled = (x1 + x2) / (n1 + n2)
+    var = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if var <= 0:
+        return 1.0
+    z = (x2 / n2 - x1 / n1) / math.sqrt(var)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def adjust_bh(p_values: list[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    q = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        q[i] = min(1.0, max(running, p_values[i]))  # q >= p, also after rounding
+    return q
+
+
+def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha: float = 0.05) -> Comparison:
+    """Edges, activities and variants of two groups of contacts compared (see the module docstring)."""
+    if not 0 < alpha < 1:
+        raise UsageError(f"Significance level {alpha:g} is outside (0, 1)")
+    for log, label in ((a, label_a), (b, label_b)):
+        if log.n_cases == 0:
+            raise AnalysisError(f"Group '{label}' has no contacts", hint="Check the values and the log")
+    counts: dict[tuple[str, tuple], list[int]] = {}
+    for side, log in enumerate((a, b)):
+        edges, acts = _presence(log)
+        A = len(log.activities)
+        for k in np.flatnonzero(edges):
+            counts.setdefault(("edge", (log.activities[k // A], log.activities[k % A])), [0, 0])[side] = int(edges[k])
+        for k in np.flatnonzero(acts):
+            counts.setdefault(("activity", (log.activities[k],)), [0, 0])[side] = int(acts[k])
+        for seq, n in count_variants(log).top():
+            counts.setdefault(("variant", seq), [0, 0])[side] = n
+    keys = list(counts)
+    p = [_z_test(counts[k][0], a.n_cases, counts[k][1], b.n_cases) for k in keys]
+    q = adjust_bh(p)
+    rows = []
+    for k, pv, qv in zip(keys, p, q):
+        x1, x2 = counts[k]
+        s1, s2 = x1 / a.n_cases, x2 / b.n_cases
+        h = 2 * math.asin(math.sqrt(s2)) - 2 * math.asin(math.sqrt(s1))
+        rows.append(Difference(k[0], k[1], x1, x2, s1, s2, h, pv, qv))
+    rows.sort(key=lambda r: (r.q_value, -abs(r.change), r.kind, r.item))
+    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha)
+
+
+def split_by_attribute(log: EncodedLog, attribute: str, value_a: str, value_b: str) -> tuple[EncodedLog, EncodedLog]:
+    """The contacts whose ``attribute`` (first non-empty value) is ``value_a``, and those where it is ``value_b``.
+
+    ``log`` must carry ``attribute`` among its per-case attributes (``encode_log(case_attributes=...)``).
+    """
+    from engine.log.select import cases_where, select_cases
+    return (select_cases(log, cases_where(log, {attribute: {value_a}})),
+            select_cases(log, cases_where(log, {attribute: {value_b}})))
+
+
+def split_by_periods(log: EncodedLog, period_a: tuple[int, int], period_b: tuple[int, int]
+                     ) -> tuple[EncodedLog, EncodedLog]:
+    """The contacts whose first event falls in each [start, end) range (ns UTC)."""
+    from engine.analyses.segments import case_starts
+    from engine.log.select import select_cases
+    starts = case_starts(log)
+    return tuple(select_cases(log, (starts >= lo) & (starts < hi)) for lo, hi in (period_a, period_b))

@@ -1,0 +1,80 @@
+"""``cxmine compare``: two teams (or sites, shifts, ...) or two periods side by side, with tests."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.report.tables import render_table, write_csv
+
+_HEADERS = ["kind", "item", "contacts_a", "contacts_b", "share_a", "share_b", "change_pp", "cohens_h", "p_value",
+            "q_value"]
+
+
+def _rows(rows) -> list[list]:
+    return [[r.kind, " > ".join(r.item), r.n_a, r.n_b, round(r.share_a, 6), round(r.share_b, 6),
+             round(100 * r.change, 3), round(r.effect_h, 4), r.p_value, r.q_value] for r in rows]
+
+
+@main.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("--by", "by", default=None, metavar="ATTR=A,B", help="Compare the contacts of two values, "
+              "e.g. team=A,B (a contact belongs to its first non-empty value).")
+@click.option("--periods", default=None, metavar="FROM..TO,FROM..TO",
+              help="Compare two date ranges (first event of the contact, UTC, end dates included).")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="Map of the differences: .svg, .png, .pdf or .dot.")
+@click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows of the table to print.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="False discovery rate for calling a difference significant.")
+@where_option
+@json_option
+@csv_option
+@quiet_option
+def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet):
+    """Compare two groups of contacts: which paths, steps and variants differ most, with a test.
+
+    Each row counts contacts (that took an edge, ran a step, or followed a
+    variant) on both sides, the change in share, Cohen's h and a z-test
+    corrected for multiple comparisons (Benjamini-Hochberg).
+
+    Example:
+
+        cxmine compare log.parquet --by team=A,B --where intent=lost_card -o compare.svg
+    """
+    from engine.analyses.comparison import (compare_logs, parse_groups, parse_periods, split_by_attribute,
+                                            split_by_periods)
+    from engine.analyses.segments import check_segment_attributes
+    from engine.errors import UsageError
+    from engine.log.select import encode_where, parse_where
+
+    if (by is None) == (periods is None):
+        raise UsageError("Give exactly one of --by ATTR=A,B and --periods FROM..TO,FROM..TO")
+    if output:
+        from engine.report.drawing import check_format
+        check_format(output)
+    if by:
+        attr, va, vb = parse_groups(by)
+        check_segment_attributes(log, [attr])
+        labels = (f"{attr} = {va}", f"{attr} = {vb}")
+    else:
+        range_a, range_b, labels = parse_periods(periods)
+    progress(f"encoding {log}", quiet)
+    encoded = encode_where(log, parse_where(where), attributes=(), case_attributes=(attr,) if by else ())
+    groups = split_by_attribute(encoded, attr, va, vb) if by else split_by_periods(encoded, range_a, range_b)
+    progress(f"comparing {groups[0].n_cases:,} with {groups[1].n_cases:,} contacts", quiet)
+    result = compare_logs(*groups, *labels, alpha=alpha)
+    if output:
+        from engine.report.comparison_map import render_comparison
+        render_comparison(result, output, f"What differs: {labels[0]} against {labels[1]}")
+        progress(f"wrote {output}", quiet)
+    if csv_dir:
+        path = write_csv(csv_dir, "compare.csv", _HEADERS, _rows(result.rows))
+        progress(f"wrote {path}", quiet)
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(f"A: {labels[0]} ({result.n_a:,} contacts)   B: {labels[1]} ({result.n_b:,} contacts)   "
+               f"{len(result.significant()):,} of {len(result.rows):,} differences significant "
+               f"(Benjamini-Hochberg, q < {alpha:g})")
+    click.echo(render_table(_HEADERS, _rows(result.rows[:top])))
