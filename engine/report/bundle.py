@@ -55,6 +55,9 @@ def write_report(ov, audit, out_dir: str | os.PathLike, *, title: str, subtitle:
     from engine.report.html import render_html
     from engine.report.outputs import to_json, write_json
     out = Path(out_dir)
+    if map_svg is None and ov.process_map is not None:
+        from engine.report.process_map import build_map_graph
+        map_svg = build_map_graph(ov.process_map, "The process as executed").pipe(format="svg").decode("utf-8")
     sections = report_sections(ov, map_svg=map_svg, sop_svgs=draw_sops(ov.sops))
     html = render_html(title, subtitle, sections, audit.rows())
     paths = {"html": _write_text(out / "index.html", html),

@@ -176,9 +176,11 @@ def kpi_section(ov) -> Section:
 def process_section(ov, map_svg: str | None) -> Section:
     blocks = []
     if map_svg:
-        blocks.append(Figure(map_svg, "The process as executed: activities with their contacts, arrows with how "
-                                      "often one step directly followed another; see the map's own note for what "
-                                      "it leaves out."))
+        from engine.report.process_map import map_notes
+        notes = " ".join(map_notes(ov.process_map)) if ov.process_map is not None else ""
+        blocks.append(Figure(map_svg, "The process as executed: activities with their contacts, grouped by the "
+                                      "team that owns them; arrows show how often one step directly followed "
+                                      "another (thicker and darker: more often). " + notes))
     starts = sorted(ov.dfg.start_activities.items(), key=lambda kv: -kv[1])[:5]
     ends = sorted(ov.dfg.end_activities.items(), key=lambda kv: -kv[1])[:5]
     blocks.append(Paragraph("Contacts start with " + ", ".join(f"{a} ({format_count(c)})" for a, c in starts)
