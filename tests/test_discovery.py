@@ -222,18 +222,19 @@ def test_discover_by_segment_writes_one_folder_per_value(sample_log, tmp_path):
                 "--json", "-q")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    folders = {p.name for p in (tmp_path / "m").iterdir()}
+    assert data["by"] == ["channel"] and {p.name for p in (tmp_path / "m").iterdir()} == {"channel"}
+    folders = {p.name for p in (tmp_path / "m" / "channel").iterdir()}
     assert folders == {s["segment"] for s in data["segments"]} and len(folders) > 1
     for folder in folders:
-        assert (tmp_path / "m" / folder / "model.pnml").exists()
+        assert (tmp_path / "m" / "channel" / folder / "model.pnml").exists()
 
 
 @pytest.mark.parametrize("args,code,message", [
     (["--noise", "1.5"], 2, "Noise threshold 1.5 is outside [0, 1]"),
     (["--method", "heuristics", "--noise", "0.2"], 2, "--noise applies to --method inductive only"),
     (["--method", "alpha"], 2, "Invalid value for '--method'"),
-    (["--by", "planet"], 1, "Cannot segment by 'planet': the log has no such column"),
-    (["--where", "intent=nothing"], 1, "No contact matches --where"),
+    (["--by", "planet"], 1, "Cannot segment by 'planet': the log has no such attribute"),
+    (["--where", "intent=nothing"], 1, "No contact matches the selection"),
 ])
 def test_discover_bad_input(sample_log, tmp_path, args, code, message):
     result = cx("discover", str(sample_log), *args, "-o", str(tmp_path / "m"), "-q")

@@ -182,7 +182,7 @@ def test_map_command_where_and_measure(sample_log, tmp_path):
     (["-o", "map.svg", "--coverage", "0"], 2, "Invalid value for '--coverage'"),
     (["-o", "map.svg", "--min-edge", "0"], 2, "Invalid value for '--min-edge'"),
     (["-o", "map.svg", "--measure", "mean"], 2, "Invalid value for '--measure'"),
-    (["-o", "map.svg", "--where", "team"], 2, "--where 'team' is not ATTR=VALUE"),
+    (["-o", "map.svg", "--where", "team"], 2, "Invalid value for '--where': Selection 'team' is not ATTR=VALUE"),
 ])
 def test_map_bad_input(sample_log, tmp_path, monkeypatch, args, code, message):
     monkeypatch.chdir(tmp_path)

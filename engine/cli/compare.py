@@ -46,7 +46,7 @@ def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet
                                             split_by_periods)
     from engine.analyses.segments import check_segment_attributes
     from engine.errors import UsageError
-    from engine.log.select import encode_where, parse_where
+    from engine.log.select import encode_where
 
     if (by is None) == (periods is None):
         raise UsageError("Give exactly one of --by ATTR=A,B and --periods FROM..TO,FROM..TO")
@@ -60,7 +60,7 @@ def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet
     else:
         range_a, range_b, labels = parse_periods(periods)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, parse_where(where), attributes=(), case_attributes=(attr,) if by else ())
+    encoded = encode_where(log, where, attributes=(), case_attributes=(attr,) if by else ())
     groups = split_by_attribute(encoded, attr, va, vb) if by else split_by_periods(encoded, range_a, range_b)
     progress(f"comparing {groups[0].n_cases:,} with {groups[1].n_cases:,} contacts", quiet)
     result = compare_logs(*groups, *labels, alpha=alpha)

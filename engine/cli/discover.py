@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
+from engine.cli import (by_option, check_attribute_options, echo_json, json_option, main, progress, quiet_option,
+                        where_option)
 
 
 @main.command()
@@ -18,8 +19,8 @@ from engine.cli import echo_json, json_option, main, progress, quiet_option, whe
                    "variant (IMf), e.g. 0.2.")
 @click.option("--dependency", type=float, default=0.5, show_default=True,
               help="Heuristics Miner dependency threshold (pm4py's dependency_threshold).")
-@click.option("--by", "by", default=None,
-              help="One model per segment: team, site, shift, channel, queue, owner, week (subfolders of DIR).")
+@by_option("One model per value of ATTR: team, site, shift, channel, queue, intent, week, ... "
+           "(subfolders DIR/ATTR/VALUE).")
 @where_option
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for model.bpmn, model.pnml, model.ptml (inductive), model.svg and model.png.")
@@ -33,9 +34,8 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
         cxmine discover log.parquet --method inductive --noise 0.2 --where intent=lost_card -o reports/model
     """
     from engine.analyses.discovery import check_noise, discover_model, discover_models_by
-    from engine.analyses.segments import check_segment_attributes
     from engine.errors import UsageError
-    from engine.log.select import encode_where, parse_where
+    from engine.log.select import encode_where
     from engine.report.model_render import write_models
 
     check_noise(noise)
@@ -43,22 +43,24 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
         raise UsageError(f"--noise applies to --method inductive only, not {method}")
     if dependency != 0.5 and method != "heuristics":
         raise UsageError(f"--dependency applies to --method heuristics only, not {method}")
-    check_segment_attributes(log, [by] if by else [])
+    check_attribute_options(log, by, where)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, parse_where(where), attributes=(),
-                           case_attributes=(by,) if by and by != "week" else ())
+    encoded = encode_where(log, where, by=by, attributes=())
     progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; discovering ({method})", quiet)
     heuristics = {"dependency_threshold": dependency}
-    if by:
-        models = discover_models_by(encoded, by, method, noise, heuristics)
+    if not by:
+        report = write_models({None: discover_model(encoded, method, noise, heuristics)}, out_dir, Path(log).name)
     else:
-        models = {None: discover_model(encoded, method, noise, heuristics)}
-    report = write_models(models, out_dir, Path(log).name, by)
+        report = []
+        for attr in by:
+            models = discover_models_by(encoded, attr, method, noise, heuristics)
+            report += [{"attribute": attr, **entry}
+                       for entry in write_models(models, Path(out_dir) / attr, Path(log).name, attr)]
     for entry in report:
         if entry.get("bpmn_note"):
             click.echo(f"Note: {entry['bpmn_note']}", err=True)
-        segment = "" if by is None else f"{by} = {entry['segment']}: "
+        segment = "" if not by else f"{entry['attribute']} = {entry['segment']}: "
         progress(f"{segment}{entry['n_cases']:,} contacts, {entry['n_variants']:,} variants -> {entry['folder']}",
                  quiet)
     if as_json:
-        echo_json(report[0] if by is None else {"by": by, "segments": report})
+        echo_json(report[0] if not by else {"by": list(by), "segments": report})

@@ -38,17 +38,20 @@ def map_command(log, output, measure, coverage, min_edge, max_edges, title, wher
         cxmine map log.parquet -o map.svg --measure median --coverage 0.9 --min-edge 20
     """
     from engine.analyses.process_map import build_process_map
-    from engine.log.select import encode_where, parse_where
+    from engine.cli import check_attribute_options
+    from engine.log.select import encode_where
     from engine.report.drawing import check_format
     from engine.report.process_map import map_notes, render_map
 
     check_format(output)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, parse_where(where), attributes=("owner",))
+    check_attribute_options(log, (), where)
+    encoded = encode_where(log, where, attributes=("owner",))
     progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; building the map", quiet)
     pmap = build_process_map(encoded, measure=measure, coverage=coverage, min_edge=min_edge,
                              max_edges=max_edges or None)
-    name = title or f"Process map: {Path(log).name}" + ("  (" + "; ".join(where) + ")" if where else "")
+    name = title or f"Process map: {Path(log).name}" + ("  (" + "; ".join(f"{k} = {', '.join(sorted(v))}" for k, v in where.items()) + ")"
+                                                    if where else "")
     render_map(pmap, output, name)
     if as_json:
         echo_json({**pmap.as_dict(), "output": str(output)})
