@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CXMINE := $(VENV)/bin/cxmine
 SAMPLE := eventlogs/sample
-OUT := reports/demo
+OUT := reports/latest
 
 .PHONY: setup demo test bench clean
 
@@ -21,4 +21,4 @@ bench: setup
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) reports/demo eventlogs/generated benchmarks/out
+	rm -rf $(VENV) reports/demo reports/latest eventlogs/generated benchmarks/out
