@@ -16,8 +16,8 @@ from hypothesis import given, settings, strategies as st
 from engine.cli import main
 from engine.errors import InputError
 from engine.ingest import ReadOptions, detect_format, read_input
-from engine.ingest.amazon_connect import (classify_handoffs, read_contact_events, read_contact_records,
-                                          scrub_text)
+from engine.ingest.amazon_connect import classify_handoffs, read_contact_events, read_contact_records
+from engine.ingest.vendor_events import scrub_text
 from engine.ingest.pseudonym import pseudonymise_value
 from engine.log.schema import sort_log
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.ingest import ReadOptions
 from engine.ingest.ocel import read_ocel_json, read_ocel_sqlite, read_ocel_xml
 from engine.log import read_log, write_log
@@ -122,12 +122,17 @@ def test_naive_times_are_utc_or_the_mapping_time_zone():
 
 # ---------------------------------------------------------------- import: bad input
 
-def test_missing_or_unknown_case_object_lists_the_types():
+def test_missing_or_unknown_case_object_lists_the_types(tmp_path):
     for opt in (None, "order"):
-        with pytest.raises(UsageError) as e:
+        with pytest.raises(InputError) as e:
             read_ocel_json(DATA / "ocel20_example.jsonocel", ReadOptions(case_object=opt))
         assert "Invoice (3 objects)" in str(e.value) and "Purchase Order (2 objects)" in str(e.value)
-        assert "--case-object" in str(e.value)
+        assert e.value.field == "case_object" and "case_object argument" in str(e.value)
+    from click.testing import CliRunner
+    from engine.cli import main
+
+    r = CliRunner().invoke(main, ["ingest", str(DATA / "ocel20_example.jsonocel"), "-o", str(tmp_path / "l.parquet")])
+    assert r.exit_code == 2 and "--case-object" in r.output and "Invoice (3 objects)" in r.output
 
 
 @pytest.mark.parametrize("text", [
@@ -395,7 +400,7 @@ def test_sqlite_export_refuses_attributes_sqlite_would_merge(tmp_path):
 
 
 def test_export_errors(tmp_path):
-    with pytest.raises(UsageError, match="Valid formats: json, xml, sqlite"):
+    with pytest.raises(InputError, match="Valid formats: json, xml, sqlite"):
         write_ocel(contact_log(), tmp_path / "x", "csv")
     with pytest.raises(InputError, match="not found"):
         write_ocel(tmp_path / "missing.parquet", tmp_path / "x.jsonocel", "json")
@@ -580,3 +585,31 @@ def test_export_of_millions_of_events_streams(tmp_path):
     with open(tmp_path / "big.jsonocel", encoding="utf-8") as fh:
         events = sum(1 for line in fh if line.startswith('{"id": "e'))
     assert events == n
+
+
+@pytest.mark.parametrize("target, suffix", [("ocel-json", ".jsonocel.gz"), ("ocel-xml", ".xmlocel.gz"),
+                                            ("xes", ".xes.gz")])
+def test_cli_export_gz_names_are_compressed(tmp_path, stored_log, target, suffix):
+    import gzip
+
+    from click.testing import CliRunner
+    from engine.cli import main
+    out = tmp_path / ("l" + suffix)
+    r = CliRunner().invoke(main, ["export", str(stored_log), "--to", target, "-o", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[:2] == b"\x1f\x8b"
+    plain = tmp_path / ("p" + suffix[:-3])
+    assert CliRunner().invoke(main, ["export", str(stored_log), "--to", target, "-o", str(plain), "-q"]).exit_code == 0
+    assert gzip.decompress(out.read_bytes()) == plain.read_bytes()
+    if target != "xes":
+        read = READERS[target.split("-")[1]]
+        assert read(out, ReadOptions(case_object="contact", pseudonym_key=KEY)).table.num_rows == 8
+
+
+def test_cli_export_sqlite_gz_is_refused(tmp_path, stored_log):
+    from click.testing import CliRunner
+    from engine.cli import main
+    out = tmp_path / "l.sqlite.gz"
+    r = CliRunner().invoke(main, ["export", str(stored_log), "--to", "ocel-sqlite", "-o", str(out)])
+    assert r.exit_code == 1 and "cannot be written gzip-compressed" in r.output and "without .gz" in r.output
+    assert not out.exists() and "Traceback" not in r.output

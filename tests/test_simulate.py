@@ -216,6 +216,42 @@ def test_cli_errors_are_clean(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("kwargs, field, text, flag_text", [
+    ({"contacts": 0}, "contacts", "contacts must be at least 1, got 0", None),
+    ({"days": 0}, "days", "days must be at least 1, got 0", None),
+    ({"deviation_rate": 1.5}, "deviation_rate", "deviation_rate must be between 0 and 1, got 1.5", None),
+    ({"seed": -1}, "seed", "seed must be >= 0, got -1", None),
+    ({"start": "soon"}, "start", "start 'soon' is not an ISO date", "--start 'soon' is not an ISO date"),
+    ({"timezone": "Mars/Olympus"}, "timezone", "Unknown time zone 'Mars/Olympus'", "Unknown time zone 'Mars/Olympus'"),
+])
+def test_library_errors_name_the_argument_and_the_cli_its_option(sops, tmp_path, kwargs, field, text, flag_text):
+    from engine.errors import InputError
+
+    args = {"contacts": 10, "days": 1, "deviation_rate": 0.05, "seed": 0, "start": "2026-01-05",
+            "timezone": "Europe/Lisbon", **kwargs}
+    with pytest.raises(InputError) as e:
+        simulate_contacts(sops[:1], args.pop("contacts"), **args)
+    assert e.value.field == field and text in str(e.value) and "--" not in str(e.value)
+    if flag_text is None:
+        return  # click refuses these values itself
+    option = {"start": "--start", "timezone": "--timezone"}[field]
+    res = CliRunner().invoke(main, ["simulate", "--sop", str(MODELS[0]), option, str(kwargs[field]),
+                                    "-o", str(tmp_path / "x")])
+    assert res.exit_code == 2 and flag_text in res.output and "Traceback" not in res.output
+
+
+def test_output_that_is_a_file_is_refused_naming_the_argument(sops, tmp_path):
+    from engine.errors import InputError
+
+    target = tmp_path / "file"
+    target.write_text("")
+    sim = simulate_contacts(sops[:1], 20, days=1)
+    with pytest.raises(InputError) as e:
+        write_simulation(sim, target)
+    assert e.value.field == "out_dir" and "the simulator writes a folder" in str(e.value)
+    assert "-o " not in str(e.value) and "--" not in str(e.value)
+
+
 def test_variants_are_firing_sequences(sops):
     for sop in sops:
         paths = build_paths(sop.net, sop.initial_marking, sop.final_marking, name=sop.name)

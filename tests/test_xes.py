@@ -425,6 +425,27 @@ def test_date_text_matches_arrow_strftime(values):
     assert format_dates(col).to_pylist() == want.to_pylist()
 
 
+def test_one_timestamp_formatter_for_every_writer():
+    from engine.log.timestamps import format_timestamps
+    ns = [1_772_442_902_000_000_000, 1_772_442_902_123_456_000, 1_772_442_902_123_456_789, None,
+          -1_500]  # 2026-03-02T09:15:02 UTC; -1.5 us before the epoch
+    col = pa.array(ns, pa.timestamp("ns", tz="UTC"))
+    assert format_timestamps(col, fraction="micro").to_pylist() == [        # XES
+        "2026-03-02T09:15:02.000000+00:00", "2026-03-02T09:15:02.123456+00:00", "2026-03-02T09:15:02.123456+00:00",
+        None, "1969-12-31T23:59:59.999999+00:00"]
+    assert format_timestamps(col, fraction="auto", utc="Z").to_pylist() == [  # OCEL 2.0
+        "2026-03-02T09:15:02Z", "2026-03-02T09:15:02.123456Z", "2026-03-02T09:15:02.123456789Z", None,
+        "1969-12-31T23:59:59.999998500Z"]
+    summer = pa.array([1_783_000_000 * 10**9], pa.timestamp("ns", tz="UTC"))   # 2026-07-02T13:46:40 UTC
+    assert format_timestamps(col.slice(0, 1), zone="Europe/Lisbon").to_pylist() == ["2026-03-02T09:15:02+00:00"]
+    assert format_timestamps(summer, zone="Europe/Lisbon").to_pylist() == ["2026-07-02T14:46:40+01:00"]
+    assert format_timestamps(summer, zone="America/St_Johns").to_pylist() == ["2026-07-02T11:16:40-02:30"]
+    assert format_timestamps(summer, fraction="milli", utc="Z").to_pylist() == ["2026-07-02T13:46:40.000Z"]
+    assert format_timestamps(pa.array([20_514, None], pa.date32())).to_pylist() == ["2026-03-02T00:00:00+00:00", None]
+    assert format_timestamps(pa.array([0], pa.timestamp("s"))).to_pylist() == ["1970-01-01T00:00:00+00:00"]
+    assert format_timestamps(pa.array([], pa.timestamp("ns", tz="UTC")), fraction="auto").to_pylist() == []
+
+
 def test_write_from_an_unsorted_table(tmp_path):
     table = sample_table(6, seed=9)
     shuffled = table.take(pa.array(np.random.default_rng(0).permutation(table.num_rows)))

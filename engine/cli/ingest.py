@@ -13,7 +13,7 @@ from engine.errors import EngineError, InputError, UsageError
 _FLAGS = {"format": "--format", "mapping": "--mapping FILE", "strict": "--strict", "timezone": "--timezone",
           "journey_days": "--journey-days", "case_object": "--case-object"}
 # an InputError about one of these arguments (not about a file) is a usage error of the command line
-_ARGUMENT_FIELDS = ("format", "timezone", "journey_days")
+_ARGUMENT_FIELDS = ("format", "timezone", "journey_days", "case_object")
 
 
 def _with_flags(exc: EngineError) -> EngineError:
@@ -114,5 +114,7 @@ def export(log, target, output, quiet):
         click.echo(f"wrote {output} ({n} events)")
     else:
         from engine.log.ocel import write_ocel
-        n = write_ocel(log, output, fmt=target.split("-", 1)[1])
+        from engine.settings import Settings
+        key = Settings.from_env().pseudonym_key
+        n = write_ocel(log, output, fmt=target.split("-", 1)[1], pseudonym_key=key.encode() if key else None)
         click.echo(f"wrote {output} ({n} events)")

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from engine.cli import echo_json, json_option, main, progress, quiet_option
+from engine.errors import InputError, UsageError
+
+#: the option that gives each argument the simulator names in its errors
+FLAGS = {"contacts": "--contacts", "days": "--days", "deviation_rate": "--deviation-rate", "seed": "--seed",
+         "start": "--start", "timezone": "--timezone", "sops": "--sop", "intent_weights": "--sop PATH:WEIGHT",
+         "drifts": "--drift", "formats": "--formats", "out_dir": "-o"}
+
+
+@contextmanager
+def _options_named():
+    """An error about one of the simulator's arguments becomes a usage error that names its option."""
+    try:
+        yield
+    except InputError as exc:
+        flag = FLAGS.get(exc.field or "")
+        if flag is None:
+            raise
+        arg = exc.field
+        text = exc.message
+        text = flag + text[len(arg):] if text.startswith(arg + " ") else f"{flag}: {text}"
+        raise UsageError(text, path=exc.path, line=exc.line, field=exc.field, hint=exc.hint) from exc
 
 
 def _sop_paths(values: tuple[str, ...]) -> tuple[list[Path], list[float]]:
     """``--sop`` values: BPMN files or folders of them, each optionally ``PATH:WEIGHT``."""
-    from engine.errors import InputError, UsageError
-
     paths, weights = [], []
     for value in values:
         weight = 1.0
@@ -78,20 +98,21 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
         cxmine simulate --sop models/lost_card.bpmn:2 --sop models/order_delivery.bpmn -o out/two
     """
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
+    from engine.simulate.vendor import parse_formats, write_vendor_exports
     from engine.model import load_sop
 
-    from engine.simulate.vendor import parse_formats
-    parse_formats(formats)
-    paths, weights = _sop_paths(sops)
-    progress(f"loading {len(paths)} SOP(s)", quiet)
-    models = [load_sop(p) for p in paths]
-    progress(f"simulating {contacts} contacts over {days} days", quiet)
-    sim = simulate_contacts(models, contacts, seed=seed, start=start, days=days, deviation_rate=deviation_rate,
-                            drifts=load_drifts(list(drifts), timezone), intent_weights=weights, timezone=timezone)
-    progress(f"writing {output}", quiet)
-    manifest = write_simulation(sim, output, compress=compress)
-    from engine.simulate.vendor import write_vendor_exports
-    vendor_files = write_vendor_exports(sim, output, formats, compress=compress)
+    with _options_named():
+        parse_formats(formats)
+        paths, weights = _sop_paths(sops)
+        progress(f"loading {len(paths)} SOP(s)", quiet)
+        models = [load_sop(p) for p in paths]
+        progress(f"simulating {contacts} contacts over {days} days", quiet)
+        sim = simulate_contacts(models, contacts, seed=seed, start=start, days=days, deviation_rate=deviation_rate,
+                                drifts=load_drifts(list(drifts), timezone), intent_weights=weights,
+                                timezone=timezone)
+        progress(f"writing {output}", quiet)
+        manifest = write_simulation(sim, output, compress=compress)
+        vendor_files = write_vendor_exports(sim, output, formats, compress=compress)
     if vendor_files:
         manifest = {**manifest, "vendor_exports": vendor_files}
     if as_json:

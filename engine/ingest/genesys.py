@@ -61,17 +61,19 @@ refused, the conversation is refused). Conversations are turned into events
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
-from engine.ingest.amazon_connect import (
-    SELF_SERVICE, STEP_ATTRIBUTE, TS, PII_KEYS, EventParts, _as_bool_mask, _empty_events, _empty_to_null, _i64,
-    col_or_null, fill_from_attributes, load_json_records, parse_step_trail, parse_times, pseudonymise, run_key, scrub_column,
-    scrub_record_text)
+from engine.ingest import ReadOptions, ReadResult, register_reader
+from engine.ingest.json_records import list_items, struct_table
+from engine.ingest.pseudonym import pseudonymise
+from engine.ingest.vendor_events import (
+    NAT, PII_KEYS, SELF_SERVICE, STEP_ATTRIBUTE, TS, EventParts, VendorExport, as_bool_mask, as_int64, col_or_null,
+    empty_to_null, fill_from_attributes, latest_copies, open_export, parse_step_trail, parse_times, scrub_column)
 
 PURPOSES = ("customer", "external", "ivr", "workflow", "botflow", "bot", "acd", "agent", "user")
 SEGMENT_TYPES = ("interact", "alert", "hold", "wrapup", "dialing", "contacting", "delay", "ivr")
@@ -82,13 +84,6 @@ AGENT_SEGMENTS = {"alert": "Alert", "interact": "Agent answer", "hold": "Hold", 
                   "dialing": "Outbound call", "contacting": "Outbound call"}
 SEGMENT_RANK = {"Transfer": 2, "Abandon": 7}
 CHUNK = 100_000   # conversations read per chunk, which bounds memory
-
-
-def _flatten_list(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """(child struct array, parent index) of a list column."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    return pc.list_flatten(col), pc.list_parent_indices(col).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _field(struct: pa.Array, name: str, type_: pa.DataType = pa.string()) -> pa.Array:
@@ -105,172 +100,170 @@ def _field(struct: pa.Array, name: str, type_: pa.DataType = pa.string()) -> pa.
     return pa.nulls(len(struct), type_)
 
 
-def _struct_table(struct: pa.Array) -> pa.Table:
-    return pa.Table.from_struct_array(struct) if len(struct) else pa.table({"__empty": pa.nulls(0)})
-
-
 def read_conversations(path: Path, options: ReadOptions) -> ReadResult:
-    key, warning = run_key(options.pseudonym_key)
-    recs = load_json_records(path, unwrap=("conversations",), keep_lists=("participants",),
-                             what="Genesys Cloud conversation details")
-    table, src = recs.table, str(path)
+    """Conversation details of one export into canonical events (see the module docstring)."""
+    export = open_export(path, options, "Genesys Cloud conversation details", "genesys",
+                         unwrap=("conversations",), keep_lists=("participants",))
+    table = export.table
     n = table.num_rows
-    rejects = list(recs.rejects)
-    warnings = list(recs.warnings) + ([warning] if warning else [])
-    meta = {"source_format": "genesys"}
     if n == 0:
-        return ReadResult(_empty_events(), len(rejects), rejects, warnings, meta)
-    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
-    reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
-        "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
-    has_parts = "participants" in table.column_names and \
-        (pa.types.is_list(table.column("participants").type))
-    if not has_parts:
-        reason = pc.coalesce(reason, pa.array(["conversation without participants"] * n))
-        for i, r in enumerate(reason.to_pylist()):
-            rejects.append(Reject(src, int(recs.lines[i]), r, scrub_record_text(recs.text_of(i), key)))
-        return ReadResult(_empty_events(), n + len(recs.rejects), rejects, warnings, meta)
+        return export.result()
+    conv_id = empty_to_null(col_or_null(table, "conversationId"))
+    if not ("participants" in table.column_names and pa.types.is_list(table.column("participants").type)):
+        reason = pc.if_else(pc.is_null(conv_id), pa.scalar("not a conversation detail record: no conversationId"),
+                            pa.scalar("conversation without participants"))
+        export.refuse(reason.to_pylist())
+        return export.result()
     # duplicates over the whole file; then conversations are independent and are read in chunks
     conv_end, _ = parse_times(table, "conversationEnd")
-    dup = _duplicates(conv_id, _i64(conv_end))
+    dup = _duplicates(conv_id, as_int64(conv_end))
     tables, n_ok = [], 0
     for lo in range(0, n, CHUNK):
-        part, rej, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], recs, key, src)
-        rejects += rej
+        part, k = _conversation_chunk(table.slice(lo, CHUNK), lo, dup[lo:lo + CHUNK], export)
         n_ok += k
         if part is not None and part.num_rows:
             tables.append(part)
-    out = pa.concat_tables(tables, promote_options="permissive") if tables else _empty_events()
-    meta["conversations"] = n_ok
-    return ReadResult(out, n + len(recs.rejects), rejects, warnings, meta)
+    export.meta["conversations"] = n_ok
+    return export.result(pa.concat_tables(tables, promote_options="permissive") if tables else None)
 
 
 def _duplicates(conv_id: pa.Array, conv_end: np.ndarray) -> np.ndarray:
     """True for every copy of a conversationId but the one with the latest conversationEnd (ties: the later)."""
-    n = len(conv_id)
-    dup = np.zeros(n, bool)
-    idx = np.flatnonzero(_as_bool_mask(pc.is_valid(conv_id)))
-    if len(idx):
-        enc = pc.dictionary_encode(conv_id.take(pa.array(idx))).indices.to_numpy(zero_copy_only=False)
-        order = np.lexsort((idx, conv_end[idx], enc))
-        last = np.ones(len(order), bool)
-        last[:-1] = enc[order][1:] != enc[order][:-1]
-        dup[idx[order[~last]]] = True
-    return dup
+    return latest_copies(conv_id, conv_end, as_bool_mask(pc.is_valid(conv_id)))
 
 
-def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: bytes,
-                        src: str) -> tuple[pa.Table | None, list[Reject], int]:
-    """Events of conversations table[...] (rows lo.. of the file), their rejects, and how many were accepted."""
-    n = table.num_rows
-    rejects: list[Reject] = []
-    conv_id = _empty_to_null(col_or_null(table, "conversationId"))
-    reason = pc.if_else(pc.is_null(conv_id), pa.scalar(
-        "not a conversation detail record: no conversationId"), pa.nulls(n, pa.string()))
+@dataclass
+class _Conversations:
+    """One chunk of conversations flattened: participants (p_*), sessions (s_*) and segments (g_*), columnar."""
 
-    # participants -> sessions -> segments, all columnar
-    parts_col = table.column("participants").combine_chunks()
-    parts, p_conv = _flatten_list(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
-    purpose = pc.utf8_lower(_field(parts, "purpose"))
-    p_name = _empty_to_null(_field(parts, "participantName"))
-    p_user = _empty_to_null(_field(parts, "userId"))
-    p_attrs = _field(parts, "attributes", pa.struct([]))
-    p_team = _empty_to_null(_field(p_attrs, "team")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_site = _empty_to_null(_field(p_attrs, "site")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_trail = _empty_to_null(_field(p_attrs, STEP_ATTRIBUTE)) if pa.types.is_struct(p_attrs.type) else \
-        pa.nulls(len(parts))
-    p_shift = _empty_to_null(_field(p_attrs, "shift")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    p_queue = _empty_to_null(_field(p_attrs, "queue")) if pa.types.is_struct(p_attrs.type) else pa.nulls(len(parts))
-    sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
-    if not pa.types.is_list(sess_col.type):
-        sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
-    sessions, s_part = _flatten_list(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
-    media = pc.utf8_lower(_field(sessions, "mediaType"))
-    ani = _empty_to_null(_field(sessions, "ani"))
-    addr_from = _empty_to_null(_field(sessions, "addressFrom"))
-    seg_col = _field(sessions, "segments", pa.list_(pa.struct([])))
-    if not pa.types.is_list(seg_col.type):
-        seg_col = pa.nulls(len(sessions), pa.list_(pa.struct([("segmentType", pa.string())])))
-    segs, g_sess = _flatten_list(pc.fill_null(seg_col, pa.scalar([], seg_col.type)))
-    g_part = s_part[g_sess]
-    g_conv = p_conv[g_part]
-    seg_table = _struct_table(segs)
-    start, bad_s = parse_times(seg_table, "segmentStart")
-    end, bad_e = parse_times(seg_table, "segmentEnd")
-    nat = np.iinfo(np.int64).min
-    i_start, i_end = _i64(start), _i64(end)
-    seg_bad = _as_bool_mask(bad_s) | _as_bool_mask(bad_e) | (i_start == nat)
-    seg_backwards = (i_end != nat) & (i_start != nat) & (i_end < i_start)
+    n: int
+    p_conv: np.ndarray          # conversation of each participant
+    p_code: np.ndarray          # purpose code of each participant (PURPOSES, -1 other)
+    p_name: pa.Array
+    p_user: pa.Array
+    p_attrs: pa.Array           # struct of participant attributes (or an empty struct)
+    p_attr: dict[str, pa.Array]  # team, site, shift, queue and the step trail of each participant
+    s_part: np.ndarray          # participant of each session
+    media: pa.Array
+    ani: pa.Array
+    addr_from: pa.Array
+    segs: pa.Array
+    g_sess: np.ndarray          # session of each segment
+    g_part: np.ndarray
+    g_conv: np.ndarray
+    start: np.ndarray           # int64 ns, NAT unknown
+    end: np.ndarray
+    bad_time: np.ndarray        # a segment time present but unreadable, or no start
 
-    # per conversation reasons
-    n_segs = np.bincount(g_conv, minlength=n)
-    bad_conv = np.bincount(g_conv, weights=seg_bad, minlength=n) > 0
-    back_conv = np.bincount(g_conv, weights=seg_backwards, minlength=n) > 0
+    @classmethod
+    def of(cls, table: pa.Table) -> "_Conversations":
+        parts_col = table.column("participants").combine_chunks()
+        parts, p_conv = list_items(pc.fill_null(parts_col, pa.scalar([], parts_col.type)))
+        p_attrs = _field(parts, "attributes", pa.struct([]))
+        attrs = {}
+        for name in ("team", "site", STEP_ATTRIBUTE, "shift", "queue"):
+            attrs[name] = empty_to_null(_field(p_attrs, name)) if pa.types.is_struct(p_attrs.type) else \
+                pa.nulls(len(parts))
+        sess_col = _field(parts, "sessions", pa.list_(pa.struct([])))
+        if not pa.types.is_list(sess_col.type):
+            sess_col = pa.nulls(len(parts), pa.list_(pa.struct([("segments", pa.list_(pa.struct([])))])))
+        sessions, s_part = list_items(pc.fill_null(sess_col, pa.scalar([], sess_col.type)))
+        seg_col = _field(sessions, "segments", pa.list_(pa.struct([])))
+        if not pa.types.is_list(seg_col.type):
+            seg_col = pa.nulls(len(sessions), pa.list_(pa.struct([("segmentType", pa.string())])))
+        segs, g_sess = list_items(pc.fill_null(seg_col, pa.scalar([], seg_col.type)))
+        seg_table = struct_table(segs)
+        start, bad_s = parse_times(seg_table, "segmentStart")
+        end, bad_e = parse_times(seg_table, "segmentEnd")
+        i_start = as_int64(start)
+        return cls(n=table.num_rows, p_conv=p_conv, p_code=_codes(pc.utf8_lower(_field(parts, "purpose")), PURPOSES),
+                   p_name=empty_to_null(_field(parts, "participantName")),
+                   p_user=empty_to_null(_field(parts, "userId")), p_attrs=p_attrs, p_attr=attrs, s_part=s_part,
+                   media=pc.utf8_lower(_field(sessions, "mediaType")), ani=empty_to_null(_field(sessions, "ani")),
+                   addr_from=empty_to_null(_field(sessions, "addressFrom")), segs=segs, g_sess=g_sess,
+                   g_part=s_part[g_sess], g_conv=p_conv[s_part[g_sess]], start=i_start, end=as_int64(end),
+                   bad_time=as_bool_mask(bad_s) | as_bool_mask(bad_e) | (i_start == NAT))
+
+    def customer_rows(self) -> np.ndarray:
+        """Participants that are the customer (or an external party)."""
+        return np.isin(self.p_code, [PURPOSES.index("customer"), PURPOSES.index("external")])
+
+
+def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray,
+                        export: VendorExport) -> tuple[pa.Table | None, int]:
+    """Events of conversations table[...] (rows lo.. of the file) and how many were accepted; the others are
+    refused in ``export``."""
+    conv_id = empty_to_null(col_or_null(table, "conversationId"))
+    c = _Conversations.of(table)
+    reason, trails = _conversation_reasons(c, conv_id, dup)
+    ok = export.refuse(reason.to_pylist(), first=lo)
+    if not ok.any():
+        return None, 0
+    has_trail = np.zeros(c.n, bool)
+    has_trail[c.p_conv[as_bool_mask(pc.is_valid(c.p_attr[STEP_ATTRIBUTE]))]] = True
+    parts, conv_queue = _segment_events(c, ok[c.g_conv] & ~has_trail[c.g_conv])
+    trail_rows, trail_cols = trails
+    if len(trail_rows):
+        carrier = pa.array(trail_rows)
+        a = c.p_attr
+        parts.add(c.p_conv[trail_rows], 0,
+                  queue=pc.coalesce(a["queue"].take(carrier), conv_queue.take(pa.array(c.p_conv[trail_rows]))),
+                  team=a["team"].take(carrier), site=a["site"].take(carrier), shift=a["shift"].take(carrier),
+                  **trail_cols)
+    rows, events = parts.build()
+    return fill_from_attributes(_conversation_columns(table, c, conv_id, events, rows, export.key)), int(ok.sum())
+
+
+def _conversation_reasons(c: _Conversations, conv_id: pa.Array, dup: np.ndarray):
+    """(why each conversation is refused, (participant of each step-trail event, trail event columns))."""
+    n = c.n
     none = pa.nulls(n, pa.string())
-    reason = pc.coalesce(reason, pc.if_else(pa.array(n_segs == 0), pa.scalar(
-        "conversation without segments (no participant session has a segment)"), none))
-    reason = pc.coalesce(reason, pc.if_else(pa.array(bad_conv), pa.scalar(
-        "a segment has no readable segmentStart / segmentEnd (ISO 8601 with zone or epoch ms expected)"), none))
-    reason = pc.coalesce(reason, pc.if_else(pa.array(back_conv), pa.scalar(
-        "impossible times: a segment ends before it starts"), none))
-    reason = pc.coalesce(reason, pc.if_else(pa.array(dup), pa.scalar(
-        "duplicate conversationId (kept the copy with the latest conversationEnd)"), none))
-    # step trails
-    trail_conv_mask = np.zeros(n, bool)
-    t_valid = _as_bool_mask(pc.is_valid(p_trail))
-    trail_conv_mask[p_conv[t_valid]] = True
-    ok = _as_bool_mask(pc.is_null(reason))
-    t_rows = np.flatnonzero(t_valid & ok[p_conv])
-    tr_ev_parts, tr_cols, bad_tr = parse_step_trail(p_trail.take(pa.array(t_rows)), t_rows)
-    if len(bad_tr):
+    reason = pc.if_else(pc.is_null(conv_id), pa.scalar("not a conversation detail record: no conversationId"), none)
+    backwards = (c.end != NAT) & (c.start != NAT) & (c.end < c.start)
+    for sel, text in ((np.bincount(c.g_conv, minlength=n) == 0,
+                       "conversation without segments (no participant session has a segment)"),
+                      (np.bincount(c.g_conv, weights=c.bad_time, minlength=n) > 0,
+                       "a segment has no readable segmentStart / segmentEnd (ISO 8601 with zone or epoch ms expected)"),
+                      (np.bincount(c.g_conv, weights=backwards, minlength=n) > 0,
+                       "impossible times: a segment ends before it starts"),
+                      (dup, "duplicate conversationId (kept the copy with the latest conversationEnd)")):
+        reason = pc.coalesce(reason, pc.if_else(pa.array(sel), pa.scalar(text), none))
+    trail = c.p_attr[STEP_ATTRIBUTE]
+    ok = as_bool_mask(pc.is_null(reason))
+    rows = np.flatnonzero(as_bool_mask(pc.is_valid(trail)) & ok[c.p_conv])
+    trail_rows, trail_cols, bad = parse_step_trail(trail.take(pa.array(rows)), rows)
+    if len(bad):
         m = np.zeros(n, bool)
-        m[p_conv[bad_tr]] = True
+        m[c.p_conv[bad]] = True
         reason = pc.coalesce(reason, pc.if_else(pa.array(m), pa.scalar(
             f"participant attribute {STEP_ATTRIBUTE} is not a step trail"), none))
-    reason_list = reason.to_pylist()
-    for i, r in enumerate(reason_list):
-        if r is not None:
-            rejects.append(Reject(src, int(recs.lines[lo + i]), r, scrub_record_text(recs.text_of(lo + i), key)))
-    ok = np.array([r is None for r in reason_list])
-    if not ok.any():
-        return None, rejects, 0
+    return reason, (trail_rows, trail_cols)
 
-    # conversation-level columns (codes and indices, no Python objects per segment)
-    sess_conv = p_conv[s_part]
-    first_media = _first_per_group(np.flatnonzero(_as_bool_mask(pc.is_valid(media))), sess_conv, n)
-    conv_media = _take_or_null(media, first_media)
-    p_code = _codes(purpose, PURPOSES)
-    cust_addr = pc.coalesce(pc.replace_substring_regex(ani, r"^(tel|sip|mailto):", ""), addr_from)
-    cust_sess = np.isin(p_code[s_part], [PURPOSES.index("customer"), PURPOSES.index("external")])
-    cust_rows = np.flatnonzero(cust_sess & _as_bool_mask(pc.is_valid(cust_addr)))
-    customer_id = pseudonymise(_take_or_null(cust_addr, _first_per_group(cust_rows, sess_conv, n)), key)
 
-    parts_ev = EventParts()
-    seg_type_s = pc.utf8_lower(_field(segs, "segmentType"))
-    disc_s = pc.utf8_lower(_field(segs, "disconnectType"))
+def _segment_events(c: _Conversations, native: np.ndarray) -> tuple[EventParts, pa.Array]:
+    """Events of the segments (``native``: of accepted conversations without a step trail); each conversation's
+    last named queue."""
+    n, g_conv = c.n, c.g_conv
+    parts = EventParts()
+    seg_type_s = pc.utf8_lower(_field(c.segs, "segmentType"))
+    disc_s = pc.utf8_lower(_field(c.segs, "disconnectType"))
     seg_type = _codes(seg_type_s, SEGMENT_TYPES)
-    is_transfer_end = _codes(disc_s, ("transfer",)) == 0
-    queue_id = _empty_to_null(_field(segs, "queueId"))
-    g_pc = p_code[g_part]
-    native = ok[g_conv] & ~trail_conv_mask[g_conv]
-    g_chat = (_codes(media, ("chat", "message")) >= 0)[g_sess]
-    acd_queue = pc.coalesce(p_name.take(pa.array(g_part)), queue_id)
+    queue_id = empty_to_null(_field(c.segs, "queueId"))
+    g_pc = c.p_code[c.g_part]
+    g_chat = (_codes(c.media, ("chat", "message")) >= 0)[c.g_sess]
+    parts_of = pa.array(c.g_part)
+    acd_queue = pc.coalesce(c.p_name.take(parts_of), queue_id)
     is_acd_part = g_pc == PURPOSES.index("acd")
     # the queue an agent answered for: the segment's queueId, else the conversation's last acd queue
-    acd_named = np.flatnonzero(is_acd_part & _as_bool_mask(pc.is_valid(acd_queue)))
-    conv_queue_row = _last_per_group(acd_named, g_conv, n)
-    conv_queue = _take_or_null(acd_queue, conv_queue_row)
+    acd_named = np.flatnonzero(is_acd_part & as_bool_mask(pc.is_valid(acd_queue)))
+    conv_queue = _take_or_null(acd_queue, _last_per_group(acd_named, g_conv, n))
     seg_queue_name = pc.coalesce(_name_queue(queue_id, acd_queue, acd_named), conv_queue.take(pa.array(g_conv)))
-    g_team = pc.coalesce(p_team.take(pa.array(g_part)), seg_queue_name)
-    g_site = p_site.take(pa.array(g_part))
-    g_agent = pc.coalesce(p_name.take(pa.array(g_part)), p_user.take(pa.array(g_part)))
-    wrap = _empty_to_null(_field(segs, "wrapUpCode"))
+    g_team = pc.coalesce(c.p_attr["team"].take(parts_of), seg_queue_name)
+    g_site = c.p_attr["site"].take(parts_of)
+    g_agent = pc.coalesce(c.p_name.take(parts_of), c.p_user.take(parts_of))
+    wrap = empty_to_null(_field(c.segs, "wrapUpCode"))
 
-    def ts_(rows, arr):
-        v = arr[rows]
-        return pa.array(v, mask=v == nat).cast(TS)
-
-    def add(sel, rank, activity, owner, resource, queue, team, site, **extra):
+    def add(sel, rank, activity, owner, resource, queue, team, site, at=None, **extra):
         rows = np.flatnonzero(sel)
         if not len(rows):
             return
@@ -278,10 +271,11 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
 
         def pick(v):
             return v if isinstance(v, str) or v is None else v.take(r)
-        parts_ev.add(g_conv[rows], rank, activity=activity, timestamp=ts_(rows, i_start),
-                     end_timestamp=ts_(rows, i_end), owner=pick(owner), resource=pick(resource), queue=pick(queue),
-                     team=pick(team), site=pick(site), segment_type=seg_type_s.take(r),
-                     disconnect_type=disc_s.take(r), **{k: pick(v) for k, v in extra.items()})
+        parts.add(g_conv[rows], rank, activity=activity, timestamp=_ts((c.start if at is None else at)[rows]),
+                  end_timestamp=_ts(c.end[rows]) if at is None else pa.nulls(len(rows), TS), owner=pick(owner),
+                  resource=pick(resource), queue=pick(queue), team=pick(team), site=pick(site),
+                  segment_type=seg_type_s.take(r), disconnect_type=pick(extra.pop("disconnect_type", disc_s)),
+                  **{k: pick(v) for k, v in extra.items()})
 
     def purpose_in(names):
         return np.isin(g_pc, [PURPOSES.index(x) for x in names])
@@ -290,52 +284,48 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
         return np.isin(seg_type, [SEGMENT_TYPES.index(x) for x in names])
 
     is_bot = purpose_in(BOT_PURPOSES) | (purpose_in(SELF_PURPOSES) & g_chat)
-    is_ivr = purpose_in(SELF_PURPOSES) & ~is_bot
-    add(native & is_ivr, 1, "IVR menu", SELF_SERVICE, None, None, None, None)
+    add(native & purpose_in(SELF_PURPOSES) & ~is_bot, 1, "IVR menu", SELF_SERVICE, None, None, None, None)
     add(native & is_bot, 1, "Bot intent", SELF_SERVICE, None, None, None, None)
     is_acd = is_acd_part & seg_is("interact", "delay", "ivr")
     add(native & is_acd, 3, "Queue", acd_queue, None, acd_queue, None, None)
     is_agent = purpose_in(AGENT_PURPOSES)
     for st, label in AGENT_SEGMENTS.items():
-        sel = native & is_agent & seg_is(st)
-        add(sel, 4, label, g_team, g_agent, seg_queue_name, g_team, g_site,
+        add(native & is_agent & seg_is(st), 4, label, g_team, g_agent, seg_queue_name, g_team, g_site,
             **({"wrap_up_code": wrap} if st == "wrapup" else {}))
     add(native & purpose_in(("external",)) & seg_is("interact"), 4, "External party", "External", None, None,
         None, None)
-    xfer = native & is_agent & is_transfer_end
-    rows = np.flatnonzero(xfer)
-    if len(rows):
-        r = pa.array(rows)
-        owner = g_team.take(r)
-        parts_ev.add(g_conv[rows], SEGMENT_RANK["Transfer"], activity="Transfer", timestamp=ts_(rows, i_end),
-                     end_timestamp=pa.nulls(len(rows), TS), owner=owner,
-                     resource=g_agent.take(r),
-                     queue=seg_queue_name.take(r), team=owner, site=g_site.take(r),
-                     segment_type=seg_type_s.take(r), disconnect_type="transfer")
+    add(native & is_agent & (_codes(disc_s, ("transfer",)) == 0), SEGMENT_RANK["Transfer"], "Transfer", g_team,
+        g_agent, seg_queue_name, g_team, g_site, at=c.end, disconnect_type="transfer")
     # abandon: queued, no agent interact in the conversation
     agent_talk = np.zeros(n, bool)
     agent_talk[g_conv[is_agent & seg_is("interact")]] = True
     queued_last = np.full(n, -1, np.int64)
     acd_rows = np.flatnonzero(native & is_acd)
-    order = acd_rows[np.argsort(i_end[acd_rows], kind="stable")]
+    order = acd_rows[np.argsort(c.end[acd_rows], kind="stable")]
     queued_last[g_conv[order]] = order
     ab = np.flatnonzero((queued_last >= 0) & ~agent_talk)
     if len(ab):
         rows = queued_last[ab]
-        at = np.where(i_end[rows] != nat, i_end[rows], i_start[rows])
+        at = np.where(c.end[rows] != NAT, c.end[rows], c.start[rows])
         r = pa.array(rows)
-        parts_ev.add(ab, SEGMENT_RANK["Abandon"], activity="Abandon", timestamp=pa.array(at).cast(TS),
-                     end_timestamp=pa.nulls(len(ab), TS), owner=acd_queue.take(r), resource=None,
-                     queue=acd_queue.take(r), team=None, site=None)
-    if len(tr_ev_parts):
-        carrier = pa.array(tr_ev_parts)
-        parts_ev.add(p_conv[tr_ev_parts], 0,
-                     queue=pc.coalesce(p_queue.take(carrier), conv_queue.take(pa.array(p_conv[tr_ev_parts]))),
-                     team=p_team.take(carrier), site=p_site.take(carrier), shift=p_shift.take(carrier), **tr_cols)
-    rows, events = parts_ev.build()
+        parts.add(ab, SEGMENT_RANK["Abandon"], activity="Abandon", timestamp=pa.array(at).cast(TS),
+                  end_timestamp=pa.nulls(len(ab), TS), owner=acd_queue.take(r), resource=None,
+                  queue=acd_queue.take(r), team=None, site=None)
+    return parts, conv_queue
+
+
+def _conversation_columns(table: pa.Table, c: _Conversations, conv_id: pa.Array, events: pa.Table,
+                          rows: np.ndarray, key: bytes) -> pa.Table:
+    """Events plus their conversation's columns: channel, customer, record fields and customer attributes."""
+    n = c.n
     idx = pa.array(rows)
-    channel = conv_media
-    leg = {"channel": channel, "customer_id": customer_id}
+    sess_conv = c.p_conv[c.s_part]
+    conv_media = _take_or_null(c.media, _first_per_group(np.flatnonzero(as_bool_mask(pc.is_valid(c.media))),
+                                                         sess_conv, n))
+    cust_addr = pc.coalesce(pc.replace_substring_regex(c.ani, r"^(tel|sip|mailto):", ""), c.addr_from)
+    cust_rows = np.flatnonzero(c.customer_rows()[c.s_part] & as_bool_mask(pc.is_valid(cust_addr)))
+    customer_id = pseudonymise(_take_or_null(cust_addr, _first_per_group(cust_rows, sess_conv, n)), key)
+    leg = {"channel": conv_media, "customer_id": customer_id}
     for name in table.column_names:
         if name in ("participants", "conversationId", "__empty"):
             continue
@@ -352,10 +342,11 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
         if name not in out:
             out[name] = col.take(idx)
     # participant attributes of the customer (intent, outcome, ...) as attributes, scrubbed
+    p_attrs = c.p_attrs
     if pa.types.is_struct(p_attrs.type) and p_attrs.type.num_fields:
         cust_part = np.full(n, -1, np.int64)
-        cp = np.flatnonzero(np.isin(p_code, [PURPOSES.index("customer"), PURPOSES.index("external")]))
-        cust_part[p_conv[cp[::-1]]] = cp[::-1]
+        cp = np.flatnonzero(c.customer_rows())
+        cust_part[c.p_conv[cp[::-1]]] = cp[::-1]
         for i in range(p_attrs.type.num_fields):
             nm = p_attrs.type.field(i).name
             if nm in (STEP_ATTRIBUTE, "team", "site"):
@@ -369,7 +360,11 @@ def _conversation_chunk(table: pa.Table, lo: int, dup: np.ndarray, recs, key: by
             if pa.types.is_string(per_conv.type):
                 per_conv = scrub_column(per_conv, key, whole=bool(PII_KEYS.search(nm)))
             out["attr." + nm] = per_conv.take(idx)
-    return fill_from_attributes(pa.table(out)), rejects, int(ok.sum())
+    return pa.table(out)
+
+
+def _ts(values: np.ndarray) -> pa.Array:
+    return pa.array(values, mask=values == NAT).cast(TS)
 
 
 def _codes(arr: pa.Array, labels: tuple[str, ...]) -> np.ndarray:
@@ -405,7 +400,7 @@ def _take_or_null(values: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def _name_queue(queue_id: pa.Array, acd_queue: pa.Array, acd_rows: np.ndarray) -> pa.Array:
     """Queue name for a segment's queueId, through the acd participants that name their queue."""
-    rows = acd_rows[_as_bool_mask(pc.is_valid(queue_id.take(pa.array(acd_rows))))]
+    rows = acd_rows[as_bool_mask(pc.is_valid(queue_id.take(pa.array(acd_rows))))]
     if not len(rows):
         return queue_id
     enc = pc.dictionary_encode(queue_id.take(pa.array(rows)))

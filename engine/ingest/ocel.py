@@ -35,13 +35,15 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
+from engine.ingest.timestamps import parse_timestamps
 
 #: column of the flattened log for objects of a known type related to an event
 OBJECT_COLUMNS = {"customer": "customer_id", "agent": "resource", "queue": "queue", "team": "team",
@@ -210,7 +212,7 @@ def parse_json(path: Path, case_object: str | None) -> OcelContent:
             or not isinstance(doc.get("objects", []), list):
         keys = ", ".join(map(str, doc)) if isinstance(doc, dict) else type(doc).__name__
         raise InputError(f"Not an OCEL 2.0 JSON file: expected an object with 'events' and 'objects' (found {keys})",
-                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose the format with --format")
+                         path=str(path), hint="Give an OCEL 2.0 JSON file, or choose another format argument")
     c.object_types = _declared(doc.get("objectTypes"), path, "objectTypes")
     c.event_types = _declared(doc.get("eventTypes"), path, "eventTypes")
     return c
@@ -268,7 +270,7 @@ def parse_xml(path: Path, case_object: str | None) -> OcelContent:
                         if etree.QName(el).localname != "log":
                             raise InputError(f"Not an OCEL 2.0 XML file: the root element is "
                                              f"<{etree.QName(el).localname}>, expected <log>", path=str(path),
-                                             hint="Give an OCEL 2.0 XML file, or choose the format with --format")
+                                             hint="Give an OCEL 2.0 XML file, or choose another format argument")
                     elif depth == 2:
                         section = etree.QName(el).localname
                         sections.add(section)
@@ -294,7 +296,7 @@ def parse_xml(path: Path, case_object: str | None) -> OcelContent:
         raise InputError(f"Cannot read the file: {exc}", path=str(path)) from exc
     if not ({"events", "objects"} & sections):
         raise InputError("Not an OCEL 2.0 XML file: <log> has no <objects> or <events>", path=str(path),
-                         hint="If this is an XES log, ingest it with --format xes")
+                         hint='If this is an XES log, ingest it with format "xes"')
     return c
 
 
@@ -368,7 +370,7 @@ def parse_sqlite(path: Path, case_object: str | None) -> OcelContent:
     with open(path, "rb") as fh:
         if fh.read(16) != b"SQLite format 3\x00":
             raise InputError("Not an SQLite database", path=str(path),
-                             hint="Give an OCEL 2.0 SQLite file, or choose the format with --format")
+                             hint="Give an OCEL 2.0 SQLite file, or choose another format argument")
     try:
         con = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
@@ -465,29 +467,21 @@ def _columns(con: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- flattening
 
 def parse_times(values: list, timezone: str | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(int64 ns UTC, parsed mask, count of times without offset) for ISO 8601 strings."""
-    s = pd.Series(values, dtype="object").where(pd.Series([isinstance(v, str) for v in values], dtype=bool))
-    s = s.str.strip()
-    has_offset = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
-    naive = s.notna() & ~has_offset
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(s[has_offset], format="ISO8601", utc=True, errors="coerce")
-    n_naive = int(naive.sum())
-    if n_naive:
-        local = pd.to_datetime(s[naive], format="ISO8601", errors="coerce")
-        if timezone:
-            try:
-                local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-            except Exception as exc:  # pandas raises several types for an unknown zone
-                raise UsageError(f"Unknown time zone '{timezone}'",
-                                 hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
-            out[naive] = local.dt.tz_convert("UTC")
-        else:
-            out[naive] = local.dt.tz_localize("UTC")
-    ok = out.notna().to_numpy()
-    ns = out.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    return ns, ok, n_naive
+    """(int64 ns UTC, parsed mask, count of times without offset) for ISO 8601 strings.
+
+    A time without an offset is read in ``timezone``, or as UTC when none is given.
+    """
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InputError(f"Unknown time zone '{timezone}'", field="timezone",
+                             hint='Use an IANA name such as "Europe/Berlin" or "UTC"') from exc
+    text = pc.utf8_trim_whitespace(pa.array([v if isinstance(v, str) else None for v in values], pa.string()))
+    has_offset = pc.fill_null(pc.match_substring_regex(text, r"(?:Z|[+-]\d\d:?\d\d)$"), False)
+    n_naive = len(text) - text.null_count - int(pc.sum(has_offset).as_py() or 0)
+    parsed = parse_timestamps(text, "ISO8601", timezone or "UTC")
+    return parsed.values, parsed.valid, n_naive
 
 
 def _typed(values: list, declared: str, timezone: str | None) -> pa.Array:
@@ -540,23 +534,75 @@ def _strip_prefixes(c: OcelContent) -> dict[str, str]:
 
 def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
     """The flattened log on ``options.case_object`` with one Reject per refused OCEL event."""
+    counts = _case_object_counts(c, path, options.case_object)
+    case_object = options.case_object
+    timezone = (options.mapping or {}).get("timezone")
+    n = len(c.event_ids)
+    ns, ok, n_naive = parse_times(c.event_times, timezone)
+    reasons = _event_reasons(c, ok, timezone)
+    warnings = list(c.warnings)
+    if n_naive:
+        warnings.append(f"{n_naive} time(s) in {path.name} carry no UTC offset; read as "
+                        + (f"local time in {timezone}" if timezone else
+                           "UTC (give timezone in a mapping file to read them as local time)"))
+    shown = _strip_prefixes(c)
+    case_rows, others = _relations(c, case_object, reasons, shown, warnings)
+    rows = np.asarray([r[0] for r in case_rows], dtype=np.int64)
+    columns: dict[str, pa.Array] = {
+        "case_id": pa.array([shown.get(r[1], r[1]) for r in case_rows], pa.string()),
+        "activity": pa.array([c.event_types_of[k] for k in rows.tolist()], pa.string()),
+        "timestamp": pa.array(ns[rows], pa.int64()).cast(_TS),
+        "ocel_event_id": pa.array([c.event_ids[k] for k in rows.tolist()], pa.string()),
+        "ocel_qualifier": pa.array([r[2] for r in case_rows], pa.string()),
+    }
+    columns.update(_event_attribute_columns(c, rows, timezone, warnings))
+    for otype, per_event in others.items():
+        target = OBJECT_COLUMNS.get(otype, "object:" + otype)
+        if target in columns:
+            target = "object:" + otype
+        columns[target] = pa.array(per_event[rows].tolist(), pa.string())
+    # the case object's attributes
+    oattr_types = c.object_types.get(case_object, {})
+    anames: dict[str, None] = {}
+    for attrs in c.object_attributes.values():
+        for name in attrs:
+            anames.setdefault(name, None)
+    for name in anames:
+        values = [c.object_attributes.get(r[1], {}).get(name) for r in case_rows]
+        columns["case:" + name] = _typed(values, oattr_types.get(name, "string"), timezone)
+    table = pa.table(columns)
+    table, key_warning = _pseudonymise(table, case_object, options)
+    if key_warning:
+        warnings.append(key_warning)
+    rejects = [Reject(str(path), c.event_lines[k] if c.event_lines[k] >= 0 else None, reason,
+                      c.event_records.get(k) or _clip(f"id={c.event_ids[k]!r} type={c.event_types_of[k]!r} "
+                                                      f"time={c.event_times[k]!r}"))
+               for k, reason in sorted(reasons.items())]
+    metadata = {"ocel": {"case_object": case_object, "object_types": counts, "events": n,
+                         "flattened_events": table.num_rows}}
+    return ReadResult(table=table, records_read=n, rejects=rejects, warnings=warnings, metadata=metadata)
+
+
+def _case_object_counts(c: OcelContent, path: Path, case_object: str | None) -> dict[str, int]:
+    """Objects per type (declared types too); a missing or unknown case object type is refused, listing them."""
     counts: dict[str, int] = {t: 0 for t in c.object_types}       # declared types, even without objects
     for t in c.object_type_of.values():
         counts[t] = counts.get(t, 0) + 1
     available = ", ".join(f"{t} ({n} object{'' if n == 1 else 's'})" for t, n in sorted(counts.items())) or "none"
-    case_object = options.case_object
     if not case_object:
-        raise UsageError(f"OCEL input needs the object type whose objects become cases (available: {available})",
-                         hint="Give it with --case-object TYPE")
+        raise InputError(f"OCEL input needs the object type whose objects become cases (available: {available})",
+                         field="case_object", hint="Name it with the case_object argument")
     if case_object not in counts:
-        raise UsageError(f"Object type '{case_object}' is not in {path} (available: {available})",
-                         hint="Give one of them with --case-object TYPE")
-    timezone = (options.mapping or {}).get("timezone")
-    n = len(c.event_ids)
+        raise InputError(f"Object type '{case_object}' is not in {path} (available: {available})",
+                         field="case_object", hint="Name one of them with the case_object argument")
+    return counts
+
+
+def _event_reasons(c: OcelContent, ok: np.ndarray, timezone: str | None) -> dict[int, str]:
+    """Why each refused event is refused (structure, id, type, time), by event index."""
     reasons: dict[int, str] = dict(c.rejects)
-    ns, ok, n_naive = parse_times(c.event_times, timezone)
     seen_ids: set[str] = set()
-    for k in range(n):
+    for k in range(len(c.event_ids)):
         if k in reasons:
             continue
         eid, etype, time = c.event_ids[k], c.event_types_of[k], c.event_times[k]
@@ -572,13 +618,14 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
             reasons[k] = f"time '{time}' is not an ISO 8601 date-time" + (f" in {timezone}" if timezone else "")
         if eid:
             seen_ids.add(eid)
-    warnings = list(c.warnings)
-    if n_naive:
-        warnings.append(f"{n_naive} time(s) in {path.name} carry no UTC offset; read as "
-                        + (f"local time in {timezone}" if timezone else
-                           "UTC (give timezone in a mapping file to read them as local time)"))
-    shown = _strip_prefixes(c)
-    # case relations (one per event and case object, first qualifier) and other related objects
+    return reasons
+
+
+def _relations(c: OcelContent, case_object: str, reasons: dict[int, str], shown: dict[str, str],
+               warnings: list[str]) -> tuple[list[tuple[int, str, str | None]], dict[str, np.ndarray]]:
+    """(case relations (event, object, qualifier), one per event and case object, sorted by event; per other
+    object type, the related objects of each event joined). An event related to no case object is refused."""
+    n = len(c.event_ids)
     rel_e = np.frombuffer(c.rel_event, dtype=np.int64) if len(c.rel_event) else np.zeros(0, np.int64)
     unknown = 0
     case_rows: list[tuple[int, str, str | None]] = []
@@ -610,19 +657,19 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         if k not in reasons and k not in related:
             reasons[k] = f"event not related to any object of type '{case_object}'"
     case_rows.sort(key=lambda r: r[0])
-    rows = np.asarray([r[0] for r in case_rows], dtype=np.int64)
-    columns: dict[str, pa.Array] = {
-        "case_id": pa.array([shown.get(r[1], r[1]) for r in case_rows], pa.string()),
-        "activity": pa.array([c.event_types_of[k] for k in rows.tolist()], pa.string()),
-        "timestamp": pa.array(ns[rows], pa.int64()).cast(_TS),
-        "ocel_event_id": pa.array([c.event_ids[k] for k in rows.tolist()], pa.string()),
-        "ocel_qualifier": pa.array([r[2] for r in case_rows], pa.string()),
-    }
-    # event attributes, typed by their declared type (one type per name; text where types disagree)
+    return case_rows, others
+
+
+def _event_attribute_columns(c: OcelContent, rows: np.ndarray, timezone: str | None,
+                             warnings: list[str]) -> dict[str, pa.Array]:
+    """Event attributes of the flattened rows, typed by their declared type (one type per name; text where
+    types disagree); a name that is a reserved column is kept as ``event:<name>``."""
+    n = len(c.event_ids)
     declared: dict[str, str] = {}
     for attrs in c.event_types.values():
         for name, t in attrs.items():
             declared[name] = t if declared.get(name, t) == t else "string"
+    columns: dict[str, pa.Array] = {}
     for name, idx in c.attr_event.items():
         full = np.full(n, None, dtype=object)
         full[np.frombuffer(idx, dtype=np.int64)] = c.attr_value[name]
@@ -637,31 +684,7 @@ def flatten(c: OcelContent, path: Path, options: ReadOptions) -> ReadResult:
         if target != name and name in RESERVED:
             warnings.append(f"event attribute '{name}' is a reserved column name; kept as '{target}'")
         columns[target] = col
-    for otype, per_event in others.items():
-        target = OBJECT_COLUMNS.get(otype, "object:" + otype)
-        if target in columns:
-            target = "object:" + otype
-        columns[target] = pa.array(per_event[rows].tolist(), pa.string())
-    # the case object's attributes
-    oattr_types = c.object_types.get(case_object, {})
-    anames: dict[str, None] = {}
-    for attrs in c.object_attributes.values():
-        for name in attrs:
-            anames.setdefault(name, None)
-    for name in anames:
-        values = [c.object_attributes.get(r[1], {}).get(name) for r in case_rows]
-        columns["case:" + name] = _typed(values, oattr_types.get(name, "string"), timezone)
-    table = pa.table(columns)
-    table, key_warning = _pseudonymise(table, case_object, options)
-    if key_warning:
-        warnings.append(key_warning)
-    rejects = [Reject(str(path), c.event_lines[k] if c.event_lines[k] >= 0 else None, reason,
-                      c.event_records.get(k) or _clip(f"id={c.event_ids[k]!r} type={c.event_types_of[k]!r} "
-                                                      f"time={c.event_times[k]!r}"))
-               for k, reason in sorted(reasons.items())]
-    metadata = {"ocel": {"case_object": case_object, "object_types": counts, "events": n,
-                         "flattened_events": table.num_rows}}
-    return ReadResult(table=table, records_read=n, rejects=rejects, warnings=warnings, metadata=metadata)
+    return columns
 
 
 def _pseudonymise(table: pa.Table, case_object: str, options: ReadOptions) -> tuple[pa.Table, str | None]:

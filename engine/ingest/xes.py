@@ -43,810 +43,37 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from numba import njit
 
 from engine.errors import InputError
 from engine.ingest import ReadOptions, ReadResult, Reject, register_reader
+from engine.kernels import xes as kx
+from engine.kernels.xes import (MAX_KEYS, NEED_MORE, T_BOOLEAN, T_CONTAINER, T_DATE, T_FLOAT, T_ID, T_INT, T_LIST,
+                                T_STRING, count_keys, find_utf8_error, gather_spans, parse_dates, parse_ints,
+                                scan_xes, select_attributes)
 
 BLOCK = 16 << 20          # bytes of XML scanned at a time
 READ = 16 << 20           # bytes read from disk at a time
-MAX_DEPTH = 64
 MAX_REJECT_TEXT = 300
 
-# element kinds
-K_LOG, K_TRACE, K_EVENT, K_IGNORED, K_VALUES = 1, 2, 3, 4, 5
-# attribute types (also element kinds, >= 10)
-T_STRING, T_DATE, T_INT, T_FLOAT, T_BOOLEAN, T_ID, T_LIST, T_CONTAINER = 10, 11, 12, 13, 14, 15, 16, 17
 TYPE_NAMES = {T_STRING: "string", T_DATE: "date", T_INT: "int", T_FLOAT: "float", T_BOOLEAN: "boolean",
               T_ID: "id", T_LIST: "list", T_CONTAINER: "container"}
-
-# scanner status codes
-OK, NEED_MORE = 0, 1
 ERRORS = {
-    2: "The file ends inside an element or comment (is it truncated?)",
-    3: "Malformed tag",
-    4: "DOCTYPE or entity declarations are not accepted in XES input (nothing is expanded or fetched)",
-    5: "The root element is not <log>: this is not an XES file",
-    6: "A closing tag does not match the element it closes",
-    7: "A closing tag has no element to close",
-    8: "An event, trace or log element is nested where it is not allowed",
-    9: "Content after the closing </log>",
-    10: "Elements are nested too deeply",
-    11: "A '<' inside an attribute value is not allowed in XML",
-    12: "The file ends before </log> (is it truncated?)",
-    13: "No <log> element found: this is not an XES file",
-    14: "Duplicate attribute in a tag",
-    15: "Unknown entity reference (only &lt; &gt; &amp; &quot; &apos; and &#...; are allowed)",
-    16: "More distinct attribute keys than cxmine reads in one block of the file",
+    kx.E_TRUNCATED: "The file ends inside an element or comment (is it truncated?)",
+    kx.E_MALFORMED_TAG: "Malformed tag",
+    kx.E_DOCTYPE: "DOCTYPE or entity declarations are not accepted in XES input (nothing is expanded or fetched)",
+    kx.E_NOT_LOG: "The root element is not <log>: this is not an XES file",
+    kx.E_MISMATCH: "A closing tag does not match the element it closes",
+    kx.E_UNOPENED: "A closing tag has no element to close",
+    kx.E_NESTING: "An event, trace or log element is nested where it is not allowed",
+    kx.E_AFTER_LOG: "Content after the closing </log>",
+    kx.E_DEPTH: "Elements are nested too deeply",
+    kx.E_LT_IN_VALUE: "A '<' inside an attribute value is not allowed in XML",
+    kx.E_NO_END: "The file ends before </log> (is it truncated?)",
+    kx.E_NO_LOG: "No <log> element found: this is not an XES file",
+    kx.E_DUPLICATE_ATTRIBUTE: "Duplicate attribute in a tag",
+    kx.E_ENTITY: "Unknown entity reference (only &lt; &gt; &amp; &quot; &apos; and &#...; are allowed)",
+    kx.E_TOO_MANY_KEYS: "More distinct attribute keys than cxmine reads in one block of the file",
 }
-KEY_TABLE = 1 << 16
-MAX_KEYS = 1 << 14
-
-
-# --------------------------------------------------------------------------- numba scanner
-
-@njit(cache=True, nogil=True)
-def _is_space(c):
-    return c == 32 or c == 9 or c == 10 or c == 13
-
-
-@njit(cache=True, nogil=True)
-def _name_is(buf, s, e, word):
-    if e - s != len(word):
-        return False
-    for i in range(len(word)):
-        if buf[s + i] != word[i]:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
-def _kind_of(buf, s, e):
-    n = e - s
-    c = buf[s]
-    if n == 3 and c == 108 and _name_is(buf, s, e, b"log"):
-        return K_LOG
-    if n == 5 and c == 116 and _name_is(buf, s, e, b"trace"):
-        return K_TRACE
-    if n == 5 and c == 101 and _name_is(buf, s, e, b"event"):
-        return K_EVENT
-    if n == 6 and c == 115 and _name_is(buf, s, e, b"string"):
-        return T_STRING
-    if n == 4 and c == 100 and _name_is(buf, s, e, b"date"):
-        return T_DATE
-    if n == 3 and c == 105 and _name_is(buf, s, e, b"int"):
-        return T_INT
-    if n == 5 and c == 102 and _name_is(buf, s, e, b"float"):
-        return T_FLOAT
-    if n == 7 and c == 98 and _name_is(buf, s, e, b"boolean"):
-        return T_BOOLEAN
-    if n == 2 and c == 105 and _name_is(buf, s, e, b"id"):
-        return T_ID
-    if n == 4 and c == 108 and _name_is(buf, s, e, b"list"):
-        return T_LIST
-    if n == 9 and c == 99 and _name_is(buf, s, e, b"container"):
-        return T_CONTAINER
-    if n == 6 and c == 118 and _name_is(buf, s, e, b"values"):
-        return K_VALUES
-    return K_IGNORED
-
-
-@njit(cache=True, nogil=True)
-def _hash(buf, s, e):
-    h = np.uint64(14695981039346656037)
-    for i in range(s, e):
-        h = (h ^ np.uint64(buf[i])) * np.uint64(1099511628211)
-    return h
-
-
-def _hash_word(word: bytes) -> int:
-    h = 14695981039346656037
-    for c in word:
-        h = ((h ^ c) * 1099511628211) % (1 << 64)
-    return h
-
-
-LOG_HASH = np.uint64(_hash_word(b"log"))
-
-
-@njit(cache=True, nogil=True)
-def _find(buf, start, pat):
-    """First index >= start where pat begins, or -1."""
-    n = len(buf)
-    m = len(pat)
-    i = start
-    while i + m <= n:
-        if buf[i] == pat[0]:
-            ok = True
-            for j in range(1, m):
-                if buf[i + j] != pat[j]:
-                    ok = False
-                    break
-            if ok:
-                return i
-        i += 1
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _scan(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at_parent, at_type,
-          at_ks, at_ke, at_vs, at_ve, at_kid, key_first, out):
-    """Scan XES bytes, recording traces, events and attributes up to the last safe point.
-
-    buf: uint8[n], XML bytes. final: True when buf reaches the end of the file.
-    state: int64[3] in/out: state[0] is 0 before <log>, 1 inside it, 2 after </log> (at the safe point).
-    ev_trace, ev_pos: int64[cap] (trace of each event, block-local, -1 outside a trace; byte offset).
-    tr_pos: int64[cap]. at_*: int64[cap] per attribute element (scope 0 log / 1 trace / 2 event,
-    owner index, parent attribute or -1, type code, key and value byte spans, value start -1 if absent).
-    at_kid: int32[cap] out, the attribute's key as a block-local id (-1: no key); key_first: int64[MAX_KEYS]
-    out, the first record of each key id.
-    out: int64[8] out: [status, error position, events, traces, attributes, safe position, ignored elements,
-    key ids].
-    A safe point is the end of any element directly inside <log> (or of the whole log); only what lies
-    before it is reported, so a block may end anywhere.
-    """
-    n = len(buf)
-    ktab_hash = np.zeros(KEY_TABLE, np.uint64)
-    ktab_id = np.full(KEY_TABLE, -1, np.int64)
-    nkeys = 0
-    kinds = np.zeros(MAX_DEPTH, np.int64)
-    hashes = np.zeros(MAX_DEPTH, np.uint64)
-    recs = np.full(MAX_DEPTH, -1, np.int64)  # attribute record of each open attribute element
-    phase = state[0]
-    depth = 0
-    if phase == 1:
-        kinds[0] = K_LOG
-        hashes[0] = LOG_HASH
-        depth = 1
-    ne = 0
-    nt = 0
-    na = 0
-    cur_trace = -1
-    cur_event = -1
-    ignore_depth = -1
-    ignored = 0
-    safe_ne = 0
-    safe_nt = 0
-    safe_na = 0
-    safe_pos = 0
-    safe_ignored = 0
-    safe_phase = phase
-    i = 0
-    while True:
-        # find next '<'
-        while i < n and buf[i] != 60:
-            i += 1
-        if i >= n:
-            break
-        start = i
-        if i + 1 >= n:
-            if final:
-                out[0] = 2
-                out[1] = start
-                return
-            break
-        c = buf[i + 1]
-        if c == 63:  # <? ... ?>
-            j = _find(buf, i + 2, b"?>")
-            if j < 0:
-                if final:
-                    out[0] = 2
-                    out[1] = start
-                    return
-                break
-            i = j + 2
-            if depth == 0:
-                safe_pos = i
-                safe_phase = phase
-            continue
-        if c == 33:  # <!
-            if i + 4 <= n and buf[i + 2] == 45 and buf[i + 3] == 45:
-                j = _find(buf, i + 4, b"-->")
-                if j < 0:
-                    if final:
-                        out[0] = 2
-                        out[1] = start
-                        return
-                    break
-                i = j + 3
-                if depth <= 1 and ignore_depth < 0:
-                    safe_pos = i
-                    safe_ne = ne
-                    safe_nt = nt
-                    safe_na = na
-                    safe_ignored = ignored
-                    safe_phase = phase
-                continue
-            if i + 9 <= n and _name_is(buf, i + 2, i + 9, b"[CDATA["):
-                j = _find(buf, i + 9, b"]]>")
-                if j < 0:
-                    if final:
-                        out[0] = 2
-                        out[1] = start
-                        return
-                    break
-                i = j + 3
-                continue
-            if i + 9 > n and not final:
-                break
-            out[0] = 4
-            out[1] = start
-            return
-        closing = c == 47
-        j = i + 2 if closing else i + 1
-        ns = j
-        while j < n and not _is_space(buf[j]) and buf[j] != 62 and buf[j] != 47 and buf[j] != 60:
-            j += 1
-        if j >= n:
-            if final:
-                out[0] = 2
-                out[1] = start
-                return
-            break
-        ne_ = j
-        if ne_ == ns or buf[j] == 60:
-            out[0] = 3
-            out[1] = start
-            return
-        ks = -1
-        ke = -1
-        vs = -1
-        ve = -1
-        selfclose = False
-        incomplete = False
-        bad = False
-        if closing:
-            while j < n and _is_space(buf[j]):
-                j += 1
-            if j >= n:
-                incomplete = True
-            elif buf[j] != 62:
-                bad = True
-            else:
-                j += 1
-        else:
-            # attributes
-            while True:
-                while j < n and _is_space(buf[j]):
-                    j += 1
-                if j >= n:
-                    incomplete = True
-                    break
-                b = buf[j]
-                if b == 62:
-                    j += 1
-                    break
-                if b == 47:
-                    if j + 1 >= n:
-                        incomplete = True
-                        break
-                    if buf[j + 1] != 62:
-                        bad = True
-                        break
-                    selfclose = True
-                    j += 2
-                    break
-                an_s = j
-                while j < n and not _is_space(buf[j]) and buf[j] != 61 and buf[j] != 62 and buf[j] != 47:
-                    j += 1
-                an_e = j
-                while j < n and _is_space(buf[j]):
-                    j += 1
-                if j >= n:
-                    incomplete = True
-                    break
-                if buf[j] != 61 or an_e == an_s:
-                    bad = True
-                    break
-                j += 1
-                while j < n and _is_space(buf[j]):
-                    j += 1
-                if j >= n:
-                    incomplete = True
-                    break
-                q = buf[j]
-                if q != 34 and q != 39:
-                    bad = True
-                    break
-                j += 1
-                v0 = j
-                while j < n and buf[j] != q:
-                    if buf[j] == 60:
-                        out[0] = 11
-                        out[1] = j
-                        return
-                    j += 1
-                if j >= n:
-                    incomplete = True
-                    break
-                v1 = j
-                j += 1
-                if _name_is(buf, an_s, an_e, b"key"):
-                    if ks >= 0:
-                        out[0] = 14
-                        out[1] = start
-                        return
-                    ks = v0
-                    ke = v1
-                elif _name_is(buf, an_s, an_e, b"value"):
-                    if vs >= 0:
-                        out[0] = 14
-                        out[1] = start
-                        return
-                    vs = v0
-                    ve = v1
-        if incomplete:
-            if final:
-                out[0] = 2
-                out[1] = start
-                return
-            break
-        if bad:
-            out[0] = 3
-            out[1] = start
-            return
-        i = j
-        h = _hash(buf, ns, ne_)
-        if closing:
-            if depth == 0:
-                out[0] = 7
-                out[1] = start
-                return
-            if hashes[depth - 1] != h:
-                out[0] = 6
-                out[1] = start
-                return
-            depth -= 1
-            k = kinds[depth]
-            if ignore_depth >= 0:
-                if depth == ignore_depth:
-                    ignore_depth = -1
-            elif k == K_TRACE:
-                cur_trace = -1
-            elif k == K_EVENT:
-                cur_event = -1
-            if depth == 0:
-                phase = 2
-            if depth <= 1 and ignore_depth < 0:
-                safe_pos = i
-                safe_ne = ne
-                safe_nt = nt
-                safe_na = na
-                safe_ignored = ignored
-                safe_phase = phase
-            continue
-        # opening (or self-closing) tag
-        k = _kind_of(buf, ns, ne_)
-        if depth == 0:
-            if phase == 2:
-                out[0] = 9
-                out[1] = start
-                return
-            if k != K_LOG:
-                out[0] = 5
-                out[1] = start
-                return
-            phase = 1
-        elif ignore_depth >= 0:
-            pass
-        else:
-            parent = kinds[depth - 1]
-            if k == K_LOG:
-                out[0] = 8
-                out[1] = start
-                return
-            if k == K_TRACE:
-                if parent != K_LOG:
-                    out[0] = 8
-                    out[1] = start
-                    return
-                tr_pos[nt] = start
-                cur_trace = nt
-                nt += 1
-            elif k == K_EVENT:
-                if parent != K_LOG and parent != K_TRACE:
-                    out[0] = 8
-                    out[1] = start
-                    return
-                ev_trace[ne] = cur_trace
-                ev_pos[ne] = start
-                cur_event = ne
-                ne += 1
-            elif k >= T_STRING:
-                pr = -1
-                if parent >= T_STRING:
-                    pr = recs[depth - 1]
-                elif parent == K_VALUES:
-                    pr = recs[depth - 2]
-                scope = 0
-                owner = -1
-                if cur_event >= 0:
-                    scope = 2
-                    owner = cur_event
-                elif cur_trace >= 0:
-                    scope = 1
-                    owner = cur_trace
-                at_scope[na] = scope
-                at_owner[na] = owner
-                at_parent[na] = pr
-                at_type[na] = k
-                at_ks[na] = ks
-                at_ke[na] = ke
-                at_vs[na] = vs
-                at_ve[na] = ve
-                if ks >= 0:
-                    kh = _hash(buf, ks, ke)
-                    slot = np.int64(kh & np.uint64(KEY_TABLE - 1))
-                    while ktab_id[slot] >= 0 and ktab_hash[slot] != kh:
-                        slot = (slot + 1) & (KEY_TABLE - 1)
-                    if ktab_id[slot] < 0:
-                        if nkeys >= MAX_KEYS:
-                            out[0] = 16
-                            out[1] = start
-                            return
-                        ktab_id[slot] = nkeys
-                        ktab_hash[slot] = kh
-                        key_first[nkeys] = na
-                        nkeys += 1
-                    at_kid[na] = ktab_id[slot]
-                else:
-                    at_kid[na] = -1
-                recs[depth] = na
-                na += 1
-            elif k == K_VALUES:
-                if parent != T_LIST:
-                    if not selfclose:
-                        ignore_depth = depth
-                    ignored += 1
-            else:
-                # extension, global, classifier or an element XES does not define: contents ignored
-                if not selfclose:
-                    ignore_depth = depth
-                if not (parent == K_LOG and (_name_is(buf, ns, ne_, b"extension") or _name_is(buf, ns, ne_, b"global")
-                                             or _name_is(buf, ns, ne_, b"classifier"))):
-                    ignored += 1
-        if selfclose:
-            if depth == 0:
-                phase = 2
-            if depth <= 1 and ignore_depth < 0:
-                safe_pos = i
-                safe_ne = ne
-                safe_nt = nt
-                safe_na = na
-                safe_ignored = ignored
-                safe_phase = phase
-            if k == K_TRACE and ignore_depth < 0:
-                cur_trace = -1
-            if k == K_EVENT and ignore_depth < 0:
-                cur_event = -1
-            continue
-        if depth >= MAX_DEPTH:
-            out[0] = 10
-            out[1] = start
-            return
-        kinds[depth] = k
-        hashes[depth] = h
-        depth += 1
-    if final:
-        if phase == 0:
-            out[0] = 13
-            out[1] = n
-            return
-        if depth > 0:
-            out[0] = 12
-            out[1] = n
-            return
-        safe_pos = n
-        safe_ne = ne
-        safe_nt = nt
-        safe_na = na
-        safe_ignored = ignored
-        safe_phase = phase
-    state[0] = safe_phase
-    out[0] = OK if (final or safe_pos > 0) else NEED_MORE
-    out[1] = 0
-    out[2] = safe_ne
-    out[3] = safe_nt
-    out[4] = safe_na
-    out[5] = safe_pos
-    out[6] = safe_ignored
-    out[7] = nkeys
-
-
-@njit(cache=True, nogil=True)
-def _count_keys(at_scope, at_parent, at_kid, scope, nkeys):
-    """How many top-level attributes of the scope (1 trace, 2 event) use each key id."""
-    counts = np.zeros(nkeys, np.int64)
-    for r in range(len(at_scope)):
-        if at_scope[r] == scope and at_parent[r] < 0 and at_kid[r] >= 0:
-            counts[at_kid[r]] += 1
-    return counts
-
-
-@njit(cache=True, nogil=True)
-def _select(at_scope, at_parent, at_kid, at_owner, at_type, scope, col_of, n_cols, n_own):
-    """sel[c, owner]: the attribute record giving column c of that owner (-1: none; a repeated key: the last).
-
-    types[c]: bit (type - 10) set for every XES type seen in column c.
-    """
-    sel = np.full((n_cols, n_own), -1, np.int64)
-    types = np.zeros(n_cols, np.int64)
-    for r in range(len(at_scope)):
-        if at_scope[r] == scope and at_parent[r] < 0 and at_kid[r] >= 0:
-            c = col_of[at_kid[r]]
-            sel[c, at_owner[r]] = r
-            types[c] |= 1 << (at_type[r] - 10)
-    return sel, types
-
-
-@njit(cache=True, nogil=True)
-def _utf8_error(buf, final):
-    """-1 when buf is valid UTF-8, else the offset of the first bad byte (a sequence cut by the end is fine
-    unless final)."""
-    n = len(buf)
-    i = 0
-    while i < n:
-        c = buf[i]
-        if c < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= c <= 0xDF:
-            k = 1
-        elif 0xE0 <= c <= 0xEF:
-            k = 2
-        elif 0xF0 <= c <= 0xF4:
-            k = 3
-        else:
-            return i
-        if i + k >= n:
-            if not final:
-                return -1
-            return i
-        c1 = buf[i + 1]
-        if c == 0xE0 and c1 < 0xA0 or c == 0xED and c1 > 0x9F or c == 0xF0 and c1 < 0x90 or c == 0xF4 and c1 > 0x8F:
-            return i
-        for j in range(1, k + 1):
-            if buf[i + j] & 0xC0 != 0x80:
-                return i
-        i += k + 1
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _gather(buf, starts, ends, data, offsets, normalise):
-    """Copy byte spans into one buffer, decoding XML entities; returns -1 or the position of a bad entity.
-
-    starts, ends: int64[m] (start -1: null, empty value). data: uint8[>= sum of span lengths].
-    offsets: int32[m+1] out. normalise: replace literal tab/newline/CR by a space (XML attribute values).
-    """
-    at = 0
-    offsets[0] = 0
-    for r in range(len(starts)):
-        s = starts[r]
-        if s >= 0:
-            e = ends[r]
-            i = s
-            while i < e:
-                c = buf[i]
-                if c == 38:  # &
-                    j = i + 1
-                    while j < e and buf[j] != 59 and j - i < 12:
-                        j += 1
-                    if j >= e or buf[j] != 59:
-                        return i
-                    ln = j - i - 1
-                    if ln == 2 and buf[i + 1] == 108 and buf[i + 2] == 116:
-                        data[at] = 60
-                        at += 1
-                    elif ln == 2 and buf[i + 1] == 103 and buf[i + 2] == 116:
-                        data[at] = 62
-                        at += 1
-                    elif ln == 3 and buf[i + 1] == 97 and buf[i + 2] == 109 and buf[i + 3] == 112:
-                        data[at] = 38
-                        at += 1
-                    elif ln == 4 and buf[i + 1] == 113 and buf[i + 2] == 117 and buf[i + 3] == 111 and buf[i + 4] == 116:
-                        data[at] = 34
-                        at += 1
-                    elif ln == 4 and buf[i + 1] == 97 and buf[i + 2] == 112 and buf[i + 3] == 111 and buf[i + 4] == 115:
-                        data[at] = 39
-                        at += 1
-                    elif ln >= 2 and buf[i + 1] == 35:
-                        cp = 0
-                        k = i + 2
-                        base = 10
-                        if buf[k] == 120:
-                            base = 16
-                            k += 1
-                        if k >= j:
-                            return i
-                        while k < j:
-                            d = buf[k]
-                            if 48 <= d <= 57:
-                                v = d - 48
-                            elif base == 16 and 97 <= d <= 102:
-                                v = d - 87
-                            elif base == 16 and 65 <= d <= 70:
-                                v = d - 55
-                            else:
-                                return i
-                            cp = cp * base + v
-                            if cp > 0x10FFFF:
-                                return i
-                            k += 1
-                        if cp == 0 or (0xD800 <= cp <= 0xDFFF):
-                            return i
-                        if cp < 0x80:
-                            data[at] = cp
-                            at += 1
-                        elif cp < 0x800:
-                            data[at] = 0xC0 | (cp >> 6)
-                            data[at + 1] = 0x80 | (cp & 0x3F)
-                            at += 2
-                        elif cp < 0x10000:
-                            data[at] = 0xE0 | (cp >> 12)
-                            data[at + 1] = 0x80 | ((cp >> 6) & 0x3F)
-                            data[at + 2] = 0x80 | (cp & 0x3F)
-                            at += 3
-                        else:
-                            data[at] = 0xF0 | (cp >> 18)
-                            data[at + 1] = 0x80 | ((cp >> 12) & 0x3F)
-                            data[at + 2] = 0x80 | ((cp >> 6) & 0x3F)
-                            data[at + 3] = 0x80 | (cp & 0x3F)
-                            at += 4
-                    else:
-                        return i
-                    i = j + 1
-                    continue
-                if normalise and (c == 9 or c == 10 or c == 13):
-                    if c == 13 and i + 1 < e and buf[i + 1] == 10:
-                        i += 1
-                    c = 32
-                data[at] = c
-                at += 1
-                i += 1
-        offsets[r + 1] = at
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _digits(buf, s, n):
-    v = 0
-    for i in range(s, s + n):
-        d = buf[i] - 48
-        if d < 0 or d > 9:
-            return -1
-        v = v * 10 + d
-    return v
-
-
-@njit(cache=True, nogil=True)
-def _days_from_civil(y, m, d):
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    mp = (m + 9) % 12
-    doy = (153 * mp + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-@njit(cache=True, nogil=True)
-def _parse_dates(buf, starts, ends, out, flags):
-    """ISO 8601 date-times (also 'YYYY/MM/DD hh:mm:ss') to int64 ns UTC. flags: 0 ok with offset, 1 ok without (read as UTC), 2 invalid."""
-    for r in range(len(starts)):
-        s = starts[r]
-        e = ends[r]
-        out[r] = 0
-        if s < 0:
-            flags[r] = 3
-            continue
-        while s < e and _is_space(buf[s]):
-            s += 1
-        while e > s and _is_space(buf[e - 1]):
-            e -= 1
-        flags[r] = 2
-        if e - s < 10:
-            continue
-        sep = buf[s + 4]
-        if (sep != 45 and sep != 47) or buf[s + 7] != sep:
-            continue
-        y = _digits(buf, s, 4)
-        mo = _digits(buf, s + 5, 2)
-        d = _digits(buf, s + 8, 2)
-        if y < 0 or mo < 1 or mo > 12 or d < 1 or d > 31:
-            continue
-        hh = 0
-        mi = 0
-        ss = 0
-        frac = 0
-        p = s + 10
-        if p < e and (buf[p] == 84 or buf[p] == 32):
-            if e - p < 6 or buf[p + 3] != 58:
-                continue
-            hh = _digits(buf, p + 1, 2)
-            mi = _digits(buf, p + 4, 2)
-            p += 6
-            if p < e and buf[p] == 58:
-                if e - p < 3:
-                    continue
-                ss = _digits(buf, p + 1, 2)
-                p += 3
-            if hh < 0 or hh > 24 or mi < 0 or mi > 59 or ss < 0 or ss > 60:
-                continue
-            if p < e and (buf[p] == 46 or buf[p] == 44):
-                p += 1
-                nd = 0
-                while p < e and 48 <= buf[p] <= 57:
-                    if nd < 9:
-                        frac = frac * 10 + (buf[p] - 48)
-                    nd += 1
-                    p += 1
-                if nd == 0:
-                    continue
-                for _ in range(nd, 9):
-                    frac *= 10
-        off = 0
-        has_tz = False
-        ok = True
-        if p < e:
-            if buf[p] == 90 and p + 1 == e:
-                has_tz = True
-            elif (buf[p] == 43 or buf[p] == 45) and (e - p == 6 or e - p == 5 or e - p == 3):
-                oh = _digits(buf, p + 1, 2)
-                om = 0
-                if e - p == 6:
-                    if buf[p + 3] != 58:
-                        ok = False
-                    om = _digits(buf, p + 4, 2)
-                elif e - p == 5:
-                    om = _digits(buf, p + 3, 2)
-                if oh < 0 or om < 0 or oh > 23 or om > 59:
-                    ok = False
-                off = (oh * 60 + om) * 60
-                if buf[p] == 45:
-                    off = -off
-                has_tz = True
-            else:
-                ok = False
-        if not ok:
-            continue
-        days = _days_from_civil(y, mo, d)
-        secs = days * 86400 + hh * 3600 + mi * 60 + ss - off
-        out[r] = secs * 1000000000 + frac
-        flags[r] = 0 if has_tz else 1
-
-
-@njit(cache=True, nogil=True)
-def _parse_ints(buf, starts, ends, out, flags):
-    """Decimal integers to int64; flags 0 ok, 2 invalid, 3 absent."""
-    for r in range(len(starts)):
-        s = starts[r]
-        e = ends[r]
-        out[r] = 0
-        if s < 0:
-            flags[r] = 3
-            continue
-        while s < e and _is_space(buf[s]):
-            s += 1
-        while e > s and _is_space(buf[e - 1]):
-            e -= 1
-        neg = False
-        if s < e and (buf[s] == 45 or buf[s] == 43):
-            neg = buf[s] == 45
-            s += 1
-        if s >= e or e - s > 18:
-            flags[r] = 2
-            continue
-        v = 0
-        good = True
-        for i in range(s, e):
-            d = buf[i] - 48
-            if d < 0 or d > 9:
-                good = False
-                break
-            v = v * 10 + d
-        flags[r] = 0 if good else 2
-        out[r] = -v if neg else v
 
 
 # --------------------------------------------------------------------------- byte stream
@@ -948,9 +175,9 @@ def _gather_strings(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, wh
     total = int(np.sum(np.where(valid, ends - starts, 0)))
     data = np.empty(max(total, 1), np.uint8)
     offsets = np.empty(m + 1, np.int64)
-    bad = _gather(buf, starts, ends, data, offsets, True)
+    bad = gather_spans(buf, starts, ends, data, offsets, True)
     if bad >= 0:
-        raise InputError(f"{ERRORS[15]} in {where}", path=lines.path, line=lines.line_of(bad),
+        raise InputError(f"{ERRORS[kx.E_ENTITY]} in {where}", path=lines.path, line=lines.line_of(bad),
                          hint="Escape '&' as &amp;")
     nulls = int(m - np.count_nonzero(valid))
     bitmap = None if nulls == 0 else pa.py_buffer(np.packbits(valid, bitorder="little"))
@@ -993,28 +220,21 @@ def _typed_column(buf, t: int, sel: np.ndarray, spans, key: str, lines: _Lines,
         first = int(at_pos[sel[missing_value][0]])
         issues.add(f"'{key}' attribute(s) without a value, read as empty", int(missing_value.sum()),
                    lines.line_of(first))
-    if t == T_DATE:
+    if t in (T_DATE, T_INT):
         out = np.empty(len(sel), np.int64)
         flags = np.empty(len(sel), np.int8)
-        _parse_dates(buf, starts, ends, out, flags)
-        bad = flags == 2
-        if bad.any():
-            issues.add(f"'{key}' value(s) not an ISO 8601 date-time, left empty", int(bad.sum()),
-                       lines.line_of(int(at_pos[sel[bad][0]])))
-        naive = flags == 1
-        if naive.any():
-            issues.add(f"'{key}' date(s) without a UTC offset, read as UTC", int(naive.sum()),
-                       lines.line_of(int(at_pos[sel[naive][0]])))
-        return pa.array(out, pa.int64(), mask=flags >= 2).cast(pa.timestamp("ns", tz="UTC"))
-    if t == T_INT:
-        out = np.empty(len(sel), np.int64)
-        flags = np.empty(len(sel), np.int8)
-        _parse_ints(buf, starts, ends, out, flags)
-        bad = flags == 2
-        if bad.any():
-            issues.add(f"'{key}' value(s) not an integer, left empty", int(bad.sum()),
-                       lines.line_of(int(at_pos[sel[bad][0]])))
-        return pa.array(out, pa.int64(), mask=flags >= 2)
+        (parse_dates if t == T_DATE else parse_ints)(buf, starts, ends, out, flags)
+
+        def tell(mask: np.ndarray, what: str) -> None:
+            if mask.any():
+                issues.add(f"'{key}' {what}", int(mask.sum()), lines.line_of(int(at_pos[sel[mask][0]])))
+        tell(flags == 2, "value(s) not an ISO 8601 date-time, left empty" if t == T_DATE else
+             "value(s) not an integer, left empty")
+        values = pa.array(out, pa.int64(), mask=flags >= 2)
+        if t == T_INT:
+            return values
+        tell(flags == 1, "date(s) without a UTC offset, read as UTC")
+        return values.cast(pa.timestamp("ns", tz="UTC"))
     text = _gather_strings(buf, starts, ends, where=f"attribute '{key}'", lines=lines)
     if t == T_FLOAT:
         try:
@@ -1127,13 +347,13 @@ class _Block:
         if len(no_key):
             self.issues.add("attribute element(s) without a key, ignored", len(no_key),
                             self.lines.line_of(int(a["at_pos"][no_key[0]])))
-        counts = _count_keys(a["at_scope"], a["at_parent"], a["at_kid"], scope, self.nkeys)
+        counts = count_keys(a["at_scope"], a["at_parent"], a["at_kid"], scope, self.nkeys)
         used = np.flatnonzero(counts)
         if not len(used):
             return out
         col_of = np.full(self.nkeys, -1, np.int64)
         col_of[used] = np.arange(len(used))
-        sel_all, type_bits = _select(a["at_scope"], a["at_parent"], a["at_kid"], a["at_owner"], a["at_type"],
+        sel_all, type_bits = select_attributes(a["at_scope"], a["at_parent"], a["at_kid"], a["at_owner"], a["at_type"],
                                      scope, col_of, len(used), n_own)
         first = self.key_first[used]
         names = _gather_strings(self.buf, a["at_ks"][first].astype(np.int64), a["at_ke"][first].astype(np.int64),
@@ -1347,7 +567,7 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
             data = b"".join(parts)
             parts = None
             buf = np.frombuffer(data, np.uint8)
-            bad = _utf8_error(buf, eof)
+            bad = find_utf8_error(buf, eof)
             if bad >= 0:
                 line = lines_before + data.count(b"\n", 0, bad) + 1
                 raise InputError(f"The file is not valid UTF-8 (byte {data[bad]:#04x} at line {line})",
@@ -1360,21 +580,13 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
             arrays["at_pos"] = arrays["at_ks"]  # the key's offset locates the attribute well enough
             arrays["key_first"] = np.empty(MAX_KEYS, np.int64)
             out[:] = 0
-            _scan(buf, eof, state, arrays["ev_trace"], arrays["ev_pos"], arrays["tr_pos"], arrays["at_scope"],
+            scan_xes(buf, eof, state, arrays["ev_trace"], arrays["ev_pos"], arrays["tr_pos"], arrays["at_scope"],
                   arrays["at_owner"], arrays["at_parent"], arrays["at_type"], arrays["at_ks"], arrays["at_ke"],
                   arrays["at_vs"], arrays["at_ve"], arrays["at_kid"], arrays["key_first"], out)
             status = int(out[0])
             lines = _Lines(path, data, lines_before)
             if status >= 2:
-                pos = int(out[1])
-                line = lines.line_of(min(pos, len(data)))
-                hint = {2: "Re-create the file or re-download it", 12: "Re-create the file or re-download it",
-                        5: "Give an XES file (root element <log>), or pick the right --format",
-                        13: "Give an XES file (root element <log>), or pick the right --format",
-                        4: "Remove the DOCTYPE from the file"}.get(status, "Fix the XML at that line")
-                if status in (5, 13) and _looks_binary(data):
-                    raise InputError("The file is not XML (binary content)", path=str(path), line=None, hint=hint)
-                raise InputError(ERRORS[status], path=str(path), line=line, hint=hint)
+                _raise_scan_error(status, int(out[1]), data, lines)
             if status == NEED_MORE:
                 carry = data
                 want = max(want, 2 * len(data))
@@ -1405,6 +617,17 @@ def read_xes(path: str | Path, options: ReadOptions | None = None) -> ReadResult
     table = _finish(tables, options.pseudonym_key, warnings)
     meta = {"xes": {"source": str(path), "traces": trace_base, "events": events_read}}
     return ReadResult(table=table, records_read=events_read, rejects=rejects, warnings=warnings, metadata=meta)
+
+
+def _raise_scan_error(status: int, pos: int, data: bytes, lines: _Lines) -> None:
+    """The InputError of a scanner error code, at its line."""
+    again = "Re-create the file or re-download it"
+    not_xes = "Give an XES file (root element <log>), or choose the XES input format"
+    hint = {kx.E_TRUNCATED: again, kx.E_NO_END: again, kx.E_NOT_LOG: not_xes, kx.E_NO_LOG: not_xes,
+            kx.E_DOCTYPE: "Remove the DOCTYPE from the file"}.get(status, "Fix the XML at that line")
+    if status in (kx.E_NOT_LOG, kx.E_NO_LOG) and _looks_binary(data):
+        raise InputError("The file is not XML (binary content)", path=lines.path, line=None, hint=hint)
+    raise InputError(ERRORS[status], path=lines.path, line=lines.line_of(min(pos, len(data))), hint=hint)
 
 
 def _looks_binary(data: bytes) -> bool:

@@ -29,16 +29,21 @@ the time has microseconds and 9 when it has nanoseconds.
 The writers stream: the log is read twice in record batches (first to
 collect the distinct objects and the attributes of each activity, then to
 write events), so memory holds the distinct objects, the object-to-object
-pairs and one Parquet row group, not the log's events. Customer ids that are not pseudonyms yet (a table that did not come
-through ingest) are pseudonymised with the configured key before writing.
+pairs and one Parquet row group, not the log's events. Customer ids that are
+not pseudonyms yet (a table that did not come through ingest) are
+pseudonymised with the key passed in (``pseudonym_key``) before writing. A
+file name ending in ``.gz`` is written gzip-compressed (JSON and XML).
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Literal
@@ -49,13 +54,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine.atomic import atomic_path
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 from engine.log.schema import sort_log
 from engine.log.store import open_log
+from engine.log.timestamps import format_timestamps
+from engine.log.values import value_kind
 
 OcelFormat = Literal["json", "xml", "sqlite"]
 FORMATS = ("json", "xml", "sqlite")
 BATCH = 1 << 16
+GZIP_LEVEL = 6
 
 #: qualifier of the event-to-object relation, per object type
 QUALIFIERS = {"contact": "contact", "journey": "journey", "customer": "customer", "agent": "handled by",
@@ -89,41 +97,13 @@ def object_id(otype: str, value: str) -> str:
 
 def ocel_type_of(t: pa.DataType) -> str:
     """OCEL 2.0 attribute type of an Arrow column type."""
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "time"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "integer"
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "float"
-    return "string"
+    kind = value_kind(t)
+    return "float" if kind == "decimal" else kind
 
 
 def format_times(col: pa.Array | pa.ChunkedArray) -> list[str | None]:
-    """ISO 8601 UTC strings (``Z``) for a timestamp column; None where empty."""
-    col = col.cast(pa.timestamp("ns", tz="UTC")) if not pa.types.is_date(col.type) else \
-        col.cast(pa.timestamp("s")).cast(pa.timestamp("ns", tz="UTC"))
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    valid = col.is_valid().to_numpy(zero_copy_only=False)
-    ns = col.cast(pa.int64()).fill_null(0).to_numpy()
-    secs = ns // 1_000_000_000
-    frac = ns - secs * 1_000_000_000
-    base = np.datetime_as_string(secs.astype("datetime64[s]"), unit="s")
-    out: list[str | None] = []
-    for b, f, ok in zip(base.tolist(), frac.tolist(), valid.tolist()):
-        if not ok:
-            out.append(None)
-        elif f == 0:
-            out.append(b + "Z")
-        elif f % 1000 == 0:
-            out.append(f"{b}.{f // 1000:06d}Z")
-        else:
-            out.append(f"{b}.{f:09d}Z")
-    return out
+    """ISO 8601 UTC strings (``Z``, 0, 6 or 9 fraction digits) for a timestamp column; None where empty."""
+    return format_timestamps(col, fraction="auto", utc="Z").to_pylist()
 
 
 def format_values(col: pa.Array, otype: str) -> list[str | None]:
@@ -316,13 +296,13 @@ def _joined_rows(columns: list[list[str | None]], n: int, sep: str) -> list[str]
 
 # ---------------------------------------------------------------- writers
 
-def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
+def _write_json(plan: ExportPlan, batches, tmp: Path | io.TextIOBase) -> None:
     attr_type = dict(plan.attributes)
 
     def dumps(x) -> str:
         return json.dumps(x, ensure_ascii=False)
 
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with _text_out(tmp) as fh:
         fh.write('{\n"objectTypes": ')
         fh.write(dumps([{"name": t, "attributes": []} for t in plan.objects]))
         fh.write(',\n"eventTypes": ')
@@ -355,6 +335,16 @@ def _write_json(plan: ExportPlan, batches, tmp: Path) -> None:
         fh.write("\n]\n}\n")
 
 
+@contextmanager
+def _text_out(target: Path | io.TextIOBase):
+    """An open text stream: ``target`` itself, or the file at that path (closed afterwards)."""
+    if isinstance(target, io.TextIOBase):
+        yield target
+        return
+    with open(target, "w", encoding="utf-8") as fh:
+        yield fh
+
+
 _XML_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
                            "\r": "&#13;"})
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
@@ -370,10 +360,10 @@ def xml_text(s: str) -> str:
     return _XML_INVALID.sub("\ufffd", s).translate(_XML_TEXT)
 
 
-def _write_xml(plan: ExportPlan, batches, tmp: Path) -> None:
+def _write_xml(plan: ExportPlan, batches, tmp: Path | io.TextIOBase) -> None:
     attr_type = dict(plan.attributes)
     a = xml_attr
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with _text_out(tmp) as fh:
         fh.write("<?xml version='1.0' encoding='UTF-8'?>\n<log>\n<object-types>\n")
         for t in plan.objects:
             fh.write(f'<object-type name="{a(t)}"><attributes/></object-type>\n')
@@ -509,15 +499,34 @@ _WRITERS = {"json": _write_json, "xml": _write_xml, "sqlite": _write_sqlite}
 
 def write_ocel(log: pa.Table | str | os.PathLike, out_path: str | os.PathLike, fmt: OcelFormat = "json", *,
                pseudonym_key: bytes | None = None) -> int:
-    """Write the log as OCEL 2.0 (``fmt``: json, xml or sqlite) atomically; return the number of events."""
+    """Write the log as OCEL 2.0 (``fmt``: json, xml or sqlite) atomically; return the number of events.
+
+    A name ending in ``.gz`` is gzip-compressed (JSON and XML; a SQLite database cannot be read compressed,
+    so such a name is refused). ``pseudonym_key`` pseudonymises customer ids that are not pseudonyms yet;
+    without it, the run's key (see ``engine.ingest.pseudonym.run_key``) is used.
+    """
     if fmt not in _WRITERS:
-        raise UsageError(f"Unknown OCEL format '{fmt}'", hint=f"Valid formats: {', '.join(FORMATS)}")
+        raise InputError(f"Unknown OCEL format '{fmt}'", field="fmt", hint=f"Valid formats: {', '.join(FORMATS)}")
+    compress = Path(out_path).name.lower().endswith(".gz")
+    if compress and fmt == "sqlite":
+        raise InputError("An OCEL SQLite database cannot be written gzip-compressed", path=str(out_path),
+                         field="out_path", hint="Give a name without .gz (e.g. log.sqlite), or export OCEL JSON "
+                                                "or XML, which can be compressed")
     schema, meta, batches = _open_source(log)
-    if pseudonym_key is None:
-        from engine.settings import Settings
-        key = Settings.from_env().pseudonym_key
-        pseudonym_key = key.encode() if key else None
     plan = plan_export(schema, meta, batches, pseudonym_key=pseudonym_key)
     with atomic_path(out_path) as tmp:
-        _WRITERS[fmt](plan, batches, tmp)
+        if compress:
+            with _gzip_text(tmp) as fh:
+                _WRITERS[fmt](plan, batches, fh)
+        else:
+            _WRITERS[fmt](plan, batches, tmp)
     return plan.n_events
+
+
+@contextmanager
+def _gzip_text(path: Path):
+    """A text stream that writes gzip (no name or time in the header, so the same log gives the same bytes)."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                                compresslevel=GZIP_LEVEL) as gz, \
+            io.TextIOWrapper(gz, encoding="utf-8", newline="") as fh:
+        yield fh

@@ -37,6 +37,8 @@ import pyarrow.compute as pc
 from engine.atomic import atomic_path
 from engine.errors import InputError
 from engine.log.store import open_log
+from engine.log.timestamps import format_timestamps
+from engine.log.values import value_kind
 
 BATCH_ROWS = 1 << 15
 GZIP_LEVEL = 1
@@ -87,18 +89,12 @@ def _escape_text(text: str) -> str:
     return text
 
 
+XES_TYPES = {"time": "date", "boolean": "boolean", "integer": "int", "float": "float", "decimal": "string",
+             "string": "string"}
+
+
 def _xes_type(t: pa.DataType) -> str:
-    if pa.types.is_dictionary(t):
-        return _xes_type(t.value_type)
-    if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return "date"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t):
-        return "int"
-    if pa.types.is_floating(t):
-        return "float"
-    return "string"
+    return XES_TYPES[value_kind(t)]
 
 
 def _as_plain_string(col: pa.Array) -> pa.Array:
@@ -117,10 +113,6 @@ def _as_plain_string(col: pa.Array) -> pa.Array:
 def _value_text(col: pa.Array, xes_type: str) -> pa.Array:
     """The XES text of each value (escaped where it is free text); nulls stay null."""
     if xes_type == "date":
-        if pa.types.is_date(col.type):
-            col = col.cast(pa.timestamp("s"))
-        if col.type.tz is None:
-            col = col.cast(pa.timestamp(col.type.unit, tz="UTC"))
         return format_dates(col)
     if xes_type == "boolean":
         return pc.if_else(col, pa.scalar("true"), pa.scalar("false"))
@@ -132,40 +124,9 @@ def _value_text(col: pa.Array, xes_type: str) -> pa.Array:
     return escape_xml(_as_plain_string(col))
 
 
-_DATE_TEMPLATE = np.frombuffer(b"0000-00-00T00:00:00.000000+00:00", np.uint8)
-
-
 def format_dates(col: pa.Array) -> pa.Array:
-    """``YYYY-MM-DDThh:mm:ss.ffffff+00:00`` (UTC, microseconds) of a timestamp array, built with numpy."""
-    n = len(col)
-    us = col.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64()).fill_null(0).to_numpy()
-    secs, frac = np.divmod(us, 1_000_000)
-    days, sod = np.divmod(secs, 86_400)
-    # civil date from days since 1970-01-01 (H. Hinnant's algorithm)
-    z = days + 719_468
-    era = np.floor_divide(z, 146_097)
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
-    out = np.empty((n, 32), np.uint8)
-    out[:] = _DATE_TEMPLATE
-    hour, rest = np.divmod(sod, 3600)
-    minute, second = np.divmod(rest, 60)
-    for value, at, width in ((year, 0, 4), (month, 5, 2), (day, 8, 2), (hour, 11, 2), (minute, 14, 2),
-                             (second, 17, 2), (frac, 20, 6)):
-        v = value.copy()
-        for k in range(width - 1, -1, -1):
-            out[:, at + k] = 48 + v % 10
-            v //= 10
-    offsets = np.arange(0, 32 * n + 1, 32, dtype=np.int32)
-    valid = col.is_valid().to_numpy(zero_copy_only=False)
-    nulls = int(n - valid.sum())
-    bitmap = None if nulls == 0 else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out), bitmap, nulls)
+    """``YYYY-MM-DDThh:mm:ss.ffffff+00:00`` (UTC, microseconds) of a timestamp array."""
+    return format_timestamps(col, fraction="micro")
 
 
 def _lines(col: pa.Array, key: str, indent: str) -> pa.Array:

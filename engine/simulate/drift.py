@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.errors import InputError, UsageError
+from engine.errors import InputError
 
 SCOPES = ("team", "site", "shift", "sop", "channel")
 CHANGES = ("skip", "insert", "context_loss", "handle_time")
@@ -64,13 +64,14 @@ def _parse_date(value: str, zone: str, where: str) -> int:
     try:
         dt = datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise UsageError(f"Drift date '{value}' is not an ISO date", path=where,
+        raise InputError(f"Drift date '{value}' is not an ISO date", path=where, field="drifts",
                          hint="Write it as 2026-03-01 or 2026-03-01T08:00") from exc
     if dt.tzinfo is None:
         try:
             dt = dt.replace(tzinfo=ZoneInfo(zone))
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise UsageError(f"Unknown time zone '{zone}'", hint="Use an IANA name such as Europe/Lisbon") from exc
+            raise InputError(f"Unknown time zone '{zone}'", field="timezone",
+                             hint="Use an IANA name such as Europe/Lisbon") from exc
     return int(dt.timestamp() * 10**9)
 
 
@@ -78,9 +79,9 @@ def _number(key: str, value, where: str, lo: float, hi: float | None) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError) as exc:
-        raise UsageError(f"Drift key '{key}' must be a number, got '{value}'", path=where) from exc
+        raise InputError(f"Drift key '{key}' must be a number, got '{value}'", path=where, field="drifts") from exc
     if x < lo or (hi is not None and x > hi):
-        raise UsageError(f"Drift key '{key}' = {x} is out of range", path=where,
+        raise InputError(f"Drift key '{key}' = {x} is out of range", path=where, field="drifts",
                          hint=f"Use a value between {lo} and {hi}" if hi is not None else f"Use a value >= {lo}")
     return x
 
@@ -88,13 +89,13 @@ def _number(key: str, value, where: str, lo: float, hi: float | None) -> float:
 def make_drift(entry: dict, index: int, zone: str, where: str) -> Drift:
     unknown = sorted(set(entry) - KEYS)
     if unknown:
-        raise UsageError(f"Unknown drift key '{unknown[0]}'", path=where,
+        raise InputError(f"Unknown drift key '{unknown[0]}'", path=where, field="drifts",
                          hint=f"Valid keys: {', '.join(sorted(KEYS))}")
     if "date" not in entry:
-        raise UsageError("Drift point without a date", path=where, hint="Add date = 2026-03-01")
+        raise InputError("Drift point without a date", path=where, field="drifts", hint="Add date = 2026-03-01")
     changes = [c for c in CHANGES if c in entry]
     if len(changes) != 1:
-        raise UsageError(f"A drift point needs exactly one change, got {len(changes)}", path=where,
+        raise InputError(f"A drift point needs exactly one change, got {len(changes)}", path=where, field="drifts",
                          hint=f"Give one of: {', '.join(CHANGES)}")
     change = changes[0]
     p = _number("p", entry.get("p", 1.0), where, 0.0, 1.0)
@@ -103,7 +104,7 @@ def make_drift(entry: dict, index: int, zone: str, where: str) -> Drift:
         kw["step"] = str(entry[change])
         if change == "insert":
             if "after" not in entry:
-                raise UsageError("Drift 'insert' needs 'after' (the step it follows)", path=where)
+                raise InputError("Drift 'insert' needs 'after' (the step it follows)", path=where, field="drifts")
             kw["after"] = str(entry["after"])
     elif change == "context_loss":
         kw["value"] = _number("context_loss", entry[change], where, 0.0, 1.0)
@@ -126,7 +127,7 @@ def parse_drift_spec(spec: str, index: int, zone: str) -> Drift:
     for part in parts:
         if "=" in part or entry:
             if "=" not in part:
-                raise UsageError(f"Drift field '{part}' is not key=value", path=f"--drift {spec}",
+                raise InputError(f"Drift field '{part}' is not key=value", path=f"drift '{spec}'", field="drifts",
                                  hint="Example: 2026-03-01:team=B:skip=Verify identity:p=0.3")
             key, value = part.split("=", 1)
             entry[key.strip()] = value.strip()
@@ -134,7 +135,7 @@ def parse_drift_spec(spec: str, index: int, zone: str) -> Drift:
             date_parts.append(part)
     if date_parts:
         entry.setdefault("date", ":".join(date_parts).strip())
-    return make_drift(entry, index, zone, f"--drift {spec}")
+    return make_drift(entry, index, zone, f"drift '{spec}'")
 
 
 def load_drifts(values: list[str] | tuple[str, ...], zone: str) -> list[Drift]:
@@ -159,5 +160,5 @@ def load_drifts(values: list[str] | tuple[str, ...], zone: str) -> list[Drift]:
             drifts.append(parse_drift_spec(value, len(drifts), zone))
     ids = [d.id for d in drifts]
     if len(set(ids)) != len(ids):
-        raise UsageError("Two drift points have the same id", hint="Give each [[drift]] its own id")
+        raise InputError("Two drift points have the same id", field="drifts", hint="Give each [[drift]] its own id")
     return drifts

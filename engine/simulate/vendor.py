@@ -51,7 +51,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import InputError
+from engine.log.timestamps import format_timestamps
 
 STEP_ATTRIBUTE = "cxmine_steps"
 NS = 1_000_000_000
@@ -80,10 +81,9 @@ def _json_str(col: pa.Array) -> pa.Array:
 
 def _iso(ns: np.ndarray, millis: bool = False) -> pa.Array:
     nat = np.iinfo(np.int64).min
-    arr = pa.array(ns, mask=ns == nat).cast(pa.timestamp("ns", tz="UTC"))
-    fmt = "%Y-%m-%dT%H:%M:%S.000Z" if millis else "%Y-%m-%dT%H:%M:%SZ"
-    return pc.fill_null(pc.binary_join_element_wise('"', pc.strftime(arr.cast(pa.timestamp("s", tz="UTC")),
-                                                                     format=fmt), '"', ""), "null")
+    whole = pa.array(ns, mask=ns == nat).cast(pa.timestamp("ns", tz="UTC")).cast(pa.timestamp("s", tz="UTC"))
+    text = format_timestamps(whole, fraction="milli" if millis else "none", utc="Z")
+    return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
 
 
 def _trail_field(col) -> pa.Array:
@@ -433,11 +433,11 @@ VENDOR_FORMATS = {"connect": "connect_records.jsonl", "genesys": "genesys_conver
 
 
 def parse_formats(formats: str) -> list[str]:
-    """The export names of ``--formats`` (``csv,connect,genesys``); an unknown name is a usage error."""
+    """The export names in ``formats`` (``csv,connect,genesys``); an unknown name is refused."""
     names = [f.strip().lower() for f in formats.split(",") if f.strip()]
     unknown = [f for f in names if f not in VENDOR_FORMATS and f != "csv"]
     if unknown:
-        raise UsageError(f"Unknown export format '{unknown[0]}'",
+        raise InputError(f"Unknown export format '{unknown[0]}'", field="formats",
                          hint=f"Valid formats: csv, {', '.join(VENDOR_FORMATS)}")
     return names
 

@@ -6,7 +6,7 @@ Files in the output folder (all written atomically):
   row per event: contact_id, activity, start, end, agent, owner, team, site,
   shift, channel, queue, customer (raw phone number or e-mail), intent,
   outcome. Times are ISO 8601 with the UTC offset of the export time zone.
-- ``mapping.toml``: the mapping file that ingests it (``cxmine ingest ... --mapping``).
+- ``mapping.toml``: the mapping file that ingests it (``cxmine ingest`` with this mapping).
 - ``ground_truth/deviations.csv``: one row per injected change: contact_id,
   step, kind (skipped | inserted | swapped | unknown), other_step (swaps),
   cause (team | context_loss | ping_pong | drift), drift_id, allowed_by_sop (the contact's
@@ -28,13 +28,13 @@ import gzip
 import json
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import InputError
+from engine.log.timestamps import format_timestamps
 from engine.simulate.contacts import Simulation
 
 EXPORT_COLUMNS = ("contact_id", "activity", "start", "end", "agent", "owner", "team", "site", "shift", "channel",
@@ -44,83 +44,12 @@ MAPPING_COLUMNS = {"case_id": "contact_id", "activity": "activity", "timestamp":
                    "channel": "channel", "queue": "queue", "customer_id": "customer"}
 
 
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month, day of days since 1970-01-01 (proleptic Gregorian)."""
-    z = days + 719468
-    era = np.floor_divide(z, 146097)
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
-    return year, month, day
-
-
-def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded decimal digits of non-negative ints as a uint8 matrix (len(values), width)."""
-    out = np.empty((len(values), width), dtype=np.uint8)
-    v = values.astype(np.int64)
-    for k in range(width - 1, -1, -1):
-        out[:, k] = ord("0") + v % 10
-        v = v // 10
-    return out
-
-
-def format_times(values: pa.Array | pa.ChunkedArray, zone: str) -> pa.Array:
-    """ISO 8601 local times with offset, e.g. ``2026-03-02T09:15:02+00:00``; nulls stay null.
-
-    Assembled from lookup tables (one row per calendar day, second of the day
-    and offset) into a fixed-width byte matrix: string formatting with time
-    zones would be the slowest step of writing ten million events.
-    """
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    utc = pc.cast(values, pa.timestamp("s", tz="UTC"), safe=False)
-    local = pc.local_timestamp(utc.cast(pa.timestamp("s", tz=zone)))
-    t_utc = utc.cast(pa.int64()).fill_null(0).to_numpy()
-    t_loc = local.cast(pa.int64()).fill_null(0).to_numpy()
-    n = len(t_utc)
-    out = np.empty((n, 25), dtype=np.uint8)
-    if n:
-        days, secs = np.divmod(t_loc, 86400)
-        first = int(days.min())
-        span = np.arange(first, int(days.max()) + 1)
-        year, month, day = _civil(span)
-        dates = np.empty((len(span), 10), dtype=np.uint8)
-        dates[:, 0:4], dates[:, 5:7], dates[:, 8:10] = _digits(year, 4), _digits(month, 2), _digits(day, 2)
-        dates[:, 4] = dates[:, 7] = ord("-")
-        sod = np.arange(86400)
-        clock = np.empty((86400, 9), dtype=np.uint8)
-        clock[:, 0] = ord("T")
-        clock[:, 1:3], clock[:, 4:6], clock[:, 7:9] = (_digits(sod // 3600, 2), _digits(sod % 3600 // 60, 2),
-                                                      _digits(sod % 60, 2))
-        clock[:, 3] = clock[:, 6] = ord(":")
-        minutes = np.arange(1441)
-        offs = np.empty((2, 1441, 6), dtype=np.uint8)
-        offs[0, :, 0], offs[1, :, 0] = ord("+"), ord("-")
-        offs[:, :, 1:3] = _digits(minutes // 60, 2)
-        offs[:, :, 4:6] = _digits(minutes % 60, 2)
-        offs[:, :, 3] = ord(":")
-        diff = t_loc - t_utc
-        out[:, 0:10] = dates[days - first]
-        out[:, 10:19] = clock[secs]
-        out[:, 19:25] = offs[(diff < 0).astype(np.int64), np.minimum(np.abs(diff) // 60, 1440)]
-    offsets = np.arange(0, 25 * n + 1, 25, dtype=np.int32)
-    validity = None
-    if values.null_count:
-        validity = pa.array(values.is_valid().to_numpy(zero_copy_only=False)).buffers()[1]
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.tobytes()), validity,
-                                       values.null_count)
-
-
 def _strings(table: pa.Table, zone: str) -> pa.Table:
     cols = {}
     for name in table.column_names:
         col = table.column(name)
         if pa.types.is_timestamp(col.type):
-            col = format_times(col, zone)
+            col = format_timestamps(col, zone=zone)
         cols[name] = col
     return pa.table(cols)
 
@@ -152,8 +81,8 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, compress: bool = F
     """Write the export, its mapping and the ground truth; return the manifest."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError("The output path is a file; the simulator writes a folder", path=str(out),
-                         hint="Give a folder with -o, e.g. -o out/sim")
+        raise InputError("The output path is a file; the simulator writes a folder", path=str(out),
+                         field="out_dir", hint="Give a folder, e.g. out/sim")
     zone = sim.parameters["timezone"]
     export_name = "contacts.csv.gz" if compress else "contacts.csv"
     stale = out / ("contacts.csv" if compress else "contacts.csv.gz")
