@@ -19,6 +19,7 @@ from engine.simulate import load_drifts, simulate_contacts, write_simulation
 from engine.simulate.deviations import insert_events, pick_positions, skip_events, swap_events
 from engine.simulate.paths import accept_traces, build_paths, tabulate_language
 from engine.model import load_sop
+from engine.model.workflow_net import to_pm4py
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.bpmn"))
@@ -43,7 +44,8 @@ def replay_unfit(sim, sop) -> tuple[set[str], set[str], int]:
     ev = ev[ev["intent"] == name][["contact_id", "activity", "start"]].astype({"contact_id": str, "activity": str})
     df = pm4py.format_dataframe(ev, case_id="contact_id", activity_key="activity", timestamp_key="start")
     log = pm4py.convert_to_event_log(df)
-    results = pm4py.conformance_diagnostics_token_based_replay(log, sop.net, sop.initial_marking, sop.final_marking)
+    results = pm4py.conformance_diagnostics_token_based_replay(log, *to_pm4py(sop.net, sop.initial_marking,
+                                                                              sop.final_marking))
     labels = {t.label for t in sop.net.transitions if t.label}
     unfit = {tr.attributes["concept:name"] for tr, r in zip(log, results) if r["trace_fitness"] < 1.0}
     foreign = {tr.attributes["concept:name"] for tr in log if any(e["concept:name"] not in labels for e in tr)}
