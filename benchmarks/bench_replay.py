@@ -15,12 +15,16 @@ deviations, print JSON) against pm4py's path in a fresh process (read the same P
 pandas, map labels with the sidecar, import and convert the same BPMN with pm4py,
 ``pm4py.fitness_token_based_replay``). Logs: ``cxmine simulate`` on one SOP with ``--variety
 standard`` and ``--variety realistic`` (the long tail), then ``cxmine ingest``; they are kept in
-benchmarks/data/replay/ and reused. One untimed warm-up run of each tool, then the median of
+benchmarks/data/replay/ and reused. One untimed warm-up run of cxmine, then the median of
 ``--repeats`` runs; peak = highest RSS of the process tree, sampled every 20 ms.
+
+Third part (``--part variants``): variants and events per contact of ``simulate_contacts`` over
+every SOP in models/ (seed 7, deviation rate 0.05) at each size and variety, as quoted in
+docs/simulate.md.
 
 Run: flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part whole \
      --contacts 100000 1000000 --variety standard realistic --write
-Nothing is written to RESULTS.md without ``--write``.
+pm4py gets no warm-up run (it has no compile cache). Nothing is written to RESULTS.md without ``--write``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -198,12 +203,13 @@ def simulated_log(sop_path: Path, contacts: int, variety: str, rate: float) -> P
     folder = DATA / f"{sop_path.stem}-{variety}-{rate}-{contacts}"
     log = folder / "log.parquet"
     if not log.exists():
+        env = {**os.environ, "CXMINE_PSEUDONYM_KEY": os.environ.get("CXMINE_PSEUDONYM_KEY", "bench-replay")}
         subprocess.run([str(CXMINE), "simulate", "--sop", str(sop_path), "--contacts", str(contacts), "--seed", "7",
                         "--deviation-rate", str(rate), "--variety", variety, "-o", str(folder / "sim"), "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([str(CXMINE), "ingest", str(folder / "sim" / "contacts.csv"), "--mapping",
                         str(folder / "sim" / "mapping.toml"), "-o", str(log), "--quiet"], check=True,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, env=env)
     return log
 
 
@@ -215,7 +221,6 @@ def run_process(cmd: list[str]) -> tuple[float, float, str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     ps, peak = psutil.Process(proc.pid), 0
     out: list[str] = []
-    import threading
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
     reader.start()
     while proc.poll() is None:
@@ -232,9 +237,10 @@ def run_process(cmd: list[str]) -> tuple[float, float, str]:
     return seconds, peak / 2**20, "".join(out)
 
 
-def timed_runs(cmd: list[str], repeats: int) -> tuple[float, float, str]:
-    """One untimed warm-up run, then the median time and the highest peak of ``repeats`` runs."""
-    run_process(cmd)
+def timed_runs(cmd: list[str], repeats: int, warm_up: bool = True) -> tuple[float, float, str]:
+    """An untimed warm-up run (numba's cache), then the median time and the highest peak of ``repeats`` runs."""
+    if warm_up:
+        run_process(cmd)
     runs = [run_process(cmd) for _ in range(repeats)]
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
 
@@ -250,6 +256,29 @@ def count_variants(log: Path) -> tuple[int, int, int]:
     return int(case.max()) + 1, len(act), len({a.tobytes() for a in np.split(act, bounds)})
 
 
+def run_variants(sizes: list[int], varieties: list[str]) -> str:
+    from engine.model import load_sop
+    from engine.simulate import simulate_contacts
+
+    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
+    lines = ["| variety | contacts | events per contact | variants | contacts fitting their SOP |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for variety in varieties:
+        for n in sizes:
+            sim = simulate_contacts(sops, n, seed=7, deviation_rate=0.05, variety=variety)
+            case = sim.events.column("contact_id").combine_chunks().indices.to_numpy()
+            act = sim.events.column("activity").combine_chunks().indices.to_numpy()
+            order = np.argsort(case, kind="stable")
+            bounds = np.flatnonzero(np.diff(case[order])) + 1
+            variants = len({a.tobytes() for a in np.split(act[order], bounds)})
+            fit = float(np.mean(sim.contacts.column("fits_sop").to_numpy(zero_copy_only=False)))
+            lines.append(f"| {variety} | {n:,} | {len(act) / n:.2f} | {variants:,} | {fit:.1%} |")
+            print(lines[-1], flush=True)
+            del sim
+            gc.collect()
+    return "\n".join(lines)
+
+
 def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int) -> str:
     sop_path = ROOT / "models" / f"{sop_name}.bpmn"
     rows = []
@@ -259,7 +288,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
             contacts, events, variants = count_variants(log)
             t_cx, m_cx, out_cx = timed_runs([str(CXMINE), "conform", str(log), "--sop", str(sop_path), "--json",
                                              "--quiet"], repeats)
-            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)], repeats)
+            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)], repeats,
+                                            warm_up=False)
             fit_cx = json.loads(out_cx)["log_fitness"]
             fit_pm = json.loads(out_pm)["log_fitness"]
             row = {"variety": variety, "contacts": contacts, "events": events, "variants": variants,
@@ -279,7 +309,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
         "(cxmine's own BPMN conversion, no pm4py import), replay, locate deviations, print JSON. pm4py = a "
         "fresh Python process: import pm4py, `pandas.read_parquet` of the same log (3 columns), labels mapped "
         "with the sidecar, `pm4py.read_bpmn` + `pm4py.convert_to_petri_net` of the same BPMN, "
-        "`pm4py.fitness_token_based_replay` (pm4py 2.7.23). One untimed warm-up run of each, then the median "
+        "`pm4py.fitness_token_based_replay` (pm4py 2.7.23). One untimed warm-up run of cxmine (numba's "
+        "cache; pm4py compiles nothing and reads the log cxmine has just read), then the median "
         f"of {repeats}; peak = highest RSS of the process, sampled every 20 ms. Load average at the end: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores shared with other jobs, so "
         "times are noisy.",
@@ -299,9 +330,10 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["kernel", "whole", "all"], default="all",
+    ap.add_argument("--part", choices=["kernel", "whole", "variants", "all"], default="all",
                     help="kernel: replay_tokens against pm4py's token replay in one process; whole: the "
-                         "cxmine conform command against pm4py's path, each in a fresh process")
+                         "cxmine conform command against pm4py's path, each in a fresh process; variants: "
+                         "variants per size and variety of the simulator (not part of all)")
     ap.add_argument("--contacts", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--sop", default="lost_card")
     ap.add_argument("--rate", type=float, nargs="+", default=[0.1, 0.4], help="deviation rates (kernel part)")
@@ -320,6 +352,8 @@ def main(argv: list[str]) -> int:
         print(body)
         if args.write:
             write_section("Token replay (bench_replay.py)", body)
+    if args.part == "variants":
+        print(run_variants(args.contacts, args.variety))
     if args.part in ("whole", "all"):
         body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats)
         print(body)

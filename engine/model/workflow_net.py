@@ -224,42 +224,33 @@ def _reduce(net: PetriNet) -> None:
     the transition before (after) it, while that place connects only the two."""
     while True:
         size = (len(net.transitions), len(net.places))
-        while _merge_single_entry(net):
+        while _merge_silent(net, upward=True):
             pass
-        while _merge_single_exit(net):
+        while _merge_silent(net, upward=False):
             pass
         if (len(net.transitions), len(net.places)) == size:
             return
 
 
-def _merge_single_entry(net: PetriNet) -> bool:
+def _merge_silent(net: PetriNet, upward: bool) -> bool:
+    """One merge of pm4py's reduce_single_entry_transitions (upward) or reduce_single_exit_transitions."""
     for t in list(net.transitions):
-        if t.label is not None or len(t.in_arcs) != 1:
+        near = t.in_arcs if upward else t.out_arcs
+        if t.label is not None or len(near) != 1:
             continue
-        place = next(iter(t.in_arcs)).source
-        if len(place.in_arcs) == 1 and {a.target for a in place.out_arcs} == {t}:
-            before = next(iter(place.in_arcs)).source
-            targets = [a.target for a in t.out_arcs]
+        arc = next(iter(near))
+        place = arc.source if upward else arc.target
+        back, ahead = (place.in_arcs, place.out_arcs) if upward else (place.out_arcs, place.in_arcs)
+        if len(back) == 1 and {a.target if upward else a.source for a in ahead} == {t}:
+            kept = next(iter(back)).source if upward else next(iter(back)).target
+            others = [a.target for a in t.out_arcs] if upward else [a.source for a in t.in_arcs]
             net.remove_node(t)
             net.remove_node(place)
-            for p in targets:
-                net.add_arc(before, p)
-            return True
-    return False
-
-
-def _merge_single_exit(net: PetriNet) -> bool:
-    for t in list(net.transitions):
-        if t.label is not None or len(t.out_arcs) != 1:
-            continue
-        place = next(iter(t.out_arcs)).target
-        if len(place.out_arcs) == 1 and {a.source for a in place.in_arcs} == {t}:
-            after = next(iter(place.out_arcs)).target
-            sources = [a.source for a in t.in_arcs]
-            net.remove_node(t)
-            net.remove_node(place)
-            for p in sources:
-                net.add_arc(p, after)
+            for p in others:
+                if upward:
+                    net.add_arc(kept, p)
+                else:
+                    net.add_arc(p, kept)
             return True
     return False
 

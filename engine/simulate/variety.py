@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.simulate.deviations import (Injected, count_events, expand_contacts, insert_events, pick_positions,
+from collections.abc import Callable
+
+from engine.simulate.deviations import (CAUSES, Injected, count_events, expand_contacts, insert_events, pick_positions,
                                         skip_events, swap_events)
 
 VARIETIES = ("standard", "realistic")
@@ -35,20 +37,19 @@ CHANGES = ("repeat", "hold", "reidentify", "system", "swap", "skip", "loop")
 CHANGE_WEIGHTS = np.array([0.2, 0.16, 0.1, 0.16, 0.12, 0.1, 0.16])
 HABITS = (("CRM lookup", 0.8), ("Hold", 0.6))  # (step, share of contacts an agent talks in)
 NOTE_SHARE = 0.6   # share of those contacts with a case note before their last step
-HABIT = 4  # index of "habit" in engine.simulate.deviations.CAUSES
+HABIT = CAUSES.index("habit")
 
 
 def add_variety(rng: np.random.Generator, offsets: np.ndarray, codes: np.ndarray, propensity: np.ndarray,
-                roles: np.ndarray, code: dict[str, int], verify_code: np.ndarray, known: np.ndarray,
-                injected: Injected) -> tuple[np.ndarray, np.ndarray]:
+                roles: np.ndarray, code: dict[str, int], verify_code: np.ndarray,
+                known: Callable[[np.ndarray, np.ndarray], np.ndarray], injected: Injected) -> tuple[np.ndarray, np.ndarray]:
     """Apply the realistic changes to the traces (CSR ``offsets``, ``codes``); return the new arrays.
 
     propensity: float per contact, scales the mean number of changes; roles: role name per code;
-    verify_code: int32 per contact, the step its SOP identifies the customer with; known: bool
-    [contact] -> bool [code] row lookup, ``known(contacts, codes)``, whether the contact's SOP has
-    the step (an extra hold in an SOP without holds is an unknown step).
+    verify_code: int32 per contact, the step its SOP identifies the customer with; known(contacts,
+    codes): bool per pair, whether the contact's SOP has the step (an extra hold in an SOP without
+    holds is an unknown step, not an inserted one).
     """
-    n = len(offsets) - 1
     offsets, codes = _add_habits(rng, offsets, codes, roles, code, known, injected)
     changes = np.minimum(rng.poisson(MEAN_CHANGES * propensity), MAX_CHANGES)
     for round_ in range(MAX_CHANGES):
@@ -58,7 +59,7 @@ def add_variety(rng: np.random.Generator, offsets: np.ndarray, codes: np.ndarray
         kind = rng.choice(len(CHANGES), size=len(who), p=CHANGE_WEIGHTS)
         u = rng.random((3, len(who)))
         u[:2] **= POSITION_SKEW
-        offsets, codes = _apply_round(offsets, codes, who, kind, u, roles, code, verify_code, known, injected, n)
+        offsets, codes = _apply_round(offsets, codes, who, kind, u, roles, code, verify_code, known, injected)
     return offsets, codes
 
 
@@ -89,7 +90,7 @@ def _record(injected: Injected, known, contact: np.ndarray, new: np.ndarray) -> 
     injected.add(contact[~in_sop], 3, new[~in_sop], cause=HABIT)
 
 
-def _apply_round(offsets, codes, who, kind, u, roles, code, verify_code, known, injected, n):
+def _apply_round(offsets, codes, who, kind, u, roles, code, verify_code, known, injected):
     """One change in each contact of ``who``: swaps, then skips, then all insertions at once."""
     lengths = count_events(offsets)
     sw = who[kind == 4]
