@@ -1,10 +1,11 @@
 """XES (IEEE 1849-2016) reader: ``.xes`` and ``.xes.gz`` into canonical events.
 
 The file is streamed: gzip is inflated in blocks, and each block of XML is
-scanned by a small numba byte scanner that records where traces, events and
-attributes are (byte offsets), never building a tree or one Python object per
-event. Columns are then cut out of the block with vectorised gathers. Memory
-stays bounded by the block size plus the Arrow columns being built.
+scanned by a small numba byte scanner (``engine.kernels.xes``) that records
+where traces, events and attributes are (byte offsets), never building a tree
+or one Python object per event. Columns are then cut out of the block with
+vectorised gathers. Memory stays bounded by the block size plus the Arrow
+columns being built.
 
 Mapping (what pm4py's ``read_xes`` produces, one row per event):
 
