@@ -9,14 +9,34 @@ fitness can be compared with pm4py's, trace by trace. cxmine is timed twice: pm4
 the biggest log tiled to 10x the contacts (same variants; what grows is the grouping of cases into
 variants), replayed once compiled.
 
-Run: flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_replay.py
+Second part, the whole process as a user runs it (``--part whole``): ``cxmine conform LOG --sop
+MODEL --json`` in a fresh process (start-up, read the Parquet log, load the SOP, replay, locate
+deviations, print JSON) against pm4py's path in a fresh process (read the same Parquet log with
+pandas, map labels with the sidecar, import and convert the same BPMN with pm4py,
+``pm4py.fitness_token_based_replay``). Logs: ``cxmine simulate`` on one SOP with ``--variety
+standard`` and ``--variety realistic`` (the long tail), then ``cxmine ingest``; they are kept in
+benchmarks/data/replay/ and reused. One untimed warm-up run of cxmine, then the median of
+``--repeats`` runs; peak = highest RSS of the process tree, sampled every 20 ms.
+
+Third part (``--part variants``): variants and events per contact of ``simulate_contacts`` over
+every SOP in models/ (seed 7, deviation rate 0.05) at each size and variety, as quoted in
+docs/simulate.md.
+
+Run: flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part whole \
+     --contacts 100000 1000000 --variety standard realistic --write
+pm4py gets no warm-up run (it has no compile cache). Nothing is written to RESULTS.md without ``--write``.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,14 +49,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from results import PeakMemory, median_time, write_section  # noqa: E402
 
 
-def simulated_traces(sop, contacts: int, seed: int, rate: float):
+def simulated_traces(sop, contacts: int, seed: int, rate: float, variety: str = "standard"):
     """(case_offsets, activity_codes, activities) of a simulated log, cases in arrival order."""
     import pyarrow.compute as pc
 
     from engine.log.encode import encode_strings, offsets_from_case_index
     from engine.simulate import simulate_contacts
 
-    sim = simulate_contacts([sop], contacts, seed=seed, deviation_rate=rate)
+    sim = simulate_contacts([sop], contacts, seed=seed, deviation_rate=rate, variety=variety)
     ev = sim.events
     case = pc.dictionary_encode(ev.column("contact_id")).combine_chunks()
     idx = case.indices.to_numpy(zero_copy_only=False)
@@ -55,7 +75,8 @@ def pm4py_frame(offsets, codes, activities, label_map):
                          "time:timestamp": pd.to_datetime(np.arange(len(codes)), unit="s", utc=True)})
 
 
-def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile: int, pm4py_max: int) -> str:
+def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile: int, pm4py_max: int,
+        realistic: bool = False) -> str:
     import pm4py
 
     from engine.analyses.replay import replay_tokens
@@ -68,10 +89,13 @@ def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile:
     replay_tokens(np.array([0, 1]), np.array([0], dtype=np.int32), ("IVR menu",), net)
     warm = time.perf_counter() - t0
     rows = []
-    last = None
-    for rate, n in [(r, n) for r in rates for n in sizes]:
-        offsets, codes, activities = simulated_traces(sop, n, seed=7, rate=rate)
-        last = (offsets, codes, activities)
+    last = last_fitness = None
+    runs = [(r, n, "standard") for r in rates for n in sizes] + \
+        ([(rates[0], n, "realistic") for n in sizes] if realistic else [])
+    for rate, n, variety in runs:
+        offsets, codes, activities = simulated_traces(sop, n, seed=7, rate=rate, variety=variety)
+        if variety == "standard":
+            last = (offsets, codes, activities)
         n_events = len(codes)
         with PeakMemory() as mem_counts:
             t_counts, res = median_time(lambda: replay_tokens(offsets, codes, activities, net,
@@ -79,7 +103,7 @@ def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile:
         with PeakMemory() as mem_locate:
             t_locate, res_loc = median_time(lambda: replay_tokens(offsets, codes, activities, net,
                                                                   label_map=sop.label_map), repeats)
-        row = {"rate": rate, "contacts": n, "events": n_events, "variants": res.n_variants, "t_counts": t_counts,
+        row = {"rate": rate if variety == "standard" else f"{rate} realistic", "contacts": n, "events": n_events, "variants": res.n_variants, "t_counts": t_counts,
                "mem_counts": mem_counts.peak_mb, "t_locate": t_locate, "mem_locate": mem_locate.peak_mb,
                "fitness": res.log_fitness, "pm4py": None}
         if n <= pm4py_max:
@@ -100,9 +124,11 @@ def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile:
             row.update(pm4py=t_pm, mem_pm=mem_pm.peak_mb, same=same)
             del df, diag
         rows.append(row)
+        if variety == "standard":
+            last_fitness = res.log_fitness
         print(row, flush=True)
         gc.collect()
-    # the last log tiled: same variants, tile x the contacts
+    # the last standard log tiled: same variants, tile x the contacts
     offsets, codes, activities = last
     n = len(offsets) - 1
     big_codes = np.tile(codes, tile)
@@ -111,13 +137,13 @@ def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile:
         t_big, res_big = median_time(lambda: replay_tokens(big_offsets, big_codes, activities, net,
                                                            label_map=sop.label_map), 1)
     big = {"contacts": n * tile, "events": len(big_codes), "variants": res_big.n_variants, "t": t_big,
-           "mem": mem_big.peak_mb, "fitness_equal": res_big.log_fitness == rows[-1]["fitness"]}
+           "mem": mem_big.peak_mb, "fitness_equal": res_big.log_fitness == last_fitness}
     print(big, flush=True)
 
     lines = [
         "Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_replay.py "
-        f"--contacts {' '.join(str(s) for s in sizes)} --rate {' '.join(str(r) for r in rates)} "
-        f"--repeats {repeats}`",
+        f"--part kernel --contacts {' '.join(str(s) for s in sizes)} --rate {' '.join(str(r) for r in rates)} "
+        f"--variety standard{' realistic' if realistic else ''} --repeats {repeats} --write`",
         "",
         f"SOP `models/{sop_name}.bpmn` ({len(sop.net.places)} places, {len(sop.net.transitions)} transitions), "
         "logs from the simulator (seed 7, at each deviation rate: the base probability that a contact "
@@ -152,20 +178,187 @@ def run(sizes: list[int], sop_name: str, rates: list[float], repeats: int, tile:
     return "\n".join(lines)
 
 
+DATA = ROOT / "benchmarks" / "data" / "replay"
+CXMINE = Path(sys.executable).with_name("cxmine")
+
+PM4PY_PATH = """
+import json, sys, tomllib
+from pathlib import Path
+import pandas as pd
+import pm4py
+log, bpmn = sys.argv[1], Path(sys.argv[2])
+side = bpmn.with_suffix(".toml")
+label_map = tomllib.loads(side.read_text()).get("label_map", {}) if side.exists() else {}
+df = pd.read_parquet(log, columns=["case_id", "activity", "timestamp"])
+df["activity"] = df["activity"].astype(str).replace(label_map)
+df = pm4py.format_dataframe(df, case_id="case_id", activity_key="activity", timestamp_key="timestamp")
+net, im, fm = pm4py.convert_to_petri_net(pm4py.read_bpmn(str(bpmn)))
+fit = pm4py.fitness_token_based_replay(df, net, im, fm)
+print(json.dumps({"log_fitness": fit["log_fitness"], "traces": df["case:concept:name"].nunique()}))
+"""
+
+
+def simulated_log(sop_path: Path, contacts: int, variety: str, rate: float) -> Path:
+    """A canonical Parquet log from ``cxmine simulate`` + ``cxmine ingest`` (made once, then reused)."""
+    folder = DATA / f"{sop_path.stem}-{variety}-{rate}-{contacts}"
+    log = folder / "log.parquet"
+    if not log.exists():
+        env = {**os.environ, "CXMINE_PSEUDONYM_KEY": os.environ.get("CXMINE_PSEUDONYM_KEY", "bench-replay")}
+        subprocess.run([str(CXMINE), "simulate", "--sop", str(sop_path), "--contacts", str(contacts), "--seed", "7",
+                        "--deviation-rate", str(rate), "--variety", variety, "-o", str(folder / "sim"), "--quiet"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(CXMINE), "ingest", str(folder / "sim" / "contacts.csv"), "--mapping",
+                        str(folder / "sim" / "mapping.toml"), "-o", str(log), "--quiet"], check=True,
+                       stdout=subprocess.DEVNULL, env=env)
+    return log
+
+
+def run_process(cmd: list[str]) -> tuple[float, float, str]:
+    """(seconds, peak MiB of the process tree, stdout) of one run of a command."""
+    import psutil
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ps, peak = psutil.Process(proc.pid), 0
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - t0
+    reader.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode}")
+    return seconds, peak / 2**20, "".join(out)
+
+
+def timed_runs(cmd: list[str], repeats: int, warm_up: bool = True) -> tuple[float, float, str]:
+    """An untimed warm-up run (numba's cache), then the median time and the highest peak of ``repeats`` runs."""
+    if warm_up:
+        run_process(cmd)
+    runs = [run_process(cmd) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+
+
+def count_variants(log: Path) -> tuple[int, int, int]:
+    """(contacts, events, distinct activity sequences) of a canonical log."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(log, columns=["case_id", "activity"])
+    case = t.column("case_id").combine_chunks().dictionary_encode().indices.to_numpy()
+    act = t.column("activity").combine_chunks().dictionary_encode().indices.to_numpy()
+    bounds = np.flatnonzero(np.diff(case)) + 1
+    return int(case.max()) + 1, len(act), len({a.tobytes() for a in np.split(act, bounds)})
+
+
+def run_variants(sizes: list[int], varieties: list[str]) -> str:
+    from engine.model import load_sop
+    from engine.simulate import simulate_contacts
+
+    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
+    lines = ["| variety | contacts | events per contact | variants | contacts fitting their SOP |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for variety in varieties:
+        for n in sizes:
+            sim = simulate_contacts(sops, n, seed=7, deviation_rate=0.05, variety=variety)
+            case = sim.events.column("contact_id").combine_chunks().indices.to_numpy()
+            act = sim.events.column("activity").combine_chunks().indices.to_numpy()
+            order = np.argsort(case, kind="stable")
+            bounds = np.flatnonzero(np.diff(case[order])) + 1
+            variants = len({a.tobytes() for a in np.split(act[order], bounds)})
+            fit = float(np.mean(sim.contacts.column("fits_sop").to_numpy(zero_copy_only=False)))
+            lines.append(f"| {variety} | {n:,} | {len(act) / n:.2f} | {variants:,} | {fit:.1%} |")
+            print(lines[-1], flush=True)
+            del sim
+            gc.collect()
+    return "\n".join(lines)
+
+
+def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int) -> str:
+    sop_path = ROOT / "models" / f"{sop_name}.bpmn"
+    rows = []
+    for variety in varieties:
+        for n in sizes:
+            log = simulated_log(sop_path, n, variety, rate)
+            contacts, events, variants = count_variants(log)
+            t_cx, m_cx, out_cx = timed_runs([str(CXMINE), "conform", str(log), "--sop", str(sop_path), "--json",
+                                             "--quiet"], repeats)
+            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)], repeats,
+                                            warm_up=False)
+            fit_cx = json.loads(out_cx)["log_fitness"]
+            fit_pm = json.loads(out_pm)["log_fitness"]
+            row = {"variety": variety, "contacts": contacts, "events": events, "variants": variants,
+                   "cxmine": t_cx, "cxmine_mib": m_cx, "pm4py": t_pm, "pm4py_mib": m_pm, "fit_cx": fit_cx,
+                   "fit_pm": fit_pm}
+            print(row, flush=True)
+            rows.append(row)
+    load = os.getloadavg()
+    lines = [
+        "Command: `flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part whole "
+        f"--contacts {' '.join(str(s) for s in sizes)} --variety {' '.join(varieties)} --sop {sop_name} "
+        f"--whole-rate {rate} --repeats {repeats} --write`",
+        "",
+        f"Logs: `cxmine simulate --sop models/{sop_name}.bpmn --contacts N --seed 7 --deviation-rate {rate} "
+        "--variety V`, then `cxmine ingest` (canonical Parquet log). cxmine = `cxmine conform LOG --sop "
+        f"models/{sop_name}.bpmn --json --quiet` in a fresh process: start-up, read the log, load the SOP "
+        "(cxmine's own BPMN conversion, no pm4py import), replay, locate deviations, print JSON. pm4py = a "
+        "fresh Python process: import pm4py, `pandas.read_parquet` of the same log (3 columns), labels mapped "
+        "with the sidecar, `pm4py.read_bpmn` + `pm4py.convert_to_petri_net` of the same BPMN, "
+        "`pm4py.fitness_token_based_replay` (pm4py 2.7.23). One untimed warm-up run of cxmine (numba's "
+        "cache; pm4py compiles nothing and reads the log cxmine has just read), then the median "
+        f"of {repeats}; peak = highest RSS of the process, sampled every 20 ms. Load average at the end: "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores shared with other jobs, so "
+        "times are noisy.",
+        "",
+        "| variety | contacts | events | variants | pm4py s | pm4py peak MiB | cxmine conform s | "
+        "cxmine peak MiB | speed-up | log fitness pm4py | log fitness cxmine |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(f"| {r['variety']} | {r['contacts']:,} | {r['events']:,} | {r['variants']:,} | "
+                     f"{r['pm4py']:.1f} | {r['pm4py_mib']:.0f} | {r['cxmine']:.2f} | {r['cxmine_mib']:.0f} | "
+                     f"{r['pm4py'] / r['cxmine']:.1f}x | {r['fit_pm']:.6f} | {r['fit_cx']:.6f} |")
+    lines += ["", "Targets (issue 10): >= 10x at 100,000 contacts and >= 25x at 1M contacts on long-tailed logs "
+                  "(25,000 or more variants at 1M)."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--part", choices=["kernel", "whole", "variants", "all"], default="all",
+                    help="kernel: replay_tokens against pm4py's token replay in one process; whole: the "
+                         "cxmine conform command against pm4py's path, each in a fresh process; variants: "
+                         "variants per size and variety of the simulator (not part of all)")
     ap.add_argument("--contacts", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--sop", default="lost_card")
-    ap.add_argument("--rate", type=float, nargs="+", default=[0.1, 0.4])
+    ap.add_argument("--rate", type=float, nargs="+", default=[0.1, 0.4], help="deviation rates (kernel part)")
+    ap.add_argument("--variety", nargs="+", default=["standard", "realistic"], choices=["standard", "realistic"],
+                    help="simulator settings of the logs (whole part; the kernel part runs standard, and "
+                         "realistic at the first rate when given)")
+    ap.add_argument("--whole-rate", type=float, default=0.05, help="deviation rate of the whole-process logs")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--tile", type=int, default=10)
     ap.add_argument("--pm4py-max", type=int, default=1_000_000, help="largest size pm4py is run on")
-    ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
+    ap.add_argument("--write", action="store_true", help="replace this benchmark's sections of RESULTS.md")
     args = ap.parse_args(argv)
-    body = run(args.contacts, args.sop, args.rate, args.repeats, args.tile, args.pm4py_max)
-    print(body)
-    if not args.no_write:
-        write_section("Token replay (bench_replay.py)", body)
+    if args.part in ("kernel", "all"):
+        body = run(args.contacts, args.sop, args.rate, args.repeats, args.tile, args.pm4py_max,
+                   "realistic" in args.variety)
+        print(body)
+        if args.write:
+            write_section("Token replay (bench_replay.py)", body)
+    if args.part == "variants":
+        print(run_variants(args.contacts, args.variety))
+    if args.part in ("whole", "all"):
+        body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats)
+        print(body)
+        if args.write:
+            write_section("Whole process: cxmine conform against pm4py (bench_replay.py)", body)
     return 0
 
 

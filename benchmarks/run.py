@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+WRITE_ARGS = {"bench_replay": ["--write"]}  # scripts that write RESULTS.md only when asked
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +22,7 @@ def main(argv: list[str]) -> int:
     failed = []
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        if subprocess.call([sys.executable, str(script)], cwd=HERE.parent) != 0:
+        if subprocess.call([sys.executable, str(script)] + WRITE_ARGS.get(script.stem, []), cwd=HERE.parent) != 0:
             failed.append(script.name)
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)

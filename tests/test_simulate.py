@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main
+from engine.errors import InputError
 from engine.simulate import load_drifts, simulate_contacts, write_simulation
 from engine.simulate.deviations import insert_events, pick_positions, skip_events, swap_events
 from engine.simulate.paths import accept_traces, build_paths, tabulate_language
 from engine.model import load_sop
+from engine.model.workflow_net import to_pm4py
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.bpmn"))
@@ -43,7 +45,8 @@ def replay_unfit(sim, sop) -> tuple[set[str], set[str], int]:
     ev = ev[ev["intent"] == name][["contact_id", "activity", "start"]].astype({"contact_id": str, "activity": str})
     df = pm4py.format_dataframe(ev, case_id="contact_id", activity_key="activity", timestamp_key="start")
     log = pm4py.convert_to_event_log(df)
-    results = pm4py.conformance_diagnostics_token_based_replay(log, sop.net, sop.initial_marking, sop.final_marking)
+    results = pm4py.conformance_diagnostics_token_based_replay(log, *to_pm4py(sop.net, sop.initial_marking,
+                                                                              sop.final_marking))
     labels = {t.label for t in sop.net.transitions if t.label}
     unfit = {tr.attributes["concept:name"] for tr, r in zip(log, results) if r["trace_fitness"] < 1.0}
     foreign = {tr.attributes["concept:name"] for tr in log if any(e["concept:name"] not in labels for e in tr)}
@@ -349,3 +352,52 @@ def test_drift_file_insert_and_handle_time(sops, tmp_path):
     assert minutes[after].median() > 2 * minutes[~after].median()
     # with no team deviations, every change in the ground truth comes from the drift points
     assert set(truth["cause"].astype(str)) == {"drift"}
+
+
+def test_realistic_variety_keeps_its_ground_truth_exact(sops):
+    """Every contact pm4py finds unfit (or holding a step its SOP does not know) has a recorded deviation
+    that the SOP does not allow, and no other contact has one; the long tail has several times the
+    variants of the standard setting, with more events per contact."""
+    sim = simulate_contacts(sops, 3000, seed=5, deviation_rate=0.05, variety="realistic")
+    truth = sim.deviations.to_pandas()
+    truth["contact_id"] = truth["contact_id"].astype(str)
+    for sop in sops:
+        name = Path(sop.path).stem
+        rows = truth[truth["sop"] == name]
+        unfit, foreign, _ = replay_unfit(sim, sop)
+        assert unfit | foreign == set(rows.loc[~rows["allowed_by_sop"], "contact_id"]), name
+        tasks = set(sop.task_names)
+        assert set(rows.loc[rows["kind"] == "unknown", "step"].astype(str)).isdisjoint(tasks), name
+        assert set(rows.loc[rows["kind"] == "inserted", "step"].astype(str)) <= tasks, name
+    counts = truth.groupby("contact_id").size()
+    per_contact = sim.contacts.to_pandas().set_index("contact_id")["deviations"]
+    assert (per_contact[per_contact > 0] == counts.reindex(per_contact[per_contact > 0].index)).all()
+    assert {"habit"} <= set(truth["cause"].astype(str))
+    assert {"skipped", "inserted", "swapped", "unknown"} <= set(truth.loc[truth["cause"] == "habit", "kind"])
+    standard = simulate_contacts(sops, 3000, seed=5, deviation_rate=0.05)
+
+    def variants(s):
+        ev = s.events.select(["contact_id", "activity"]).to_pandas().astype(str)
+        return ev.groupby("contact_id", sort=False)["activity"].agg(tuple).nunique()
+
+    assert variants(sim) > 3 * variants(standard)
+    assert sim.events.num_rows > 1.15 * standard.events.num_rows
+    assert sim.parameters["variety"] == "realistic" and "variety" not in standard.parameters
+
+
+def test_realistic_variety_same_seed_same_result_and_bad_name(sops):
+    a = simulate_contacts(sops[:2], 400, seed=9, variety="realistic")
+    b = simulate_contacts(sops[:2], 400, seed=9, variety="realistic")
+    assert a.events.equals(b.events) and a.deviations.equals(b.deviations)
+    with pytest.raises(InputError, match=r"Unknown variety 'wild' \(valid: standard, realistic\)"):
+        simulate_contacts(sops[:2], 10, variety="wild")
+
+
+def test_cli_variety_option(tmp_path):
+    r = CliRunner().invoke(main, ["simulate", "--sop", str(MODELS[0]), "--contacts", "300", "--variety", "realistic",
+                                  "-o", str(tmp_path / "sim"), "--json", "-q"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["parameters"]["variety"] == "realistic"
+    r = CliRunner().invoke(main, ["simulate", "--sop", str(MODELS[0]), "--variety", "wild", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 2
+    assert "Invalid value for '--variety'" in r.output

@@ -18,6 +18,7 @@ from engine.cli import main
 from engine.errors import ModelError
 from engine.model import load_sop
 from engine.model.bpmn import read_bpmn
+from engine.model.workflow_net import to_pm4py
 from engine.vocabulary import DEFAULT_ROLES
 
 ROOT = Path(__file__).parents[1]
@@ -84,6 +85,11 @@ def test_library_model_matches_pm4py_importer(path: Path) -> None:
         Counter(t.label for t in sop.net.transitions if t.label)
 
 
+def pm4py_net(sop):
+    """The SOP's net in pm4py's classes, for pm4py's own algorithms (the oracle)."""
+    return to_pm4py(sop.net, sop.initial_marking, sop.final_marking)
+
+
 def reachable_markings(net, im, limit: int = 20000):
     """Slow twin of a soundness check: explore the reachability graph."""
     from pm4py.objects.petri_net import semantics
@@ -107,9 +113,9 @@ def reachable_markings(net, im, limit: int = 20000):
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_library_model_is_sound(path: Path) -> None:
-    sop = load_sop(path)
-    seen, edges = reachable_markings(sop.net, sop.initial_marking)
-    final = frozenset(sop.final_marking.items())
+    net, im, fm = pm4py_net(load_sop(path))
+    seen, edges = reachable_markings(net, im)
+    final = frozenset(fm.items())
     assert final in seen
     # option to complete: the final marking is reachable from every reachable marking
     back: dict = {k: set() for k in seen}
@@ -124,10 +130,10 @@ def test_library_model_is_sound(path: Path) -> None:
                 queue.append(prev)
     assert can_finish == set(seen)
     # proper completion: a marking holding the sink token holds nothing else; no dead transitions
-    sink = next(iter(sop.final_marking))
+    sink = next(iter(fm))
     assert all(dict(k) == {sink: 1} for k in seen if sink in dict(k))
     fired = {t for outs in edges.values() for t, _ in outs}
-    assert fired == set(sop.net.transitions)
+    assert fired == set(net.transitions)
 
 
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
@@ -136,10 +142,9 @@ def test_playout_traces_replay_with_fitness_one(path: Path) -> None:
     import pm4py
 
     sop = load_sop(path)
-    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 200})
+    log = pm4py.play_out(*pm4py_net(sop), parameters={"noTraces": 200})
     assert len(log) == 200
-    result = pm4py.conformance_diagnostics_token_based_replay(log, sop.net, sop.initial_marking,
-                                                              sop.final_marking)
+    result = pm4py.conformance_diagnostics_token_based_replay(log, *pm4py_net(sop))
     assert [r["trace_fitness"] for r in result] == [1.0] * 200
     labels = {e["concept:name"] for trace in log for e in trace}
     assert labels <= set(sop.task_names)
@@ -199,7 +204,7 @@ def test_boundary_event_becomes_an_alternative_with_a_warning(tmp_path: Path) ->
         '<sequenceFlow id="b2" sourceRef="esc" targetRef="e2"/>'))
     sop = load_sop(write_bpmn(tmp_path, body))
     assert any("boundary event 'timeout'" in w and "'Agent answer'" in w for w in sop.warnings)
-    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 60})
+    log = pm4py.play_out(*pm4py_net(sop), parameters={"noTraces": 60})
     variants = {tuple(e["concept:name"] for e in t) for t in log}
     assert variants <= {("Agent answer", "Resolve"), ("Agent answer", "Escalate")}
     assert len(variants) == 2
@@ -223,7 +228,7 @@ def test_subprocess_is_flattened_and_intermediate_events_are_silent(tmp_path: Pa
     assert "sub-process 'sp' ('Identify') flattened" in text
     assert "intermediate catch event 'wait' (timer) treated as a silent step" in text
     assert "data object(s) or store(s) ignored ('notes')" in text
-    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 5})
+    log = pm4py.play_out(*pm4py_net(sop), parameters={"noTraces": 5})
     assert {tuple(e["concept:name"] for e in t) for t in log} == {("Verify identity", "Hold", "Resolve")}
 
 
@@ -237,7 +242,7 @@ def test_task_with_two_outgoing_flows_forks_in_parallel(tmp_path: Path) -> None:
             '<sequenceFlow id="5" sourceRef="c" targetRef="j"/><sequenceFlow id="6" sourceRef="j" targetRef="e"/>'
             '</process>')
     sop = load_sop(write_bpmn(tmp_path, body))
-    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 80})
+    log = pm4py.play_out(*pm4py_net(sop), parameters={"noTraces": 80})
     variants = {tuple(e["concept:name"] for e in t) for t in log}
     assert variants == {("Escalate", "Hold", "Back office review"), ("Escalate", "Back office review", "Hold")}
 
@@ -274,7 +279,7 @@ def test_call_activity_expands_a_called_process_once(tmp_path: Path) -> None:
     assert "call activity 'call' ('Identify') expanded with process 'Verify'" in sop.warnings
     assert {t.name: t.owner for t in sop.tasks} == {"Agent answer": "Support Ops", "Verify identity": "Support Ops",
                                                     "Resolve": "Support Ops"}
-    log = pm4py.play_out(sop.net, sop.initial_marking, sop.final_marking, parameters={"noTraces": 5})
+    log = pm4py.play_out(*pm4py_net(sop), parameters={"noTraces": 5})
     assert {tuple(e["concept:name"] for e in t) for t in log} == {("Agent answer", "Verify identity", "Resolve")}
     # called process that is also a pool: expanded where it is called, not a second time as a pool
     both = (f'<collaboration id="c">{pool}<participant id="p2" name="Identity" processRef="Verify"/>'
@@ -569,7 +574,7 @@ def net_language(net, im, fm) -> set:
 def test_conversion_keeps_the_language_of_block_structured_models(tmp_path_factory, tree) -> None:
     path = write_bpmn(tmp_path_factory.mktemp("h"), bpmn_of(tree))
     sop = load_sop(path)
-    assert net_language(sop.net, sop.initial_marking, sop.final_marking) == language(tree)
+    assert net_language(*pm4py_net(sop)) == language(tree)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -55,7 +55,10 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
     from pm4py.algo.conformance.alignments.petri_net import algorithm as alignments
     from pm4py.objects.log.obj import Event, Trace
 
+    from engine.model.workflow_net import to_pm4py
+
     order = np.lexsort((np.arange(replay.n_variants), -replay.weight))[:k]
+    net, im, fm = to_pm4py(sop.net, sop.initial_marking, sop.final_marking)
     label_map = sop.label_map
     start = time.perf_counter()
     out = []
@@ -70,7 +73,7 @@ def align_top_variants(replay, sop, k: int, time_budget: float) -> tuple[tuple[V
         params = {alignments.Parameters.PARAM_MAX_ALIGN_TIME_TRACE: left,
                   alignments.Parameters.SHOW_PROGRESS_BAR: False}
         t0 = time.perf_counter()
-        res = alignments.apply_trace(trace, sop.net, sop.initial_marking, sop.final_marking, parameters=params)
+        res = alignments.apply_trace(trace, net, im, fm, parameters=params)
         spent = time.perf_counter() - t0
         if res is None or res.get("alignment") is None:
             note = (f"time budget of {time_budget:g} s reached while aligning variant {rank} "

@@ -70,6 +70,10 @@ def _sop_paths(values: tuple[str, ...]) -> tuple[list[Path], list[float]]:
 @click.option("--days", type=click.IntRange(min=1), default=28, show_default=True, help="Days simulated.")
 @click.option("--deviation-rate", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Base probability that a contact deviates (scaled per team, shift and agent).")
+@click.option("--variety", type=click.Choice(["standard", "realistic"]), default="standard", show_default=True,
+              help="realistic: also the long tail of real contact centers (repeated steps, extra holds, "
+                   "re-identification after transfers, system steps, swaps, skips, loops), all in the ground "
+                   "truth; standard output is unchanged.")
 @click.option("--drift", "drifts", multiple=True,
               help='Drift point "DATE:key=value:..." (e.g. "2026-03-01:team=B:skip=Verify identity:p=0.3") '
                    "or a TOML file of [[drift]] tables; repeatable.")
@@ -82,8 +86,8 @@ def _sop_paths(values: tuple[str, ...]) -> tuple[list[Path], list[float]]:
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @json_option
 @quiet_option
-def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone, compress, formats, output, as_json,
-             quiet):
+def simulate(sops, contacts, seed, start, days, deviation_rate, variety, drifts, timezone, compress, formats, output,
+             as_json, quiet):
     """Simulate contact-center interactions over SOPs, with ground truth.
 
     Writes a long-form CSV export (one row per event, raw customer
@@ -96,6 +100,7 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
         cxmine simulate --sop models --contacts 20000 --seed 7 --start 2026-02-02 --days 42 \\
             --drift "2026-03-01:team=B:skip=Verify identity:p=0.3" -o out/sim
         cxmine simulate --sop models/lost_card.bpmn:2 --sop models/order_delivery.bpmn -o out/two
+        cxmine simulate --sop models --contacts 100000 --variety realistic -o out/tail
     """
     from engine.simulate import load_drifts, simulate_contacts, write_simulation
     from engine.simulate.vendor import parse_formats, write_vendor_exports
@@ -109,7 +114,7 @@ def simulate(sops, contacts, seed, start, days, deviation_rate, drifts, timezone
         progress(f"simulating {contacts} contacts over {days} days", quiet)
         sim = simulate_contacts(models, contacts, seed=seed, start=start, days=days, deviation_rate=deviation_rate,
                                 drifts=load_drifts(list(drifts), timezone), intent_weights=weights,
-                                timezone=timezone)
+                                timezone=timezone, variety=variety)
         progress(f"writing {output}", quiet)
         manifest = write_simulation(sim, output, compress=compress)
         vendor_files = write_vendor_exports(sim, output, formats, compress=compress)

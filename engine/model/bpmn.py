@@ -2,8 +2,10 @@
 
 cxmine reads the XML itself (pm4py's importer drops lanes and documentation
 and fails on many files real modelers write), rewrites what a workflow net
-cannot express into elements it can, builds a pm4py ``BPMN`` object and lets
-pm4py's converter (``pm4py.convert_to_petri_net``) make the Petri net.
+cannot express into elements it can, and makes the Petri net with
+engine.model.workflow_net, which gives the same net as pm4py's converter
+(``pm4py.convert_to_petri_net``) without importing pm4py; ``BpmnModel.graph``
+is the flow graph as a pm4py ``BPMN`` object for pm4py's converter itself.
 
 Security: the parser never resolves entities, never touches the network and
 refuses any DOCTYPE, so a hostile file cannot fetch URLs or expand entities.
@@ -42,6 +44,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from lxml import etree
 
@@ -100,11 +103,15 @@ class BpmnModel:
     sub_processes: tuple[str, ...]   # names of flattened sub-processes and expanded call activities
     lanes: tuple[str, ...]
     pools: tuple[str, ...]
-    graph: object  # pm4py BPMN, ready for pm4py's converter
     warnings: tuple[str, ...]
     nodes: tuple[tuple[str, str, str, str | None], ...] = ()   # (id, kind, name, owner) after conversion
     flows: tuple[tuple[str, str, str], ...] = ()               # (id, source id, target id)
     flow_labels: dict[str, str] = field(default_factory=dict)  # sequence-flow id -> its name ("retry")
+
+    @property
+    def graph(self):
+        """The flow graph as a pm4py ``BPMN`` object, for pm4py's converter (imports pm4py)."""
+        return _pm4py_graph(self.path.stem, self.nodes, self.flows)
 
 
 @dataclass
@@ -373,7 +380,7 @@ class _Reader:
         return BpmnModel(path=self.path, name=name, tasks=tuple(self.tasks),
                          sub_processes=tuple(self.sub_processes),
                          lanes=tuple(dict.fromkeys(self.lanes)), pools=tuple(dict.fromkeys(pool_names)),
-                         graph=self._to_pm4py(), warnings=tuple(self.warnings),
+                         warnings=tuple(self.warnings),
                          nodes=tuple((n.id, n.kind, n.name, n.owner) for n in self.graph.nodes.values()),
                          flow_labels=dict(self.flow_labels),
                          flows=tuple(e for e in self.graph.edges
@@ -681,31 +688,6 @@ class _Reader:
                 g.nodes[e].kind = "xor"
                 g.link(e, leave.id)
 
-    def _to_pm4py(self):
-        from pm4py.objects.bpmn.obj import BPMN
-
-        bpmn = BPMN(process_id="cxmine", name=self.path.stem)
-        made = {}
-        for node in self.graph.nodes.values():
-            if node.kind == "task":
-                obj = BPMN.Task(id=node.id, name=node.name)
-            elif node.kind == "start":
-                obj = BPMN.NormalStartEvent(id=node.id, name=node.name)
-            elif node.kind == "end":
-                obj = BPMN.NormalEndEvent(id=node.id, name=node.name)
-            elif node.kind == "and":
-                obj = BPMN.ParallelGateway(id=node.id, name="")
-            elif node.kind == "or":
-                obj = BPMN.InclusiveGateway(id=node.id, name="")
-            else:
-                obj = BPMN.ExclusiveGateway(id=node.id, name="")
-            made[node.id] = obj
-            bpmn.add_node(obj)
-        for flow_id, src, tgt in self.graph.edges:
-            if src in made and tgt in made:
-                bpmn.add_flow(BPMN.SequenceFlow(made[src], made[tgt], id=flow_id))
-        return bpmn
-
 
 def read_bpmn(path: str | Path) -> BpmnModel:
     """Read a BPMN 2.0 file securely: tasks, owners (lanes, else pool), documentation, flow graph."""
@@ -714,8 +696,43 @@ def read_bpmn(path: str | Path) -> BpmnModel:
     return _Reader(path, root).read()
 
 
-def convert_to_petri(model: BpmnModel):
-    """Petri net, initial and final marking of a read model, through pm4py's BPMN converter."""
+def _pm4py_graph(name: str, nodes, flows):
+    from pm4py.objects.bpmn.obj import BPMN
+
+    bpmn = BPMN(process_id="cxmine", name=name)
+    made = {}
+    for node_id, kind, node_name, _owner in nodes:
+        if kind == "task":
+            obj = BPMN.Task(id=node_id, name=node_name)
+        elif kind == "start":
+            obj = BPMN.NormalStartEvent(id=node_id, name=node_name)
+        elif kind == "end":
+            obj = BPMN.NormalEndEvent(id=node_id, name=node_name)
+        elif kind == "and":
+            obj = BPMN.ParallelGateway(id=node_id, name="")
+        elif kind == "or":
+            obj = BPMN.InclusiveGateway(id=node_id, name="")
+        else:
+            obj = BPMN.ExclusiveGateway(id=node_id, name="")
+        made[node_id] = obj
+        bpmn.add_node(obj)
+    for flow_id, src, tgt in flows:
+        bpmn.add_flow(BPMN.SequenceFlow(made[src], made[tgt], id=flow_id))
+    return bpmn
+
+
+def convert_to_petri(model: BpmnModel, method: Literal["cxmine", "pm4py"] = "cxmine"):
+    """Petri net, initial and final marking of a read model.
+
+    "cxmine" (default): engine.model.workflow_net, the same net as pm4py's converter without
+    importing pm4py; "pm4py": pm4py's BPMN converter itself, as the oracle in tests.
+    """
+    if method == "cxmine":
+        from engine.model.workflow_net import convert_bpmn
+
+        return convert_bpmn(model.nodes, model.flows)
+    if method != "pm4py":
+        raise ModelError(f"Unknown BPMN conversion '{method}' (valid: cxmine, pm4py)")
     import pm4py
 
     try:

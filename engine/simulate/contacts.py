@@ -19,6 +19,7 @@ from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injec
                                         skip_events)
 from engine.simulate.drift import Drift
 from engine.simulate.paths import SopPaths, accept_traces, build_paths, tabulate_language
+from engine.simulate.variety import EXTRA_LABELS, VARIETIES, add_variety
 from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, build_medians
 from engine.simulate.workforce import build_workforce, pick_agents, route_contacts
 from engine.vocabulary import ROLES, role_of
@@ -134,9 +135,9 @@ class _Vocabulary:
         return np.array(self.roles)
 
 
-def build_vocabulary(sops: Sequence, drifts: Sequence[Drift]) -> _Vocabulary:
-    """Paths through every SOP and the activity vocabulary (the SOPs' own task names, drift steps and
-    unknown activities); a drift naming a step no SOP has is refused."""
+def build_vocabulary(sops: Sequence, drifts: Sequence[Drift], extra: Sequence[str] = ()) -> _Vocabulary:
+    """Paths through every SOP and the activity vocabulary (the SOPs' own task names, drift steps,
+    unknown activities and the ``extra`` labels); a drift naming a step no SOP has is refused."""
     paths: list[SopPaths] = []
     for sop in sops:
         overrides = {task: role_of(task) for task in sop.owner_of}
@@ -159,7 +160,8 @@ def build_vocabulary(sops: Sequence, drifts: Sequence[Drift]) -> _Vocabulary:
                                  hint=f"Steps: {', '.join(sorted(all_steps))}")
     drift_labels = {d.step for d in drifts if d.change in ("skip", "insert") and d.step} | \
                    {d.after for d in drifts if d.after}
-    vocab = sorted(all_steps | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels)
+    vocab = sorted(all_steps | set(verify_label) | set(talk_label) | set(UNKNOWN_ACTIVITIES) | drift_labels
+                   | set(extra))
     code = {lbl: i for i, lbl in enumerate(vocab)}
     roles = [role_of(lbl) for lbl in vocab]
     var_codes, var_len, var_first, var_channel = [], [], [], []
@@ -187,9 +189,13 @@ def build_vocabulary(sops: Sequence, drifts: Sequence[Drift]) -> _Vocabulary:
 
 def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: str = "2026-01-05",
                       days: int = 28, deviation_rate: float = 0.05, drifts: Sequence[Drift] = (),
-                      intent_weights: Sequence[float] | None = None, timezone: str = "Europe/Lisbon"
-                      ) -> Simulation:
+                      intent_weights: Sequence[float] | None = None, timezone: str = "Europe/Lisbon",
+                      variety: str = "standard") -> Simulation:
     """Simulate ``contacts`` contacts over ``days`` days from ``start`` across the given SOPs.
+
+    variety: "standard" (the SOPs' paths and the deviations above) or "realistic" (also the long
+    tail of small departures of engine.simulate.variety: repeated steps, extra holds, customers
+    identified again after a transfer, system steps, swaps, skips, loops).
 
     sops: objects with the ``engine.model.Sop`` fields (name, net, initial_marking, final_marking,
     owner_of, label_map). Same arguments and seed give the same result, bit for bit. A bad argument
@@ -197,9 +203,11 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     """
     sop_names, weights = check_arguments(sops, contacts, days, deviation_rate, seed, start, timezone,
                                          intent_weights)
+    if variety not in VARIETIES:
+        raise InputError(f"Unknown variety '{variety}' (valid: {', '.join(VARIETIES)})", field="variety")
     rng = np.random.default_rng(seed)
     n = int(contacts)
-    voc = build_vocabulary(sops, drifts)
+    voc = build_vocabulary(sops, drifts, EXTRA_LABELS if variety == "realistic" else ())
     # arrivals, customers, intents, paths, channels
     arrivals = draw_arrivals(rng, n, start, days, timezone)
     parent, root = link_repeats(rng, arrivals)
@@ -210,6 +218,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     people = _People(wf, *route_contacts(rng, wf, arrivals))
     # events, with deviations by team, drift, lost context and ping-pong transfers
     trace = _draw_traces(rng, voc, variant, sop_of, people, deviation_rate)
+    if variety == "realistic":
+        _add_variety(np.random.default_rng([seed, 1]), trace, voc, sop_of, people)
     scope_values = {"team": (wf.teams, people.team), "site": (wf.sites, people.site),
                     "shift": (wf.shifts, people.shift), "sop": (tuple(sop_names), sop_of),
                     "channel": (CHANNEL_NAMES, channel)}
@@ -294,6 +304,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                   "deviation_rate": deviation_rate, "timezone": timezone,
                   "intent_weights": [float(w) for w in weights], "agents_per_team": agents_per_team,
                   "drifts": [d.describe() for d in drifts]}
+    if variety != "standard":
+        parameters["variety"] = variety
     return Simulation(events=events, contacts=contacts_table, transfers=transfers, deviations=deviations,
                       drifts=tuple(drift_info), parameters=parameters,
                       sop_variants={sop_names[s]: len(voc.paths[s].variants) for s in range(len(sops))})
@@ -356,6 +368,18 @@ def _draw_traces(rng, voc: _Vocabulary, variant: np.ndarray, sop_of: np.ndarray,
     offsets, codes = inject_team_deviations(rng, offsets, codes, probability, sop_of, sop_pools, unknown_codes,
                                             injected)
     return _Traces(offsets, codes, injected)
+
+
+def _add_variety(rng, trace: _Traces, voc: _Vocabulary, sop_of: np.ndarray, people: _People) -> None:
+    """The realistic long tail (engine.simulate.variety), more of it in teams that deviate more."""
+    known = np.zeros((len(voc.sop_labels), len(voc.vocab)), dtype=bool)
+    for s, labels in enumerate(voc.sop_labels):
+        known[s, [voc.code[lbl] for lbl in labels]] = True
+    verify = np.array([voc.code[v] for v in voc.verify_label], dtype=np.int32)[sop_of]
+    propensity = people.wf.team_propensity[people.team]
+    trace.offsets, trace.codes = add_variety(rng, trace.offsets, trace.codes, propensity / propensity.mean(),
+                                             voc.role_arr, voc.code, verify,
+                                             lambda c, x: known[sop_of[c], x], trace.injected)
 
 
 @dataclass

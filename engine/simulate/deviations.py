@@ -14,7 +14,7 @@ import numpy as np
 
 KINDS = ("skipped", "inserted", "swapped", "unknown")
 KIND_WEIGHTS = np.array([0.4, 0.25, 0.2, 0.15])
-CAUSES = ("team", "context_loss", "drift", "ping_pong")
+CAUSES = ("team", "context_loss", "drift", "ping_pong", "habit")
 UNKNOWN_ACTIVITIES = ("Supervisor chat", "Manual account note", "Callback promise", "Survey offer")
 
 
