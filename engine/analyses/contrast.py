@@ -48,6 +48,7 @@ class Contacts:
     values: dict[str, np.ndarray]
     valid: dict[str, np.ndarray]
     breach: np.ndarray
+    inserted: np.ndarray
     start: np.ndarray
     owners: tuple[str, ...]
 
@@ -103,7 +104,8 @@ def build_contacts(owner_s: np.ndarray, handle_s: np.ndarray, owners: tuple[str,
     everyone = np.ones(len(sop), dtype=bool)
     valid = {"duration_min": everyone, "aht_min": handled, "repeat_rate": with_customer,
              "fcr": resolved & with_customer, "escalation_rate": everyone}
-    return Contacts(sop, stratum, (n_sops + 1) * n_ch, owner_min, cost, values, valid, breach, start, owners)
+    return Contacts(sop, stratum, (n_sops + 1) * n_ch, owner_min, cost, values, valid, breach,
+                    np.zeros(len(sop), dtype=bool), start, owners)
 
 
 def _sums(x: np.ndarray, stratum: np.ndarray, m: int) -> np.ndarray:

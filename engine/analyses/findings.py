@@ -16,7 +16,8 @@ DEVIATION_KINDS_AT_RISK = (0, 3)  # skipped, out of order
 
 def conform_sops(run) -> list[tuple[int, object]]:
     """Each SOP's conformance on its own contacts, deviations mapped to the whole log's case indices;
-    fills ``run.contacts.breach`` (a compliance-critical step skipped or run out of order)."""
+    fills ``run.contacts.breach`` (a compliance-critical step skipped or run out of order) and
+    ``run.contacts.inserted`` (a step run where the SOP does not allow it)."""
     from engine.analyses.conformance import check_conformance
     from engine.log.select import select_cases
     out = []
@@ -31,6 +32,7 @@ def conform_sops(run) -> list[tuple[int, object]]:
         crit = np.array([st in sop.critical for st in dev.steps] + [False], dtype=bool)
         risky = crit[dev.step] & np.isin(dev.kind, DEVIATION_KINDS_AT_RISK) if len(dev.step) else np.zeros(0, bool)
         run.contacts.breach[idx[dev.case[risky]]] = True
+        run.contacts.inserted[idx[dev.case[dev.kind == 1]]] = True
         out.append((s, sub, idx, dev))
     return out
 

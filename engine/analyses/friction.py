@@ -174,8 +174,13 @@ def read_cost_config(path: str | Path) -> dict[str, float]:
 def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None) -> EncodedLog:
     """Encode a stored log with what ``rank_frictions`` reads: case ids, per-event owner, team, queue and
     channel, per-case customer, intent and the segment attributes (``by``), ``where`` applied."""
-    from engine.log.select import encode_where, log_attributes
-    names = set(log_attributes(path))
+    import pyarrow.parquet as pq
+
+    from engine.log.select import encode_where
+    try:
+        names = set(pq.read_schema(path).names)
+    except (OSError, ValueError):
+        names = set(LOG_COLUMNS + CASE_COLUMNS)  # encode_log reports a missing or unreadable file
     per_case = tuple(a for a in dict.fromkeys(CASE_COLUMNS + tuple(b for b in by if b != "week")) if a in names)
     return encode_where(path, where, attributes=tuple(a for a in LOG_COLUMNS if a in names),
                         case_attributes=per_case, with_case_ids=True)

@@ -184,3 +184,4 @@ from engine.cli import variants as _variants  # noqa: E402,F401
 from engine.cli import kpi as _kpi  # noqa: E402,F401
 from engine.cli import conform as _conform  # noqa: E402,F401
 from engine.cli import drift as _drift  # noqa: E402,F401
+from engine.cli import friction as _friction  # noqa: E402,F401
