@@ -1,13 +1,14 @@
 """Affected contacts against comparable unaffected ones: the measurements every friction finding uses.
 
 ``build_contacts`` gathers, per contact, what a finding can cost or change:
-its elapsed time per owner (engine.kernels.handoffs.time_contacts), duration,
+its elapsed time per owner (the last column: queue waits) (engine.kernels.handoffs.time_contacts), duration,
 handle time, cost at its SOP's cost per minute, repeat contact, first-contact
 resolution, escalation, and whether a compliance-critical step was breached.
 
 ``contrast`` compares a set of affected contacts with comparable contacts
-without the friction. Comparable means the same stratum: the same SOP and the
-same channel. Within each stratum the difference of means (affected minus
+without the friction. Comparable means the same stratum: the same SOP, the
+same channel and the same set of owners taking part (a contact that went to a
+back office is compared with contacts that went there too). Within each stratum the difference of means (affected minus
 comparable) is taken; the strata are weighted by their affected contacts
 (the effect on the affected, as they are). Affected contacts in a stratum
 without comparable contacts are left out of the estimate and counted
@@ -48,7 +49,6 @@ class Contacts:
     values: dict[str, np.ndarray]
     valid: dict[str, np.ndarray]
     breach: np.ndarray
-    inserted: np.ndarray
     start: np.ndarray
     owners: tuple[str, ...]
 
@@ -68,7 +68,7 @@ class Difference:
     def as_dict(self) -> dict:
         return {"affected": self.affected, "comparable": self.comparable, "difference": self.difference,
                 "ci95": None if self.low is None else [self.low, self.high], "n_affected": self.n_affected,
-                "n_comparable": self.n_comparable, "method": "stratified difference of means (SOP x channel), "
+                "n_comparable": self.n_comparable, "method": "stratified difference of means (SOP x channel x owners taking part), "
                                                            "normal approximation"}
 
 
@@ -92,20 +92,23 @@ def build_contacts(owner_s: np.ndarray, handle_s: np.ndarray, owners: tuple[str,
     n_sops = rates.shape[0] - 1
     sop = np.where(sop_of_case >= 0, sop_of_case, n_sops).astype(np.int64)
     ch = np.where(channel >= 0, channel, -1).astype(np.int64) + 1
-    n_ch = int(ch.max()) + 1 if len(ch) else 1
-    stratum = sop * n_ch + ch
     owner_min = owner_s / 60.0
+    visited = (owner_s[:, :min(63, owner_s.shape[1] - 1)] > 0).astype(np.int64) @ (np.int64(1) << np.arange(min(63, owner_s.shape[1] - 1)))
+    keys = np.stack([sop, ch, visited], axis=1) if len(sop) else np.zeros((0, 3), dtype=np.int64)
+    _, stratum = np.unique(keys, axis=0, return_inverse=True)
+    stratum = stratum.reshape(-1).astype(np.int64)
+    n_strata = int(stratum.max()) + 1 if len(stratum) else 1
     cost = np.einsum("ij,ij->i", owner_min, rates[sop]) if len(sop) else np.zeros(0)
     handled, resolved = flags["handled"], flags["resolved"]
     with_customer, repeated = flags["with_customer"], flags["repeated"]
-    values = {"duration_min": owner_min.sum(axis=1), "aht_min": handle_s / 60.0,
+    values = {"duration_min": owner_min.sum(axis=1), "worked_min": owner_min[:, :-1].sum(axis=1),
+              "aht_min": handle_s / 60.0,
               "repeat_rate": repeated.astype(np.float64), "fcr": (~repeated).astype(np.float64),
               "escalation_rate": flags["escalated"].astype(np.float64)}
     everyone = np.ones(len(sop), dtype=bool)
-    valid = {"duration_min": everyone, "aht_min": handled, "repeat_rate": with_customer,
+    valid = {"duration_min": everyone, "worked_min": everyone, "aht_min": handled, "repeat_rate": with_customer,
              "fcr": resolved & with_customer, "escalation_rate": everyone}
-    return Contacts(sop, stratum, (n_sops + 1) * n_ch, owner_min, cost, values, valid, breach,
-                    np.zeros(len(sop), dtype=bool), start, owners)
+    return Contacts(sop, stratum, n_strata, owner_min, cost, values, valid, breach, start, owners)
 
 
 def _sums(x: np.ndarray, stratum: np.ndarray, m: int) -> np.ndarray:
@@ -141,7 +144,7 @@ def contrast(contacts: Contacts, affected: np.ndarray, comparable: np.ndarray | 
     pool = ~mask if comparable is None else comparable & ~mask
     a_idx, c_idx = np.flatnonzero(mask), np.flatnonzero(pool)
     m, st = contacts.n_strata, contacts.stratum
-    extra = _difference(contacts.values["duration_min"], st, m, a_idx, c_idx)
+    extra = _difference(contacts.values["worked_min"], st, m, a_idx, c_idx)
     cost = _difference(contacts.cost, st, m, a_idx, c_idx)
     has_c = np.bincount(st[c_idx], minlength=m) > 0
     matched_a = a_idx[has_c[st[a_idx]]]
@@ -149,7 +152,7 @@ def contrast(contacts: Contacts, affected: np.ndarray, comparable: np.ndarray | 
     if len(matched_a):
         w = np.bincount(st[matched_a], minlength=m).astype(np.float64)
         nc = np.maximum(np.bincount(st[c_idx], minlength=m), 1).astype(np.float64)
-        for k, owner in enumerate(contacts.owners):
+        for k, owner in enumerate(contacts.owners[:-1]):
             col = contacts.owner_min[:, k]
             sum_a = np.bincount(st[matched_a], weights=col[matched_a], minlength=m)
             mean_c = np.bincount(st[c_idx], weights=col[c_idx], minlength=m) / nc

@@ -7,17 +7,20 @@ here picks the affected contacts (and, where the comparison is narrower than
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from engine.analyses.contrast import contrast
 
 DEVIATION_KINDS_AT_RISK = (0, 3)  # skipped, out of order
+SLOW_MARGIN_NS = 60 * 10**9  # a handoff is slow beyond 3 x its edge's median delay + this
 
 
 def conform_sops(run) -> list[tuple[int, object]]:
     """Each SOP's conformance on its own contacts, deviations mapped to the whole log's case indices;
     fills ``run.contacts.breach`` (a compliance-critical step skipped or run out of order) and
-    ``run.contacts.inserted`` (a step run where the SOP does not allow it)."""
+    ``run.deviant_event`` (the events where a deviation was found)."""
     from engine.analyses.conformance import check_conformance
     from engine.log.select import select_cases
     out = []
@@ -32,7 +35,7 @@ def conform_sops(run) -> list[tuple[int, object]]:
         crit = np.array([st in sop.critical for st in dev.steps] + [False], dtype=bool)
         risky = crit[dev.step] & np.isin(dev.kind, DEVIATION_KINDS_AT_RISK) if len(dev.step) else np.zeros(0, bool)
         run.contacts.breach[idx[dev.case[risky]]] = True
-        run.contacts.inserted[idx[dev.case[dev.kind == 1]]] = True
+        run.deviant_event[run.log.case_offsets[idx[dev.case]] + (dev.event - sub.case_offsets[dev.case])] = True
         out.append((s, sub, idx, dev))
     return out
 
@@ -69,12 +72,10 @@ def _pick(run, cases: np.ndarray) -> tuple[str, ...]:
 
 
 def handoff_findings(run) -> list:
-    """Context loss and delay on owner edges, ping-pong on route edges."""
+    """Context loss and delay on owner edges, ping-pong on route edges and over all of them."""
     from engine.analyses.friction import _evidence, _finding
     h = run.handoffs
     found = []
-    owner_delays = h.delay_ns[h.kind == 0]
-    slow_ns = float(np.quantile(owner_delays, 0.9)) if len(owner_delays) else 0.0
     key = (h.kind.astype(np.int64) << 40) | (h.frm.astype(np.int64) << 20) | h.to.astype(np.int64)
     for k in np.unique(key):
         kind, frm, to = int(k >> 40), int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF)
@@ -83,12 +84,19 @@ def handoff_findings(run) -> list:
         crossing = np.zeros(run.log.n_cases, dtype=bool)
         crossing[h.case[sel]] = True
         if kind == 0:
-            lost = np.unique(h.case[sel & h.context_loss])
+            # a repetition the contact's SOP allows (a retry loop) is not a friction
+            at = np.maximum(h.loss_event, 0)
+            unexpected = h.context_loss & (run.deviant_event[at] | (run.match.sop_of_case[h.case] < 0))
+            lost = np.unique(h.case[sel & unexpected])
             if len(lost) >= run.min_contacts:
                 pool = crossing.copy()
                 pool[lost] = False
+                effect = _repeated_time(run, h.case[sel & unexpected], h.loss_event[sel & unexpected],
+                                        contrast(run.contacts, lost, pool))
                 found.append(_finding(run, "handoff", "context loss", f"context loss at handoff {a} -> {b}", None,
-                                      [b], lost, contrast(run.contacts, lost, pool), _evidence(run, lost)))
+                                      [b], lost, effect, _evidence(run, lost)))
+            typical = float(np.median(h.delay_ns[sel]))
+            slow_ns = 3 * typical + SLOW_MARGIN_NS
             slow_sel = sel & (h.delay_ns > slow_ns)
             slow = np.unique(h.case[slow_sel])
             if len(slow) >= run.min_contacts:
@@ -97,18 +105,85 @@ def handoff_findings(run) -> list:
                 longest = np.zeros(run.log.n_cases)
                 np.maximum.at(longest, h.case[slow_sel], h.delay_ns[slow_sel] / 1e9)
                 found.append(_finding(run, "handoff", "delay",
-                                      f"delay at handoff {a} -> {b} (over {slow_ns / 1e9:,.0f} s, the p90 of "
-                                      "all owner handoffs)", None, [b], slow, contrast(run.contacts, slow, pool),
+                                      f"delay at handoff {a} -> {b} (over {slow_ns / 1e9:,.0f} s: 3 x its "
+                                      "median + 60 s)", None, [b], slow, contrast(run.contacts, slow, pool),
                                       _evidence(run, slow, longest[slow])))
         else:
             ping = np.unique(h.case[sel & h.ping_pong])
             if len(ping) >= run.min_contacts:
                 pool = np.ones(run.log.n_cases, dtype=bool)
                 pool[np.unique(h.case[h.ping_pong & (h.kind == 1)])] = False
+                effect = _detour_time(run, np.flatnonzero(sel & h.ping_pong), contrast(run.contacts, ping, pool))
                 found.append(_finding(run, "handoff", "ping-pong", f"ping-pong transfer {a} -> {b} (back to {b})",
-                                      None, _owners_at(run, ping), ping, contrast(run.contacts, ping, pool),
+                                      None, _owners_at(run, ping), ping, effect,
                                       _evidence(run, ping), teams=[b, a]))
+    ping_all = np.unique(h.case[h.ping_pong & (h.kind == 1)])
+    if len(ping_all) >= run.min_contacts:
+        pool = np.ones(run.log.n_cases, dtype=bool)
+        found.append(_finding(run, "handoff", "ping-pong", "ping-pong transfers (back to a team already visited)",
+                              None, _owners_at(run, ping_all), ping_all,
+                              _detour_time(run, np.flatnonzero(h.ping_pong & (h.kind == 1)),
+                                           contrast(run.contacts, ping_all, pool)),
+                              _evidence(run, ping_all)))
     return found
+
+
+def _stop_ns(log, events: np.ndarray) -> np.ndarray:
+    """Each event's end, else the next event's start in its case, else its own start."""
+    from engine.log.encode import NO_TIME
+    ts = log.timestamps
+    case_end = np.searchsorted(log.case_offsets, events, side="right")
+    last = events + 1 >= log.case_offsets[case_end]
+    nxt = np.where(last, ts[events], ts[np.minimum(events + 1, len(ts) - 1)])
+    if log.end_timestamps is None:
+        return nxt
+    end = log.end_timestamps[events]
+    return np.where(end != NO_TIME, end, nxt)
+
+
+def _direct_time(run, cases: np.ndarray, t_from: np.ndarray, t_to: np.ndarray, owner_events: np.ndarray, effect):
+    """A friction's added time measured inside each affected contact (from ``t_from`` to ``t_to``, ns),
+    charged to the owner of ``owner_events`` at the contact's SOP rate; mean per affected contact with
+    a normal 95% interval. Replaces the comparison's extra minutes and cost; outcomes stay compared."""
+    from engine.analyses.contrast import Z95, Difference
+    minutes = np.maximum(t_to - t_from, 0) / 6e10
+    owner = run.owner_codes[owner_events]
+    unknown = run.rates.shape[1] - 2
+    rate = run.rates[run.contacts.sop[cases], np.where(owner >= 0, owner, unknown)]
+    per_case, cost_case = np.zeros(run.log.n_cases), np.zeros(run.log.n_cases)
+    np.add.at(per_case, cases, minutes)
+    np.add.at(cost_case, cases, minutes * rate)
+    u = np.unique(cases)
+
+    def mean_ci(x):
+        m = float(x.mean())
+        half = Z95 * float(x.std(ddof=1)) / np.sqrt(len(x)) if len(x) > 1 else 0.0
+        return Difference(m, 0.0, m, m - half, m + half, len(x), 0)
+    owners = {}
+    for o in np.unique(owner):
+        owners[run.contacts.owners[o if o >= 0 else unknown]] = float(minutes[owner == o].sum() / len(u))
+    return replace(effect, extra_minutes=mean_ci(per_case[u]), cost=mean_ci(cost_case[u]), owner_minutes=owners,
+                   unmatched=0)
+
+
+def _repeated_time(run, cases: np.ndarray, events: np.ndarray, effect):
+    """Context loss: the repeated step's length and the wait before it (from the previous event's stop)."""
+    first = events == run.log.case_offsets[cases]
+    prev = np.where(first, run.log.timestamps[events], _stop_ns(run.log, np.maximum(events - 1, 0)))
+    start = np.minimum(prev, run.log.timestamps[events])
+    return _direct_time(run, cases, start, _stop_ns(run.log, events), events, effect)
+
+
+def _detour_time(run, rows: np.ndarray, effect):
+    """Ping-pong: from the transfer to the team in between (the route handoff before, in the same contact)
+    to the first event back, charged to the owner of the first event in between."""
+    h = run.handoffs
+    ok = (rows > 0) & (h.case[np.maximum(rows - 1, 0)] == h.case[rows]) & (h.kind[np.maximum(rows - 1, 0)] == 1)
+    rows = rows[ok]
+    before = rows - 1
+    into = h.event[before]
+    t_from = run.log.timestamps[into] - h.delay_ns[before]
+    return _direct_time(run, h.case[rows], t_from, run.log.timestamps[h.event[rows]], into, effect)
 
 
 def _owners_at(run, cases: np.ndarray) -> list[str]:
@@ -188,7 +263,7 @@ def kpi_findings(run, by) -> list:
     """Segments whose contacts take longer, repeat, miss FCR or escalate more than comparable ones."""
     from engine.analyses.friction import _finding
     from engine.analyses.segments import case_segments
-    attrs = list(by) or (["team"] if "team" in run.log.case_attributes or "team" in run.log.attributes else [])
+    attrs = list(by)
     worse = {"duration_min": 1, "repeat_rate": 1, "fcr": -1, "escalation_rate": 1}
     found = []
     for attr in attrs:

@@ -6,7 +6,10 @@ whose contacts are matched to their SOPs (engine.analyses.ownership):
 - ``deviation``: contacts with one SOP deviation (step, kind) where the step
   was run (or due) by one team (engine.analyses.conformance).
 - ``handoff``: context loss on an owner edge (the customer identifies again
-  or a step is repeated after the handoff); ping-pong on a route edge (the
+  or a step is repeated after the handoff, and conformance finds a deviation
+  at that repetition: a repeat the contact's SOP allows, such as a retry
+  loop, is not counted; its extra minutes are measured directly, as the time
+  of the repeated step and the wait before it, charged to the step's owner); ping-pong on a route edge (the
   transfer returns to a team already visited); delay on an owner edge
   (handoffs slower than the p90 of all owner handoffs of the log, against
   the same edge's faster handoffs) (engine.analyses.handoffs).
@@ -21,11 +24,12 @@ whose contacts are matched to their SOPs (engine.analyses.ownership):
 For each finding, measured on its affected contacts against comparable ones
 (engine.analyses.contrast: same SOP and channel): frequency (contacts, share
 of all contacts with a Wilson interval, contacts per period), extra minutes
-per affected contact (contact duration from event times, waits included),
+per affected contact (contact time from event times, the waits between steps
+included, queue waits for an agent excluded: they are no owner's work),
 cost per affected contact (each owner's extra minutes times that owner's cost
 per minute), cost per period = contacts per period x cost per contact, risk,
-outcomes (duration, AHT, repeat rate, FCR, escalation rate: affected against
-comparable, with intervals), owners and teams involved, example contact ids.
+outcomes (contact duration, AHT, repeat rate, FCR, escalation rate: affected
+against comparable, with intervals), owners and teams involved, example contact ids.
 
 Period: contacts per period = affected contacts / days the log spans x period
 days (the projection if nothing changes).
@@ -52,7 +56,7 @@ import numpy as np
 
 from engine.analyses.contrast import Contacts, Contrast, build_contacts, contrast, wilson
 from engine.analyses.handoffs import HandoffEdge, Handoffs, scan_log, summarise_edges
-from engine.analyses.ownership import UNKNOWN_OWNER, SopMatch, StepOwnership, assign_owners, match_sops, \
+from engine.analyses.ownership import QUEUE_WAIT, UNKNOWN_OWNER, SopMatch, StepOwnership, assign_owners, match_sops, \
     tabulate_ownership
 from engine.errors import AnalysisError, InputError
 from engine.log.encode import EncodedLog
@@ -188,13 +192,14 @@ def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]]
 
 def _rates(sops: Sequence, owners: tuple[str, ...], config: dict[str, float] | None) -> np.ndarray:
     """Cost per minute of each owner under each SOP: the cost table, else the SOP's sidecar, else any
-    sidecar that prices the owner, else 0. Last row: contacts without an SOP; last column: unknown owner."""
+    sidecar that prices the owner, else 0. Last row: contacts without an SOP; last two columns: unknown
+    owner and queue wait (both 0)."""
     config = config or {}
     anywhere: dict[str, float] = {}
     for sop in sorted(sops, key=lambda s: s.name):
         for o, v in sop.cost_per_minute.items():
             anywhere.setdefault(o, v)
-    rates = np.zeros((len(sops) + 1, len(owners) + 1))
+    rates = np.zeros((len(sops) + 1, len(owners) + 2))
     for s in range(len(sops) + 1):
         own = sops[s].cost_per_minute if s < len(sops) else {}
         for k, o in enumerate(owners):
@@ -236,6 +241,9 @@ class _Run:
     span_days: float
     examples: int
     min_contacts: int
+    deviant_event: np.ndarray
+    owner_codes: np.ndarray
+    rates: np.ndarray
 
 
 def _teams(run: _Run, cases: np.ndarray) -> tuple[str, ...]:
@@ -337,7 +345,7 @@ def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, exa
     rates = _rates(sops, owners.labels, config)
     starts = log.timestamps[log.case_offsets[:-1]]
     breach = np.zeros(log.n_cases, dtype=bool)
-    labels = owners.labels + (UNKNOWN_OWNER,)
+    labels = owners.labels + (UNKNOWN_OWNER, QUEUE_WAIT)
     contacts = build_contacts(owner_s, handle_s, labels, match.sop_of_case, flags["channel"], rates, flags, starts,
                               breach)
     handoffs = scan_log(log, owners.codes, owners.labels, roles)
@@ -345,7 +353,7 @@ def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, exa
     team = log.case_attributes.get("team")
     case_ids = log.case_ids.to_pylist() if log.case_ids is not None else [str(i) for i in range(log.n_cases)]
     run = _Run(log, sops, match, contacts, handoffs, case_ids, team, float(period_days), span, examples,
-               min_contacts)
+               min_contacts, np.zeros(log.n_events, dtype=bool), owners.codes, rates)
     warnings = []
     if match.unmatched or match.ambiguous:
         warnings.append(f"{match.unmatched:,} contacts match no SOP and {match.ambiguous:,} match several: "

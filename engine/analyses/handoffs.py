@@ -39,17 +39,25 @@ KINDS = ("owner", "route")
 @dataclass(frozen=True)
 class Handoffs:
     """One row per handoff: case index, kind (0 owner, 1 route), from and to codes, delay (ns),
-    context loss, ping-pong; ``labels`` per kind; ``n_cases`` the contacts scanned."""
+    context loss (``loss_event``: the event that repeats, -1 for none), ping-pong, the first event after
+    the handoff (``event``); ``labels`` per kind;
+    ``n_cases`` the contacts scanned."""
 
     case: np.ndarray
     kind: np.ndarray
     frm: np.ndarray
     to: np.ndarray
     delay_ns: np.ndarray
-    context_loss: np.ndarray
+    loss_event: np.ndarray
     ping_pong: np.ndarray
+    event: np.ndarray
     labels: tuple[tuple[str, ...], tuple[str, ...]]
     n_cases: int
+    n_events: int = 0
+
+    @property
+    def context_loss(self) -> np.ndarray:
+        return self.loss_event >= 0
 
     def __add__(self, other: "Handoffs") -> "Handoffs":
         if self.labels != other.labels:
@@ -57,8 +65,9 @@ class Handoffs:
         cat = np.concatenate
         return Handoffs(cat([self.case, other.case + self.n_cases]), cat([self.kind, other.kind]),
                         cat([self.frm, other.frm]), cat([self.to, other.to]), cat([self.delay_ns, other.delay_ns]),
-                        cat([self.context_loss, other.context_loss]), cat([self.ping_pong, other.ping_pong]),
-                        self.labels, self.n_cases + other.n_cases)
+                        cat([self.loss_event, np.where(other.loss_event >= 0, other.loss_event + self.n_events, -1)]),
+                        cat([self.ping_pong, other.ping_pong]), cat([self.event, other.event + self.n_events]),
+                        self.labels, self.n_cases + other.n_cases, self.n_events + other.n_events)
 
     def edge_cases(self, kind: int, frm: int, to: int, flag: np.ndarray | None = None) -> np.ndarray:
         """Sorted unique case indices with a handoff on the edge (and ``flag`` set, when given)."""
@@ -104,11 +113,11 @@ def scan_log(log, owner_codes: np.ndarray, owner_labels: tuple[str, ...], roles:
     route_name = next((a for a in ("team", "queue") if a in log.attributes), None)
     routes, route_labels = log.attributes[route_name] if route_name else (np.empty(0, np.int32), ())
     end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
-    case, kind, frm, to, delay, loss, ping, _ = scan_handoffs(
+    case, kind, frm, to, delay, loss, ping, event = scan_handoffs(
         log.case_offsets, log.activity_codes, log.timestamps, end, owner_codes.astype(np.int32),
         routes.astype(np.int32), roles, NO_TIME)
-    return Handoffs(case, kind, frm, to, delay, loss, ping, (tuple(owner_labels), tuple(route_labels)),
-                    log.n_cases)
+    return Handoffs(case, kind, frm, to, delay, loss, ping, event, (tuple(owner_labels), tuple(route_labels)),
+                    log.n_cases, log.n_events)
 
 
 def _rate(k: int, n: int) -> dict:

@@ -28,6 +28,7 @@ from engine.errors import ModelError
 from engine.log.encode import EncodedLog
 
 UNKNOWN_OWNER = "(unknown)"
+QUEUE_WAIT = "(queue wait)"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from engine.kernels import N_CHUNKS, kernel, parallel_kernel
-from engine.kernels.kpis import ROLE_HOLD, ROLE_TALK, ROLE_TRANSFER, ROLE_VERIFY, ROLE_WRAPUP
+from engine.kernels.kpis import ROLE_HOLD, ROLE_QUEUE, ROLE_TALK, ROLE_TRANSFER, ROLE_VERIFY, ROLE_WRAPUP
 
 ROLE_OTHER = 13
 KIND_OWNER = 0
@@ -30,14 +30,14 @@ def _stop(timestamps, end_timestamps, no_time, j, e):
 def _lost_context(codes, roles, first_seen, j, stop):
     """Whether, from event j (the first after a handoff) up to ``stop``, the customer identifies again
     (a verify step that already ran in the contact) or a procedure step (role other) done before j is
-    repeated. first_seen: position of each activity's first event in the contact."""
+    repeated: the event where it happens, or -1. first_seen: each activity's first event in the contact."""
     for m in range(j, stop):
         r = roles[codes[m]]
         if r == ROLE_VERIFY and first_seen[codes[m]] < m:
-            return True
+            return m
         if r == ROLE_OTHER and 0 <= first_seen[codes[m]] < j:
-            return True
-    return False
+            return m
+    return -1
 
 
 @kernel
@@ -56,8 +56,8 @@ def scan_handoffs(case_offsets, codes, timestamps, end_timestamps, owners, route
     contact. Context loss: see ``_lost_context``, over the events up to the next handoff of
     the same kind.
 
-    Returns (case int64, kind int8, from int32, to int32, delay_ns int64, context_loss bool,
-    ping_pong bool, event int64), one entry per handoff.
+    Returns (case int64, kind int8, from int32, to int32, delay_ns int64, context_loss_at int64 (the
+    event that repeats, -1 for none), ping_pong bool, event int64), one entry per handoff.
     """
     n = len(case_offsets) - 1
     n_ev = len(codes)
@@ -66,7 +66,7 @@ def scan_handoffs(case_offsets, codes, timestamps, end_timestamps, owners, route
     out_from = np.empty(n_ev, dtype=np.int32)
     out_to = np.empty(n_ev, dtype=np.int32)
     out_delay = np.empty(n_ev, dtype=np.int64)
-    out_loss = np.empty(n_ev, dtype=np.bool_)
+    out_loss = np.empty(n_ev, dtype=np.int64)
     out_ping = np.empty(n_ev, dtype=np.bool_)
     out_event = np.empty(n_ev, dtype=np.int64)
     n_act = len(roles)
@@ -153,12 +153,13 @@ def time_contacts(case_offsets, codes, timestamps, end_timestamps, owners, n_own
     owners: int32[n_events] owner codes (-1 unknown), n_owners: int. Each event's time is its
     length (to its end, else to the next event) plus the wait before it (from the end of the
     event before): the wait is charged to the owner the contact was waiting for. Column
-    n_owners holds the events without an owner. The row sums are the contact's duration
-    (first start to last stop). Handle time: the lengths of talk, hold and wrap-up steps.
-    Returns (float64[n_cases, n_owners+1], float64[n_cases]).
+    n_owners holds the events without an owner, column n_owners+1 the queue steps (the customer
+    waits for an agent: no owner's work). The row sums are the contact's duration (first start
+    to last stop). Handle time: the lengths of talk, hold and wrap-up steps.
+    Returns (float64[n_cases, n_owners+2], float64[n_cases]).
     """
     n = len(case_offsets) - 1
-    out = np.zeros((n, n_owners + 1), dtype=np.float64)
+    out = np.zeros((n, n_owners + 2), dtype=np.float64)
     handle = np.zeros(n, dtype=np.float64)
     step = (n + N_CHUNKS - 1) // N_CHUNKS
     for c in prange(N_CHUNKS):
@@ -172,9 +173,9 @@ def time_contacts(case_offsets, codes, timestamps, end_timestamps, owners, n_own
                 spent = stop - reached
                 reached = stop
                 o = owners[j]
-                col = o if o >= 0 else n_owners
-                out[i, col] += spent * 1e-9
                 r = roles[codes[j]]
+                col = n_owners + 1 if r == ROLE_QUEUE else (o if o >= 0 else n_owners)
+                out[i, col] += spent * 1e-9
                 if r == ROLE_TALK or r == ROLE_HOLD or r == ROLE_WRAPUP:
                     length = t1 - timestamps[j]
                     if length > 0:
