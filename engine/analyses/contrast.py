@@ -18,7 +18,7 @@ variance sum_s w_s^2 (var_a/n_a + var_c/n_c). Shares: Wilson score intervals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,16 @@ class Contacts:
     breach: np.ndarray
     start: np.ndarray
     owners: tuple[str, ...]
+    sums: dict = field(default_factory=dict, repr=False, compare=False)  # per-stratum sums of every contact
+
+    def stratum_sums(self, name: str) -> np.ndarray:
+        """(count, sum, sum of squares) per stratum of one measure over all its valid contacts (cached)."""
+        if name not in self.sums:
+            x = self.cost if name == "cost" else self.values[name]
+            valid = self.valid.get(name)
+            idx = np.flatnonzero(valid) if valid is not None else np.arange(len(x))
+            self.sums[name] = _sums(x[idx], self.stratum[idx], self.n_strata)
+        return self.sums[name]
 
 
 @dataclass(frozen=True)
@@ -116,9 +126,11 @@ def _sums(x: np.ndarray, stratum: np.ndarray, m: int) -> np.ndarray:
                      np.bincount(stratum, weights=x, minlength=m), np.bincount(stratum, weights=x * x, minlength=m)])
 
 
-def _difference(x: np.ndarray, stratum: np.ndarray, m: int, a_idx: np.ndarray, c_idx: np.ndarray) -> Difference:
+def _difference(x: np.ndarray, stratum: np.ndarray, m: int, a_idx: np.ndarray, c_idx: np.ndarray | None,
+                totals: np.ndarray | None = None) -> Difference:
+    """Stratified difference; ``c_idx`` None: the comparable contacts are ``totals`` minus the affected."""
     a = _sums(x[a_idx], stratum[a_idx], m)
-    c = _sums(x[c_idx], stratum[c_idx], m)
+    c = totals - a if c_idx is None else _sums(x[c_idx], stratum[c_idx], m)
     ok = (a[0] > 0) & (c[0] > 0)
     na, nc = int(a[0].sum()), int(c[0].sum())
     if not ok.any():
@@ -141,26 +153,35 @@ def contrast(contacts: Contacts, affected: np.ndarray, comparable: np.ndarray | 
     n = len(contacts.sop)
     mask = np.zeros(n, dtype=bool)
     mask[affected] = True
-    pool = ~mask if comparable is None else comparable & ~mask
-    a_idx, c_idx = np.flatnonzero(mask), np.flatnonzero(pool)
+    a_idx = np.flatnonzero(mask) if comparable is not None else np.unique(affected)
+    c_idx = None if comparable is None else np.flatnonzero(comparable & ~mask)
     m, st = contacts.n_strata, contacts.stratum
-    extra = _difference(contacts.values["worked_min"], st, m, a_idx, c_idx)
-    cost = _difference(contacts.cost, st, m, a_idx, c_idx)
-    has_c = np.bincount(st[c_idx], minlength=m) > 0
+    tot = contacts.stratum_sums if comparable is None else (lambda name: None)
+    extra = _difference(contacts.values["worked_min"], st, m, a_idx, c_idx, tot("worked_min"))
+    cost = _difference(contacts.cost, st, m, a_idx, c_idx, tot("cost"))
+    n_c = (tot("worked_min")[0] - np.bincount(st[a_idx], minlength=m)) if c_idx is None \
+        else np.bincount(st[c_idx], minlength=m)
+    has_c = n_c > 0
     matched_a = a_idx[has_c[st[a_idx]]]
     owner_minutes = {}
     if len(matched_a):
         w = np.bincount(st[matched_a], minlength=m).astype(np.float64)
-        nc = np.maximum(np.bincount(st[c_idx], minlength=m), 1).astype(np.float64)
+        nc = np.maximum(n_c, 1).astype(np.float64)
         for k, owner in enumerate(contacts.owners[:-1]):
             col = contacts.owner_min[:, k]
             sum_a = np.bincount(st[matched_a], weights=col[matched_a], minlength=m)
-            mean_c = np.bincount(st[c_idx], weights=col[c_idx], minlength=m) / nc
+            if c_idx is None:
+                if f"owner{k}" not in contacts.sums:
+                    contacts.sums[f"owner{k}"] = np.bincount(st, weights=col, minlength=m)
+                mean_c = (contacts.sums[f"owner{k}"] - np.bincount(st[a_idx], weights=col[a_idx], minlength=m)) / nc
+            else:
+                mean_c = np.bincount(st[c_idx], weights=col[c_idx], minlength=m) / nc
             value = float((sum_a - w * mean_c).sum() / w.sum())
             if abs(value) > 1e-9:
                 owner_minutes[owner] = value
     outcomes = {}
     for name in ("duration_min", "aht_min", "repeat_rate", "fcr", "escalation_rate"):
         valid = contacts.valid[name]
-        outcomes[name] = _difference(contacts.values[name], st, m, a_idx[valid[a_idx]], c_idx[valid[c_idx]])
+        outcomes[name] = _difference(contacts.values[name], st, m, a_idx[valid[a_idx]],
+                                     None if c_idx is None else c_idx[valid[c_idx]], tot(name))
     return Contrast(extra, cost, owner_minutes, outcomes, int(len(a_idx) - len(matched_a)))
