@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.analyses.friction import rank_frictions
-from engine.analyses.handoffs import scan_log
+from engine.analyses.handoffs import activity_roles, scan_log
 from engine.analyses.ownership import assign_owners, match_sops
 from engine.cli import main
 from engine.log.encode import encode_log
@@ -106,8 +106,7 @@ def test_handoff_scan_ping_pong_and_context_loss():
                    ("Bot answer", 5, 6, "AI Automation")]])
     log = _encode(table)
     codes, labels = log.attributes["owner"]
-    from engine.analyses.kpis import _role_codes
-    h = scan_log(log, codes, labels, _role_codes(log.activities, {}, None))
+    h = scan_log(log, codes, labels, activity_roles(log.activities))
     owner = h.kind == 0
     assert [(labels[a], labels[b]) for a, b in zip(h.frm[owner], h.to[owner])] == [
         ("AI Automation", "Support Ops"), ("Support Ops", "AI Automation")]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 Z95 = 1.959963984540054
+METHOD = "stratified difference of means (SOP x channel x owners taking part), normal approximation"
 OUTCOMES = ("duration_min", "aht_min", "repeat_rate", "fcr", "escalation_rate")
 
 
@@ -74,12 +75,12 @@ class Difference:
     high: float | None
     n_affected: int
     n_comparable: int
+    method: str = METHOD
 
     def as_dict(self) -> dict:
         return {"affected": self.affected, "comparable": self.comparable, "difference": self.difference,
                 "ci95": None if self.low is None else [self.low, self.high], "n_affected": self.n_affected,
-                "n_comparable": self.n_comparable, "method": "stratified difference of means (SOP x channel x owners taking part), "
-                                                           "normal approximation"}
+                "n_comparable": self.n_comparable, "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def build_contacts(owner_s: np.ndarray, handle_s: np.ndarray, owners: tuple[str,
     sop = np.where(sop_of_case >= 0, sop_of_case, n_sops).astype(np.int64)
     ch = np.where(channel >= 0, channel, -1).astype(np.int64) + 1
     owner_min = owner_s / 60.0
-    visited = (owner_s[:, :min(63, owner_s.shape[1] - 1)] > 0).astype(np.int64) @ (np.int64(1) << np.arange(min(63, owner_s.shape[1] - 1)))
+    k = min(63, owner_s.shape[1] - 1)  # the owners taking part (queue waits aside), as bits
+    visited = (owner_s[:, :k] > 0).astype(np.int64) @ (np.int64(1) << np.arange(k))
     keys = np.stack([sop, ch, visited], axis=1) if len(sop) else np.zeros((0, 3), dtype=np.int64)
     _, stratum = np.unique(keys, axis=0, return_inverse=True)
     stratum = stratum.reshape(-1).astype(np.int64)

@@ -158,7 +158,8 @@ def _direct_time(run, cases: np.ndarray, t_from: np.ndarray, t_to: np.ndarray, o
     def mean_ci(x):
         m = float(x.mean())
         half = Z95 * float(x.std(ddof=1)) / np.sqrt(len(x)) if len(x) > 1 else 0.0
-        return Difference(m, 0.0, m, m - half, m + half, len(x), 0)
+        return Difference(m, 0.0, m, m - half, m + half, len(x), 0,
+                          "measured in each affected contact: mean, normal approximation")
     owners = {}
     for o in np.unique(owner):
         owners[run.contacts.owners[o if o >= 0 else unknown]] = float(minutes[owner == o].sum() / len(u))
@@ -279,7 +280,8 @@ def kpi_findings(run, by) -> list:
                    and (effect.outcomes[name].low > 0 if sign > 0 else effect.outcomes[name].high < 0)]
             if not bad:
                 continue
-            where = f"{attr} {label}: " + ", ".join(n.replace("_", " ") for n in bad) + " worse than comparable contacts"
+            worse_in = ", ".join(n.replace("_", " ") for n in bad)
+            where = f"{attr} {label}: {worse_in} worse than comparable contacts"
             found.append(_finding(run, "kpi", "outlier", where, None, _owners_at(run, cases), cases, effect,
                                   _pick(run, cases), teams=[label] if attr == "team" else None))
     return found

@@ -55,7 +55,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from engine.analyses.contrast import Contacts, Contrast, build_contacts, contrast, wilson
-from engine.analyses.handoffs import HandoffEdge, Handoffs, scan_log, summarise_edges
+from engine.analyses.handoffs import HandoffEdge, Handoffs, activity_roles, scan_log, summarise_edges
 from engine.analyses.ownership import QUEUE_WAIT, UNKNOWN_OWNER, SopMatch, StepOwnership, assign_owners, match_sops, \
     tabulate_ownership
 from engine.errors import AnalysisError, InputError
@@ -72,6 +72,10 @@ RANKING_RULE = {
 }
 LOG_COLUMNS = ("owner", "team", "queue", "channel")
 CASE_COLUMNS = ("customer_id", "intent", "team", "site", "shift", "channel", "queue")
+
+
+def _listed(interval: tuple[float, float] | None) -> list[float] | None:
+    return None if interval is None else list(interval)
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,12 @@ class Friction:
         return {"rank": self.rank, "rank_by_risk": self.rank_by_risk, "kind": self.kind, "what": self.what,
                 "where": self.where, "sop": self.sop, "owners": list(self.owners), "teams": list(self.teams),
                 "contacts": self.contacts, "share": self.share,
-                "share_ci95": None if self.share_ci is None else list(self.share_ci),
-                "contacts_per_period": self.contacts_per_period, "extra_minutes": self.extra_minutes,
+                "share_ci95": _listed(self.share_ci), "contacts_per_period": self.contacts_per_period,
+                "extra_minutes": self.extra_minutes,
                 "extra_minutes_per_contact": self.extra_minutes_per_contact,
-                "extra_minutes_per_contact_ci95": None if self.extra_minutes_ci is None else list(self.extra_minutes_ci),
+                "extra_minutes_per_contact_ci95": _listed(self.extra_minutes_ci),
                 "cost_per_contact": self.cost_per_contact,
-                "cost_per_contact_ci95": None if self.cost_ci is None else list(self.cost_ci),
+                "cost_per_contact_ci95": _listed(self.cost_ci),
                 "cost_per_period": self.cost_per_period, "critical_share": self.critical_share, "risk": self.risk,
                 "outcomes": self.outcomes, "owner_minutes": self.owner_minutes,
                 "unmatched_contacts": self.unmatched, "evidence": list(self.evidence)}
@@ -328,7 +332,6 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
 
 
 def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, examples, min_contacts):
-    from engine.analyses.kpis import _role_codes
     from engine.kernels.handoffs import time_contacts
     from engine.log.encode import NO_TIME
     match = match_sops(log, sops)
@@ -337,7 +340,7 @@ def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, exa
     for sop in sops:
         for k, v in sop.label_map.items():
             label_map.setdefault(k, v)
-    roles = _role_codes(log.activities, label_map, None)
+    roles = activity_roles(log.activities, label_map)
     end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
     owner_s, handle_s = time_contacts(log.case_offsets, log.activity_codes, log.timestamps, end,
                                       owners.codes, len(owners.labels), roles, NO_TIME)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from engine.analyses.contrast import Contacts, contrast, wilson
+from engine.errors import AnalysisError
 
 KINDS = ("owner", "route")
 
@@ -61,7 +62,8 @@ class Handoffs:
 
     def __add__(self, other: "Handoffs") -> "Handoffs":
         if self.labels != other.labels:
-            raise ValueError("Handoffs with different owner or route labels cannot be added")
+            raise AnalysisError("Handoffs with different owner or route labels cannot be added",
+                                hint="Scan every partition with the same owner and route labels")
         cat = np.concatenate
         return Handoffs(cat([self.case, other.case + self.n_cases]), cat([self.kind, other.kind]),
                         cat([self.frm, other.frm]), cat([self.to, other.to]), cat([self.delay_ns, other.delay_ns]),
@@ -104,6 +106,18 @@ class HandoffEdge:
             out["repeat_rate"] = self.repeat_rate
             out["handle_time_min"] = self.handle_time_min
         return out
+
+
+def activity_roles(activities: tuple[str, ...], label_map: dict[str, str] | None = None) -> np.ndarray:
+    """Role code (index into engine.vocabulary.ROLES) of each activity, after the label map."""
+    from engine.kernels.handoffs import ROLE_OTHER
+    from engine.kernels.kpis import ROLE_TRANSFER, ROLE_VERIFY
+    from engine.vocabulary import ROLES, role_of
+    if (ROLES.index("other"), ROLES.index("transfer"), ROLES.index("verify")) != (ROLE_OTHER, ROLE_TRANSFER,
+                                                                                  ROLE_VERIFY):
+        raise AnalysisError("Role codes of engine.kernels.handoffs do not follow engine.vocabulary.ROLES")
+    label_map = label_map or {}
+    return np.array([ROLES.index(role_of(label_map.get(a, a))) for a in activities], dtype=np.int8)
 
 
 def scan_log(log, owner_codes: np.ndarray, owner_labels: tuple[str, ...], roles: np.ndarray) -> Handoffs:
