@@ -66,6 +66,14 @@ def deviation_findings(run) -> list:
     return found
 
 
+def unexpected_loss(run) -> np.ndarray:
+    """Per handoff: context lost, and not by a repetition the contact's SOP allows (a retry loop):
+    conformance found a deviation at the repeated step (or the contact follows no SOP)."""
+    h = run.handoffs
+    at = np.maximum(h.loss_event, 0)
+    return h.context_loss & (run.deviant_event[at] | (run.match.sop_of_case[h.case] < 0))
+
+
 def _pick(run, cases: np.ndarray) -> tuple[str, ...]:
     from engine.analyses.friction import _evidence
     return _evidence(run, cases)
@@ -76,6 +84,7 @@ def handoff_findings(run) -> list:
     from engine.analyses.friction import _evidence, _finding
     h = run.handoffs
     found = []
+    unexpected = unexpected_loss(run)
     key = (h.kind.astype(np.int64) << 40) | (h.frm.astype(np.int64) << 20) | h.to.astype(np.int64)
     for k in np.unique(key):
         kind, frm, to = int(k >> 40), int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF)
@@ -84,9 +93,6 @@ def handoff_findings(run) -> list:
         crossing = np.zeros(run.log.n_cases, dtype=bool)
         crossing[h.case[sel]] = True
         if kind == 0:
-            # a repetition the contact's SOP allows (a retry loop) is not a friction
-            at = np.maximum(h.loss_event, 0)
-            unexpected = h.context_loss & (run.deviant_event[at] | (run.match.sop_of_case[h.case] < 0))
             lost = np.unique(h.case[sel & unexpected])
             if len(lost) >= run.min_contacts:
                 pool = crossing.copy()

@@ -310,7 +310,8 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
     (default: team, when the log has it); ``top``: keep the first ``top`` findings;
     ``min_contacts``: smaller findings are not reported; ``drift``: include drift findings.
     """
-    from engine.analyses.findings import deviation_findings, drift_findings, handoff_findings, kpi_findings
+    from engine.analyses.findings import (deviation_findings, drift_findings, handoff_findings, kpi_findings,
+                                          unexpected_loss)
     if rank_by not in RANK_BY:
         raise AnalysisError(f"Unknown ranking '{rank_by}'", field="rank_by", hint="Use one of: cost, risk")
     if not period_days > 0:
@@ -325,7 +326,8 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
     found = (deviation_findings(run) + handoff_findings(run)
              + (drift_findings(run) if drift else []) + kpi_findings(run, by))
     ranked = rank([f for f in found if f.contacts >= min_contacts], rank_by)
-    edges, sop_edges = summarise_edges(run.handoffs, run.contacts, run.match.names, run.match.sop_of_case)
+    edges, sop_edges = summarise_edges(run.handoffs, run.contacts, run.match.names, run.match.sop_of_case,
+                                       unexpected_loss(run))
     return FrictionResult(frictions=ranked[:top] if top else ranked, handoffs=edges, sop_handoffs=sop_edges,
                           rank_by=rank_by, contacts=log.n_cases, events=log.n_events, span_days=run.span_days,
                           period_days=float(period_days), sops=run.match, **result_parts)

@@ -14,7 +14,8 @@ Per edge (from, to), and per SOP and owner edge: handoffs, contacts crossing
 it and their share of all contacts (Wilson interval), added delay (median, p90,
 mean, seconds), context loss (contacts in which, after the handoff and before
 the next one, the customer identifies again or a procedure step done before
-is repeated; share of crossing contacts, Wilson), ping-pong (the receiving
+is repeated, where the SOP does not allow that repetition; share of crossing
+contacts, Wilson), ping-pong (the receiving
 owner or route was visited before in the contact; Wilson), and for owner and
 route edges over the whole log the repeat-contact rate and handle time of
 crossing contacts against comparable contacts that did not cross (same SOP and
@@ -147,10 +148,10 @@ def _delays(delay_ns: np.ndarray) -> dict:
     return {"median": float(np.median(s)), "p90": float(np.quantile(s, 0.9)), "mean": float(s.mean())}
 
 
-def _edge(h: Handoffs, sel: np.ndarray, kind: int, frm: int, to: int, sop: str | None, n_contacts: int
-          ) -> HandoffEdge:
+def _edge(h: Handoffs, sel: np.ndarray, kind: int, frm: int, to: int, sop: str | None, n_contacts: int,
+          loss: np.ndarray) -> HandoffEdge:
     cases = np.unique(h.case[sel])
-    lost = np.unique(h.case[sel & h.context_loss])
+    lost = np.unique(h.case[sel & loss])
     ping = np.unique(h.case[sel & h.ping_pong])
     k = len(cases)
     return HandoffEdge(KINDS[kind], h.labels[kind][frm], h.labels[kind][to], sop, int(sel.sum()), k,
@@ -159,16 +160,19 @@ def _edge(h: Handoffs, sel: np.ndarray, kind: int, frm: int, to: int, sop: str |
 
 
 def summarise_edges(h: Handoffs, contacts: Contacts | None = None, sop_names: tuple[str, ...] = (),
-                    sop_of_case: np.ndarray | None = None) -> tuple[tuple[HandoffEdge, ...], tuple[HandoffEdge, ...]]:
+                    sop_of_case: np.ndarray | None = None, context_loss: np.ndarray | None = None
+                    ) -> tuple[tuple[HandoffEdge, ...], tuple[HandoffEdge, ...]]:
     """(edges over the whole log, most contacts first; owner edges per SOP). With ``contacts``, each
     whole-log edge also gets the repeat rate and handle time of crossing contacts against
-    comparable ones that did not cross."""
+    comparable ones that did not cross. ``context_loss``: which handoffs lost context (default: every
+    repetition the kernel found; engine.analyses.findings.unexpected_loss leaves out those an SOP allows)."""
+    loss = h.context_loss if context_loss is None else context_loss
     key = (h.kind.astype(np.int64) << 40) | (h.frm.astype(np.int64) << 20) | h.to.astype(np.int64)
     edges = []
     for k in np.unique(key):
         kind, frm, to = int(k >> 40), int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF)
         sel = key == k
-        edge = _edge(h, sel, kind, frm, to, None, h.n_cases)
+        edge = _edge(h, sel, kind, frm, to, None, h.n_cases, loss)
         if contacts is not None:
             c = contrast(contacts, np.unique(h.case[sel]))
             edge = _with_effects(edge, c)
@@ -180,7 +184,8 @@ def summarise_edges(h: Handoffs, contacts: Contacts | None = None, sop_names: tu
         for s, name in enumerate(sop_names):
             for k in np.unique(key[(sop_h == s) & (h.kind == 0)]):
                 sel = (key == k) & (sop_h == s)
-                per_sop.append(_edge(h, sel, 0, int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF), name, int(sizes[s])))
+                per_sop.append(_edge(h, sel, 0, int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF), name, int(sizes[s]),
+                                     loss))
     order = sorted(edges, key=lambda e: (-e.contacts, e.kind, e.frm, e.to))
     return tuple(order), tuple(sorted(per_sop, key=lambda e: (e.sop, -e.contacts, e.frm, e.to)))
 

@@ -41,8 +41,34 @@ def _lost_context(codes, roles, first_seen, j, stop):
 
 
 @kernel
+def _visited(vals, s, stop, v):
+    """Whether code v occurs in vals[s:stop]."""
+    for m in range(s, stop):
+        if vals[m] == v:
+            return True
+    return False
+
+
+@kernel
+def _route_handoff(vals, s, e, j):
+    """(from route, first event of the next route) of the transfer at event j, or (-1, -1) when the
+    transfer does not change the route."""
+    current = -1
+    for m in range(j, s - 1, -1):
+        if vals[m] >= 0:
+            current = vals[m]
+            break
+    for m in range(j + 1, e):
+        if vals[m] >= 0:
+            if current < 0 or vals[m] == current:
+                return -1, -1
+            return current, m
+    return -1, -1
+
+
+@kernel
 def scan_handoffs(case_offsets, codes, timestamps, end_timestamps, owners, routes, roles, no_time):
-    """Every handoff of every case, in case and event order.
+    """Every handoff of every case, in case order, owner handoffs of a case before its route handoffs.
 
     case_offsets: int64[n_cases+1]; codes: int32[n_events]; timestamps: int64[n_events] ns;
     end_timestamps: int64[n_events] (no_time where unknown) or empty; owners, routes: int32[n_events]
@@ -53,97 +79,69 @@ def scan_handoffs(case_offsets, codes, timestamps, end_timestamps, owners, route
     route handoff (kind 1) is a transfer step after which the next event with a route has
     another route than the one in force at the transfer; its delay runs from the transfer's
     start to that event. Ping-pong: the receiving owner (route) was visited earlier in the
-    contact. Context loss: see ``_lost_context``, over the events up to the next handoff of
-    the same kind.
+    contact (before the last event of the one handing over; for routes, before the transfer).
+    Context loss: see ``_lost_context``, over the events up to the next handoff of the same kind.
 
     Returns (case int64, kind int8, from int32, to int32, delay_ns int64, context_loss_at int64 (the
-    event that repeats, -1 for none), ping_pong bool, event int64), one entry per handoff.
+    event that repeats, -1 for none), ping_pong bool, event int64 (the first event after the
+    handoff)), one entry per handoff.
     """
     n = len(case_offsets) - 1
     n_ev = len(codes)
-    out_case = np.empty(n_ev, dtype=np.int64)
-    out_kind = np.empty(n_ev, dtype=np.int8)
-    out_from = np.empty(n_ev, dtype=np.int32)
-    out_to = np.empty(n_ev, dtype=np.int32)
-    out_delay = np.empty(n_ev, dtype=np.int64)
+    rows = np.empty((n_ev, 7), dtype=np.int64)  # case, kind, from, to, delay, ping-pong, event
     out_loss = np.empty(n_ev, dtype=np.int64)
-    out_ping = np.empty(n_ev, dtype=np.bool_)
-    out_event = np.empty(n_ev, dtype=np.int64)
-    n_act = len(roles)
-    first_seen = np.full(n_act, -1, dtype=np.int64)
+    first_seen = np.full(len(roles), -1, dtype=np.int64)
     k = 0
-    has_owner = len(owners) > 0
-    has_route = len(routes) > 0
     for i in range(n):
         s = case_offsets[i]
         e = case_offsets[i + 1]
         for j in range(s, e):
-            c = codes[j]
-            if first_seen[c] < s:
-                first_seen[c] = j
+            if first_seen[codes[j]] < s:
+                first_seen[codes[j]] = j
         for kind in range(2):
-            if (kind == KIND_OWNER and not has_owner) or (kind == KIND_ROUTE and not has_route):
-                continue
             vals = owners if kind == KIND_OWNER else routes
+            if len(vals) == 0:
+                continue
             last = -1
             last_at = -1
             start_k = k
             for j in range(s, e):
-                v = vals[j]
+                frm = -1
+                at = -1
+                delay = np.int64(0)
+                ping = False
                 if kind == KIND_OWNER:
-                    if v < 0:
+                    if vals[j] < 0:
                         continue
-                    if last >= 0 and v != last:
+                    if last >= 0 and vals[j] != last:
+                        frm = last
+                        at = j
                         delay = timestamps[j] - _stop(timestamps, end_timestamps, no_time, last_at, e)
-                        out_case[k] = i
-                        out_kind[k] = kind
-                        out_from[k] = last
-                        out_to[k] = v
-                        out_delay[k] = delay if delay > 0 else 0
-                        out_event[k] = j
-                        ping = False
-                        for m in range(s, last_at):
-                            if vals[m] == v:
-                                ping = True
-                                break
-                        out_ping[k] = ping
-                        k += 1
-                    last = v
+                        ping = _visited(vals, s, last_at, vals[j])
+                    last = vals[j]
                     last_at = j
                 elif roles[codes[j]] == ROLE_TRANSFER:
-                    current = -1
-                    for m in range(j, s - 1, -1):
-                        if vals[m] >= 0:
-                            current = vals[m]
-                            break
-                    dest_at = -1
-                    for m in range(j + 1, e):
-                        if vals[m] >= 0:
-                            dest_at = m
-                            break
-                    if current < 0 or dest_at < 0 or vals[dest_at] == current:
-                        continue
-                    dest = vals[dest_at]
-                    delay = timestamps[dest_at] - timestamps[j]
-                    out_case[k] = i
-                    out_kind[k] = kind
-                    out_from[k] = current
-                    out_to[k] = dest
-                    out_delay[k] = delay if delay > 0 else 0
-                    out_event[k] = dest_at
-                    ping = False
-                    for m in range(s, j):
-                        if vals[m] == dest:
-                            ping = True
-                            break
-                    out_ping[k] = ping
-                    k += 1
+                    frm, at = _route_handoff(vals, s, e, j)
+                    if at >= 0:
+                        delay = timestamps[at] - timestamps[j]
+                        ping = _visited(vals, s, j, vals[at])
+                if at < 0:
+                    continue
+                rows[k, 0] = i
+                rows[k, 1] = kind
+                rows[k, 2] = frm
+                rows[k, 3] = vals[at]
+                rows[k, 4] = delay if delay > 0 else 0
+                rows[k, 5] = 1 if ping else 0
+                rows[k, 6] = at
+                k += 1
             # context loss: from each handoff's first event up to the next handoff of this kind
             for h in range(start_k, k):
-                stop = out_event[h + 1] if h + 1 < k else e
-                out_loss[h] = _lost_context(codes, roles, first_seen, out_event[h], stop)
-    return (out_case[:k].copy(), out_kind[:k].copy(), out_from[:k].copy(), out_to[:k].copy(),
-            out_delay[:k].copy(), out_loss[:k].copy(), out_ping[:k].copy(), out_event[:k].copy())
+                stop = rows[h + 1, 6] if h + 1 < k else e
+                out_loss[h] = _lost_context(codes, roles, first_seen, rows[h, 6], stop)
+    return (rows[:k, 0].copy(), rows[:k, 1].astype(np.int8), rows[:k, 2].astype(np.int32),
+            rows[:k, 3].astype(np.int32), rows[:k, 4].copy(), out_loss[:k].copy(), rows[:k, 5] == 1,
+            rows[:k, 6].copy())
 
 
 @parallel_kernel

@@ -13,6 +13,7 @@ FRICTION_HEADERS = ["rank", "rank_by_risk", "kind", "where", "owners", "teams", 
                     "evidence"]
 HANDOFF_HEADERS = ["kind", "from", "to", "handoffs", "contacts", "share", "delay_median_s", "delay_p90_s",
                    "context_loss_rate", "ping_pong_rate", "repeat_rate_difference", "handle_time_min_difference"]
+SOP_HANDOFF_MIN_SHARE = 0.01
 OWNERSHIP_HEADERS = ["sop", "step", "owner", "critical", "events", "log_owners"]
 
 
@@ -53,6 +54,14 @@ def render_friction(result) -> str:
     route_edges = [e for e in result.handoffs if e.kind == "route"]
     if route_edges:
         out.append(render_table(HANDOFF_HEADERS, handoff_rows(route_edges), title="Transfers between routes"))
+    shown = [e for e in result.sop_handoffs if e.share >= SOP_HANDOFF_MIN_SHARE]
+    if shown:
+        out.append(render_table(["sop"] + HANDOFF_HEADERS[:10], [[e.sop] + r[:10] for e, r in
+                                                                 zip(shown, handoff_rows(shown))],
+                                title=f"Handoffs of each SOP (owner to owner; those crossed by at least "
+                                      f"{SOP_HANDOFF_MIN_SHARE:.0%} of the SOP's contacts; all in sop_handoffs.csv)",
+                                units=[None, None, None, None, "count", "count", "share", None, None, "share",
+                                       "share"]))
     out.append(render_table(OWNERSHIP_HEADERS, ownership_rows(result), title="Ownership of each SOP step"))
     o = result.owners
     out.append(f"Event owners: {format_count(o['events_owner_from_log'])} from the log, "
