@@ -129,3 +129,24 @@ def test_bot_handoff_with_context_loss_by_hand():
     assert ping == [False, False, True]
     assert event == [2, 6, 8]
     assert delay == [0, 60 * 10**9, 60 * 10**9]
+
+
+@settings(max_examples=100, deadline=None)
+@given(logs(), st.integers(0, 8))
+def test_handoff_records_of_two_parts_add_up_to_the_whole(log, cut):
+    from engine.analyses.handoffs import Handoffs
+    offsets, codes, ts, end, owners, routes = log
+    n = len(offsets) - 1
+    cut = min(cut, n)
+
+    def scan(lo, hi):
+        a, b = offsets[lo], offsets[hi]
+        got = scan_handoffs(offsets[lo:hi + 1] - a, codes[a:b], ts[a:b], end[a:b], owners[a:b], routes[a:b], ROLES,
+                            NO_TIME)
+        case, kind, frm, to, delay, loss, ping, event = got
+        return Handoffs(case, kind, frm, to, delay, loss, ping, event, (("o0", "o1", "o2"), ("r0", "r1", "r2")),
+                        hi - lo, int(b - a))
+    whole, parts = scan(0, n), scan(0, cut) + scan(cut, n)
+    for name in ("case", "kind", "frm", "to", "delay_ns", "loss_event", "ping_pong", "event"):
+        np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name))
+    assert (parts.n_cases, parts.n_events) == (whole.n_cases, whole.n_events)
