@@ -8,11 +8,10 @@ whose contacts are matched to their SOPs (engine.analyses.ownership):
 - ``handoff``: context loss on an owner edge (the customer identifies again
   or a step is repeated after the handoff, and conformance finds a deviation
   at that repetition: a repeat the contact's SOP allows, such as a retry
-  loop, is not counted; its extra minutes are measured directly, as the time
-  of the repeated step and the wait before it, charged to the step's owner); ping-pong on a route edge (the
+  loop, is not counted); ping-pong on a route edge and over all of them (the
   transfer returns to a team already visited); delay on an owner edge
-  (handoffs slower than the p90 of all owner handoffs of the log, against
-  the same edge's faster handoffs) (engine.analyses.handoffs).
+  (handoffs slower than 3 x the edge's median delay + 60 s, against the same
+  edge's faster handoffs) (engine.analyses.handoffs, engine.analyses.findings).
 - ``drift``: a change point of an SOP's contacts (engine.analyses.drift):
   the contacts after it, in the segment that holds most of the change, that
   show the new behaviour (lacking the activity whose share fell, or having
@@ -22,12 +21,14 @@ whose contacts are matched to their SOPs (engine.analyses.ownership):
   comparable contacts of other segments (95% interval away from 0).
 
 For each finding, measured on its affected contacts against comparable ones
-(engine.analyses.contrast: same SOP and channel): frequency (contacts, share
+(engine.analyses.contrast: same SOP, channel and owners taking part): frequency (contacts, share
 of all contacts with a Wilson interval, contacts per period), extra minutes
 per affected contact (contact time from event times, the waits between steps
 included, queue waits for an agent excluded: they are no owner's work),
 cost per affected contact (each owner's extra minutes times that owner's cost
-per minute), cost per period = contacts per period x cost per contact, risk,
+per minute; context loss and ping-pong are measured inside each affected
+contact instead: the repeated step, the detour through the other team),
+cost per period = contacts per period x cost per contact, risk,
 outcomes (contact duration, AHT, repeat rate, FCR, escalation rate: affected
 against comparable, with intervals), owners and teams involved, example contact ids.
 
