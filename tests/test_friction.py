@@ -137,16 +137,18 @@ def test_sample_top_findings_match_ground_truth(sample_log):
         skipped_verify = {row["contact_id"] for row in csv.DictReader(fh)
                           if row["step"] == "Verify identity" and row["kind"] == "skipped"}
     frictions = data["frictions"]
-    # bot-to-agent context loss is found, and its evidence carries it
-    bot = next(f for f in frictions if f["where"] == "context loss at handoff AI Automation -> Support Ops")
-    assert bot["rank"] <= 10
-    assert all(truth[c]["context_loss"] == "true" for c in bot["evidence"])
-    # team B skipping Verify identity from 2026-03-02 leads the risk ranking among deviations
-    by_risk = sorted(frictions, key=lambda f: f["rank_by_risk"])
-    b_skip = [f for f in by_risk[:10] if f["kind"] in ("deviation", "drift") and "B" in f["teams"]
-              and "Verify identity" in f["where"]]
-    assert b_skip
-    assert all(c in skipped_verify for c in b_skip[0]["evidence"])
+    # by cost: the ping-pong transfers, then the bot-to-agent context loss, each evidenced
+    first, second = frictions[:2]
+    assert first["what"] == "ping-pong" and all(truth[c]["ping_pong"] == "true" for c in first["evidence"])
+    assert second["where"] == "context loss at handoff AI Automation -> Support Ops"
+    assert all(truth[c]["context_loss"] == "true" for c in second["evidence"])
+    # by risk: team B leaving out Verify identity (the drift of 2 March 2026), as deviations and as drift
+    by_risk = sorted(frictions, key=lambda f: f["rank_by_risk"])[:5]
+    for f in by_risk:
+        assert f["kind"] in ("deviation", "drift") and f["teams"] == ["B"] and "Verify identity" in f["where"]
+        assert f["critical_share"] > 0.9
+        assert all(c in skipped_verify for c in f["evidence"])
+    assert any(f["kind"] == "drift" and "from 2026-03-02" in f["where"] for f in by_risk)
     assert data["handoffs"] and {"from", "to", "contacts", "context_loss", "ping_pong", "added_delay_s"} <= \
         set(data["handoffs"][0])
     assert elapsed < 30  # the 10 s target is measured in benchmarks/RESULTS.md, on a quiet machine
@@ -224,3 +226,21 @@ def test_injected_frictions_ranked_by_true_cost_with_evidence(tmp_path, seed):
     for f, k in zip(frictions, kinds):
         if k is not None:
             assert f["evidence"] and f["cost_per_period"] > 0
+
+
+def test_cli_text_and_csv(sample_log, tmp_path):
+    out = tmp_path / "csv"
+    r = CliRunner().invoke(main, ["friction", str(sample_log), "--sop", str(ROOT / "models"), "--top", "3",
+                                  "--rank-by", "risk", "--period", "12w", "--by", "site", "--csv", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "projected over 84 days; ranked by risk" in r.output
+    assert "Handoffs between owners" in r.output and "Ownership of each SOP step" in r.output
+    with open(out / "frictions.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(row["rank_by_risk"]) for row in rows] == [1, 2, 3]
+    for name in ("handoffs.csv", "sop_handoffs.csv", "ownership.csv"):
+        assert (out / name).stat().st_size > 100
+    with open(out / "ownership.csv") as fh:
+        own = {(row["sop"], row["step"]): row for row in csv.DictReader(fh)}
+    assert own[("Lost or stolen card", "Verify identity")]["owner"] == "Support Ops"
+    assert own[("Lost or stolen card", "Verify identity")]["critical"] == "yes"
