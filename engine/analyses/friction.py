@@ -302,14 +302,16 @@ def rank(frictions: Sequence[Friction], rank_by: str) -> tuple[Friction, ...]:
 def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str, float] | None = None,
                    period_days: float = 90.0, by: Sequence[str] = (), rank_by: Literal["cost", "risk"] = "cost",
                    top: int | None = None, examples: int = 5, window_days: float = 7.0, min_contacts: int = 10,
-                   drift: bool = True) -> FrictionResult:
+                   drift: bool = True, library: bool = True) -> FrictionResult:
     """Find, measure and rank the friction points of ``log`` against ``sops`` (module docstring).
 
     ``log``: from ``encode_for_friction``; ``sops``: loaded ``engine.model.Sop`` objects;
     ``cost_per_minute``: owner -> cost, overriding the sidecars (an owner that owns no SOP step
     is accepted); ``period_days``: the projection period; ``by``: attributes for KPI outliers
     (default: team, when the log has it); ``top``: keep the first ``top`` findings;
-    ``min_contacts``: smaller findings are not reported; ``drift``: include drift findings.
+    ``min_contacts``: smaller findings are not reported; ``drift``: include drift findings;
+    ``library``: False when one SOP is given on its own (it then applies to every contact unless its
+    sidecar has ``applies_to``; engine.analyses.ownership.match_sops).
     """
     from engine.analyses.findings import (deviation_findings, drift_findings, handoff_findings, kpi_findings,
                                           unexpected_loss)
@@ -323,7 +325,8 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
         raise AnalysisError("No SOP given", field="sops", hint="Give an SOP model or a folder of them")
     if log.n_cases == 0:
         raise AnalysisError("The log has no contacts", hint="Check the log and the selection")
-    run, result_parts = _prepare(log, tuple(sops), cost_per_minute, period_days, window_days, examples, min_contacts)
+    run, result_parts = _prepare(log, tuple(sops), cost_per_minute, period_days, window_days, examples, min_contacts,
+                                 library)
     found = (deviation_findings(run) + handoff_findings(run)
              + (drift_findings(run) if drift else []) + kpi_findings(run, by))
     ranked = rank([f for f in found if f.contacts >= min_contacts], rank_by)
@@ -334,10 +337,10 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
                           period_days=float(period_days), sops=run.match, **result_parts)
 
 
-def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, examples, min_contacts):
+def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, examples, min_contacts, library):
     from engine.kernels.handoffs import time_contacts
     from engine.log.encode import NO_TIME
-    match = match_sops(log, sops)
+    match = match_sops(log, sops, library=library)
     owners = assign_owners(log, sops, match.sop_of_case)
     label_map: dict[str, str] = {}
     for sop in sops:

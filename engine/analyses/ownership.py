@@ -12,7 +12,9 @@ its value a value or a list of values; a contact matches on the first
 non-empty value of the attribute), else, for a sidecar without
 ``applies_to``, the SOP whose file stem equals the contact's ``intent``
 (how the simulator and the bundled sample label contacts). Contacts that
-no SOP matches, or several do, are counted and left without an SOP.
+no SOP matches, or several do, are counted and left without an SOP. With
+``library=False`` (one SOP given on its own), an SOP without ``applies_to``
+applies to every contact.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def read_applies_to(sop) -> dict[str, tuple[str, ...]] | None:
     return out
 
 
-def match_sops(log: EncodedLog, sops: Sequence) -> SopMatch:
+def match_sops(log: EncodedLog, sops: Sequence, *, library: bool = True) -> SopMatch:
     """Which SOP each contact follows (module docstring). ``log`` needs the attributes the rules name
     (per case or per event; ``intent`` for sidecars without ``applies_to``)."""
     from engine.log.select import cases_where
@@ -103,6 +105,10 @@ def match_sops(log: EncodedLog, sops: Sequence) -> SopMatch:
     sop_of = np.full(n, -1, dtype=np.int32)
     for s, sop in enumerate(sops):
         rule = read_applies_to(sop)
+        if rule is None and not library:
+            hits += 1
+            sop_of[:] = s
+            continue
         if rule is None:
             rule = {"intent": (Path(sop.path).stem,)}
         available = set(log.attributes) | set(log.case_attributes)

@@ -21,8 +21,8 @@ def _period_days(ctx, param, value: str) -> float:
 @main.command()
 @click.argument("log", type=click.Path(dir_okay=False))
 @click.option("--sop", "sop_path", required=True, type=click.Path(),
-              help="SOP model (BPMN with its .toml sidecar) or a folder of them: each contact is measured "
-                   "against the SOP that applies to it.")
+              help="SOP model (BPMN with its .toml sidecar), applied to every contact (select them with "
+                   "--where), or a folder of them: each contact is measured against the SOP that applies to it.")
 @click.option("--cost-config", type=click.Path(dir_okay=False),
               help="TOML table of owner = cost per minute; overrides the sidecars' costs (owners that own no "
                    "SOP step are accepted).")
@@ -68,7 +68,7 @@ def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_co
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; measuring frictions against {len(sops)} SOP(s)",
              quiet)
     result = rank_frictions(enc, sops, cost_per_minute=costs, period_days=period, by=by, rank_by=rank_by, top=top,
-                            min_contacts=min_contacts)
+                            min_contacts=min_contacts, library=path.is_dir())
     if as_json:
         echo_json(result.as_dict())
     else:
