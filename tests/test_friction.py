@@ -15,6 +15,7 @@ from engine.analyses.friction import rank_frictions
 from engine.analyses.handoffs import activity_roles, scan_log
 from engine.analyses.ownership import assign_owners, match_sops
 from engine.cli import main
+from engine.errors import ModelError
 from engine.log.encode import encode_log
 from engine.model import load_sop
 
@@ -244,3 +245,24 @@ def test_cli_text_and_csv(sample_log, tmp_path):
         own = {(row["sop"], row["step"]): row for row in csv.DictReader(fh)}
     assert own[("Lost or stolen card", "Verify identity")]["owner"] == "Support Ops"
     assert own[("Lost or stolen card", "Verify identity")]["critical"] == "yes"
+
+
+def test_sop_library_matching_reads_applies_to_and_counts_the_rest(tmp_path):
+    from types import SimpleNamespace
+    table = _log([[("Agent answer", 0, 1, "Support Ops")]] * 3, intent="lost_card")
+    table = table.append_column("queue", pa.array(["Q1"] * 1 + ["Q2"] * 1 + ["Q3"] * 1))
+    log = encode_log(table, attributes=("owner", "queue"), case_attributes=("intent",), with_case_ids=True)
+    (tmp_path / "a.toml").write_text('applies_to = { queue = ["Q1", "Q2"] }\n')
+    (tmp_path / "b.toml").write_text('applies_to = { queue = "Q2" }\n')
+    (tmp_path / "lost_card.toml").write_text('name = "no rule"\n')
+    a, b, c = (SimpleNamespace(path=tmp_path / f"{n}.bpmn", name=n) for n in ("a", "b", "lost_card"))
+    m = match_sops(log, [a, b])
+    assert m.sop_of_case.tolist() == [0, -1, -1] and (m.unmatched, m.ambiguous) == (1, 1)
+    # without applies_to: the file stem against the contacts' intent, or every contact for one SOP alone
+    assert match_sops(log, [c]).sop_of_case.tolist() == [0, 0, 0]
+    assert match_sops(log, [SimpleNamespace(path=tmp_path / "other.bpmn", name="o")]).unmatched == 3
+    assert match_sops(log, [SimpleNamespace(path=tmp_path / "other.bpmn", name="o")],
+                      library=False).sop_of_case.tolist() == [0, 0, 0]
+    (tmp_path / "bad.toml").write_text('applies_to = ["Q1"]\n')
+    with pytest.raises(ModelError, match="'applies_to' must be a table"):
+        match_sops(log, [SimpleNamespace(path=tmp_path / "bad.bpmn", name="bad")])

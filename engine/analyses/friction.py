@@ -180,9 +180,12 @@ def read_cost_config(path: str | Path) -> dict[str, float]:
     return out
 
 
-def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None) -> EncodedLog:
+def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None,
+                        sops: Sequence = ()) -> EncodedLog:
     """Encode a stored log with what ``rank_frictions`` reads: case ids, per-event owner, team, queue and
-    channel, per-case customer, intent and the segment attributes (``by``), ``where`` applied."""
+    channel, per-case customer, intent, the segment attributes (``by``) and the attributes the
+    ``sops``' ``applies_to`` rules name; ``where`` applied."""
+    from engine.analyses.ownership import applies_to_attributes
     import pyarrow.parquet as pq
 
     from engine.log.select import encode_where
@@ -190,7 +193,8 @@ def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]]
         names = set(pq.read_schema(path).names)
     except (OSError, ValueError):
         names = set(LOG_COLUMNS + CASE_COLUMNS)  # encode_log reports a missing or unreadable file
-    per_case = tuple(a for a in dict.fromkeys(CASE_COLUMNS + tuple(b for b in by if b != "week")) if a in names)
+    wanted = CASE_COLUMNS + applies_to_attributes(sops) + tuple(b for b in by if b != "week")
+    per_case = tuple(a for a in dict.fromkeys(wanted) if a in names)
     return encode_where(path, where, attributes=tuple(a for a in LOG_COLUMNS if a in names),
                         case_attributes=per_case, with_case_ids=True)
 

@@ -99,7 +99,7 @@ def read_applies_to(sop) -> dict[str, tuple[str, ...]] | None:
 def match_sops(log: EncodedLog, sops: Sequence, *, library: bool = True) -> SopMatch:
     """Which SOP each contact follows (module docstring). ``log`` needs the attributes the rules name
     (per case or per event; ``intent`` for sidecars without ``applies_to``)."""
-    from engine.log.select import cases_where
+    from engine.analyses.segments import case_segments
     n = log.n_cases
     hits = np.zeros(n, dtype=np.int32)
     sop_of = np.full(n, -1, dtype=np.int32)
@@ -114,12 +114,24 @@ def match_sops(log: EncodedLog, sops: Sequence, *, library: bool = True) -> SopM
         available = set(log.attributes) | set(log.case_attributes)
         if not set(rule) <= available:
             continue
-        sel = cases_where(log, {k: set(v) for k, v in rule.items()})
+        sel = np.ones(n, dtype=bool)
+        for key, values in rule.items():
+            codes, labels = case_segments(log, key)
+            labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+            sel &= np.array([label in values for label in labels] + [False], dtype=bool)[codes]
         hits += sel
         sop_of[sel] = s
     ambiguous = hits > 1
     sop_of[ambiguous] = -1
     return SopMatch(sop_of, tuple(s.name for s in sops), int((hits == 0).sum()), int(ambiguous.sum()))
+
+
+def applies_to_attributes(sops: Sequence) -> tuple[str, ...]:
+    """The log attributes the SOPs' ``applies_to`` rules name (``intent`` for those without one)."""
+    names: dict[str, None] = {}
+    for sop in sops:
+        names.update(dict.fromkeys(read_applies_to(sop) or ("intent",)))
+    return tuple(names)
 
 
 def assign_owners(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray) -> OwnerCodes:

@@ -64,7 +64,7 @@ def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_co
         raise ModelError("No .bpmn file in the SOP folder", path=path, hint="Give a folder of SOP models or one file")
     sops = [load_sop(f) for f in files]
     progress(f"encoding {log}", quiet)
-    enc = encode_for_friction(log, by, where)
+    enc = encode_for_friction(log, by, where, sops)
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; measuring frictions against {len(sops)} SOP(s)",
              quiet)
     result = rank_frictions(enc, sops, cost_per_minute=costs, period_days=period, by=by, rank_by=rank_by, top=top,
