@@ -188,3 +188,4 @@ from engine.cli import report as _report  # noqa: E402,F401
 from engine.cli import discover as _discover  # noqa: E402,F401
 from engine.cli import map as _map  # noqa: E402,F401
 from engine.cli import compare as _compare  # noqa: E402,F401
+from engine.cli import friction as _friction  # noqa: E402,F401

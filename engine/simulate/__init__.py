@@ -40,6 +40,11 @@ encoded, times are ``timestamp[ns, UTC]``:
     shift, agent.
 ``drifts``: one dict per drift point (id, date, scope, change, ...,
     contacts_affected, deviations_injected); ``parameters``: the arguments.
+
+With ``frictions=Frictions(...)`` (``engine.simulate.frictions``) the sizes of
+context loss and ping-pong are set directly and a back-office delay is added;
+the contacts table then also has ``back_office_delay`` and
+``back_office_delay_s``.
 """
 
 from engine.simulate.contacts import Simulation, simulate_contacts

@@ -19,6 +19,7 @@ from engine.simulate.deviations import (CAUSES, KINDS, UNKNOWN_ACTIVITIES, Injec
                                         skip_events)
 from engine.simulate.drift import Drift
 from engine.simulate.paths import SopPaths, accept_traces, build_paths, tabulate_language
+from engine.simulate.frictions import Frictions, back_office_owners, delay_back_office
 from engine.simulate.variety import EXTRA_LABELS, VARIETIES, add_variety
 from engine.simulate.timing import AGENT_ROLES, CHANNEL_GAP_S, draw_times, build_medians
 from engine.simulate.workforce import build_workforce, pick_agents, route_contacts
@@ -190,7 +191,7 @@ def build_vocabulary(sops: Sequence, drifts: Sequence[Drift], extra: Sequence[st
 def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: str = "2026-01-05",
                       days: int = 28, deviation_rate: float = 0.05, drifts: Sequence[Drift] = (),
                       intent_weights: Sequence[float] | None = None, timezone: str = "Europe/Lisbon",
-                      variety: str = "standard") -> Simulation:
+                      variety: str = "standard", frictions: Frictions | None = None) -> Simulation:
     """Simulate ``contacts`` contacts over ``days`` days from ``start`` across the given SOPs.
 
     variety: "standard" (the SOPs' paths and the deviations above) or "realistic" (also the long
@@ -224,8 +225,13 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                     "shift": (wf.shifts, people.shift), "sop": (tuple(sop_names), sop_of),
                     "channel": (CHANNEL_NAMES, channel)}
     drift = _apply_drifts(rng, drifts, trace, voc, arrivals, scope_values, deviation_rate)
+    frictions = frictions or Frictions()
+    frictions.check()
+    if frictions.context_loss is not None:
+        drift.context_p[drift.context_drift < 0] = frictions.context_loss
     bot_handoff, context_loss = _lose_context(rng, trace, voc, sop_of, drift)
-    ping_ponged = _ping_pong(rng, trace, voc, sop_of, deviation_rate)
+    ping_ponged = _ping_pong(rng, trace, voc, sop_of, min(0.9, PING_PONG_PER_DEVIATION_RATE * deviation_rate)
+                             if frictions.ping_pong is None else frictions.ping_pong)
     fits = np.zeros(n, dtype=bool)
     for s, (table, accept, st) in enumerate(voc.tables):
         idx = np.flatnonzero(sop_of == s)
@@ -238,6 +244,9 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
     start_ns, end_ns = _draw_times(rng, trace, voc, arrivals, channel, people, drift.handle_factors, legs)
     owner_ev, owners, resource, resources = _owners_and_resources(rng, sops, trace, voc, sop_of, people, drift,
                                                                   legs)
+    start_ns, end_ns, bo_delayed, bo_delay_s = delay_back_office(
+        seed, frictions, trace.offsets, owner_ev, back_office_owners(sops, owners, voc.talk_label,
+                                                  frictions.back_office_owner), start_ns, end_ns)
     outcome = _outcomes(voc, legs.contact_ev, trace.codes, n)
     # customers: who comes back depends on how their last contact went
     parent = keep_returns(rng, parent, outcome, context_loss | ((deviation_count > 0) & ~fits))
@@ -293,6 +302,9 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         "deviations": pa.array(deviation_count),
         "fits_sop": pa.array(fits),
     })
+    if bo_delayed.any():
+        contacts_table = contacts_table.append_column("back_office_delay", pa.array(bo_delayed)) \
+            .append_column("back_office_delay_s", pa.array(bo_delay_s))
     deviations = _deviation_table(truth, contact_ids, voc.vocab, drifts, fits, sop_of, intents, people)
     drift_info = []
     for di, d in enumerate(drifts):
@@ -306,6 +318,8 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                   "drifts": [d.describe() for d in drifts]}
     if variety != "standard":
         parameters["variety"] = variety
+    if frictions != Frictions():
+        parameters["frictions"] = frictions.as_dict()
     return Simulation(events=events, contacts=contacts_table, transfers=transfers, deviations=deviations,
                       drifts=tuple(drift_info), parameters=parameters,
                       sop_variants={sop_names[s]: len(voc.paths[s].variants) for s in range(len(sops))})
@@ -452,7 +466,7 @@ def _lose_context(rng, trace: _Traces, voc: _Vocabulary, sop_of: np.ndarray, dri
     return handoff >= 0, context_loss
 
 
-def _ping_pong(rng, trace: _Traces, voc: _Vocabulary, sop_of: np.ndarray, deviation_rate: float) -> np.ndarray:
+def _ping_pong(rng, trace: _Traces, voc: _Vocabulary, sop_of: np.ndarray, ping_p: float) -> np.ndarray:
     """The customer is transferred on, then back to the first queue; the contacts it happened to."""
     n = len(sop_of)
     role_arr = voc.role_arr
@@ -461,7 +475,6 @@ def _ping_pong(rng, trace: _Traces, voc: _Vocabulary, sop_of: np.ndarray, deviat
     contact_ev = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
     talk_seen = _per_contact_cumsum((role_arr == "talk")[codes], offsets, contact_ev) > 0
     first_transfer = pick_positions(offsets, np.arange(n), is_transfer[codes] & talk_seen, np.zeros(n))
-    ping_p = min(0.9, PING_PONG_PER_DEVIATION_RATE * deviation_rate)
     # only where the transfer is followed by a step (the other queue answers) before the transfer back
     followed = (first_transfer >= 0) & (first_transfer + 1 < offsets[1:])
     bounced = np.flatnonzero(followed & (rng.random(n) < ping_p))
