@@ -24,6 +24,9 @@ Decisions:
   "Ran as designed" per week comes from the same replay.
 - The process map shows the most frequent variants covering 80% of the
   contacts and at most 40 arrows; the picture says what it leaves out.
+- Friction (handoffs, deviations, drift and KPI outliers on one cost scale,
+  engine.analyses.friction) runs when SOPs are given, each contact against
+  the SOP that applies to it, with costs projected over ``period_days``.
 - Drift runs on the whole log, with per-team drift, on the log's own time
   zone; its settings are the documented defaults.
 """
@@ -194,9 +197,16 @@ def _drift_part(path, timezone: str | None, sop=None):
     return detect_drift(log, by=by, timezone=timezone)
 
 
+def _friction_part(path, sops: Sequence, period_days: float, window_days: float, examples: int):
+    from engine.analyses.friction import encode_for_friction, rank_frictions
+    log = encode_for_friction(path, sops=sops)
+    return rank_frictions(log, sops, period_days=period_days, window_days=window_days, examples=examples)
+
+
 def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days: float = 7.0, examples: int = 5,
-                   progress: Progress | None = None) -> Overview:
-    """Run every analysis on the stored log at ``path``; ``sops`` are ``engine.model.Sop`` objects."""
+                   period_days: float = 90.0, progress: Progress | None = None) -> Overview:
+    """Run every analysis on the stored log at ``path``; ``sops`` are ``engine.model.Sop`` objects;
+    ``period_days``: the period over which friction costs are projected."""
     from engine.log.select import log_attributes
     from engine.log.store import log_metadata
     path = str(path)
@@ -214,9 +224,11 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
         checks, unmatched, unmatched_ids = _timed(timings, "conformance", progress, _conformance_part, path, sops,
                                                   n_contacts, examples)
     drift = _timed(timings, "drift", progress, _drift_part, path, meta.get("timezone"))
+    friction = (_timed(timings, "friction", progress, _friction_part, path, sops, period_days, window_days, examples)
+                if sops else None)
     return Overview(log_path=path, metadata=meta, n_contacts=n_contacts, n_events=n_events,
                     first_event=_iso(span[0] if span else None, meta.get("timezone")),
                     last_event=_iso(span[1] if span else None, meta.get("timezone")), segments=segments,
                     kpis=kpis, kpi_trends=trends, variants=variants, profile=profile, dfg=dfg, performance=perf,
                     owners=owners, process_map=pmap, sops=checks, unmatched_contacts=unmatched, unmatched_examples=unmatched_ids,
-                    drift=drift, timings=timings)
+                    drift=drift, friction=friction, timings=timings)

@@ -10,7 +10,7 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
                         quiet_option, where_option)
 
 
-def _period_days(ctx, param, value: str) -> float:
+def period_days(ctx, param, value: str) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dwmy]?)\s*", value or "")
     if not m or float(m.group(1)) <= 0:
         raise click.BadParameter(f"'{value}' is not a period; write a positive number of days, weeks, months or "
@@ -26,7 +26,7 @@ def _period_days(ctx, param, value: str) -> float:
 @click.option("--cost-config", type=click.Path(dir_okay=False),
               help="TOML table of owner = cost per minute; overrides the sidecars' costs (owners that own no "
                    "SOP step are accepted).")
-@click.option("--period", default="90d", show_default=True, callback=_period_days,
+@click.option("--period", default="90d", show_default=True, callback=period_days,
               help="Projection period for the cost if nothing changes: 90d, 12w, 3m (30 days), 1y (365 days).")
 @by_option("Look for KPI outliers among the segments of ATTR (default: team).")
 @where_option

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from engine.cli import main, quiet_option
+from engine.cli.friction import period_days as _period_days
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "eventlogs" / "sample"
@@ -76,15 +77,17 @@ def _log_from_inputs(inputs, mapping, fmt, out: Path, stages):
 @click.option("--format", "fmt", default=None, help="Input format of the exports (as cxmine ingest).")
 @click.option("--sop", "sops", multiple=True, type=click.Path(exists=True),
               help="SOP model (.bpmn with its .toml sidecar) or a folder of them; repeatable.")
+@click.option("--period", default="90d", show_default=True, callback=_period_days,
+              help="Projection period of friction costs if nothing changes: 90d, 12w, 3m, 1y.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Report folder (default: reports/latest).")
 @quiet_option
-def report(inputs, mapping, fmt, sops, out_dir, quiet):
+def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
     """One report for process teams and auditors: index.html, report.json, CSV tables.
 
     INPUT is a log made by cxmine ingest, or exports to ingest first (with
     --mapping / --format, as cxmine ingest). Runs KPIs, variants, the process
-    map, conformance of each SOP's contacts, and drift, and writes OUT/index.html
+    map, conformance of each SOP's contacts, drift, handoffs and friction, and writes OUT/index.html
     (one self-contained file), OUT/report.json (schema cxmine.report, version 1;
     byte-identical for the same inputs and parameters), OUT/timing.json and
     OUT/tables/. Without INPUT: the bundled sample and the SOPs in models/.
@@ -115,14 +118,15 @@ def report(inputs, mapping, fmt, sops, out_dir, quiet):
         stages.start("SOP models")
         sop_files = _sop_files(sops)
         models = [load_sop(p) for p in sop_files]
-        ov = build_overview(log, sops=models, progress=stages.start)
+        ov = build_overview(log, sops=models, period_days=period, progress=stages.start)
         stages.start("writing the report")
         from engine.log.store import log_metadata
         audit = AuditTrail(
             version=__version__, inputs=tuple(hash_inputs(inputs)),
             models=tuple(hash_inputs([q for p in sop_files for q in (p, p.with_suffix(".toml")) if q.exists()])),
             parameters={"inputs": list(inputs), "mapping": mapping, "format": fmt,
-                        "sop": [str(p) for p in sops], "window_days": ov.kpis.window_days},
+                        "sop": [str(p) for p in sops], "window_days": ov.kpis.window_days,
+                        "period_days": period},
             counts=counts, pseudonym_key_id=log_metadata(log).get("pseudonym_key_id"),
             timing={"started": started, "finished": _now()})
         subtitle = (f"{', '.join(Path(i).name for i in inputs)}: {ov.n_contacts:,} contacts, "

@@ -42,6 +42,9 @@ def _write_tables(ov, folder: Path) -> list[Path]:
         for check in ov.sops:
             if check.result is not None:
                 written += write_conformance_csv(check.result, folder / "conform" / check.sop.path.stem)
+    if ov.friction is not None:
+        from engine.report.friction import write_friction_csv
+        written += write_friction_csv(folder / "friction", ov.friction)
     if ov.drift is not None:
         written += write_drift_csv(ov.drift, folder / "drift", tuple(dict.fromkeys(s.attribute
                                                                                       for s in ov.drift.segments)))

@@ -97,6 +97,14 @@ def summary_section(ov) -> Section:
     elif ov.drift is not None:
         blocks.append(Paragraph("**No drift found**: no change point passed the false-alarm control "
                                 f"(alpha {ov.drift.settings.alpha:g})."))
+    if ov.friction is not None and ov.friction.frictions:
+        blocks.append(Paragraph("**What to fix first**, by projected cost if nothing changes (all of them in "
+                                "Friction points):"))
+        blocks += [Note(friction_sentence(f, ov.friction.period_days), tone="finding")
+                   for f in ov.friction.frictions[:3]]
+        risky = sorted(ov.friction.frictions, key=lambda f: f.rank_by_risk)[:2]
+        blocks.append(Paragraph("**Highest risk** (compliance-critical steps breached): "
+                                + " ".join(friction_sentence(f, ov.friction.period_days) for f in risky)))
     findings = _deviation_findings(ov)
     if findings:
         blocks.append(Paragraph("**Largest departures from the SOPs**, by impact (contacts, doubled for "
@@ -106,8 +114,8 @@ def summary_section(ov) -> Section:
         blocks.append(Note("No SOP was given, so conformance, compliance and deviations are not computed. "
                            "Give the SOPs with --sop models/ (a folder of BPMN files with their sidecars) "
                            "or --sop FILE.bpmn.", tone="warning"))
-    blocks.append(Links([("kpis", "process health"), ("conformance", "conformance"), ("drift", "drift"),
-                         ("evidence", "evidence")]))
+    blocks.append(Links([("friction", "friction points"), ("kpis", "process health"),
+                         ("conformance", "conformance"), ("drift", "drift"), ("evidence", "evidence")]))
     return Section("summary", "Executive summary", "What matters most in this period, and where is the evidence?",
                    blocks)
 
@@ -296,6 +304,73 @@ def drift_section(ov) -> Section:
                    blocks)
 
 
+# --- handoffs and friction ------------------------------------------------------------------------
+
+def _cost(value) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def friction_sentence(f, period_days: float) -> str:
+    """One sentence a leader reads: what, where, how often, what it costs, who, evidence."""
+    if f.cost_per_period > 0:
+        cost = (f"costs about {_cost(f.cost_per_period)} (currency of the cost tables) over {period_days:g} days "
+                "if nothing changes")
+    elif f.cost_per_period < 0:
+        cost = (f"takes about {_cost(-f.cost_per_period)} less handle time cost over {period_days:g} days than "
+                "comparable contacts: the risk, not the time, is the problem")
+    else:
+        cost = "adds no measurable handle time"
+    teams = f"; teams {', '.join(f.teams)}" if f.teams else ""
+    return (f"**{f.where}**: {format_count(f.contacts)} contacts ({format_share(f.share)}), about "
+            f"{f.contacts_per_period:,.0f} per {period_days:g} days; {cost}; owners {', '.join(f.owners) or '-'}"
+            f"{teams}; risk {f.risk:,.0f}; evidence: {len(f.evidence)} example contacts.")
+
+
+def friction_section(ov) -> Section:
+    r = ov.friction
+    if r is None:
+        return Section("friction", "Friction points, ranked", "What should be fixed first?",
+                       [Note("No SOP was given: friction needs the SOPs' owners, costs and critical steps. Run "
+                             "cxmine report with --sop models/.", tone="warning")])
+    from engine.analyses.friction import RANKING_RULE
+    blocks = [Paragraph(f"Ranked by {RANKING_RULE[r.rank_by]}. The risk rank orders by risk = contacts per period "
+                        "x (1 + 9 x share of the contacts that breach a compliance-critical step). Costs use each "
+                        "owner's cost per minute from the SOP sidecars, projected over "
+                        f"{r.period_days:g} days from the {r.span_days:.1f} days in the log.")]
+    rows = [[f.rank, f.rank_by_risk, f.kind, f.where, ", ".join(f.owners), ", ".join(f.teams), f.contacts, f.share,
+             f.extra_minutes_per_contact, f.cost_per_period, f.risk, " ".join(f.evidence[:3])]
+            for f in r.frictions[:25]]
+    blocks.append(_table(["rank (cost)", "rank (risk)", "kind", "friction", "owners", "teams", "contacts", "share",
+                          "extra min per contact", f"cost over {r.period_days:g} days", "risk", "evidence"], rows,
+                         ["count", "count", None, None, None, None, "count", "share", "number", "number", "number",
+                          None], caption="Friction points (the 25 first by cost)", table_id="frictions"))
+    return Section("friction", "Friction points, ranked", "What should be fixed first: how widespread, what it "
+                   "costs, which teams, what evidence, and what happens if nothing changes?", blocks)
+
+
+def handoff_section(ov) -> Section:
+    r = ov.friction
+    if r is None:
+        return Section("handoffs", "Handoffs between owners", "Where does work change hands, and what does it cost?",
+                       [Note("No SOP was given: handoffs are measured per SOP. Run cxmine report with --sop "
+                             "models/.", tone="warning")])
+    edges = [e for e in r.handoffs if e.kind == "owner"][:25]
+    rows = [[e.frm, e.to, e.contacts, e.share, e.delay_s.get("median"), e.delay_s.get("p90"),
+             e.context_loss.get("rate"), (e.handle_time_min or {}).get("difference")] for e in edges]
+    blocks = [_table(["from owner", "to owner", "contacts", "share", "median delay", "p90 delay",
+                      "context lost", "handle time difference (min)"], rows,
+                     [None, None, "count", "share", "s", "s", "share", "number"],
+                     caption="Handoffs between owning teams (context lost: the customer identifies again, or a step "
+                             "is repeated, after the handoff; handle time: contacts that crossed it minus comparable "
+                             "contacts of the same SOP and channel)", table_id="handoffs")]
+    o = r.owners
+    blocks.append(Paragraph(f"Owners of the events: {format_count(o['events_owner_from_log'])} from the log, "
+                            f"{format_count(o['events_owner_from_sop'])} from the SOP lanes, "
+                            f"{format_count(o['events_owner_unknown'])} unknown (counted, never dropped)."))
+    return Section("handoffs", "Handoffs between owners", "Where does work change hands, how long does it wait, and "
+                   "where is context lost?", blocks)
+
+
 # --- evidence, methods --------------------------------------------------------------------------------
 
 def evidence_section(ov) -> Section:
@@ -305,6 +380,9 @@ def evidence_section(ov) -> Section:
         if r is None:
             continue
         rows += [[r.sop, f"{s.step} ({s.kind})", s.contacts, " ".join(s.examples)] for s in r.steps[:15]]
+    if ov.friction is not None:
+        rows = [["friction", f"#{f.rank} {f.where}", f.contacts, " ".join(f.evidence)]
+                for f in ov.friction.frictions[:25]] + rows
     blocks = [_table(["SOP", "finding", "contacts", "example contacts"], rows, [None, None, "count", None],
                      caption="Example contact ids for each deviation above (look them up in the log or the "
                              "contact platform)", table_id="evidence")] if rows else []
@@ -332,6 +410,11 @@ def methods_section(ov) -> Section:
         Paragraph("**Drift.** Contacts in order of their first event; seeded binary segmentation with a two-sample "
                   "G-test on the share of contacts with each step-to-step hand-over; the probability of reporting "
                   "any change point on a stable log is at most alpha (Bonferroni over every test made)."),
+        Paragraph("**Friction.** Every finding (deviation by step and team, handoff, drift, KPI outlier) on one "
+                  "scale: contacts per period, extra minutes per contact measured from event times against "
+                  "comparable contacts without the friction (same SOP, channel and owners), times each owner's cost "
+                  "per minute, projected over the period; risk weights the contacts that breach a "
+                  "compliance-critical step by 10."),
         Paragraph("Full definitions: docs/definitions.md, docs/conformance.md and docs/drift.md in the cxmine "
                   "documentation."),
     ])
@@ -340,7 +423,8 @@ def methods_section(ov) -> Section:
 def report_sections(ov, *, map_svg: str | None = None, sop_svgs: dict[str, str] | None = None) -> list[Section]:
     """Every section of the HTML report, in reading order."""
     return [summary_section(ov), kpi_section(ov), process_section(ov, map_svg), variants_section(ov),
-            conformance_section(ov, sop_svgs or {}), drift_section(ov), evidence_section(ov), methods_section(ov)]
+            conformance_section(ov, sop_svgs or {}), drift_section(ov), handoff_section(ov), friction_section(ov),
+            evidence_section(ov), methods_section(ov)]
 
 
 def report_document(ov, audit) -> dict:
@@ -359,4 +443,5 @@ def report_document(ov, audit) -> dict:
                                   "result": None if c.result is None else c.result.as_dict()} for c in ov.sops],
                         "unmatched": {"contacts": ov.unmatched_contacts, "examples": list(ov.unmatched_examples)}},
         "drift": None if ov.drift is None else ov.drift.as_dict(),
+        "friction": None if ov.friction is None else ov.friction.as_dict(),
     }

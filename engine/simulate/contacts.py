@@ -225,10 +225,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
                     "shift": (wf.shifts, people.shift), "sop": (tuple(sop_names), sop_of),
                     "channel": (CHANNEL_NAMES, channel)}
     drift = _apply_drifts(rng, drifts, trace, voc, arrivals, scope_values, deviation_rate)
-    frictions = frictions or Frictions()
-    frictions.check()
-    if frictions.context_loss is not None:
-        drift.context_p[drift.context_drift < 0] = frictions.context_loss
+    frictions = _apply_frictions(frictions, drift)
     bot_handoff, context_loss = _lose_context(rng, trace, voc, sop_of, drift)
     ping_ponged = _ping_pong(rng, trace, voc, sop_of, min(0.9, PING_PONG_PER_DEVIATION_RATE * deviation_rate)
                              if frictions.ping_pong is None else frictions.ping_pong)
@@ -306,6 +303,25 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         contacts_table = contacts_table.append_column("back_office_delay", pa.array(bo_delayed)) \
             .append_column("back_office_delay_s", pa.array(bo_delay_s))
     deviations = _deviation_table(truth, contact_ids, voc.vocab, drifts, fits, sop_of, intents, people)
+    drift_info, parameters = _describe_run(drifts, drift, truth, sop_names, n, seed, start, days, deviation_rate,
+                                           timezone, weights, agents_per_team, variety, frictions)
+    return Simulation(events=events, contacts=contacts_table, transfers=transfers, deviations=deviations,
+                      drifts=tuple(drift_info), parameters=parameters,
+                      sop_variants={sop_names[s]: len(voc.paths[s].variants) for s in range(len(sops))})
+
+
+def _apply_frictions(frictions: Frictions | None, drift) -> Frictions:
+    """The frictions asked for (checked); a set context-loss probability replaces the drifts' default."""
+    frictions = frictions or Frictions()
+    frictions.check()
+    if frictions.context_loss is not None:
+        drift.context_p[drift.context_drift < 0] = frictions.context_loss
+    return frictions
+
+
+def _describe_run(drifts, drift, truth, sop_names, n, seed, start, days, deviation_rate, timezone, weights,
+                  agents_per_team, variety, frictions) -> tuple[list[dict], dict]:
+    """The drift points with what they touched, and the run's parameters (for the manifest)."""
     drift_info = []
     for di, d in enumerate(drifts):
         info = d.describe()
@@ -320,9 +336,7 @@ def simulate_contacts(sops: Sequence, contacts: int, *, seed: int = 0, start: st
         parameters["variety"] = variety
     if frictions != Frictions():
         parameters["frictions"] = frictions.as_dict()
-    return Simulation(events=events, contacts=contacts_table, transfers=transfers, deviations=deviations,
-                      drifts=tuple(drift_info), parameters=parameters,
-                      sop_variants={sop_names[s]: len(voc.paths[s].variants) for s in range(len(sops))})
+    return drift_info, parameters
 
 
 def _draw_intents(rng, voc: _Vocabulary, weights: np.ndarray, parent: np.ndarray, root: np.ndarray):
