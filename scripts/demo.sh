@@ -20,17 +20,15 @@ echo; echo "== 2. variants (top 10)"
 echo; echo "== 3. process-health KPIs by team"
 "$CXMINE" kpi "$OUT/log.parquet" --by team --csv "$OUT/kpi" -q
 
+echo; echo "== 4. conformance of every contact against the SOP that applies to it (models/, applies_to)"
+"$CXMINE" conform "$OUT/log.parquet" --sop models/ --top 8 --examples 3 --csv "$OUT/conform" -q
 for sop in models/*.bpmn; do
-  name=$(basename "$sop" .bpmn)
-  echo; echo "== 4. conformance of the $name contacts against $sop"
-  "$CXMINE" conform "$OUT/log.parquet" --sop "$sop" --where "intent=$name" --top 8 --examples 3 \
-      --csv "$OUT/conform/$name" -q
-  "$CXMINE" sop render "$sop" -o "$OUT/sop/$name.svg" >/dev/null
+  "$CXMINE" sop render "$sop" -o "$OUT/sop/$(basename "$sop" .bpmn).svg" >/dev/null
 done
 
 echo; echo "== 5. exports"
 "$CXMINE" export "$OUT/log.parquet" --to xes -o "$OUT/log.xes.gz" -q
 "$CXMINE" export "$OUT/log.parquet" --to ocel-json -o "$OUT/log.jsonocel" -q
 
-echo; echo "Outputs in $OUT/: log.parquet, variants/, kpi/, conform/<sop>/, sop/<sop>.svg, log.xes.gz, log.jsonocel"
+echo; echo "Outputs in $OUT/: log.parquet, variants/, kpi/, conform/ (sops.csv, <sop>/), sop/<sop>.svg, log.xes.gz, log.jsonocel"
 echo "Ground truth of the sample (injected deviations, drift point): $SAMPLE/ground_truth/"
