@@ -16,7 +16,7 @@ from engine.analyses.replay import replay_tokens, replay_traces
 from engine.model import compile_net
 
 import corpus
-from test_replay import LABELS, process_trees
+from test_replay import LABELS, generated_traces, process_trees
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = corpus.SHARED_DATA / "pm4py-tests" / "tests" / "input_data"
@@ -48,14 +48,7 @@ def assert_every_unfit_trace_explained(traces, net, im, fm):
        st.integers(0, 2**31))
 def test_random_nets_every_unfit_trace_explained(tree, noise_traces, seed):
     net, im, fm = pm4py.convert_to_petri_net(tree)
-    rng = random.Random(seed)
-    try:
-        played = pm4py.play_out(net, im, fm, parameters={"no_traces": 5, "random_seed": seed % 1000})
-        fitting = [[e["concept:name"] for e in t] for t in played][:5]
-    except Exception:  # playout may not terminate on some generated nets; noise traces still test
-        fitting = []
-    traces = noise_traces + fitting + [t[: rng.randint(0, len(t))] for t in fitting]
-    assert_every_unfit_trace_explained(traces, net, im, fm)
+    assert_every_unfit_trace_explained(generated_traces(net, im, fm, noise_traces, seed), net, im, fm)
 
 
 REAL_LOGS = ["running-example.xes", "receipt.parquet", "roadtraffic100traces.xes",

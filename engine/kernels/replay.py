@@ -20,15 +20,12 @@ and the fitness of every trace equal pm4py's:
   to the single sink place), and remaining / missing tokens are counted
   against the final marking, whose tokens count as consumed.
 
-On top of pm4py's counts the kernel locates deviations without changing them.
-When a transition cannot be enabled, a bounded search looks for the fewest
-visible model moves (at most ``MAX_SKIPS``, with invisible moves between them)
-that would have enabled it. None found: the event was inserted. Found, and none
-of those steps runs later in the trace: they were skipped. Found, but one of
-them runs later: if this step itself runs again later, this occurrence was
-inserted; otherwise the steps ran out of order. Tokens these deviations leave
-behind are set aside; whatever else remains at the end is explained by the same
-search, from the remaining marking to the final one (skipped steps at the end).
+On top of pm4py's counts the kernel locates deviations without changing them
+(``engine.kernels.deviations``): skipped, inserted and out-of-order steps at the
+events where the replay needs missing tokens, skipped steps at the end from the
+tokens no located deviation explains, and, when more steps were still due than
+a skip explains, the step due next of a contact that ended early. An unfit trace
+always gets at least one.
 
 The net arrives as ``engine.model.petri_net.NetArrays``, a named tuple of
 arrays (P places in name order, T transitions, L labels) read here by field
