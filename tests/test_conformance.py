@@ -299,7 +299,7 @@ def test_cli_conform_writes_alignments_csv_only_when_asked(tmp_path):
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [
         "compliance.csv", "contacts.csv", "deviations.csv", "segment_deviations.csv", "segment_fitness.csv",
-        "worst_variants.csv"]
+        "variants.csv", "worst_variants.csv"]
     r = CliRunner().invoke(main, ["conform", str(path), "--sop", str(sop_path), "--csv", str(tmp_path / "b"),
                                   "--alignments", "1", "-q"])
     assert r.exit_code == 0, r.output

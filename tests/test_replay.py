@@ -158,19 +158,23 @@ def process_trees(draw, depth=0):
     return node
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(process_trees(), st.lists(st.lists(st.sampled_from(LABELS + ["z"]), max_size=8), min_size=1, max_size=12),
-       st.integers(0, 2**31))
-def test_random_nets_equal_pm4py(tree, noise_traces, seed):
-    net, im, fm = pm4py.convert_to_petri_net(tree)
+def generated_traces(net, im, fm, noise_traces, seed):
+    """The noise traces, up to 5 played-out traces of the net, and those cut short."""
     rng = random.Random(seed)
-    fitting = []
     try:
         played = pm4py.play_out(net, im, fm, parameters={"no_traces": 5, "random_seed": seed % 1000})
         fitting = [[e["concept:name"] for e in t] for t in played][:5]
     except Exception:  # playout may not terminate on some generated nets; noise traces still test
         fitting = []
-    traces = noise_traces + fitting + [t[: rng.randint(0, len(t))] for t in fitting]
+    return noise_traces + fitting + [t[: rng.randint(0, len(t))] for t in fitting]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(process_trees(), st.lists(st.lists(st.sampled_from(LABELS + ["z"]), max_size=8), min_size=1, max_size=12),
+       st.integers(0, 2**31))
+def test_random_nets_equal_pm4py(tree, noise_traces, seed):
+    net, im, fm = pm4py.convert_to_petri_net(tree)
+    traces = generated_traces(net, im, fm, noise_traces, seed)
     got = assert_same_as_pm4py(traces, net, im, fm)
     # token game invariants
     assert np.array_equal(got["produced"] + got["missing"], got["consumed"] + got["remaining"])

@@ -42,6 +42,7 @@ FITNESS_BY = ("team", "site", "shift", "channel")
 COMPLIANCE_BY = ("team", "site", "shift")
 NO_VALUE = "(none)"
 TOKENS = ("missing", "consumed", "remaining", "produced", "unknown")
+MIXED_SHARE = 0.25     # contacts running activities unknown to the SOP, from which a log looks mixed
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class ConformanceResult:
     cost_per_minute: dict[str, float]
     examples: int = 5
     worst: int = 10
+    contacts_with_unknown: int = 0
     alignments: tuple = ()
     alignment_note: str = ""
     replay: Replay | None = field(default=None, repr=False, compare=False)
@@ -173,6 +175,17 @@ class ConformanceResult:
         return self.fitting / self.contacts if self.contacts else 1.0
 
     @property
+    def unknown_contact_share(self) -> float:
+        """Share of contacts that ran at least one activity the SOP does not know."""
+        return self.contacts_with_unknown / self.contacts if self.contacts else 0.0
+
+    @property
+    def mixed_log(self) -> bool:
+        """True when so many contacts run activities the SOP does not know (``MIXED_SHARE`` or more)
+        that the log most likely holds contacts of other procedures."""
+        return self.unknown_contact_share >= MIXED_SHARE
+
+    @property
     def compliance_spread(self) -> dict[str, dict[str, float]]:
         """Per attribute: min, max, range and population std of the compliance rates of its values."""
         rates: dict[str, list[float]] = {}
@@ -194,7 +207,8 @@ class ConformanceResult:
     def as_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("sop", "contacts", "events", "variants", "log_fitness",
                                               "audit_fitness", "average_trace_fitness", "fit_share", "tokens",
-                                              "unknown_as_deviation", "unknown_activities", "critical_steps",
+                                              "unknown_as_deviation", "unknown_activities", "contacts_with_unknown",
+                                              "unknown_contact_share", "mixed_log", "critical_steps",
                                               "compliance_spread", "alignment_note")}
         out["steps"] = [asdict(s) for s in self.steps]
         counts: dict[str, dict[str, int]] = {}
@@ -234,7 +248,7 @@ class ConformanceResult:
             compliance=_merge_compliance(self.compliance, other.compliance),
             variant_fits=_merge_variants(self.variant_fits, other.variant_fits, self.contacts),
             critical_steps=self.critical_steps, cost_per_minute=self.cost_per_minute, examples=k,
-            worst=self.worst)
+            worst=self.worst, contacts_with_unknown=self.contacts_with_unknown + other.contacts_with_unknown)
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -493,5 +507,6 @@ def check_conformance(encoded, sop, *, by: Sequence[str] = (), examples: int = 5
                                                                              examples)),
         segment_fitness=_segment_fitness(encoded, replay, fit_by), compliance=_compliance(encoded, dev, critical),
         variant_fits=_variant_fits(replay, found, case_ids), critical_steps=tuple(sorted(critical)),
-        cost_per_minute=dict(sop.cost_per_minute), examples=examples, worst=worst, replay=replay, deviations=dev,
+        cost_per_minute=dict(sop.cost_per_minute), examples=examples, worst=worst,
+        contacts_with_unknown=int(replay.weight[replay.counts[:, 4] > 0].sum()), replay=replay, deviations=dev,
         case_ids=case_ids)

@@ -3,7 +3,9 @@
 Kinds (``KINDS``): *skipped* (a step the SOP requires did not run: remaining
 tokens or an invisible bypass forced), *inserted* (executed where the SOP does
 not allow it: missing tokens), *unknown* (an activity the SOP does not know),
-*out_of_order* (ran before steps that the SOP puts first and that ran later).
+*out_of_order* (ran before steps that the SOP puts first and that ran later),
+*ended_early* (the contact stopped before the SOP's end; the step is the one due
+next). Every trace whose fitness (or audit fitness) is below 1 has at least one.
 ``locate_deviations`` finds them once per variant; ``expand_deviations`` gives
 each case its variant's deviations.
 """
@@ -16,13 +18,14 @@ import numpy as np
 
 from engine.analyses.replay import Replay
 
-KINDS = ("skipped", "inserted", "unknown", "out_of_order")
+KINDS = ("skipped", "inserted", "unknown", "out_of_order", "ended_early")
 
 
 @dataclass(frozen=True)
 class VariantDeviations:
     """One row per deviation found in a variant: variant, event position (the event where it was
-    found; for skips at the end, the last event), step name, kind index into KINDS."""
+    found; for skips at the end and for a contact that ended early, the last event), step name
+    (for ``ended_early``, the step that was due next), kind index into KINDS."""
 
     variant: np.ndarray
     position: np.ndarray
@@ -31,46 +34,52 @@ class VariantDeviations:
 
 
 def locate_deviations(replay: Replay) -> VariantDeviations:
-    """Deviations of every variant, read from the kernel's per-event results.
+    """Deviations of every variant, read from the kernel's per-event and per-variant results.
 
     Unknown activities are deviations only when the replay counts them so
     (``replay.unknown_as_deviation``)."""
-    from engine.kernels.replay import (EVENT_MISSING, EVENT_OUT_OF_ORDER, EVENT_SKIPPED, EVENT_UNKNOWN)
+    from engine.kernels.replay import EVENT_MISSING, EVENT_OUT_OF_ORDER, EVENT_SKIPPED, EVENT_UNKNOWN
 
     net = replay.net
-    tl = net.transition_labels
-    rows_v, rows_p, rows_s, rows_k = [], [], [], []
+    n_labels = len(net.labels)
+    names = np.array(list(net.labels) + list(replay.activities), dtype=object)
+    t_label = net.arrays.label.astype(np.int64)
     ev_variant = np.repeat(np.arange(replay.n_variants, dtype=np.int64), np.diff(replay.offsets))
     ev_pos = np.arange(len(replay.codes), dtype=np.int64) - replay.offsets[ev_variant]
-    for e in np.flatnonzero(replay.ev_status != 0):
-        st = replay.ev_status[e]
-        v, p = int(ev_variant[e]), int(ev_pos[e])
-        if st == EVENT_UNKNOWN:
-            rows_v.append(v), rows_p.append(p), rows_s.append(replay.activities[replay.codes[e]]), rows_k.append(2)
-        elif st == EVENT_MISSING:
-            rows_v.append(v), rows_p.append(p), rows_s.append(tl[replay.ev_trans[e]]), rows_k.append(1)
-        elif st in (EVENT_SKIPPED, EVENT_OUT_OF_ORDER):
-            kind = 0 if st == EVENT_SKIPPED else 3
-            for t in replay.ev_skips[e]:
-                if t >= 0:
-                    rows_v.append(v), rows_p.append(p), rows_s.append(tl[t]), rows_k.append(kind)
-    for v in np.flatnonzero(replay.end_skips[:, 0] >= 0):
-        last = max(int(replay.offsets[v + 1] - replay.offsets[v]) - 1, 0)
-        for t in replay.end_skips[v]:
-            if t >= 0:
-                rows_v.append(int(v)), rows_p.append(last), rows_s.append(tl[t]), rows_k.append(0)
+    last = np.maximum(np.diff(replay.offsets) - 1, 0)
+    st = replay.ev_status
+    parts = []     # (order group, order key, sub-order, variant, position, step id, kind)
+
+    def add(group, key, sub, variant, position, step, kind):
+        parts.append((np.full(len(variant), group), key, sub, variant, position, step, np.full(len(variant), kind)))
+
+    e = np.flatnonzero(st == EVENT_UNKNOWN)
+    add(0, e, np.zeros(len(e)), ev_variant[e], ev_pos[e], n_labels + replay.codes[e].astype(np.int64), 2)
+    e = np.flatnonzero(st == EVENT_MISSING)
+    add(0, e, np.zeros(len(e)), ev_variant[e], ev_pos[e], t_label[replay.ev_trans[e]], 1)
+    for status, kind in ((EVENT_SKIPPED, 0), (EVENT_OUT_OF_ORDER, 3)):
+        for k in range(replay.ev_skips.shape[1]):
+            e = np.flatnonzero((st == status) & (replay.ev_skips[:, k] >= 0))
+            add(0, e, np.full(len(e), k), ev_variant[e], ev_pos[e], t_label[replay.ev_skips[e, k]], kind)
+    for k in range(replay.end_skips.shape[1]):
+        v = np.flatnonzero(replay.end_skips[:, k] >= 0)
+        add(1, v, np.full(len(v), k), v, last[v], t_label[replay.end_skips[v, k]], 0)
+    v = np.flatnonzero(replay.ended >= 0)
+    add(2, v, np.zeros(len(v)), v, last[v], t_label[replay.ended[v]], 4)
+    group, key, sub, variant, position, step, kind = (np.concatenate(c) for c in zip(*parts))
+    order = np.lexsort((sub, key, group))
+    variant, position, step, kind = variant[order], position[order], step[order], kind[order]
     # a skipped step that blocks several later events is found at each of them: report it once
-    seen, keep = set(), []
-    for r, key in enumerate(zip(rows_v, rows_s, rows_k)):
-        if key[2] == 0 and key in seen:
-            continue
-        seen.add(key)
-        keep.append(r)
+    keep = np.ones(len(variant), dtype=bool)
+    skip = np.flatnonzero(kind == 0)
+    if len(skip):
+        pair = variant[skip] * (n_labels + len(replay.activities)) + step[skip]
+        keep[skip] = False
+        keep[skip[np.unique(pair, return_index=True)[1]]] = True
     if not replay.unknown_as_deviation:
-        keep = [r for r in keep if rows_k[r] != 2]
-    return VariantDeviations(variant=np.array([rows_v[r] for r in keep], dtype=np.int64),
-                             position=np.array([rows_p[r] for r in keep], dtype=np.int64),
-                             step=tuple(rows_s[r] for r in keep), kind=np.array([rows_k[r] for r in keep], dtype=np.int8))
+        keep &= kind != 2
+    return VariantDeviations(variant=variant[keep], position=position[keep], step=tuple(names[step[keep]]),
+                             kind=kind[keep].astype(np.int8))
 
 
 @dataclass(frozen=True)

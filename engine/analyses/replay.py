@@ -26,6 +26,7 @@ from engine.errors import AnalysisError
 from engine.model.petri_net import CompiledNet
 
 N_CHUNKS = 16       # variants are replayed in this many chunks on threads
+LOCATE_CHUNKS = 2   # fewer when locating: each chunk remembers its searches for its own variants
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ class Replay:
     consumed, remaining, produced, unknown events; ``fitness[v]`` pm4py's trace fitness;
     ``audit_fitness[v]``; ``is_fit[v]`` pm4py's trace_is_fit; ``weight[v]`` cases.
     Per event of the variants' CSR (``offsets``, ``codes`` = log activity codes):
-    status (kernels.replay.EVENT_*), fired transition, missing tokens, skipped steps.
+    status (kernels.replay.EVENT_*), fired transition, missing tokens, skipped steps; per variant,
+    steps skipped at the end (``end_skips``) and, if the contact ended early, the transition of
+    the step due next (``ended``, -1 otherwise).
     """
 
     net: CompiledNet
@@ -57,6 +60,7 @@ class Replay:
     ev_missing: np.ndarray
     ev_skips: np.ndarray
     end_skips: np.ndarray
+    ended: np.ndarray
     unknown_as_deviation: bool = True
     unknown_activities: tuple[str, ...] = field(default_factory=tuple)
 
@@ -135,7 +139,7 @@ def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activiti
     codes = np.ascontiguousarray(codes, dtype=np.int32)
     label_codes = act_to_label[codes] if len(codes) else np.zeros(0, dtype=np.int32)
     (counts, is_fit, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips,
-     end_skips) = _replay_chunks(net, offsets, label_codes, locate)
+     end_skips, ended) = _replay_chunks(net, offsets, label_codes, locate)
     fitness = _fitness_array(counts[:, 0], counts[:, 1], counts[:, 2], counts[:, 3])
     u = counts[:, 4] if unknown_as_deviation else np.zeros(len(counts), dtype=np.int64)
     audit = _fitness_array(counts[:, 0] + u, counts[:, 1] + u, counts[:, 2] + u, counts[:, 3] + u)
@@ -143,7 +147,7 @@ def replay_tokens(case_offsets: np.ndarray, activity_codes: np.ndarray, activiti
                   case_variant=case_variant, first_case=first_case, counts=counts, is_fit=is_fit,
                   fitness=fitness, audit_fitness=audit, fired=fired, remaining_places=rem_place,
                   ev_status=ev_status, ev_trans=ev_trans, ev_missing=ev_missing, ev_skips=ev_skips,
-                  end_skips=end_skips, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown)
+                  end_skips=end_skips, ended=ended, unknown_as_deviation=unknown_as_deviation, unknown_activities=unknown)
 
 
 def _replay_chunks(net: CompiledNet, offsets: np.ndarray, label_codes: np.ndarray, locate: bool):
@@ -157,7 +161,7 @@ def _replay_chunks(net: CompiledNet, offsets: np.ndarray, label_codes: np.ndarra
     from engine.kernels.replay import replay_variants
 
     n_v = len(offsets) - 1
-    n_chunks = max(1, min(N_CHUNKS, n_v // 64))
+    n_chunks = max(1, min(N_CHUNKS if not locate else LOCATE_CHUNKS, n_v // 64))
     bounds = np.linspace(0, n_v, n_chunks + 1).astype(np.int64)
 
     def run(k):

@@ -14,6 +14,6 @@ Every analysis that needs an SOP takes it from here.
 """
 
 from engine.model.petri_net import CompiledNet, NetArrays, compile_net
-from engine.model.sop import Sop, Task, load_sop
+from engine.model.sop import Sop, Task, load_sop, load_sop_library
 
-__all__ = ["CompiledNet", "NetArrays", "Sop", "Task", "compile_net", "load_sop"]
+__all__ = ["CompiledNet", "NetArrays", "Sop", "Task", "compile_net", "load_sop", "load_sop_library"]

@@ -13,7 +13,13 @@ critical = ["Verify identity", "Block card"]   # compliance-critical BPMN task n
 "Card blocked" = "Block card"
 [cost_per_minute]                        # owner (lane) = cost of one minute of its work
 "Support Ops" = 0.85
+[applies_to]                             # which contacts the SOP is for (an SOP library)
+intent = "lost_card"                     # a value, or a list: queue = ["Cards", "Fraud"]
 ```
+
+``load_sop_library`` loads several SOPs (files, or every ``.bpmn`` of a
+folder); ``applies_to`` says which contacts each one is for: a contact matches
+when, for every attribute named, its value is one of those listed.
 
 Everything in the sidecar is validated against the model: a label mapped to
 a task that does not exist, a critical step that is not a task, an owner that
@@ -29,7 +35,7 @@ from pathlib import Path
 
 from engine.errors import ModelError
 
-SIDECAR_KEYS = ("name", "description", "critical", "label_map", "cost_per_minute")
+SIDECAR_KEYS = ("name", "description", "critical", "label_map", "cost_per_minute", "applies_to")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class Sop:
     lanes: tuple[str, ...] = ()
     pools: tuple[str, ...] = ()
     model: object = field(default=None, repr=False, compare=False)  # the BpmnModel (steps and flows, for drawing)
+    applies_to: dict[str, tuple[str, ...]] = field(default_factory=dict)  # attribute -> values (sidecar)
 
     def task_name(self, label: str) -> str:
         """BPMN task name for a log activity label (the label itself when it is not mapped)."""
@@ -117,7 +124,47 @@ def read_sidecar(path: Path) -> dict:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ModelError(f"Cost per minute of '{owner}' must be a non-negative number, got {value!r}",
                              path=path, field="cost_per_minute", hint=f'Write "{owner}" = 0.85')
+    data["applies_to"] = _read_applies_to(data.get("applies_to", {}), path)
     return data
+
+
+def _read_applies_to(value, path: Path) -> dict[str, tuple[str, ...]]:
+    hint = 'Write applies_to = { intent = "lost_card" } or applies_to = { queue = ["Cards", "Fraud"] }'
+    if not isinstance(value, dict):
+        raise ModelError("Sidecar key 'applies_to' must be a table of attribute = value(s)", path=path,
+                         field="applies_to", hint=hint)
+    out = {}
+    for name, values in value.items():
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise ModelError(f"applies_to.{name} must be a string or a non-empty list of strings, got {values!r}",
+                             path=path, field="applies_to", hint=hint)
+        out[str(name)] = tuple(values)
+    return out
+
+
+def load_sop_library(paths) -> tuple[Sop, ...]:
+    """Load the SOPs of the given paths: .bpmn files, or folders whose every .bpmn file is an SOP
+    (in name order). With more than one SOP, each needs ``applies_to`` in its sidecar."""
+    files: list[Path] = []
+    for p in (Path(x) for x in paths):
+        if p.is_dir():
+            found = sorted(p.glob("*.bpmn"))
+            if not found:
+                raise ModelError("No SOP (.bpmn file) in the folder", path=p,
+                                 hint="Give a folder of BPMN models with their .toml sidecars, e.g. models/")
+            files += found
+        else:
+            files.append(p)
+    files = list(dict.fromkeys(files))
+    sops = tuple(load_sop(f) for f in files)
+    if len(sops) > 1:
+        for sop in sops:
+            if not sop.applies_to:
+                raise ModelError("In an SOP library every SOP must say which contacts it applies to",
+                                 path=sidecar_path(sop.path), field="applies_to",
+                                 hint='Add applies_to = { intent = "..." } (or queue = [...]) to the sidecar')
+    return sops
 
 
 def load_sop(path: str | Path) -> Sop:
@@ -170,4 +217,4 @@ def load_sop(path: str | Path) -> Sop:
     return Sop(name=data.get("name") or model.name, path=path, net=net, initial_marking=im, final_marking=fm,
                tasks=tasks, owner_of=owner_of, label_map=label_map, cost_per_minute=costs,
                critical=critical, warnings=tuple(warnings), description=data.get("description", ""),
-               lanes=model.lanes, pools=model.pools, model=model)
+               lanes=model.lanes, pools=model.pools, model=model, applies_to=dict(data.get("applies_to", {})))

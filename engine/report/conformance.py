@@ -2,44 +2,76 @@
 
 ``conformance_tables`` turns an ``engine.analyses.conformance.ConformanceResult``
 into ``(headers, rows)`` per table; ``render_conformance`` prints the summary
-and the tables; ``write_conformance_csv`` writes one CSV per table plus
-``contacts.csv``, one row per contact with its token counts and fitness.
+and the tables; ``write_conformance_csv`` writes one CSV per table (``variants.csv``:
+every variant with its contacts, fitness, audit fitness and located deviations) plus
+``contacts.csv``, one row per contact with its token counts and fitness. Text shows
+counts with separators, shares as percentages and fitness to four decimals; CSV
+keeps the values. ``render_library`` and ``write_library_csv`` do the same for an
+SOP library (engine.analyses.library).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from engine.report.numbers import Number, format_share
 from engine.report.tables import render_table, write_csv
 
 CONTACT_COLUMNS = ("missing", "consumed", "remaining", "produced", "unknown", "is_fit", "fitness", "audit_fitness")
 
 
 def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+    return format_share(x)
+
+
+FITNESS = "fitness"     # a text unit of this module: fitness with four decimals (format_value rounds 0.99996 to 1)
+
+# table -> (headers, units for the terminal); CSV gets the raw values
+TABLES = {
+    "deviations": (["step", "kind", "owner", "critical", "contacts", "share", "impact", "examples"],
+                   [None, None, None, None, "count", "share", None, None]),
+    "segment_deviations": (["attribute", "value", "step", "kind", "contacts", "examples"],
+                           [None, None, None, None, "count", None]),
+    "segment_fitness": (["attribute", "value", "contacts", "fitness", "audit fitness", "fitting"],
+                        [None, None, "count", FITNESS, FITNESS, "share"]),
+    "compliance": (["attribute", "value", "contacts", "compliant", "rate"], [None, None, "count", "count", "share"]),
+    "worst_variants": (["rank", "contacts", "fitness", "audit", "deviations", "example", "activities"],
+                       ["count", "count", FITNESS, FITNESS, None, None, None]),
+    "alignments": (["rank", "contacts", "cost", "fitness", "deviations", "activities"],
+                   ["count", "count", None, FITNESS, None, None]),
+    "variants": (["activities", "contacts", "example", "fitness", "audit_fitness", "is_fit", "deviations"],
+                 [None, "count", None, FITNESS, FITNESS, None, None]),
+}
 
 
 def conformance_tables(result) -> dict[str, tuple[list[str], list[list]]]:
     """The result's tables as (headers, rows), for the terminal and for CSV files."""
-    return {
-        "deviations": (["step", "kind", "owner", "critical", "contacts", "share", "impact", "examples"],
-                       [[s.step, s.kind, s.owner, "yes" if s.critical else "", s.contacts, s.share, s.impact,
-                         " ".join(s.examples)] for s in result.steps]),
-        "segment_deviations": (["attribute", "value", "step", "kind", "contacts", "examples"],
-                               [[s.attribute, s.value, s.step, s.kind, s.contacts, " ".join(s.examples)]
-                                for s in result.segment_deviations]),
-        "segment_fitness": (["attribute", "value", "contacts", "fitness", "audit fitness", "fitting"],
-                            [[s.attribute, s.value, s.contacts, s.fitness, s.audit_fitness, s.fit_share]
-                             for s in result.segment_fitness]),
-        "compliance": (["attribute", "value", "contacts", "compliant", "rate"],
-                       [[c.attribute, c.value, c.contacts, c.compliant, c.rate] for c in result.compliance]),
-        "worst_variants": (["rank", "contacts", "fitness", "audit", "deviations", "example", "activities"],
-                           [[w.rank, w.contacts, w.fitness, w.audit_fitness, "; ".join(w.deviations), w.example,
-                             " > ".join(w.activities)] for w in result.worst_variants]),
-        "alignments": (["rank", "contacts", "cost", "fitness", "deviations", "activities"],
-                       [[a.rank, a.contacts, a.cost, a.fitness, "; ".join(a.deviations) or "(fits)",
-                         " > ".join(a.activities)] for a in result.alignments]),
+    rows = {
+        "deviations": [[s.step, s.kind, s.owner, "yes" if s.critical else "", s.contacts, s.share, s.impact,
+                        " ".join(s.examples)] for s in result.steps],
+        "segment_deviations": [[s.attribute, s.value, s.step, s.kind, s.contacts, " ".join(s.examples)]
+                               for s in result.segment_deviations],
+        "segment_fitness": [[s.attribute, s.value, s.contacts, s.fitness, s.audit_fitness, s.fit_share]
+                            for s in result.segment_fitness],
+        "compliance": [[c.attribute, c.value, c.contacts, c.compliant, c.rate] for c in result.compliance],
+        "worst_variants": [[w.rank, w.contacts, w.fitness, w.audit_fitness, "; ".join(w.deviations), w.example,
+                            " > ".join(w.activities)] for w in result.worst_variants],
+        "alignments": [[a.rank, a.contacts, a.cost, a.fitness, "; ".join(a.deviations) or "(fits)",
+                        " > ".join(a.activities)] for a in result.alignments],
+        "variants": [[" > ".join(v.activities), v.contacts, v.example, v.fitness, v.audit_fitness,
+                      "yes" if v.is_fit else "no", "; ".join(v.deviations)]
+                     for v in sorted(result.variant_fits, key=lambda v: (-v.contacts, v.first_case))],
     }
+    return {name: (list(TABLES[name][0]), rows[name]) for name in TABLES}
+
+
+def _text_table(name: str, rows: list[list], title: str, columns: slice = slice(None)) -> str:
+    """One table for the terminal: counts with separators, shares as percentages, fitness to 4 decimals."""
+    headers, units = TABLES[name]
+    headers, units = headers[columns], units[columns]
+    shown = [[Number(f"{v:.4f}") if u == FITNESS and isinstance(v, float) else v
+              for v, u in zip(r[columns], units)] for r in rows]
+    return render_table(headers, shown, title=title, units=[None if u == FITNESS else u for u in units])
 
 
 def _per_contact(result):
@@ -87,6 +119,8 @@ def _summary(result, source: str) -> list[str]:
              f"log fitness        {result.log_fitness:.4f}   (token replay, as pm4py)",
              f"audit fitness      {result.audit_fitness:.4f}   ({how})",
              f"fitting contacts   {_pct(result.fit_share)}   average trace fitness {result.average_trace_fitness:.4f}",
+             f"unknown steps      in {result.contacts_with_unknown:,} contacts "
+             f"({_pct(result.unknown_contact_share)}): steps not in the SOP",
              f"tokens             missing {t['missing']:,}  consumed {t['consumed']:,}  "
              f"remaining {t['remaining']:,}  produced {t['produced']:,}"]
     if result.unknown_activities:
@@ -100,22 +134,54 @@ def render_conformance(result, *, source: str, top: int = 20) -> str:
     then fitness by segment, compliance consistency, worst variants and alignments in full."""
     tables = conformance_tables(result)
     out = _summary(result, source)
-    headers, rows = tables["deviations"]
-    out += ["", render_table(headers[:-1], [r[:-1] for r in rows[:top]],
-                             title="Deviations by step, by impact (contacts x 2 if critical x (1 + cost/min of owner))")]
+    rows = tables["deviations"][1]
+    out += ["", _text_table("deviations", rows[:top], "Deviations by step, by impact (contacts x 2 if critical x "
+                                                      "(1 + cost/min of owner))", slice(0, -1))]
     if rows[:top]:
         out += ["", "Evidence (example contacts)"] + [f"  {r[0]} / {r[1]}: {r[-1]}" for r in rows[:top]]
     critical = ", ".join(result.critical_steps) or "none declared"
     for name, title in (("segment_fitness", "Fitness by segment"),
                         ("compliance", f"Compliance consistency (critical steps: {critical})"),
-                        ("worst_variants", "Worst variants")):
-        headers, rows = tables[name]
-        if rows:
-            out += ["", render_table(headers, rows, title=title)]
+                        ("worst_variants", f"Worst variants (the {result.worst:,} lowest audit fitness)")):
+        if tables[name][1]:
+            out += ["", _text_table(name, tables[name][1], title)]
     for attr, s in result.compliance_spread.items():
         out.append(f"  spread across {attr}: {_pct(s['min'])} .. {_pct(s['max'])} "
                    f"(range {100 * s['range']:.1f} points, std {100 * s['std']:.1f})")
     if result.alignments:
-        headers, rows = tables["alignments"]
-        out += ["", render_table(headers, rows, title="Alignments of the most frequent variants (pm4py)")]
+        out += ["", _text_table("alignments", tables["alignments"][1],
+                                "Alignments of the most frequent variants (pm4py)")]
     return "\n".join(out)
+
+
+def render_library(library, *, top: int = 20) -> str:
+    """An SOP library's text report: one summary line per SOP, the contacts no SOP or several SOPs
+    apply to, then each SOP's report (render_conformance)."""
+    rows = [[r.sop, p, r.contacts, r.contacts / library.contacts if library.contacts else 0.0,
+             Number(f"{r.log_fitness:.4f}"), Number(f"{r.audit_fitness:.4f}"), r.fit_share]
+            for r, p in zip(library.results, library.paths)]
+    for what, n, ex in (("(no SOP applies)", library.unmatched, library.unmatched_examples),
+                        ("(several SOPs apply)", library.ambiguous, library.ambiguous_examples)):
+        rows.append([what, " ".join(ex), n, n / library.contacts if library.contacts else 0.0, None, None, None])
+    out = [render_table(["SOP", "model", "contacts", "share", "fitness", "audit", "fitting"], rows,
+                        title=f"SOP library: {library.contacts:,} contacts, each on the SOP that applies to it",
+                        units=[None, None, "count", "share", None, None, "share"])]
+    for r, p in zip(library.results, library.paths):
+        out += ["", "=" * 100, render_conformance(r, source=p, top=top)]
+    return "\n".join(out)
+
+
+def write_library_csv(library, folder: str | Path) -> list[Path]:
+    """sops.csv (one line per SOP, plus unmatched and ambiguous) and one sub-folder per SOP, named after
+    its file, with that SOP's CSV files."""
+    written = [write_csv(folder, "sops.csv", ["sop", "model", "contacts", "log_fitness", "audit_fitness",
+                                              "fit_share", "examples"],
+                         [[r.sop, p, r.contacts, r.log_fitness, r.audit_fitness, r.fit_share, ""]
+                          for r, p in zip(library.results, library.paths)]
+                         + [["(unmatched)", "", library.unmatched, None, None, None,
+                             " ".join(library.unmatched_examples)],
+                            ["(ambiguous)", "", library.ambiguous, None, None, None,
+                             " ".join(library.ambiguous_examples)]])]
+    for r, p in zip(library.results, library.paths):
+        written += write_conformance_csv(r, Path(folder) / Path(p).stem)
+    return written
