@@ -249,20 +249,22 @@ def test_cli_text_and_csv(sample_log, tmp_path):
 
 def test_sop_library_matching_reads_applies_to_and_counts_the_rest(tmp_path):
     from types import SimpleNamespace
+
+    from engine.model import load_sop
     table = _log([[("Agent answer", 0, 1, "Support Ops")]] * 3, intent="lost_card")
     table = table.append_column("queue", pa.array(["Q1"] * 1 + ["Q2"] * 1 + ["Q3"] * 1))
     log = encode_log(table, attributes=("owner", "queue"), case_attributes=("intent",), with_case_ids=True)
-    (tmp_path / "a.toml").write_text('applies_to = { queue = ["Q1", "Q2"] }\n')
-    (tmp_path / "b.toml").write_text('applies_to = { queue = "Q2" }\n')
-    (tmp_path / "lost_card.toml").write_text('name = "no rule"\n')
-    a, b, c = (SimpleNamespace(path=tmp_path / f"{n}.bpmn", name=n) for n in ("a", "b", "lost_card"))
+    a = SimpleNamespace(path=tmp_path / "a.bpmn", name="a", applies_to={"queue": ("Q1", "Q2")})
+    b = SimpleNamespace(path=tmp_path / "b.bpmn", name="b", applies_to={"queue": ("Q2",)})
+    c = SimpleNamespace(path=tmp_path / "c.bpmn", name="c", applies_to={})
     m = match_sops(log, [a, b])
     assert m.sop_of_case.tolist() == [0, -1, -1] and (m.unmatched, m.ambiguous) == (1, 1)
-    # without applies_to: the file stem against the contacts' intent, or every contact for one SOP alone
+    # without applies_to an SOP applies to every contact, as in cxmine conform's SOP library
     assert match_sops(log, [c]).sop_of_case.tolist() == [0, 0, 0]
-    assert match_sops(log, [SimpleNamespace(path=tmp_path / "other.bpmn", name="o")]).unmatched == 3
-    assert match_sops(log, [SimpleNamespace(path=tmp_path / "other.bpmn", name="o")],
-                      library=False).sop_of_case.tolist() == [0, 0, 0]
+    assert match_sops(log, [c, a]).ambiguous == 2
+    # the sidecar's applies_to is checked where the SOP is loaded
+    sop = tmp_path / "bad.bpmn"
+    sop.write_bytes((ROOT / "models" / "lost_card.bpmn").read_bytes())
     (tmp_path / "bad.toml").write_text('applies_to = ["Q1"]\n')
-    with pytest.raises(ModelError, match="'applies_to' must be a table"):
-        match_sops(log, [SimpleNamespace(path=tmp_path / "bad.bpmn", name="bad")])
+    with pytest.raises(ModelError, match="applies_to"):
+        load_sop(sop)

@@ -15,9 +15,9 @@ Decisions:
   selection, so each week's value is the same as ``cxmine kpi --by week
   --where team=T``.
 - Each SOP is checked on the contacts it applies to (its sidecar's
-  ``applies_to``; without one, the contacts whose ``intent`` is the SOP's file
-  name, which is how the bundled sample labels them); contacts no SOP applies
-  to are counted, never replayed on the wrong SOP.
+  ``applies_to``; without one, every contact, as ``cxmine conform`` does);
+  contacts no SOP applies to are counted, never replayed on the wrong SOP, and
+  contacts several SOPs apply to are refused with a message.
 - Compliance (every compliance-critical step ran, none out of order) is
   measured per SOP on the contacts it applies to, by conformance; the KPIs
   are computed without critical steps, as one mix of SOPs has no single set.
@@ -147,11 +147,9 @@ def _main_owner(log) -> dict[str, str]:
 
 
 def sop_selection(sop) -> dict[str, set[str]]:
-    """The contacts an SOP applies to: its sidecar's ``applies_to``, else ``intent`` = the SOP file's name."""
-    applies = getattr(sop, "applies_to", None)
-    if applies:
-        return {k: set([v] if isinstance(v, str) else v) for k, v in dict(applies).items()}
-    return {"intent": {sop.path.stem}}
+    """The contacts an SOP applies to: its sidecar's ``applies_to`` (empty: every contact), as
+    ``engine.analyses.library.assign_sops`` reads it."""
+    return {k: set([v] if isinstance(v, str) else v) for k, v in dict(getattr(sop, "applies_to", {}) or {}).items()}
 
 
 def _conformance_part(path, sops: Sequence, n_contacts: int, examples: int):
@@ -170,7 +168,7 @@ def _conformance_part(path, sops: Sequence, n_contacts: int, examples: int):
         if not set(sel) <= available:
             checks.append(SopCheck(sop, sel, None))
             continue
-        keep = match_cases(base, sel)
+        keep = match_cases(base, sel) if sel else np.ones(base.n_cases, dtype=bool)
         matched += keep
         if not keep.any():
             checks.append(SopCheck(sop, sel, None))

@@ -9,24 +9,18 @@ dropped: their time is charged to an "(unknown)" owner.
 Which SOP a contact follows (``match_sops``): the SOP whose sidecar
 ``applies_to`` table matches the contact (every key names a log attribute,
 its value a value or a list of values; a contact matches on the first
-non-empty value of the attribute), else, for a sidecar without
-``applies_to``, the SOP whose file stem equals the contact's ``intent``
-(how the simulator and the bundled sample label contacts). Contacts that
-no SOP matches, or several do, are counted and left without an SOP. With
-``library=False`` (one SOP given on its own), an SOP without ``applies_to``
-applies to every contact.
+non-empty value of the attribute); an SOP without ``applies_to`` applies to
+every contact, as in engine.analyses.library. Contacts that no SOP
+matches, or several do, are counted and left without an SOP.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from engine.errors import ModelError
 from engine.log.encode import EncodedLog
 
 UNKNOWN_OWNER = "(unknown)"
@@ -75,25 +69,9 @@ class StepOwnership:
 
 
 def read_applies_to(sop) -> dict[str, tuple[str, ...]] | None:
-    """The sidecar's ``applies_to`` table (attribute -> accepted values), or None when absent."""
-    side = Path(sop.path).with_suffix(".toml")
-    if not side.exists():
-        return None
-    data = tomllib.loads(side.read_text(encoding="utf-8"))
-    rule = data.get("applies_to")
-    if rule is None:
-        return None
-    if not isinstance(rule, dict) or not rule:
-        raise ModelError("Sidecar 'applies_to' must be a table of attribute = value(s)", path=side,
-                         field="applies_to", hint='Write applies_to = { intent = "lost_card" }')
-    out = {}
-    for key, value in rule.items():
-        values = value if isinstance(value, list) else [value]
-        if not all(isinstance(v, str) for v in values):
-            raise ModelError(f"Sidecar 'applies_to.{key}' must be a string or a list of strings", path=side,
-                             field="applies_to", hint=f'Write {key} = ["value", ...]')
-        out[str(key)] = tuple(values)
-    return out
+    """The sidecar's ``applies_to`` table (attribute -> accepted values, read by engine.model), or None."""
+    rule = getattr(sop, "applies_to", None)
+    return dict(rule) if rule else None
 
 
 def match_sops(log: EncodedLog, sops: Sequence, *, library: bool = True) -> SopMatch:
@@ -105,12 +83,10 @@ def match_sops(log: EncodedLog, sops: Sequence, *, library: bool = True) -> SopM
     sop_of = np.full(n, -1, dtype=np.int32)
     for s, sop in enumerate(sops):
         rule = read_applies_to(sop)
-        if rule is None and not library:
+        if rule is None:  # as engine.analyses.library: an SOP without applies_to applies to every contact
             hits += 1
             sop_of[:] = s
             continue
-        if rule is None:
-            rule = {"intent": (Path(sop.path).stem,)}
         available = set(log.attributes) | set(log.case_attributes)
         if not set(rule) <= available:
             continue
