@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--sop", "sop_path", required=True, type=click.Path(dir_okay=False),
               help="SOP model (models/<name>.bpmn; its sidecar models/<name>.toml is read too).")
 @by_option("Also report fitness per segment of ATTR: intent, outcome, queue, ... (team, site, shift and "
@@ -25,9 +25,10 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
 @click.option("--top", type=int, default=20, show_default=True, help="Rows of the deviation table to print.")
 @json_option
 @csv_option
+@engine_options
 @quiet_option
 def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation, examples, top, as_json, csv_dir,
-            quiet):
+            engine, scheduler, quiet):
     """Check every contact of LOG against an SOP by token-based replay.
 
     Prints pm4py's token-replay fitness for the log (and the audit fitness,
@@ -56,11 +57,20 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
         raise UsageError(f"--time-budget must be more than 0 seconds, got {time_budget}")
     check_attribute_options(log, by, where)
     sop = load_sop(sop_path)
-    progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, where, by=by, with_case_ids=True,
-                           attributes=SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
-    progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
-    result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation)
+    if engine == "dask":
+        if n_align:
+            raise UsageError("--alignments needs the per-contact replay, which --engine dask does not gather",
+                             hint="Align with --engine local, on a selection that fits one machine (--where)")
+        from engine.distributed.analyses import distributed_conformance
+        progress(f"replaying {log} on {sop.name} on Dask ({scheduler or 'local cluster'})", quiet)
+        result = distributed_conformance(log, sop_path, by=by, where=where, examples=examples,
+                                         unknown_as_deviation=unknown_as_deviation, scheduler=scheduler)
+    else:
+        progress(f"encoding {log}", quiet)
+        encoded = encode_where(log, where, by=by, with_case_ids=True, attributes=SEGMENT_COLUMNS + tuple(
+            a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
+        progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
+        result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation)
     if n_align:
         from engine.analyses.alignments import align_conformance
         progress(f"aligning the {n_align} most frequent variants (budget {time_budget:g} s)", quiet)
@@ -68,7 +78,7 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
         if result.alignment_note:
             click.echo(f"Note: {result.alignment_note}; raise --time-budget to align the rest", err=True)
     if csv_dir:
-        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0)
+        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0, per_contact=engine == "local")
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json(result.as_dict())

@@ -305,8 +305,12 @@ class PartitionedLog:
         table = pa.concat_tables(parts, promote_options="permissive")
         global_index = table.column(GLOBAL_CASE_INDEX).to_numpy()
         order = np.argsort(global_index, kind="stable")
-        table = table.drop_columns([GLOBAL_CASE_INDEX]).take(pa.array(order))
-        table = table.append_column("case_index", pa.array(global_index[order].astype(np.int32)))
+        case_index = pa.array(global_index[order].astype(np.int32))
+        if wanted:
+            table = table.drop_columns([GLOBAL_CASE_INDEX]).take(pa.array(order)).append_column("case_index",
+                                                                                              case_index)
+        else:
+            table = pa.table({"case_index": case_index})
         if columns is None:
             table = table.select(self.schema_arrow.names)
         return table.replace_schema_metadata(self.schema_arrow.metadata)

@@ -67,15 +67,19 @@ def write_contacts_csv(result, folder: str | Path) -> Path:
     return target
 
 
-def write_conformance_csv(result, folder: str | Path, *, alignments: bool = False) -> list[Path]:
-    """Every table as folder/<table>.csv, and contacts.csv; alignments.csv only when they were asked for."""
-    _per_contact(result)
+def write_conformance_csv(result, folder: str | Path, *, alignments: bool = False,
+                          per_contact: bool = True) -> list[Path]:
+    """Every table as folder/<table>.csv, and contacts.csv (unless ``per_contact`` is false: a merged
+    result has no per-contact detail); alignments.csv only when they were asked for."""
+    if per_contact:
+        _per_contact(result)
     written = []
     for name, (headers, rows) in conformance_tables(result).items():
         if name == "alignments" and not alignments:
             continue
         written.append(write_csv(folder, f"{name}.csv", headers, rows))
-    written.append(write_contacts_csv(result, folder))
+    if per_contact:
+        written.append(write_contacts_csv(result, folder))
     return written
 
 
