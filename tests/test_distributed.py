@@ -276,3 +276,24 @@ def test_partition_refuses_a_folder_with_other_files(sample, tmp_path):
     assert res.exit_code == 1
     assert "The output folder is not empty and holds no partitioned cxmine log" in res.output
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_windowed_summaries_merge_to_the_whole_logs_windows(simulated):
+    """Per-week DFGs summarised per partition and merged by window equal those of the whole log."""
+    from engine.distributed.partials import encode_partition
+    from engine.distributed.windows import DAY_NS, Windowed, summarise_windows
+    single, folder = simulated
+    week = 7 * DAY_NS
+
+    def weekly(log, positions):
+        return summarise_windows(log, positions, lambda sub, _: discover_dfg(sub), week)
+
+    merged = None
+    for path in partition_paths(folder):
+        log, positions = encode_partition(str(path), None, attributes=())
+        merged = weekly(log, positions) if merged is None else merged + weekly(log, positions)
+    whole = encode_where(single, None, attributes=())
+    expected = weekly(whole, np.arange(whole.n_cases))
+    assert isinstance(merged, Windowed) and len(expected.windows) >= 3
+    assert [(t, d.as_dict()) for t, d in merged.in_order()] == [(t, d.as_dict()) for t, d in expected.in_order()]
+    assert sum(d.n_cases for _, d in merged.in_order()) == whole.n_cases
