@@ -15,7 +15,7 @@ team and week; DFG with performance; KPIs by team, site and week against
 lost_card; conformance of the lost_card contacts against lost_card. One
 warm-up run of each analysis first (worker imports and numba cache), then one
 measured run. Peak memory per worker: the worker process's peak RSS
-(getrusage). The single-machine path (``--engine local`` on the same folder)
+(VmHWM). The single-machine path (``--engine local`` on the same folder)
 runs in a fresh process (one warm-up run, then one measured run), with its
 peak RSS; both paths' JSON documents are compared.
 
@@ -67,7 +67,7 @@ from engine.report.outputs import to_json
 from engine.report.dfg import dfg_document
 from engine.report.variants import variants_document
 sys.path.insert(0, sys.argv[3])
-from bench_distributed import kpi_params
+from bench_distributed import kpi_params, peak_rss_mib
 log, sop_path = sys.argv[1], sys.argv[2]
 def run():
     times, docs = {}, {}
@@ -94,7 +94,7 @@ def run():
 
 run()  # warm-up: imports and numba caches, as for the Dask workers
 times, docs = run()
-print(json.dumps({"times": times, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(),
                   "digests": {k: hashlib.sha256(to_json(d).encode()).hexdigest() for k, d in docs.items()}}))
 """
 
@@ -124,7 +124,13 @@ def make_log(n: int, partitions: int, chunk: int) -> Path:
     return folder
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM: of its own address space, unlike getrusage's ru_maxrss, which a
+    process started by fork and exec inherits from its parent)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -205,7 +211,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         times, digests, tasks = run_dask(folder, client)
         total = time.perf_counter() - t0
-        worker_peaks = sorted(client.run(_peak_rss_mib).values())
+        worker_peaks = sorted(client.run(peak_rss_mib).values())
     local = {} if args.no_local else run_local(folder)
     same = {k: local.get("digests", {}).get(k) == d for k, d in digests.items()} if "digests" in local else {}
 
