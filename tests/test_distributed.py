@@ -60,15 +60,17 @@ def client():
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> tuple[str, str]:
-    """The bundled sample as one file, and as a 4-partition folder made by ``cxmine ingest --partitions``."""
+    """The bundled sample as one file, and as a 4-partition folder made from it by ``cxmine partition``."""
     if not (SAMPLE / "contacts.csv.gz").exists():
         pytest.skip("eventlogs/sample is not in this checkout")
     out = tmp_path_factory.mktemp("sample")
-    args = [str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"), "-q"]
-    for target, extra in ((out / "log.parquet", []), (out / "log.parts", ["--partitions", "4"])):
-        res = CliRunner().invoke(main, ["ingest", *args, "-o", str(target), *extra],
-                                 env={"CXMINE_PSEUDONYM_KEY": "k"})
-        assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"),
+                                    "-q", "-o", str(out / "log.parquet")], env={"CXMINE_PSEUDONYM_KEY": "k"})
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["partition", str(out / "log.parquet"), "--partitions", "4", "-o",
+                                    str(out / "log.parts"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "20,000 cases, 133,005 events in 4 partitions" in res.output
     return str(out / "log.parquet"), str(out / "log.parts")
 
 
@@ -170,7 +172,7 @@ def test_folder_reads_as_the_file(sample):
         assert col.cast(plain).equals(t_folder.column(name).cast(plain)), name
 
 
-def test_case_and_customer_in_one_partition(sample, tmp_path):
+def test_case_and_customer_in_one_partition(sample):
     single, folder = sample
     seen_cases, seen_customers = {}, {}
     for p, path in enumerate(partition_paths(folder)):
@@ -183,8 +185,17 @@ def test_case_and_customer_in_one_partition(sample, tmp_path):
         for c in set(t.column("customer_id").drop_null().to_pylist()):
             assert seen_customers.setdefault(c, p) == p
     assert len(seen_cases) == 20000 and len(set(seen_cases.values())) == 4
-    # the same partitions from the single file, one row group at a time
-    again = partition_log(single, tmp_path / "again", 4)
+
+
+def test_ingest_partitions_writes_what_partition_writes(small_log, tmp_path):
+    """``cxmine ingest --partitions`` and ``partition_log`` of the single-file log give the same partitions."""
+    small = ROOT / "eventlogs" / "small"
+    res = CliRunner().invoke(main, ["ingest", str(small / "contacts.csv"), "--mapping", str(small / "mapping.toml"),
+                                    "--partitions", "3", "-o", str(tmp_path / "small.parts"), "-q"],
+                             env={"CXMINE_PSEUDONYM_KEY": "k"})
+    assert res.exit_code == 0, res.output
+    folder, again = tmp_path / "small.parts", partition_log(small_log, tmp_path / "again", 3)
+    assert (tmp_path / "small.parts" / "cxmine.json").is_file()
     for a, b in zip(partition_paths(folder), partition_paths(again)):
         ta, tb = pq.read_table(a, columns=["case_id", "timestamp", GLOBAL_CASE_INDEX]), \
             pq.read_table(b, columns=["case_id", "timestamp", GLOBAL_CASE_INDEX])

@@ -36,6 +36,7 @@ from engine.analyses.cases import CaseProfile
 from engine.analyses.conformance import ConformanceResult
 from engine.analyses.dfg import Dfg, PerformanceDfg
 from engine.analyses.kpis import Kpis
+from engine.analyses.segments import case_segments
 from engine.analyses.variants import Variants
 from engine.log.encode import EncodedLog
 
@@ -149,17 +150,12 @@ def summarise_variants(path: str, by: Sequence[str] = (), where: dict | None = N
     log, positions = encoded
     segments = {}
     for attr in by:
-        seg, _ = _segments(log, attr)
+        seg, _ = case_segments(log, attr)
         per = count_variants_by(log, attr)
         segments[attr] = {label: _global_variants(v, positions[seg == g]) for g, (label, v) in enumerate(per.items())}
     profile = profile_cases(log)
     return VariantsPartial(_global_variants(count_variants(log), positions), segments,
                            ProfilePartial(profile.events, profile.durations_ns, positions))
-
-
-def _segments(log: EncodedLog, attr: str):
-    from engine.analyses.segments import case_segments
-    return case_segments(log, attr)
 
 
 # --- directly-follows graphs ------------------------------------------------------------------

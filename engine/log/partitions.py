@@ -152,8 +152,10 @@ class PartitionWriter:
         row_part = np.repeat(part_of_case, np.diff(offsets))
         new_case = np.zeros(len(global_index), dtype=bool)
         new_case[offsets[:-1]] = True
-        for p in np.unique(part_of_case):
-            rows = np.flatnonzero(row_part == p)
+        by_partition = np.argsort(row_part, kind="stable")  # rows of each partition, in order
+        bounds = np.searchsorted(row_part[by_partition], np.arange(self.n + 1))
+        for p in np.flatnonzero(np.diff(bounds)):
+            rows = by_partition[bounds[p]:bounds[p + 1]]
             local = np.cumsum(new_case[rows]) - 1 + self.local_cases[p]
             self.local_cases[p] = local[-1] + 1
             sub = table.take(pa.array(rows))
