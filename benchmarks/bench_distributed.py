@@ -227,7 +227,7 @@ def main(argv=None) -> int:
 
 {meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after one warm-up run; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card.
 
-Peak RSS per Dask worker (whole run, all four analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the four: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, one warm-up run): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
+Peak RSS per Dask worker (whole run, all four analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the four, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, one warm-up run): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
 
 | analysis | Dask s | mean partition task s | single machine s | identical JSON | projected s, 4 workers | 8 | 16 | 32 |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
