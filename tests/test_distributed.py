@@ -259,6 +259,21 @@ def test_cli_engine_dask_prints_what_local_prints(sample, client):
     assert local.stdout == dask_run.stdout
 
 
+def test_cli_conform_csv_files_identical_on_dask(simulated, client, tmp_path):
+    """Every CSV file of ``cxmine conform --csv``, contacts.csv (every contact, log order) included."""
+    single, folder = simulated
+    args = ["conform", "--sop", str(SOP), "--where", "intent=lost_card", "--examples", "2", "-q"]
+    local = CliRunner().invoke(main, [*args, single, "--csv", str(tmp_path / "local")])
+    dask_run = CliRunner().invoke(main, [*args, folder, "--csv", str(tmp_path / "dask"), "--engine", "dask",
+                                         "--scheduler", client.scheduler.address])
+    assert local.exit_code == 0 and dask_run.exit_code == 0, dask_run.output
+    assert local.stdout == dask_run.stdout
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert "contacts.csv" in names and names == sorted(p.name for p in (tmp_path / "dask").iterdir())
+    for name in names:
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+
+
 def test_cli_scheduler_without_dask_is_a_usage_error(sample):
     res = CliRunner().invoke(main, ["variants", sample[1], "--scheduler", "tcp://127.0.0.1:8786"])
     assert res.exit_code == 2

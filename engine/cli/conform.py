@@ -63,9 +63,12 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
                              hint="Align with --engine local, on a selection that fits one machine (--where)")
         from engine.distributed.analyses import distributed_conformance
         progress(f"replaying {log} on {sop.name} on Dask ({scheduler or 'local cluster'})", quiet)
-        result = distributed_conformance(log, sop_path, by=by, where=where, examples=examples,
-                                         unknown_as_deviation=unknown_as_deviation, scheduler=scheduler)
+        run = distributed_conformance(log, sop_path, by=by, where=where, examples=examples,
+                                      unknown_as_deviation=unknown_as_deviation, scheduler=scheduler,
+                                      per_contact=bool(csv_dir))
+        result, contacts = run if csv_dir else (run, None)
     else:
+        contacts = None
         progress(f"encoding {log}", quiet)
         encoded = encode_where(log, where, by=by, with_case_ids=True, attributes=SEGMENT_COLUMNS + tuple(
             a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
@@ -78,7 +81,7 @@ def conform(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation
         if result.alignment_note:
             click.echo(f"Note: {result.alignment_note}; raise --time-budget to align the rest", err=True)
     if csv_dir:
-        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0, per_contact=engine == "local")
+        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0, contacts=contacts)
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json(result.as_dict())

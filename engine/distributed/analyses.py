@@ -55,8 +55,11 @@ def distributed_kpis(log: str | os.PathLike, *, by: Sequence[str] = (), where: d
 
 def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike, *, by: Sequence[str] = (),
                             where: dict | None = None, examples: int = 5, unknown_as_deviation: bool = True,
-                            client=None, scheduler: str | None = None):
-    """``check_conformance`` of the whole log against the SOP at ``sop_path`` (read by every worker)."""
+                            per_contact: bool = False, client=None, scheduler: str | None = None):
+    """``check_conformance`` of the whole log against the SOP at ``sop_path`` (read by every worker).
+
+    With ``per_contact``, returns ``(result, rows)``: also every contact's row of contacts.csv
+    (``engine.report.conformance.contact_frame``), gathered in log order."""
     from pathlib import Path
 
     from engine.errors import AnalysisError
@@ -64,5 +67,6 @@ def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike,
     if examples < 0:
         raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
     load_sop(sop_path)  # a bad SOP is reported here, once, before any task runs
-    return _run(log, summarise_conformance, where, client, scheduler, sop_path=str(Path(sop_path).resolve()),
-                by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation).finish()
+    merged = _run(log, summarise_conformance, where, client, scheduler, sop_path=str(Path(sop_path).resolve()),
+                  by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation, per_contact=per_contact)
+    return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()

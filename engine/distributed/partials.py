@@ -246,12 +246,17 @@ class ConformancePartial:
     result: ConformanceResult
     positions: dict[str, int]
     examples: int
+    contacts: object = None  # pandas DataFrame: contacts.csv's rows plus "position", when asked for
 
     def __add__(self, other: "ConformancePartial") -> "ConformancePartial":
         merged = replace(self.result, variant_fits=()) + replace(other.result, variant_fits=())
         fits = _merge_variant_fits(self.result.variant_fits, other.result.variant_fits)
+        contacts = None
+        if self.contacts is not None and other.contacts is not None:
+            import pandas as pd
+            contacts = pd.concat([self.contacts, other.contacts], ignore_index=True)
         return ConformancePartial(replace(merged, variant_fits=fits), {**self.positions, **other.positions},
-                                  self.examples)
+                                  self.examples, contacts)
 
     def finish(self) -> ConformanceResult:
         def cut(examples: tuple[str, ...]) -> tuple[str, ...]:
@@ -261,9 +266,17 @@ class ConformancePartial:
         return replace(r, examples=self.examples, steps=tuple(replace(s, examples=cut(s.examples)) for s in r.steps),
                        segment_deviations=tuple(replace(s, examples=cut(s.examples)) for s in r.segment_deviations))
 
+    def contact_rows(self):
+        """contacts.csv's rows (engine.report.conformance.contact_frame) of every contact, in log order."""
+        if self.contacts is None:
+            return None
+        rows = self.contacts.sort_values("position", kind="stable").drop(columns="position")
+        return rows.reset_index(drop=True)
+
 
 def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
-                          examples: int = 5, unknown_as_deviation: bool = True) -> ConformancePartial | None:
+                          examples: int = 5, unknown_as_deviation: bool = True,
+                          per_contact: bool = False) -> ConformancePartial | None:
     from engine.analyses.conformance import check_conformance
     from engine.log.schema import SEGMENT_COLUMNS
     from engine.model import load_sop
@@ -278,5 +291,9 @@ def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), wher
     shown = {e for row in result.steps + result.segment_deviations for e in row.examples}
     where_of = {str(c): int(positions[i]) for i, c in enumerate(ids) if str(c) in shown}
     fits = tuple(replace(v, first_case=int(positions[v.first_case])) for v in result.variant_fits)
+    contacts = None
+    if per_contact:
+        from engine.report.conformance import contact_frame
+        contacts = contact_frame(result).assign(position=positions)
     result = replace(result, variant_fits=fits, examples=_ALL_EXAMPLES, replay=None, deviations=None, case_ids=None)
-    return ConformancePartial(result, where_of, examples)
+    return ConformancePartial(result, where_of, examples, contacts)
