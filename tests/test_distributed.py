@@ -323,3 +323,15 @@ def test_windowed_summaries_merge_to_the_whole_logs_windows(simulated):
     assert isinstance(merged, Windowed) and len(expected.windows) >= 3
     assert [(t, d.as_dict()) for t, d in merged.in_order()] == [(t, d.as_dict()) for t, d in expected.in_order()]
     assert sum(d.n_cases for _, d in merged.in_order()) == whole.n_cases
+
+
+def test_empty_partitions_change_nothing(small_log, client, tmp_path):
+    """200 contacts in 64 partitions: some hold none; the results are the single file's."""
+    folder = partition_log(small_log, tmp_path / "many", 64)
+    assert any(pq.ParquetFile(p).metadata.num_rows == 0 for p in partition_paths(folder))
+    assert _variants_doc(*_single_variants(small_log, None)) == \
+        _variants_doc(*distributed_variants(folder, by=BY, client=client))
+    enc = encode_where(small_log, None, with_case_ids=True, attributes=SEGMENT_COLUMNS)
+    result = check_conformance(enc, load_sop(SOP), examples=3)
+    d_result = distributed_conformance(folder, SOP, examples=3, client=client)
+    assert to_json(result.as_dict()) == to_json(d_result.as_dict()) and result.variant_fits == d_result.variant_fits
