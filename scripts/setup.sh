@@ -33,7 +33,7 @@ stamp=.venv/.cxmine-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing cxmine and its dependencies into .venv" >&2
   log=.venv/install.log
-  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[test,bench]"; } >"$log" 2>&1; then
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[test,bench,distributed]"; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "setup: installing the dependencies failed (full log: $log)" >&2
     exit 1

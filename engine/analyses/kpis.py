@@ -214,12 +214,12 @@ def encode_for_kpis(path, by: tuple[str, ...] | list[str] = (), where: dict[str,
     """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
     (team too when owner or queue is missing; int16 codes when they fit), customer_id (codes
     only, without the pseudonyms) and the ``by`` and ``where`` attributes per case."""
-    import pyarrow.parquet as pq
-
+    from engine.errors import InputError
     from engine.log.encode import encode_log
+    from engine.log.store import open_log
     try:
-        names = set(pq.read_schema(path).names)
-    except (OSError, ValueError):
+        names = set(open_log(path).schema_arrow.names)
+    except InputError:
         names = set()  # encode_log reports a missing or unreadable file
     per_event = ("owner", "queue", "channel") + (("team",) if not {"owner", "queue"} <= names else ())
     per_case = ("customer_id",) + tuple(a for a in by if a != "week" and a not in per_event)

@@ -166,6 +166,30 @@ def output_option(help_text: str, required: bool = True):
     return decorate
 
 
+def log_argument(f):
+    """The LOG argument: a log written by cxmine ingest, as one .parquet file or a partitioned folder."""
+    return click.argument("log", type=click.Path())(f)
+
+
+def engine_options(f):
+    """``--engine local|dask`` and ``--scheduler ADDRESS``; the command receives ``engine`` and ``scheduler``."""
+    import functools
+
+    @functools.wraps(f)
+    def checked(*args, engine, scheduler, **kwargs):
+        if scheduler and engine != "dask":
+            raise click.UsageError("--scheduler is the address of a Dask scheduler: give it with --engine dask")
+        return f(*args, engine=engine, scheduler=scheduler, **kwargs)
+
+    checked = click.option("--scheduler", metavar="ADDRESS", default=None,
+                           help="With --engine dask: the Dask scheduler to run on, e.g. tcp://10.0.0.5:8786 "
+                                "(every worker must see LOG and the SOP at the same paths); default: a local "
+                                "cluster of 2 worker processes.")(checked)
+    return click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                        help="local: in this process; dask: per partition of LOG on dask.distributed workers, "
+                             "merged into the same results (docs/scale.md).")(checked)
+
+
 def echo_json(data) -> None:
     from engine.report.outputs import to_json
     click.echo(to_json(data))
@@ -189,3 +213,4 @@ from engine.cli import discover as _discover  # noqa: E402,F401
 from engine.cli import map as _map  # noqa: E402,F401
 from engine.cli import compare as _compare  # noqa: E402,F401
 from engine.cli import friction as _friction  # noqa: E402,F401
+from engine.cli import partition as _partition  # noqa: E402,F401

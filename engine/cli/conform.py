@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--sop", "sop_paths", required=True, multiple=True, type=click.Path(),
               help="SOP model (models/<name>.bpmn; its sidecar models/<name>.toml is read too), or a folder of "
                    "them: an SOP library, each contact replayed on the SOP whose applies_to matches it "
@@ -29,9 +29,10 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
               help="Worst variants to show (lowest audit fitness first); --csv writes every variant.")
 @json_option
 @csv_option
+@engine_options
 @quiet_option
 def conform(log, sop_paths, by, where, n_align, time_budget, unknown_as_deviation, examples, top, worst, as_json,
-            csv_dir, quiet):
+            csv_dir, engine, scheduler, quiet):
     """Check every contact of LOG against an SOP by token-based replay.
 
     Prints pm4py's token-replay fitness for the log (and the audit fitness,
@@ -62,11 +63,14 @@ def conform(log, sop_paths, by, where, n_align, time_budget, unknown_as_deviatio
     if len(sop_paths) > 1 or Path(sop_paths[0]).is_dir():
         if n_align:
             raise UsageError("--alignments needs a single SOP file, not an SOP library")
+        if engine == "dask":
+            raise UsageError("--engine dask checks one SOP file for now, not an SOP library",
+                             hint="Give one --sop FILE with --where, or run the library with --engine local")
         _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
                          quiet)
         return
     _conform_one(log, sop_paths[0], by, where, n_align, time_budget, unknown_as_deviation, examples, top, worst,
-                 as_json, csv_dir, quiet)
+                 as_json, csv_dir, engine, scheduler, quiet)
 
 
 def _encode(log, by, where, case_attributes=()):
@@ -78,19 +82,32 @@ def _encode(log, by, where, case_attributes=()):
 
 
 def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation, examples, top, worst, as_json,
-                 csv_dir, quiet):
+                 csv_dir, engine, scheduler, quiet):
     from pathlib import Path
 
     from engine.analyses.conformance import check_conformance
+    from engine.errors import UsageError
     from engine.model import load_sop
     from engine.report.conformance import render_conformance, write_conformance_csv
 
     sop = load_sop(sop_path)
-    progress(f"encoding {log}", quiet)
-    encoded = _encode(log, by, where)
-    progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
-    result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
-                               worst=worst)
+    if engine == "dask":
+        if n_align:
+            raise UsageError("--alignments needs the per-contact replay, which --engine dask does not gather",
+                             hint="Align with --engine local, on a selection that fits one machine (--where)")
+        from engine.distributed.analyses import distributed_conformance
+        progress(f"replaying {log} on {sop.name} on Dask ({scheduler or 'local cluster'})", quiet)
+        run = distributed_conformance(log, sop_path, by=by, where=where, examples=examples,
+                                      unknown_as_deviation=unknown_as_deviation, scheduler=scheduler,
+                                      per_contact=bool(csv_dir))
+        result, contacts = run if csv_dir else (run, None)
+    else:
+        contacts = None
+        progress(f"encoding {log}", quiet)
+        encoded = _encode(log, by, where)
+        progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
+        result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
+                                   worst=worst)
     if n_align:
         from engine.analyses.alignments import align_conformance
         progress(f"aligning the {n_align} most frequent variants (budget {time_budget:g} s)", quiet)
@@ -106,7 +123,7 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
                    f"see applies_to in docs/sop.md)")
         click.echo(f"Warning: {warning}", err=True)
     if csv_dir:
-        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0)
+        written = write_conformance_csv(result, csv_dir, alignments=n_align > 0, contacts=contacts)
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json({**result.as_dict(), "warning": warning or None})

@@ -31,6 +31,16 @@ def _with_flags(exc: EngineError) -> EngineError:
     return kind(exc.message, path=exc.path, line=exc.line, field=exc.field, hint=hint)
 
 
+def _check_log_output(ctx, param, value):
+    """A log file to write, or a partitioned log's folder (new, empty, or a partitioned log to replace)."""
+    from pathlib import Path
+    if value is not None and not (Path(value) / "cxmine.json").is_file() and not \
+            (Path(value).is_dir() and not any(Path(value).iterdir())):
+        from engine.report.outputs import check_output_file
+        check_output_file(value, "--output file")
+    return value
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
@@ -43,11 +53,15 @@ def _with_flags(exc: EngineError) -> EngineError:
 @click.option("--timezone", default=None,
               help="IANA time zone of timestamps written without a UTC offset (overrides the mapping's timezone).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record instead of writing it to the rejects file.")
-@output_option("Output log (.parquet).")
+@click.option("--partitions", type=click.IntRange(1, 4096), default=None,
+              help="Write a partitioned log: a folder (-o) of N Parquet files, each case in one of them by the hash of "
+                   "its customer, else its id (for --engine dask; docs/scale.md).")
+@click.option("-o", "--output", required=True, type=click.Path(), callback=_check_log_output,
+              help="Output log (.parquet), or its folder with --partitions.")
 @json_option
 @quiet_option
-def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, as_json,
-           quiet):
+def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, partitions, output,
+           as_json, quiet):
     """Ingest interaction exports or event logs into a canonical Parquet log.
 
     CSV (also .tsv, .gz), JSON Lines and Parquet go through a mapping file
@@ -64,7 +78,7 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
     """
     try:
         summary = _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output,
-                              quiet)
+                              quiet, partitions)
     except EngineError as exc:
         raise _with_flags(exc) from exc
     for w in summary.warnings:
@@ -76,7 +90,8 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
     click.echo(render_ingest_summary(summary))
 
 
-def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, quiet):
+def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, quiet,
+                partitions=None):
     from engine.ingest import ReadOptions
     from engine.ingest.job import ingest_to_log
     from engine.ingest.mapping import load_mapping, with_timezone
@@ -92,11 +107,11 @@ def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, ti
                           pseudonym_key=key.key, pseudonym_key_id=key.key_id)
     progress(f"ingesting {len(inputs)} file(s)", quiet)
     return ingest_to_log(list(inputs), output, fmt=fmt, options=options, case_notion=case_notion,
-                         journey_days=journey_days or settings.journey_days)
+                         journey_days=journey_days or settings.journey_days, partitions=partitions)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path())
 @click.option("--to", "target", required=True,
               type=click.Choice(["xes", "ocel-json", "ocel-xml", "ocel-sqlite"]), help="Export format.")
 @output_option("Output file.")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
               help="SOP model (BPMN with its .toml sidecar): label map and compliance-critical steps.")
 @by_option("KPIs per segment of ATTR: team, site, shift, channel, queue, owner, intent, outcome, week, ...")
@@ -17,8 +17,9 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
 @click.option("--window-days", type=float, default=None, help="Repeat-contact and journey window (default 7).")
 @json_option
 @csv_option
+@engine_options
 @quiet_option
-def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, quiet):
+def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, engine, scheduler, quiet):
     """Process-health KPIs: AHT, repeat contacts, FCR, transfers, ping-pong,
     escalation, path length, SOP compliance and customer effort.
 
@@ -45,11 +46,16 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, quiet):
         for w in sop.warnings:
             progress(f"Warning: {w}", quiet)
     window = window_days if window_days is not None else Settings.from_env().journey_days
-    progress(f"encoding {log}", quiet)
-    enc = encode_for_kpis(log, by, where)
-    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs", quiet)
-    result = compute_kpis(enc, by=by, where=where, critical=critical, label_map=label_map, window_days=window,
-                          scope=scope)
+    params = dict(by=by, where=where, critical=critical, label_map=label_map, window_days=window, scope=scope)
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_kpis
+        progress(f"computing KPIs of {log} on Dask ({scheduler or 'local cluster'})", quiet)
+        result = distributed_kpis(log, scheduler=scheduler, **params)
+    else:
+        progress(f"encoding {log}", quiet)
+        enc = encode_for_kpis(log, by, where)
+        progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs", quiet)
+        result = compute_kpis(enc, **params)
     if as_json:
         echo_json(result.as_dict())
     else:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--top", "top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Show the K most frequent variants.")
 @by_option("Variants per segment of ATTR: team, site, shift, channel, queue, owner, intent, outcome, week, ...")
 @where_option
 @json_option
 @csv_option
+@engine_options
 @quiet_option
-def variants(log, top, by, where, as_json, csv_dir, quiet):
+def variants(log, top, by, where, as_json, csv_dir, engine, scheduler, quiet):
     """Variants of a log: distinct step sequences, most frequent first.
 
     Ties in count are ordered by first occurrence (cases are stored in order of
@@ -33,12 +34,17 @@ def variants(log, top, by, where, as_json, csv_dir, quiet):
     from engine.report.variants import render_variants, variants_document, write_variants_csv
 
     check_attribute_options(log, by, where)
-    progress(f"encoding {log}", quiet)
-    enc = encode_where(log, where, by=by, attributes=())
-    progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; counting variants", quiet)
-    overall = count_variants(enc)
-    segments = {attr: count_variants_by(enc, attr) for attr in by}
-    profile = profile_cases(enc)
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_variants
+        progress(f"counting variants of {log} on Dask ({scheduler or 'local cluster'})", quiet)
+        overall, segments, profile = distributed_variants(log, by=by, where=where, scheduler=scheduler)
+    else:
+        progress(f"encoding {log}", quiet)
+        enc = encode_where(log, where, by=by, attributes=())
+        progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; counting variants", quiet)
+        overall = count_variants(enc)
+        segments = {attr: count_variants_by(enc, attr) for attr in by}
+        profile = profile_cases(enc)
     if as_json:
         echo_json(variants_document(overall, segments, profile, top))
     else:
@@ -49,7 +55,7 @@ def variants(log, top, by, where, as_json, csv_dir, quiet):
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @by_option("One graph per segment of ATTR: team, site, shift, channel, queue, owner, intent, outcome, week, ...")
 @click.option("--measure", type=click.Choice(["start_to_start", "end_to_start"]), default="start_to_start",
               show_default=True, help="Edge time: between the two starts, or from the first's end to the second's start.")
@@ -58,8 +64,9 @@ def variants(log, top, by, where, as_json, csv_dir, quiet):
 @where_option
 @json_option
 @csv_option
+@engine_options
 @quiet_option
-def dfg(log, by, measure, top, where, as_json, csv_dir, quiet):
+def dfg(log, by, measure, top, where, as_json, csv_dir, engine, scheduler, quiet):
     """Directly-follows graph with edge counts and times (mean, median, p90, min, max).
 
     Example:
@@ -71,13 +78,18 @@ def dfg(log, by, measure, top, where, as_json, csv_dir, quiet):
     from engine.report.dfg import dfg_document, render_dfg, write_dfg_csv
 
     check_attribute_options(log, by, where)
-    progress(f"encoding {log}", quiet)
-    enc = encode_where(log, where, by=by, attributes=())
-    progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; directly-follows graph", quiet)
-    graphs = [(None, None, discover_dfg(enc), discover_performance_dfg(enc, measure=measure))]
-    for attr in by:
-        freq_by, perf_by = discover_dfg(enc, by=attr), discover_performance_dfg(enc, by=attr, measure=measure)
-        graphs += [(attr, label, freq_by[label], perf_by[label]) for label in freq_by]
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_dfg
+        progress(f"directly-follows graph of {log} on Dask ({scheduler or 'local cluster'})", quiet)
+        graphs = distributed_dfg(log, by=by, where=where, measure=measure, scheduler=scheduler)
+    else:
+        progress(f"encoding {log}", quiet)
+        enc = encode_where(log, where, by=by, attributes=())
+        progress(f"{enc.n_cases:,} cases, {enc.n_events:,} events; directly-follows graph", quiet)
+        graphs = [(None, None, discover_dfg(enc), discover_performance_dfg(enc, measure=measure))]
+        for attr in by:
+            freq_by, perf_by = discover_dfg(enc, by=attr), discover_performance_dfg(enc, by=attr, measure=measure)
+            graphs += [(attr, label, freq_by[label], perf_by[label]) for label in freq_by]
     if as_json:
         echo_json(dfg_document(graphs, measure, by))
     else:

@@ -111,8 +111,11 @@ def _nothing_accepted(results: list[ReadResult], inputs: list) -> InputError:
 
 def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *, fmt: str | None = None,
                   options: ReadOptions | None = None, case_notion: str = "contact",
-                  journey_days: float = 7.0) -> IngestSummary:
+                  journey_days: float = 7.0, partitions: int | None = None) -> IngestSummary:
     """Read every input, write the sorted log and its rejects file atomically, return the summary.
+
+    ``partitions``: write a partitioned log (a folder, engine.log.partitions) of that many
+    partitions instead of one file.
 
     Nothing is written unless every input was read: a refused file (or, with
     ``options.strict``, a refused record) leaves an existing log and rejects
@@ -146,10 +149,16 @@ def ingest_to_log(inputs: list[str | os.PathLike], output: str | os.PathLike, *,
     table = sort_log(table)
     rpath = rejects_path(output)
     rejects = [r for res in results for r in res.rejects]
-    with atomic_path(output) as tmp_log:
-        write_log(table, tmp_log, metadata=metadata, presorted=True)
+    if partitions:
+        from engine.log.partitions import write_partitioned_log
+        write_partitioned_log(table, output, partitions, metadata=metadata, presorted=True)
         if rejects:
             write_rejects(rejects, rpath)
+    else:
+        with atomic_path(output) as tmp_log:
+            write_log(table, tmp_log, metadata=metadata, presorted=True)
+            if rejects:
+                write_rejects(rejects, rpath)
     if not rejects and rpath.exists():
         rpath.unlink()
     return summarise(table, results, output, rpath if rejects else None)

@@ -139,7 +139,7 @@ def _open_source(source: pa.Table | str | os.PathLike) -> tuple[pa.Schema, dict,
     meta = json.loads(raw) if raw else {}
 
     def batches(columns: list[str]) -> Iterator[pa.RecordBatch]:
-        yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=columns)
+        yield from pf.iter_batches(batch_size=BATCH, columns=columns)
     return pf.schema_arrow, meta, batches
 
 

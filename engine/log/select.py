@@ -143,10 +143,15 @@ def match_cases(encoded: EncodedLog, where: dict[str, set[str]]) -> np.ndarray:
     """``cases_where``, raising InputError when no case matches."""
     keep = cases_where(encoded, where)
     if not keep.any():
-        wanted = "; ".join(f"{k} in {sorted(v)}" for k, v in where.items())
-        raise InputError(f"No contact matches the selection ({wanted})", field=next(iter(where)),
-                         hint="Check the values against those of the log (segmenting by the attribute lists them)")
+        raise no_match_error(where)
     return keep
+
+
+def no_match_error(where: dict[str, set[str]]) -> InputError:
+    """The error for a selection that no contact of the log matches."""
+    wanted = "; ".join(f"{k} in {sorted(v)}" for k, v in where.items())
+    return InputError(f"No contact matches the selection ({wanted})", field=next(iter(where)),
+                      hint="Check the values against those of the log (segmenting by the attribute lists them)")
 
 
 def encode_where(source: str | os.PathLike | pa.Table, where: dict[str, set[str]] | None, *, by=(),

@@ -173,6 +173,9 @@ def _not_a_log(path: Path, exc: BaseException) -> InputError:
 def open_log(path: str | os.PathLike) -> pq.ParquetFile:
     """Open a stored log for streaming; refuse a missing file, a non-Parquet file or a foreign Parquet file.
 
+    A folder is read as a partitioned log (``engine.log.partitions.PartitionedLog``, read
+    like a ParquetFile, in the whole log's case order).
+
     A cxmine log has ``case_index`` and the required columns; the message names
     the first thing missing and how to make a log. A file of another kind (CSV,
     XES, OCEL, BPMN, ...) is named as such, with the command that makes a log of it.
@@ -181,8 +184,8 @@ def open_log(path: str | os.PathLike) -> pq.ParquetFile:
     if not path.exists():
         raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
     if path.is_dir():
-        raise InputError("Event log expected, found a folder", path=str(path),
-                         hint="Give the .parquet file written by cxmine ingest")
+        from engine.log.partitions import PartitionedLog
+        return PartitionedLog(path)
     try:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
@@ -200,6 +203,9 @@ def open_log(path: str | os.PathLike) -> pq.ParquetFile:
 
 def log_metadata(path: str | os.PathLike) -> dict:
     """The ``cxmine`` metadata of a stored log ({} for a Parquet file cxmine did not write)."""
+    if Path(path).is_dir():
+        from engine.log.partitions import read_folder_metadata
+        return read_folder_metadata(path)
     if not Path(path).is_file():
         raise InputError("Event log not found", path=str(path), hint="Create it with: cxmine ingest INPUT -o LOG.parquet")
     try:
@@ -213,13 +219,16 @@ def log_metadata(path: str | os.PathLike) -> dict:
 def read_log(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
     """Read a stored log (all columns, or the named ones plus ``case_index``)."""
     path = Path(path)
-    schema = open_log(path).schema_arrow
+    pf = open_log(path)
+    schema = pf.schema_arrow
     if columns is not None:
         missing = [c for c in columns if c not in schema.names]
         if missing:
             raise InputError(f"Column '{missing[0]}' not in the event log (available: {', '.join(schema.names)})",
                              path=str(path), field=missing[0])
         columns = list(dict.fromkeys(list(columns) + (["case_index"] if "case_index" in schema.names else [])))
+    if path.is_dir():
+        return pf.read(columns)
     try:
         table = pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowInvalid) as exc:

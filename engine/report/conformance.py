@@ -82,32 +82,40 @@ def _per_contact(result):
     return result.replay
 
 
-def write_contacts_csv(result, folder: str | Path) -> Path:
-    """contacts.csv: per contact (log order) its id, pm4py's token counts, unknown events and fitness."""
+def contact_frame(result):
+    """The rows of contacts.csv as a pandas DataFrame: contact_id and CONTACT_COLUMNS, in log order."""
     import numpy as np
     import pandas as pd
-
-    from engine.atomic import atomic_path
 
     replay = _per_contact(result)
     ids = result.case_ids if result.case_ids is not None else np.arange(len(replay.case_variant))
     table = replay.trace_table()
-    frame = pd.DataFrame({"contact_id": ids, **{c: table[c] for c in CONTACT_COLUMNS}})
+    return pd.DataFrame({"contact_id": ids, **{c: table[c] for c in CONTACT_COLUMNS}})
+
+
+def write_contacts_csv(result, folder: str | Path, frame=None) -> Path:
+    """contacts.csv: per contact (log order) its id, pm4py's token counts, unknown events and fitness
+    (``frame``: those rows gathered otherwise, as ``contact_frame`` returns them, e.g. from partitions)."""
+    from engine.atomic import atomic_path
+
+    frame = contact_frame(result) if frame is None else frame
     target = Path(folder) / "contacts.csv"
     with atomic_path(target) as tmp:
         frame.to_csv(tmp, index=False, lineterminator="\r\n", encoding="utf-8")
     return target
 
 
-def write_conformance_csv(result, folder: str | Path, *, alignments: bool = False) -> list[Path]:
-    """Every table as folder/<table>.csv, and contacts.csv; alignments.csv only when they were asked for."""
-    _per_contact(result)
+def write_conformance_csv(result, folder: str | Path, *, alignments: bool = False, contacts=None) -> list[Path]:
+    """Every table as folder/<table>.csv, and contacts.csv (from ``contacts``, the rows gathered for a
+    merged result, else from the result's replay); alignments.csv only when they were asked for."""
+    if contacts is None:
+        _per_contact(result)
     written = []
     for name, (headers, rows) in conformance_tables(result).items():
         if name == "alignments" and not alignments:
             continue
         written.append(write_csv(folder, f"{name}.csv", headers, rows))
-    written.append(write_contacts_csv(result, folder))
+    written.append(write_contacts_csv(result, folder, contacts))
     return written
 
 

@@ -1,0 +1,245 @@
+"""Variants, DFG, KPIs and conformance on Dask over a partitioned log, beside the single-machine path.
+
+    flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 1000000
+    flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 10000000 \\
+        --partitions 32 --no-local
+    flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 50000000 \\
+        --partitions 128 --no-local
+
+The log is simulated (every SOP in models/, 5% deviations) in chunks of at
+most ``--chunk`` contacts straight into a partitioned Parquet log
+(benchmarks/data/, git-ignored, reused when present), so generating it needs
+one chunk's memory. The analyses run through ``engine.distributed`` on a
+LocalCluster of ``--workers`` worker processes (one thread each): variants by
+team and week; DFG with performance; KPIs by team, site and week against
+lost_card; conformance of the lost_card contacts against lost_card. One
+warm-up run of each analysis first (worker imports and numba cache), then one
+measured run. Peak memory per worker: the worker process's peak RSS
+(VmHWM). The single-machine path (``--engine local`` on the same folder)
+runs in a fresh process (one warm-up run, then one measured run), with its
+peak RSS; both paths' JSON documents are compared.
+
+Projection to more workers: from the measured compute time of every
+partition task and every merge task (Dask's task stream), with P partitions
+of equal cost spread over W workers, T(W) = ceil(P / W) x mean partition
+cost + ceil(log2 P) x mean merge cost + the measured fixed overhead (wall
+time minus that same estimate at W = 2). It assumes workers that do not
+share cores and a file system that serves every worker at this machine's
+speed; it is a projection, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from results import write_section  # noqa: E402
+
+DATA = HERE / "data"
+SOP = ROOT / "models" / "lost_card.bpmn"
+SEED = 21
+PY = sys.executable
+
+LOCAL = r"""
+import hashlib, json, resource, sys, time
+from engine.analyses.cases import profile_cases
+from engine.analyses.conformance import check_conformance
+from engine.analyses.dfg import discover_dfg, discover_performance_dfg
+from engine.analyses.kpis import compute_kpis, encode_for_kpis
+from engine.analyses.variants import count_variants, count_variants_by
+from engine.log.schema import SEGMENT_COLUMNS
+from engine.log.select import encode_where
+from engine.model import load_sop
+from engine.report.outputs import to_json
+from engine.report.dfg import dfg_document
+from engine.report.variants import variants_document
+sys.path.insert(0, sys.argv[3])
+from bench_distributed import kpi_params, peak_rss_mib
+log, sop_path = sys.argv[1], sys.argv[2]
+def run():
+    times, docs = {}, {}
+    t = time.perf_counter()
+    enc = encode_where(log, None, by=("team", "week"), attributes=())
+    v = count_variants(enc); segs = {a: count_variants_by(enc, a) for a in ("team", "week")}
+    docs["variants"] = variants_document(v, segs, profile_cases(enc), 10 ** 9)
+    times["variants"] = time.perf_counter() - t
+    t = time.perf_counter()
+    docs["dfg"] = dfg_document([(None, None, discover_dfg(enc), discover_performance_dfg(enc))], "start_to_start")
+    times["dfg"] = time.perf_counter() - t
+    del enc
+    t = time.perf_counter()
+    by = ("team", "site", "week")
+    docs["kpi"] = compute_kpis(encode_for_kpis(log, by), by=by, **kpi_params(sop_path)).as_dict()
+    times["kpi"] = time.perf_counter() - t
+    t = time.perf_counter()
+    where = {"intent": {"lost_card"}}
+    enc = encode_where(log, where, with_case_ids=True, attributes=SEGMENT_COLUMNS)
+    docs["conform"] = check_conformance(enc, load_sop(sop_path)).as_dict()
+    times["conform"] = time.perf_counter() - t
+    return times, docs
+
+
+run()  # warm-up: imports and numba caches, as for the Dask workers
+times, docs = run()
+print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(),
+                  "digests": {k: hashlib.sha256(to_json(d).encode()).hexdigest() for k, d in docs.items()}}))
+"""
+
+
+def kpi_params(sop_path) -> dict:
+    from engine.analyses.kpis import scope_of
+    from engine.model import load_sop
+    sop = load_sop(sop_path)
+    return dict(critical=sop.critical, label_map=dict(sop.label_map), window_days=7.0,
+                scope=scope_of(t.name for t in sop.tasks))
+
+
+def make_log(n: int, partitions: int, chunk: int) -> Path:
+    from engine.model import load_sop
+    from engine.simulate.log import simulate_partitioned_log
+    folder = DATA / f"distributed_{n}_{partitions}"
+    if (folder / "cxmine.json").exists():
+        return folder
+    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
+    t0 = time.perf_counter()
+
+    def report(k, contacts, events):
+        print(f"  chunk {k}: {contacts:,} contacts, {events:,} events, {time.perf_counter() - t0:.0f} s", flush=True)
+    simulate_partitioned_log(sops, n, folder, partitions, key=b"bench-distributed-key", chunk=chunk, seed=SEED,
+                             on_chunk=report)
+    print(f"  wrote {folder} in {time.perf_counter() - t0:.0f} s", flush=True)
+    return folder
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM: of its own address space, unlike getrusage's ru_maxrss, which a
+    process started by fork and exec inherits from its parent)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
+    """Times, JSON digests and per-task compute seconds (partition tasks, merge tasks) of each analysis."""
+    from distributed import get_task_stream
+
+    from engine.distributed.analyses import (distributed_conformance, distributed_dfg, distributed_kpis,
+                                             distributed_variants)
+    from engine.report.dfg import dfg_document
+    from engine.report.outputs import to_json
+    from engine.report.variants import variants_document
+    by = ("team", "site", "week")
+    runs = {
+        "variants": lambda: variants_document(*distributed_variants(folder, by=("team", "week"), client=client),
+                                              10 ** 9),
+        "dfg": lambda: dfg_document(distributed_dfg(folder, client=client), "start_to_start"),
+        "kpi": lambda: distributed_kpis(folder, by=by, client=client, **kpi_params(SOP)).as_dict(),
+        "conform": lambda: distributed_conformance(folder, SOP, where={"intent": {"lost_card"}},
+                                                   client=client).as_dict(),
+    }
+    times, digests, tasks = {}, {}, {}
+    for name, run in runs.items():
+        run()  # warm-up: imports and numba caches in the workers
+        with get_task_stream(client) as stream:
+            t0 = time.perf_counter()
+            doc = run()
+            times[name] = time.perf_counter() - t0
+        parts, merges = [], []
+        for task in stream.data:
+            compute = sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
+            (merges if str(task["key"]).startswith(("_merge", "('_merge")) else parts).append(compute)
+        tasks[name] = {"partitions": parts, "merges": merges}
+        digests[name] = hashlib.sha256(to_json(doc).encode()).hexdigest()
+        print(f"  dask {name}: {times[name]:.1f} s ({len(parts)} partition tasks, {len(merges)} merges)", flush=True)
+    return times, digests, tasks
+
+
+def run_local(folder: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([PY, "-c", LOCAL, str(folder), str(SOP), str(HERE)], capture_output=True, text=True,
+                         env=env, check=False)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def project(tasks: dict, wall: float, partitions: int, workers_now: int) -> dict[int, float]:
+    """Projected wall seconds for W workers (module docstring)."""
+    parts, merges = tasks["partitions"], tasks["merges"]
+    mean_part = sum(parts) / len(parts) if parts else 0.0
+    mean_merge = sum(merges) / len(merges) if merges else 0.0
+    levels = math.ceil(math.log2(partitions)) if partitions > 1 else 0
+
+    def estimate(w: int) -> float:
+        return math.ceil(partitions / w) * mean_part + levels * mean_merge
+
+    overhead = max(0.0, wall - estimate(workers_now))
+    return {w: estimate(w) + overhead for w in (2, 4, 8, 16, 32) if w <= partitions}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--chunk", type=int, default=500_000, help="contacts simulated at a time")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-local", action="store_true", help="skip the single-machine path (log too large)")
+    args = ap.parse_args(argv)
+
+    import distributed
+    folder = make_log(args.contacts, args.partitions, args.chunk)
+    meta = json.loads((folder / "cxmine.json").read_text())
+    load = os.getloadavg()[0]
+    with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=40) as cluster, \
+            distributed.Client(cluster) as client:
+        t0 = time.perf_counter()
+        times, digests, tasks = run_dask(folder, client)
+        total = time.perf_counter() - t0
+        worker_peaks = sorted(client.run(peak_rss_mib).values())
+    local = {} if args.no_local else run_local(folder)
+    same = {k: local.get("digests", {}).get(k) == d for k, d in digests.items()} if "digests" in local else {}
+
+    rows = []
+    for name in times:
+        lt = local.get("times", {}).get(name)
+        proj = project(tasks[name], times[name], args.partitions, args.workers)
+        parts = tasks[name]["partitions"]
+        rows.append(f"| {name} | {times[name]:.1f} | {sum(parts) / max(len(parts), 1):.2f} | "
+                    f"{'' if lt is None else f'{lt:.1f}'} | {same.get(name, 'not run')} | "
+                    + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
+    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{' --no-local' if args.no_local else ''}`
+
+{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after one warm-up run; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card.
+
+Peak RSS per Dask worker (whole run, all four analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the four, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, one warm-up run): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
+
+| analysis | Dask s | mean partition task s | single machine s | identical JSON | projected s, 4 workers | 8 | 16 | 32 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(rows) + f"""
+
+Projected columns: not measured. From the measured per-task compute times: T(W) = ceil(P / W) x mean partition task + ceil(log2 P) x mean merge task + the fixed overhead measured here (wall minus that estimate at W = {args.workers}), for P = {args.partitions} partitions (a column is empty when W > P: more workers need more partitions). It assumes one core per worker and storage that serves every worker as fast as this machine's disk.
+"""
+    write_section(f"Dask: the analyses over a partitioned log, {args.contacts:,} contacts (bench_distributed.py)",
+                  body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The analyses on a Dask cluster: the same results as the single-machine path, from per-partition partials.
+
+Each ``distributed_*`` function takes the log (a partitioned folder or a
+single file), the analysis's own arguments, and ``client`` (an open
+dask.distributed Client) or ``scheduler`` (an address; none: a LocalCluster
+on this machine). It returns what the single-machine analysis returns for
+the whole log (see engine.distributed.partials for the few internal fields
+that differ). A selection no contact matches raises the single-machine
+path's error.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from engine.distributed.cluster import run_partitions
+from engine.distributed.partials import (finish_kpis, summarise_conformance, summarise_dfg, summarise_kpis,
+                                         summarise_variants)
+from engine.log.select import no_match_error
+
+
+def _run(log, summarise, where, client, scheduler, **params):
+    merged = run_partitions(log, summarise, client=client, scheduler=scheduler, where=where or None, **params)
+    if merged is None:
+        raise no_match_error(where)
+    return merged
+
+
+def distributed_variants(log: str | os.PathLike, *, by: Sequence[str] = (), where: dict | None = None,
+                         client=None, scheduler: str | None = None):
+    """``(count_variants, {attr: count_variants_by}, profile_cases)`` of the whole (selected) log."""
+    return _run(log, summarise_variants, where, client, scheduler, by=tuple(by)).finish()
+
+
+def distributed_dfg(log: str | os.PathLike, *, by: Sequence[str] = (), where: dict | None = None,
+                    measure: str = "start_to_start", client=None, scheduler: str | None = None) -> list[tuple]:
+    """``[(attribute, label, Dfg, PerformanceDfg)]``: the whole log's graphs, then each segment's."""
+    from engine.analyses.dfg import MEASURES
+    from engine.errors import UsageError
+    if measure not in MEASURES:
+        raise UsageError(f"Unknown performance measure '{measure}' (valid: {', '.join(MEASURES)})")
+    return _run(log, summarise_dfg, where, client, scheduler, by=tuple(by), measure=measure).finish()
+
+
+def distributed_kpis(log: str | os.PathLike, *, by: Sequence[str] = (), where: dict | None = None,
+                     client=None, scheduler: str | None = None, **params):
+    """``compute_kpis`` of the whole log (``params``: critical, label_map, roles, window_days, scope)."""
+    from engine.errors import AnalysisError
+    window = params.get("window_days", 7.0)
+    if not window > 0:
+        raise AnalysisError(f"The repeat-contact window must be positive (got {window} days)")
+    return finish_kpis(_run(log, summarise_kpis, where, client, scheduler, by=tuple(dict.fromkeys(by)), **params))
+
+
+def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike, *, by: Sequence[str] = (),
+                            where: dict | None = None, examples: int = 5, unknown_as_deviation: bool = True,
+                            per_contact: bool = False, client=None, scheduler: str | None = None):
+    """``check_conformance`` of the whole log against the SOP at ``sop_path`` (read by every worker).
+
+    With ``per_contact``, returns ``(result, rows)``: also every contact's row of contacts.csv
+    (``engine.report.conformance.contact_frame``), gathered in log order."""
+    from pathlib import Path
+
+    from engine.errors import AnalysisError
+    from engine.model import load_sop
+    if examples < 0:
+        raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
+    load_sop(sop_path)  # a bad SOP is reported here, once, before any task runs
+    merged = _run(log, summarise_conformance, where, client, scheduler, sop_path=str(Path(sop_path).resolve()),
+                  by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation, per_contact=per_contact)
+    return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()

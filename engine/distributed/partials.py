@@ -1,0 +1,299 @@
+"""Per-partition summaries of variants, DFG, KPIs and conformance, and their exact merge.
+
+Each ``summarise_*`` function runs on a worker: it reads one partition file
+(a complete cxmine log of its cases, see engine.log.partitions), applies the
+selection, runs the single-machine analysis on it and returns a *partial*
+whose ``+`` is exact. ``finish()`` of the merged partial is the result the
+single-machine path returns for the whole log.
+
+Order. The single-machine results break ties by first occurrence in the
+log's case order (variants) and list the first example contacts in that
+order (conformance). A partition's cases are a subsequence of the whole
+log's case order, interleaved with the other partitions', so merging "b's
+contacts after a's" (what ``Variants.__add__`` and ``ConformanceResult.__add__``
+assume) would not do. Instead every order-dependent value of a partial
+carries the case's global position (``global_case_index``): a variant's
+first case is the smallest global position over the partitions, example
+contact ids are merged by global position and cut to the requested number.
+These merges are commutative, so any merge order gives the same result.
+
+What stays different: ``first_case`` fields hold global positions (the
+single-machine path counts positions within the selection or the segment;
+the order they give is the same), a performance DFG's ``durations`` are
+grouped by partition (every statistic, median and p90 included, is the
+same), and the per-contact detail of a conformance result (``replay``,
+``deviations``, ``case_ids``) is not gathered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from engine.analyses.cases import CaseProfile
+from engine.analyses.conformance import ConformanceResult
+from engine.analyses.dfg import Dfg, PerformanceDfg
+from engine.analyses.kpis import Kpis
+from engine.analyses.segments import case_segments
+from engine.analyses.variants import Variants
+from engine.log.encode import EncodedLog
+
+#: examples kept per row while partials merge; cut to the requested number by ``finish``
+_ALL_EXAMPLES = 1 << 30
+
+
+def global_case_positions(path: str, log: EncodedLog) -> np.ndarray:
+    """int64[n_cases]: each case's position in the whole log (its ``case_index`` for a single-file log)."""
+    import pyarrow.parquet as pq
+
+    from engine.log.partitions import GLOBAL_CASE_INDEX
+    if GLOBAL_CASE_INDEX not in pq.read_schema(path).names:
+        return np.arange(log.n_cases, dtype=np.int64)
+    per_event = pq.read_table(path, columns=[GLOBAL_CASE_INDEX]).column(0).to_numpy()
+    return per_event[log.case_offsets[:-1]].astype(np.int64)
+
+
+def encode_partition(path: str, where: dict[str, set[str]] | None, *, by: Sequence[str] = (),
+                     **kwargs) -> tuple[EncodedLog, np.ndarray] | None:
+    """The partition encoded as ``encode_where`` does, and its selected cases' global positions;
+    None when no case of the partition is selected."""
+    from engine.log.select import WEEK, cases_where, encode_where, select_cases
+    wanted = tuple(a for a in (where or {}) if a != WEEK)
+    kwargs["case_attributes"] = tuple(dict.fromkeys(tuple(kwargs.get("case_attributes", ())) + wanted))
+    log = encode_where(path, None, by=by, **kwargs)
+    positions = global_case_positions(path, log)
+    if where:
+        keep = cases_where(log, where)
+        if not keep.any():
+            return None
+        log, positions = select_cases(log, keep), positions[keep]
+    return log, positions
+
+
+def sorted_by_label(groups: dict) -> dict:
+    """Segments in label order, as the single-machine path lists them (its labels are sorted)."""
+    return dict(sorted(groups.items()))
+
+
+def _merge_dicts(a: dict, b: dict, merge) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = merge(out[key], value) if key in out else value
+    return out
+
+
+# --- variants ---------------------------------------------------------------------------------
+
+def merge_variants(a: Variants, b: Variants) -> Variants:
+    """Variants of two disjoint sets of cases whose ``first_case`` are global positions."""
+    totals: dict[tuple[str, ...], list[int]] = {}
+    for part in (a, b):
+        for s, c, f in zip(part.sequences, part.counts, part.first_case):
+            t = totals.setdefault(s, [0, int(f)])
+            t[0] += int(c)
+            t[1] = min(t[1], int(f))
+    seqs = list(totals)
+    counts = np.array([totals[s][0] for s in seqs], dtype=np.int64)
+    first = np.array([totals[s][1] for s in seqs], dtype=np.int64)
+    order = np.lexsort((first, -counts))
+    return Variants(tuple(seqs[i] for i in order), counts[order], a.n_cases + b.n_cases, first[order])
+
+
+def _global_variants(v: Variants, positions: np.ndarray) -> Variants:
+    return Variants(v.sequences, v.counts, v.n_cases, positions[v.first_case].astype(np.int64))
+
+
+@dataclass(frozen=True)
+class ProfilePartial:
+    """Per-case events and durations with each case's global position (``CaseProfile`` in log order
+    at ``finish``, so floating-point means sum in the same order as on one machine)."""
+
+    events: np.ndarray
+    durations_ns: np.ndarray
+    positions: np.ndarray
+
+    def __add__(self, other: "ProfilePartial") -> "ProfilePartial":
+        return ProfilePartial(*(np.concatenate([x, y]) for x, y in zip(
+            (self.events, self.durations_ns, self.positions), (other.events, other.durations_ns, other.positions))))
+
+    def finish(self) -> CaseProfile:
+        order = np.argsort(self.positions, kind="stable")
+        return CaseProfile(self.events[order], self.durations_ns[order])
+
+
+@dataclass(frozen=True)
+class VariantsPartial:
+    overall: Variants
+    segments: dict[str, dict[str, Variants]]
+    profile: ProfilePartial
+
+    def __add__(self, other: "VariantsPartial") -> "VariantsPartial":
+        return VariantsPartial(merge_variants(self.overall, other.overall),
+                               _merge_dicts(self.segments, other.segments,
+                                            lambda x, y: _merge_dicts(x, y, merge_variants)),
+                               self.profile + other.profile)
+
+    def finish(self) -> tuple[Variants, dict[str, dict[str, Variants]], CaseProfile]:
+        """The whole log's variants, its variants per segment, and its case profile."""
+        return (self.overall, {attr: sorted_by_label(s) for attr, s in self.segments.items()},
+                self.profile.finish())
+
+
+def summarise_variants(path: str, by: Sequence[str] = (), where: dict | None = None) -> VariantsPartial | None:
+    from engine.analyses.cases import profile_cases
+    from engine.analyses.variants import count_variants, count_variants_by
+    encoded = encode_partition(path, where, by=by, attributes=())
+    if encoded is None:
+        return None
+    log, positions = encoded
+    segments = {}
+    for attr in by:
+        seg, _ = case_segments(log, attr)
+        per = count_variants_by(log, attr)
+        segments[attr] = {label: _global_variants(v, positions[seg == g]) for g, (label, v) in enumerate(per.items())}
+    profile = profile_cases(log)
+    return VariantsPartial(_global_variants(count_variants(log), positions), segments,
+                           ProfilePartial(profile.events, profile.durations_ns, positions))
+
+
+# --- directly-follows graphs ------------------------------------------------------------------
+
+def _canonical_dfg(d: Dfg) -> Dfg:
+    """Keys in label order, as the single-machine path builds them (its activity codes are sorted labels)."""
+    return Dfg(dict(sorted(d.edges.items())), dict(sorted(d.start_activities.items())),
+               dict(sorted(d.end_activities.items())), dict(sorted(d.activity_counts.items())), d.n_cases)
+
+
+def _canonical_performance(p: PerformanceDfg) -> PerformanceDfg:
+    return PerformanceDfg(dict(sorted(p.edges.items())), dict(sorted(p.durations.items())), p.measure, p.n_cases)
+
+
+def _add_pair(x: tuple, y: tuple) -> tuple:
+    return x[0] + y[0], x[1] + y[1]
+
+
+@dataclass(frozen=True)
+class DfgPartial:
+    overall: tuple[Dfg, PerformanceDfg]
+    segments: dict[str, dict[str, tuple[Dfg, PerformanceDfg]]]
+
+    def __add__(self, other: "DfgPartial") -> "DfgPartial":
+        return DfgPartial(_add_pair(self.overall, other.overall),
+                          _merge_dicts(self.segments, other.segments, lambda x, y: _merge_dicts(x, y, _add_pair)))
+
+    def finish(self) -> list[tuple]:
+        """``[(attribute, label, Dfg, PerformanceDfg)]`` as ``cxmine dfg`` builds it: the whole log first
+        (attribute None), then each segment."""
+        graphs = [(None, None, _canonical_dfg(self.overall[0]), _canonical_performance(self.overall[1]))]
+        for attr, groups in self.segments.items():
+            graphs += [(attr, label, _canonical_dfg(f), _canonical_performance(p))
+                       for label, (f, p) in sorted_by_label(groups).items()]
+        return graphs
+
+
+def summarise_dfg(path: str, by: Sequence[str] = (), where: dict | None = None,
+                  measure: str = "start_to_start") -> DfgPartial | None:
+    from engine.analyses.dfg import discover_dfg, discover_performance_dfg
+    encoded = encode_partition(path, where, by=by, attributes=())
+    if encoded is None:
+        return None
+    log, _ = encoded
+    segments = {}
+    for attr in by:
+        freq, perf = discover_dfg(log, by=attr), discover_performance_dfg(log, by=attr, measure=measure)
+        segments[attr] = {label: (freq[label], perf[label]) for label in freq}
+    return DfgPartial((discover_dfg(log), discover_performance_dfg(log, measure=measure)), segments)
+
+
+# --- KPIs -------------------------------------------------------------------------------------
+
+def finish_kpis(k: Kpis) -> Kpis:
+    return replace(k, segments={attr: sorted_by_label(s) for attr, s in k.segments.items()})
+
+
+def summarise_kpis(path: str, by: Sequence[str] = (), where: dict | None = None, **params) -> Kpis | None:
+    """KPIs of one partition; repeat contacts are linked within it, which is exact because a partition
+    holds every contact of its customers (engine.log.partitions)."""
+    from engine.analyses.kpis import compute_kpis, encode_for_kpis
+    from engine.log.select import cases_where
+    log = encode_for_kpis(path, by, where)
+    if where and not cases_where(log, where).any():
+        return None
+    return compute_kpis(log, by=by, where=where, **params)
+
+
+# --- conformance ------------------------------------------------------------------------------
+
+def _merge_variant_fits(a, b) -> tuple:
+    out = {v.activities: v for v in a}
+    for v in b:
+        old = out.get(v.activities)
+        if old is None:
+            out[v.activities] = v
+        else:
+            first = old if old.first_case <= v.first_case else v
+            out[v.activities] = replace(first, contacts=old.contacts + v.contacts)
+    return tuple(sorted(out.values(), key=lambda v: v.first_case))
+
+
+@dataclass(frozen=True)
+class ConformancePartial:
+    """A conformance result whose examples are uncut and whose variants' first cases are global
+    positions; ``positions``: global position of every example contact id."""
+
+    result: ConformanceResult
+    positions: dict[str, int]
+    examples: int
+    contacts: object = None  # pandas DataFrame: contacts.csv's rows plus "position", when asked for
+
+    def __add__(self, other: "ConformancePartial") -> "ConformancePartial":
+        merged = replace(self.result, variant_fits=()) + replace(other.result, variant_fits=())
+        fits = _merge_variant_fits(self.result.variant_fits, other.result.variant_fits)
+        contacts = None
+        if self.contacts is not None and other.contacts is not None:
+            import pandas as pd
+            contacts = pd.concat([self.contacts, other.contacts], ignore_index=True)
+        return ConformancePartial(replace(merged, variant_fits=fits), {**self.positions, **other.positions},
+                                  self.examples, contacts)
+
+    def finish(self) -> ConformanceResult:
+        def cut(examples: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(sorted(examples, key=self.positions.__getitem__)[:self.examples])
+
+        r = self.result
+        return replace(r, examples=self.examples, steps=tuple(replace(s, examples=cut(s.examples)) for s in r.steps),
+                       segment_deviations=tuple(replace(s, examples=cut(s.examples)) for s in r.segment_deviations))
+
+    def contact_rows(self):
+        """contacts.csv's rows (engine.report.conformance.contact_frame) of every contact, in log order."""
+        if self.contacts is None:
+            return None
+        rows = self.contacts.sort_values("position", kind="stable").drop(columns="position")
+        return rows.reset_index(drop=True)
+
+
+def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
+                          examples: int = 5, unknown_as_deviation: bool = True,
+                          per_contact: bool = False) -> ConformancePartial | None:
+    from engine.analyses.conformance import check_conformance
+    from engine.log.schema import SEGMENT_COLUMNS
+    from engine.model import load_sop
+    attributes = SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",))
+    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=attributes)
+    if encoded is None:
+        return None
+    log, positions = encoded
+    result = check_conformance(log, load_sop(sop_path), by=by, examples=examples,
+                               unknown_as_deviation=unknown_as_deviation)
+    ids = result.case_ids
+    shown = {e for row in result.steps + result.segment_deviations for e in row.examples}
+    where_of = {str(c): int(positions[i]) for i, c in enumerate(ids) if str(c) in shown}
+    fits = tuple(replace(v, first_case=int(positions[v.first_case])) for v in result.variant_fits)
+    contacts = None
+    if per_contact:
+        from engine.report.conformance import contact_frame
+        contacts = contact_frame(result).assign(position=positions)
+    result = replace(result, variant_fits=fits, examples=_ALL_EXAMPLES, replay=None, deviations=None, case_ids=None)
+    return ConformancePartial(result, where_of, examples, contacts)
