@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import csv_option, echo_json, json_option, main, progress, quiet_option, where_option
+from engine.cli import csv_option, echo_json, json_option, log_argument, main, progress, quiet_option, where_option
 from engine.report.tables import render_table, write_csv
 
 _HEADERS = ["kind", "item", "contacts_a", "contacts_b", "share_a", "share_b", "change_pp", "cohens_h", "p_value",
@@ -17,7 +17,7 @@ def _rows(rows) -> list[list]:
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--by", "by", default=None, metavar="ATTR=A,B", help="Compare the contacts of two values, "
               "e.g. team=A,B (a contact belongs to its first non-empty value).")
 @click.option("--periods", default=None, metavar="FROM..TO,FROM..TO",

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, echo_json, json_option, main, progress, quiet_option,
-                        where_option)
+from engine.cli import (by_option, check_attribute_options, echo_json, json_option, log_argument, main, progress,
+                        quiet_option, where_option)
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--method", type=click.Choice(["inductive", "heuristics", "dfg"]), default="inductive",
               show_default=True, help="pm4py's Inductive Miner, Heuristics Miner, or the directly-follows graph.")
 @click.option("--noise", type=float, default=0.0, show_default=True,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, log_argument, main,
+                        progress, quiet_option, where_option)
 
 _FLAGS = {"window": "--window", "timezone": "--timezone", "alpha": "--alpha", "min_cases": "--min-cases",
           "min_effect": "--min-effect"}
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--window", default="auto", show_default=True, metavar="N|day|week|month",
               help="Windows of N contacts, or calendar days, weeks or months of the contact's start; "
                    "auto: N = contacts / 2,000 rounded up.")

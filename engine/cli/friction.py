@@ -6,8 +6,8 @@ import re
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, log_argument, main,
+                        progress, quiet_option, where_option)
 
 
 def period_days(ctx, param, value: str) -> float:
@@ -19,7 +19,7 @@ def period_days(ctx, param, value: str) -> float:
 
 
 @main.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("--sop", "sop_path", required=True, type=click.Path(),
               help="SOP model (BPMN with its .toml sidecar), applied to every contact (select them with "
                    "--where), or a folder of them: each contact is measured against the SOP that applies to it.")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from engine.cli import echo_json, json_option, main, progress, quiet_option, where_option
+from engine.cli import echo_json, json_option, log_argument, main, progress, quiet_option, where_option
 
 
 @main.command("map")
-@click.argument("log", type=click.Path(dir_okay=False))
+@log_argument
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="Picture to write: .svg, .png, .pdf or .dot (Graphviz source).")
 @click.option("--measure", type=click.Choice(["frequency", "median", "p90"]), default="frequency",

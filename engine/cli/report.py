@@ -37,7 +37,7 @@ def _sop_files(paths) -> list[Path]:
 def _is_log(path: Path) -> bool:
     from engine.errors import InputError
     from engine.log.store import open_log
-    if path.suffix.lower() not in (".parquet", ".pq"):
+    if not path.is_dir() and path.suffix.lower() not in (".parquet", ".pq"):
         return False
     try:
         open_log(path)
@@ -71,7 +71,7 @@ def _log_from_inputs(inputs, mapping, fmt, out: Path, stages):
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True))
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
               help="Mapping file for exports (as cxmine ingest); not needed for a stored log.")
 @click.option("--format", "fmt", default=None, help="Input format of the exports (as cxmine ingest).")
@@ -85,7 +85,7 @@ def _log_from_inputs(inputs, mapping, fmt, out: Path, stages):
 def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
     """One report for process teams and auditors: index.html, report.json, CSV tables.
 
-    INPUT is a log made by cxmine ingest, or exports to ingest first (with
+    INPUT is a log made by cxmine ingest (a .parquet file or a partitioned folder), or exports to ingest first (with
     --mapping / --format, as cxmine ingest). Runs KPIs, variants, the process
     map, conformance of each SOP's contacts, drift, handoffs and friction, and writes OUT/index.html
     (one self-contained file), OUT/report.json (schema cxmine.report, version 1;
