@@ -15,7 +15,8 @@ from engine.cli import main
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "eventlogs" / "sample"
 SMALL = REPO / "eventlogs" / "small"
-SECTIONS = ("summary", "kpis", "process", "variants", "conformance", "drift", "evidence", "methods")
+SECTIONS = ("summary", "kpis", "process", "variants", "conformance", "drift", "handoffs", "friction", "evidence",
+            "methods")
 
 
 def run(args, env=None):
@@ -56,6 +57,9 @@ def test_sample_story_in_the_summary(sample_report):
     summary = html[html.index('<section id="summary">'):html.index('<section id="kpis">')]
     assert "Drift found" in summary and "Verify identity" in summary and "team B" in summary
     assert "skipped" in summary  # the injected deviation is among the largest departures
+    # the injected frictions: ping-pong and bot-to-agent context loss first by cost, team B's skip by risk
+    assert "What to fix first" in summary and "ping-pong" in summary and "context loss" in summary
+    assert "Highest risk" in summary and "skipped by team B" in summary
 
 
 def test_report_in_a_browser(sample_report):
