@@ -83,6 +83,13 @@ def series_headers(result: DriftResult) -> list[str]:
             + ([] if result.series.fitness is None else ["fitness_to_sop"]))
 
 
+def _units(headers: list[str]) -> list[str | None]:
+    """Text units of the drift tables: shares as percentages, counts with separators."""
+    return ["share" if h.startswith("share") else "count" if h in ("case_index", "contacts_before",
+                                                                     "contacts_after", "contacts") else None
+            for h in headers]
+
+
 def render_drift(result: DriftResult, by: tuple[str, ...] = ()) -> str:
     """The terminal report: change points with their summaries, what changed, where, KPIs, segments."""
     from engine.report.tables import render_table
@@ -91,11 +98,13 @@ def render_drift(result: DriftResult, by: tuple[str, ...] = ()) -> str:
            f"{len(points)} change point(s)"]
     if points:
         rows = change_point_rows(points)
-        out.append(render_table(CHANGE_POINT_HEADERS[:-1], [r[:-1] for r in rows]))
+        out.append(render_table(CHANGE_POINT_HEADERS[:-1], [r[:-1] for r in rows],
+                                units=_units(CHANGE_POINT_HEADERS[:-1])))
         out += [f"  #{r[0]} {r[-1]}" for r in rows]
-        out += ["", render_table(CHANGE_HEADERS, change_rows(points, width=70),
+        out += ["", render_table(CHANGE_HEADERS, change_rows(points, width=70), units=_units(CHANGE_HEADERS),
                                  title="what changed (shares of contacts; effect = Cohen's h)")]
-        out += ["", render_table(WHERE_HEADERS, where_rows(points), title="where the change lies")]
+        out += ["", render_table(WHERE_HEADERS, where_rows(points), title="where the change lies",
+                                 units=_units(WHERE_HEADERS))]
         if any(p.kpis for p in points):
             out += ["", render_table(KPI_HEADERS, kpi_rows(points), title="KPIs before and after (definitions: cxmine kpi)")]
     for attr in by:
