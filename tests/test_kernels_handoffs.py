@@ -150,3 +150,16 @@ def test_handoff_records_of_two_parts_add_up_to_the_whole(log, cut):
     for name in ("case", "kind", "frm", "to", "delay_ns", "loss_event", "ping_pong", "event"):
         np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name))
     assert (parts.n_cases, parts.n_events) == (whole.n_cases, whole.n_events)
+
+
+def test_more_handoffs_than_events_fit():
+    """Every event both changes owner and (as a transfer) route: 6 handoffs in 4 events, none lost."""
+    from engine.kernels.kpis import ROLE_TRANSFER
+    roles = np.array([ROLE_TRANSFER], dtype=np.int8)
+    offsets = np.array([0, 4], dtype=np.int64)
+    ts = np.arange(4, dtype=np.int64) * 10**9
+    flip = np.array([0, 1, 0, 1], dtype=np.int32)
+    case, kind, frm, to, *_ = scan_handoffs(offsets, np.zeros(4, np.int32), ts, np.empty(0, np.int64), flip, flip,
+                                            roles, NO_TIME)
+    assert kind.tolist() == [0, 0, 0, 1, 1, 1]
+    assert frm.tolist() == [0, 1, 0, 0, 1, 0] and to.tolist() == [1, 0, 1, 1, 0, 1]

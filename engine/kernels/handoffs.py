@@ -88,8 +88,9 @@ def scan_handoffs(case_offsets, codes, timestamps, end_timestamps, owners, route
     """
     n = len(case_offsets) - 1
     n_ev = len(codes)
-    rows = np.empty((n_ev, 7), dtype=np.int64)  # case, kind, from, to, delay, ping-pong, event
-    out_loss = np.empty(n_ev, dtype=np.int64)
+    # each event starts at most one handoff of each kind: 2 * n_ev rows bound both kinds together
+    rows = np.empty((2 * n_ev, 7), dtype=np.int64)  # case, kind, from, to, delay, ping-pong, event
+    out_loss = np.empty(2 * n_ev, dtype=np.int64)
     first_seen = np.full(len(roles), -1, dtype=np.int64)
     k = 0
     for i in range(n):
