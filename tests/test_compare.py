@@ -13,7 +13,8 @@ from lxml import etree
 
 import naive
 from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a fixture)
-from engine.analyses.comparison import adjust_bh, compare_logs, parse_groups, parse_periods, split_by_periods
+from engine.analyses.comparison import adjust_bh, compare_logs, split_by_periods
+from engine.cli.compare import parse_groups, parse_periods
 from engine.errors import AnalysisError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
+from sample import sample_log  # noqa: F401  (fixture)
 from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift, g_statistic
 from engine.cli import main
 from engine.log.encode import EncodedLog, encode_strings
@@ -272,15 +273,6 @@ def test_stationary_simulator_log_has_no_change_after_its_first_days(tmp_path):
     assert detect_drift(select_cases(log, settled)).change_points == ()
     early = detect_drift(log).change_points
     assert len(early) == 1 and early[0].timestamp.startswith("2026-01-06")
-
-
-@pytest.fixture(scope="module")
-def sample_log(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample") / "sample.parquet"
-    r = CliRunner().invoke(main, ["ingest", str(REPO / "eventlogs/sample/contacts.csv.gz"), "--mapping",
-                                  str(REPO / "eventlogs/sample/mapping.toml"), "-o", str(out), "-q"])
-    assert r.exit_code == 0, r.output
-    return out
 
 
 def test_sample_story(sample_log, tmp_path):

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
+from sample import sample_log  # noqa: F401  (fixture)
 from engine.analyses.friction import rank_frictions
 from engine.analyses.handoffs import activity_roles, scan_log
 from engine.analyses.ownership import assign_owners, match_sops
@@ -114,15 +115,6 @@ def test_handoff_scan_ping_pong_and_context_loss():
     assert list(h.context_loss[owner]) == [True, False]
     assert list(h.ping_pong[owner]) == [False, True]
     assert list(h.delay_ns[owner] // MIN) == [1, 0]
-
-
-@pytest.fixture(scope="module")
-def sample_log(tmp_path_factory):
-    out = tmp_path_factory.mktemp("friction") / "log.parquet"
-    r = CliRunner().invoke(main, ["ingest", str(ROOT / "eventlogs/sample/contacts.csv.gz"), "--mapping",
-                                  str(ROOT / "eventlogs/sample/mapping.toml"), "-o", str(out), "-q"])
-    assert r.exit_code == 0, r.output
-    return out
 
 
 def test_sample_top_findings_match_ground_truth(sample_log):

@@ -85,7 +85,7 @@ _ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
     ("eventlogs/small/connect_records.jsonl", "looks like a JSON Lines file", "cxmine ingest {p} --mapping"),
     ("models/lost_card.bpmn", "looks like a BPMN model", "An SOP model is not an event log"),
 ])
-def test_a_file_of_another_kind_is_named_with_the_command_that_makes_a_log(name, kind, command):
+def test_a_file_of_another_kind_is_named_with_the_command_that_makes_a_log(name, kind, command, tmp_path):
     from click.testing import CliRunner
 
     from engine.cli import main
@@ -95,7 +95,7 @@ def test_a_file_of_another_kind_is_named_with_the_command_that_makes_a_log(name,
         open_log(path)
     assert kind in str(err.value) and command.format(p=path) in str(err.value)
     assert "magic bytes" not in str(err.value)
-    for cmd in (["variants"], ["kpi"], ["export", "--to", "xes", "-o", "/tmp/never.xes"]):
+    for cmd in (["variants"], ["kpi"], ["export", "--to", "xes", "-o", str(tmp_path / "never.xes")]):
         res = CliRunner().invoke(main, [*cmd, str(path)] if cmd[0] != "export" else
                                  ["export", str(path), *cmd[1:]])
         assert res.exit_code == 1 and kind in res.output and "Traceback" not in res.output

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from browser import open_page
 from engine.cli import main
+from sample import sample_log  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "eventlogs" / "sample"
 SMALL = REPO / "eventlogs" / "small"
 SECTIONS = ("summary", "kpis", "process", "variants", "conformance", "drift", "handoffs", "friction", "evidence",
             "methods")
@@ -24,13 +24,9 @@ def run(args, env=None):
 
 
 @pytest.fixture(scope="module")
-def sample_report(tmp_path_factory):
+def sample_report(tmp_path_factory, sample_log):
     tmp = tmp_path_factory.mktemp("report")
-    log = tmp / "log.parquet"
-    r = run(["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"), "-o", str(log),
-             "-q"])
-    assert r.exit_code == 0, r.output
-    r = run(["report", str(log), "--sop", str(REPO / "models"), "-o", str(tmp / "out"), "-q"])
+    r = run(["report", str(sample_log), "--sop", str(REPO / "models"), "-o", str(tmp / "out"), "-q"])
     assert r.exit_code == 0, r.output
     return tmp / "out", r.output
 

@@ -20,7 +20,6 @@ Rows are ordered by corrected p-value, then by absolute difference.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 
@@ -74,37 +73,6 @@ class Comparison:
         return {"group_a": self.label_a, "group_b": self.label_b, "contacts_a": self.n_a, "contacts_b": self.n_b,
                 "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
                 "rows": [r.as_dict() for r in self.rows]}
-
-
-def parse_groups(expression: str) -> tuple[str, str, str]:
-    """``team=A,B`` -> ("team", "A", "B")."""
-    name, sep, values = expression.partition("=")
-    parts = [v.strip() for v in values.split(",") if v.strip()]
-    if not sep or not name.strip() or len(parts) != 2:
-        raise UsageError(f"--by '{expression}' is not ATTR=A,B", hint="For example: --by team=A,B")
-    return name.strip(), parts[0], parts[1]
-
-
-def parse_periods(expression: str) -> tuple[tuple[int, int], tuple[int, int], tuple[str, str]]:
-    """``2026-01-01..2026-01-31,2026-02-01..2026-02-28`` -> two [start, end) ranges in ns UTC and their labels."""
-    ranges, labels = [], []
-    parts = [p.strip() for p in expression.split(",") if p.strip()]
-    if len(parts) != 2:
-        raise UsageError(f"--periods '{expression}' is not two ranges FROM..TO,FROM..TO",
-                         hint="For example: --periods 2026-01-01..2026-01-31,2026-02-01..2026-02-28")
-    for part in parts:
-        start, sep, end = part.partition("..")
-        try:
-            a, b = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
-        except ValueError as exc:
-            raise UsageError(f"--periods range '{part}' is not FROM..TO with ISO dates (YYYY-MM-DD)") from exc
-        if not sep or b < a:
-            raise UsageError(f"--periods range '{part}' ends before it starts")
-        epoch = dt.date(1970, 1, 1)
-        day = 86_400 * 1_000_000_000
-        ranges.append(((a - epoch).days * day, ((b - epoch).days + 1) * day))  # end date included
-        labels.append(part)
-    return ranges[0], ranges[1], (labels[0], labels[1])
 
 
 def _presence(log: EncodedLog) -> tuple[np.ndarray, np.ndarray]:

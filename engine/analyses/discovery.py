@@ -107,7 +107,7 @@ def mine_process_tree(variants: Variants, noise: float = 0.0):
 
     check_noise(noise)
     if variants.n_cases == 0:
-        raise AnalysisError("Cannot discover a model from an empty log", hint="Check --where and the log")
+        raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     params = {"noise_threshold": noise, "multiprocessing": False, "disable_fallthroughs": False}
     miner = IMFUVCL(params) if noise > 0 else IMUVCL(params)
     tree = miner.apply(IMDataStructureUVCL(uvcl_of(variants)), params)
@@ -142,7 +142,7 @@ def mine_heuristics_net(dfg: Dfg, variants: Variants, dependency_threshold: floa
         if not -1.0 <= value <= 1.0:
             raise UsageError(f"Heuristics {name} threshold {value:g} is outside [-1, 1]")
     if dfg.n_cases == 0:
-        raise AnalysisError("Cannot discover a model from an empty log", hint="Check --where and the log")
+        raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     pairs, triples = count_windows(variants)
     occurrences = dict(sorted(dfg.activity_counts.items(), key=lambda kv: -kv[1]))
     P = classic.Parameters
@@ -228,7 +228,7 @@ def build_model(method: str, variants: Variants, dfg: Dfg, noise: float = 0.0,
     if method != "inductive" and noise:
         raise UsageError(f"A noise threshold applies to the inductive miner only, not to '{method}'")
     if dfg.n_cases == 0:
-        raise AnalysisError("Cannot discover a model from an empty log", hint="Check --where and the log")
+        raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     tree = heu = None
     if method == "inductive":
         tree = mine_process_tree(variants, noise)

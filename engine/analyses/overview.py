@@ -16,8 +16,8 @@ Decisions:
   --where team=T``.
 - Each SOP is checked on the contacts it applies to (its sidecar's
   ``applies_to``; without one, every contact, as ``cxmine conform`` does);
-  contacts no SOP applies to are counted, never replayed on the wrong SOP, and
-  contacts several SOPs apply to are refused with a message.
+  contacts that no SOP or several SOPs apply to are counted and listed, never
+  replayed on the wrong SOP (the SOP library of ``cxmine conform --sop DIR``).
 - Compliance (every compliance-critical step ran, none out of order) is
   measured per SOP on the contacts it applies to, by conformance; the KPIs
   are computed without critical steps, as one mix of SOPs has no single set.
@@ -72,11 +72,12 @@ class Overview:
     profile: object
     dfg: object
     performance: object
-    owners: dict[str, str]
     process_map: object | None = None
     sops: tuple[SopCheck, ...] = ()
     unmatched_contacts: int = 0
     unmatched_examples: tuple[str, ...] = ()
+    ambiguous_contacts: int = 0
+    ambiguous_examples: tuple[str, ...] = ()
     drift: object | None = None
     friction: object | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -113,12 +114,10 @@ def _flow_part(path):
     from engine.analyses.variants import count_variants
     from engine.log.encode import encode_log
     log = encode_log(path, attributes=("owner",), case_attributes=())
-    owners = _main_owner(log)
     span = (int(log.timestamps.min()), int(log.timestamps.max())) if log.n_events else None
     from engine.analyses.process_map import build_process_map
     pmap = build_process_map(log, coverage=MAP_COVERAGE, max_edges=MAP_EDGES) if log.n_cases else None
-    return (count_variants(log), profile_cases(log), discover_dfg(log), discover_performance_dfg(log), owners, span,
-            pmap)
+    return count_variants(log), profile_cases(log), discover_dfg(log), discover_performance_dfg(log), span, pmap
 
 
 def _iso(ns: int | None, zone: str | None) -> str | None:
@@ -130,58 +129,22 @@ def _iso(ns: int | None, zone: str | None) -> str | None:
     return (at.astimezone(ZoneInfo(zone)) if zone else at).isoformat(timespec="seconds")
 
 
-def _main_owner(log) -> dict[str, str]:
-    """Activity -> the owner that ran it most often (ties: first in label order)."""
-    import numpy as np
-    if "owner" not in log.attributes:
-        return {}
-    codes, labels = log.attributes["owner"]
-    labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
-    n_act, n_own = len(log.activities), len(labels)
-    if not n_own or not log.n_events:
-        return {}
-    known = codes >= 0
-    table = np.bincount(log.activity_codes[known].astype(np.int64) * n_own + codes[known],
-                        minlength=n_act * n_own).reshape(n_act, n_own)
-    return {a: labels[int(table[i].argmax())] for i, a in enumerate(log.activities) if table[i].any()}
-
-
 def sop_selection(sop) -> dict[str, set[str]]:
     """The contacts an SOP applies to: its sidecar's ``applies_to`` (empty: every contact), as
     ``engine.analyses.library.assign_sops`` reads it."""
     return {k: set([v] if isinstance(v, str) else v) for k, v in dict(getattr(sop, "applies_to", {}) or {}).items()}
 
 
-def _conformance_part(path, sops: Sequence, n_contacts: int, examples: int):
-    import numpy as np
-
-    from engine.analyses.conformance import check_conformance
+def _conformance_part(path, sops: Sequence, examples: int):
+    """Each contact on the SOP that applies to it (``engine.analyses.library``), with weekly fitness."""
+    from engine.analyses.library import applies_to_attributes, check_library
     from engine.log.schema import SEGMENT_COLUMNS
-    from engine.log.select import encode_where, log_attributes, match_cases
-    available = set(log_attributes(path))
-    selections = [sop_selection(s) for s in sops]
-    wanted = tuple(dict.fromkeys(a for sel in selections for a in sel if a in available))
-    base = encode_where(path, None, attributes=SEGMENT_COLUMNS, case_attributes=wanted, with_case_ids=True)
-    matched = np.zeros(base.n_cases, dtype=np.int32)
-    checks = []
-    for sop, sel in zip(sops, selections):
-        if not set(sel) <= available:
-            checks.append(SopCheck(sop, sel, None))
-            continue
-        keep = match_cases(base, sel) if sel else np.ones(base.n_cases, dtype=bool)
-        matched += keep
-        if not keep.any():
-            checks.append(SopCheck(sop, sel, None))
-            continue
-        from engine.log.select import select_cases
-        checks.append(SopCheck(sop, sel, check_conformance(select_cases(base, keep), sop, by=("week",),
-                                                            examples=examples)))
-    if np.any(matched > 1):
-        raise AnalysisError("Several SOPs apply to the same contacts", field="sops",
-                            hint="Give each SOP's sidecar an applies_to that no other SOP shares")
-    unmatched = np.flatnonzero(matched == 0)
-    ids = [base.case_label(int(i)) for i in unmatched[:examples]]
-    return tuple(checks), int(len(unmatched)), tuple(ids)
+    from engine.log.select import encode_where
+    log = encode_where(path, None, attributes=SEGMENT_COLUMNS, case_attributes=applies_to_attributes(sops),
+                       with_case_ids=True)
+    lib = check_library(log, sops, by=("week",), examples=examples)
+    checks = tuple(SopCheck(sop, sop_selection(sop), r if r.contacts else None) for sop, r in zip(sops, lib.results))
+    return checks, lib.unmatched, lib.unmatched_examples, lib.ambiguous, lib.ambiguous_examples
 
 
 def _drift_part(path, timezone: str | None, sop=None):
@@ -215,12 +178,12 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
     label_map = {k: v for s in sops for k, v in s.label_map.items()}
     kpis, trends, n_contacts, n_events = _timed(timings, "KPIs", progress, _kpi_part, path, segments, critical,
                                                 label_map, window_days)
-    variants, profile, dfg, perf, owners, span, pmap = _timed(timings, "variants and process map", progress, _flow_part,
+    variants, profile, dfg, perf, span, pmap = _timed(timings, "variants and process map", progress, _flow_part,
                                                          path)
-    checks, unmatched, unmatched_ids = ((), 0, ())
+    checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = ((), 0, (), 0, ())
     if sops:
-        checks, unmatched, unmatched_ids = _timed(timings, "conformance", progress, _conformance_part, path, sops,
-                                                  n_contacts, examples)
+        checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = _timed(
+            timings, "conformance", progress, _conformance_part, path, sops, examples)
     drift = _timed(timings, "drift", progress, _drift_part, path, meta.get("timezone"))
     friction = (_timed(timings, "friction", progress, _friction_part, path, sops, period_days, window_days, examples)
                 if sops else None)
@@ -228,5 +191,6 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
                     first_event=_iso(span[0] if span else None, meta.get("timezone")),
                     last_event=_iso(span[1] if span else None, meta.get("timezone")), segments=segments,
                     kpis=kpis, kpi_trends=trends, variants=variants, profile=profile, dfg=dfg, performance=perf,
-                    owners=owners, process_map=pmap, sops=checks, unmatched_contacts=unmatched, unmatched_examples=unmatched_ids,
+                    process_map=pmap, sops=checks, unmatched_contacts=unmatched, unmatched_examples=unmatched_ids,
+                    ambiguous_contacts=ambiguous, ambiguous_examples=ambiguous_ids,
                     drift=drift, friction=friction, timings=timings)

@@ -148,7 +148,7 @@ def build_process_map(log: EncodedLog, measure: str = "frequency", coverage: flo
     if max_edges is not None and max_edges < 1:
         raise UsageError(f"Maximum edge count {max_edges} is below 1")
     if log.n_cases == 0:
-        raise AnalysisError("Cannot draw a map of an empty log", hint="Check --where and the log")
+        raise AnalysisError("Cannot draw a map of an empty log", hint="Check the selection of contacts and the log")
     full = discover_dfg(log)
     variants = count_variants(log)
     k = variants.n_variants if coverage >= 1.0 else variants.variants_for_coverage(coverage)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from engine.cli import csv_option, echo_json, json_option, log_argument, main, progress, quiet_option, where_option
+from engine.errors import UsageError
 from engine.report.tables import render_table, write_csv
 
 _HEADERS = ["kind", "item", "contacts_a", "contacts_b", "share_a", "share_b", "change_pp", "cohens_h", "p_value",
@@ -14,6 +17,37 @@ _HEADERS = ["kind", "item", "contacts_a", "contacts_b", "share_a", "share_b", "c
 def _rows(rows) -> list[list]:
     return [[r.kind, " > ".join(r.item), r.n_a, r.n_b, round(r.share_a, 6), round(r.share_b, 6),
              round(100 * r.change, 3), round(r.effect_h, 4), r.p_value, r.q_value] for r in rows]
+
+
+def parse_groups(expression: str) -> tuple[str, str, str]:
+    """``team=A,B`` -> ("team", "A", "B")."""
+    name, sep, values = expression.partition("=")
+    parts = [v.strip() for v in values.split(",") if v.strip()]
+    if not sep or not name.strip() or len(parts) != 2:
+        raise UsageError(f"--by '{expression}' is not ATTR=A,B", hint="For example: --by team=A,B")
+    return name.strip(), parts[0], parts[1]
+
+
+def parse_periods(expression: str) -> tuple[tuple[int, int], tuple[int, int], tuple[str, str]]:
+    """``2026-01-01..2026-01-31,2026-02-01..2026-02-28`` -> two [start, end) ranges in ns UTC and their labels."""
+    ranges, labels = [], []
+    parts = [p.strip() for p in expression.split(",") if p.strip()]
+    if len(parts) != 2:
+        raise UsageError(f"--periods '{expression}' is not two ranges FROM..TO,FROM..TO",
+                         hint="For example: --periods 2026-01-01..2026-01-31,2026-02-01..2026-02-28")
+    for part in parts:
+        start, sep, end = part.partition("..")
+        try:
+            a, b = dt.date.fromisoformat(start.strip()), dt.date.fromisoformat(end.strip())
+        except ValueError as exc:
+            raise UsageError(f"--periods range '{part}' is not FROM..TO with ISO dates (YYYY-MM-DD)") from exc
+        if not sep or b < a:
+            raise UsageError(f"--periods range '{part}' ends before it starts")
+        epoch = dt.date(1970, 1, 1)
+        day = 86_400 * 1_000_000_000
+        ranges.append(((a - epoch).days * day, ((b - epoch).days + 1) * day))  # end date included
+        labels.append(part)
+    return ranges[0], ranges[1], (labels[0], labels[1])
 
 
 @main.command()
@@ -42,10 +76,8 @@ def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet
 
         cxmine compare log.parquet --by team=A,B --where intent=lost_card -o compare.svg
     """
-    from engine.analyses.comparison import (compare_logs, parse_groups, parse_periods, split_by_attribute,
-                                            split_by_periods)
+    from engine.analyses.comparison import compare_logs, split_by_attribute, split_by_periods
     from engine.analyses.segments import check_segment_attributes
-    from engine.errors import UsageError
     from engine.log.select import encode_where
 
     if (by is None) == (periods is None):

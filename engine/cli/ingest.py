@@ -77,7 +77,7 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
             --mapping eventlogs/callcenter/mapping.toml -o calls.parquet
     """
     try:
-        summary = _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output,
+        summary = run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output,
                               quiet, partitions)
     except EngineError as exc:
         raise _with_flags(exc) from exc
@@ -90,8 +90,9 @@ def ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezon
     click.echo(render_ingest_summary(summary))
 
 
-def _run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, quiet,
-                partitions=None):
+def run_ingest(inputs, mapping, fmt, case_object, case_notion, journey_days, timezone, strict, output, quiet,
+               partitions=None):
+    """Ingest INPUTS into OUTPUT as cxmine ingest does (mapping, time zone, pseudonym key); returns the summary."""
     from engine.ingest import ReadOptions
     from engine.ingest.job import ingest_to_log
     from engine.ingest.mapping import load_mapping, with_timezone

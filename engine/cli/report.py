@@ -52,16 +52,9 @@ def _log_from_inputs(inputs, mapping, fmt, out: Path, stages):
     if len(inputs) == 1 and _is_log(Path(inputs[0])):
         meta = log_metadata(inputs[0])
         return inputs[0], {"contacts": meta.get("n_cases", 0), "events": meta.get("n_events", 0)}
-    from engine.cli.ingest import pseudonym_key
-    from engine.ingest import ReadOptions
-    from engine.ingest.job import ingest_to_log
-    from engine.ingest.mapping import load_mapping
-    from engine.settings import Settings
+    from engine.cli.ingest import run_ingest
     stages.start("ingest")
-    key = pseudonym_key(Settings.from_env())
-    options = ReadOptions(mapping=load_mapping(mapping) if mapping else None, pseudonym_key=key.key,
-                          pseudonym_key_id=key.key_id)
-    summary = ingest_to_log(list(inputs), out / "log.parquet", fmt=fmt, options=options)
+    summary = run_ingest(inputs, mapping, fmt, None, "contact", None, None, False, out / "log.parquet", quiet=True)
     for w in summary.warnings:
         click.echo(f"Warning: {w}", err=True)
     return str(out / "log.parquet"), {"records_read": summary.records_read,

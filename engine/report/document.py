@@ -265,9 +265,10 @@ def conformance_section(ov, sop_svgs: dict[str, str]) -> Section:
     for check in ov.sops:
         blocks += _sop_blocks(check, sop_svgs.get(check.sop.name))
     if ov.sops:
-        blocks.append(Paragraph(f"{format_count(ov.unmatched_contacts)} contacts match no SOP's selection and "
-                                "were not checked" + (f" (e.g. {', '.join(ov.unmatched_examples)})"
-                                                      if ov.unmatched_examples else "") + "."))
+        for n, ids, what in ((ov.unmatched_contacts, ov.unmatched_examples, "no SOP applies to"),
+                             (ov.ambiguous_contacts, ov.ambiguous_examples, "several SOPs apply to")):
+            blocks.append(Paragraph(f"{format_count(n)} contacts {what} were not checked"
+                                    + (f" (e.g. {', '.join(ids)})" if ids else "") + "."))
     return Section("conformance", "Conformance to the SOPs", "Where does execution depart from the documented "
                    "procedures, at which step, and in which team?", blocks)
 
@@ -441,7 +442,8 @@ def report_document(ov, audit) -> dict:
         "conformance": {"sops": [{"sop": c.sop.name, "file": c.sop.path.name,
                                   "applies_to": {k: sorted(v) for k, v in c.selection.items()},
                                   "result": None if c.result is None else c.result.as_dict()} for c in ov.sops],
-                        "unmatched": {"contacts": ov.unmatched_contacts, "examples": list(ov.unmatched_examples)}},
+                        "unmatched": {"contacts": ov.unmatched_contacts, "examples": list(ov.unmatched_examples)},
+                        "ambiguous": {"contacts": ov.ambiguous_contacts, "examples": list(ov.ambiguous_examples)}},
         "drift": None if ov.drift is None else ov.drift.as_dict(),
         "friction": None if ov.friction is None else ov.friction.as_dict(),
     }
