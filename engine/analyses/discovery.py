@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from engine.analyses.dfg import Dfg, discover_dfg
 from engine.analyses.variants import Variants, count_variants, count_variants_by
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 METHODS = ("inductive", "heuristics", "dfg")
@@ -78,13 +78,13 @@ class DiscoveredModel:
 
 def check_method(method: str) -> None:
     if method not in METHODS:
-        raise UsageError(f"Unknown discovery method '{method}' (valid: {', '.join(METHODS)})")
+        raise AnalysisError(f"Unknown discovery method '{method}' (valid: {', '.join(METHODS)})", field="method")
 
 
 def check_noise(noise: float) -> None:
     if not 0.0 <= noise <= 1.0:
-        raise UsageError(f"Noise threshold {noise:g} is outside [0, 1]",
-                         hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
+        raise AnalysisError(f"Noise threshold {noise:g} is outside [0, 1]", field="noise",
+                            hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
 
 
 def uvcl_of(variants: Variants) -> Counter:
@@ -140,7 +140,8 @@ def mine_heuristics_net(dfg: Dfg, variants: Variants, dependency_threshold: floa
     for name, value in (("dependency", dependency_threshold), ("and", and_threshold),
                         ("loop-two", loop_two_threshold)):
         if not -1.0 <= value <= 1.0:
-            raise UsageError(f"Heuristics {name} threshold {value:g} is outside [-1, 1]")
+            raise AnalysisError(f"Heuristics {name} threshold {value:g} is outside [-1, 1]",
+                                field=name.replace("-", "_") + "_threshold")
     if dfg.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     pairs, triples = count_windows(variants)
@@ -226,7 +227,8 @@ def build_model(method: str, variants: Variants, dfg: Dfg, noise: float = 0.0,
 
     check_method(method)
     if method != "inductive" and noise:
-        raise UsageError(f"A noise threshold applies to the inductive miner only, not to '{method}'")
+        raise AnalysisError(f"A noise threshold applies to the inductive miner only, not to '{method}'",
+                            field="noise", hint="Give noise 0, or method 'inductive'")
     if dfg.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     tree = heu = None

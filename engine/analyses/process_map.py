@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.analyses.dfg import Dfg, discover_dfg, discover_performance_dfg
 from engine.analyses.variants import count_variants
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 MEASURES = ("frequency", "median", "p90")
@@ -139,14 +139,16 @@ def build_process_map(log: EncodedLog, measure: str = "frequency", coverage: flo
     from engine.log.select import select_cases
 
     if measure not in MEASURES:
-        raise UsageError(f"Unknown map measure '{measure}' (valid: {', '.join(MEASURES)})")
+        raise AnalysisError(f"Unknown map measure '{measure}' (valid: {', '.join(MEASURES)})", field="measure")
     if not 0.0 < coverage <= 1.0:
-        raise UsageError(f"Variant coverage {coverage:g} is outside (0, 1]",
-                         hint="For example 0.8 shows the most frequent variants covering 80% of the contacts")
+        raise AnalysisError(f"Variant coverage {coverage:g} is outside (0, 1]", field="coverage",
+                            hint="For example 0.8 shows the most frequent variants covering 80% of the contacts")
     if min_edge < 1:
-        raise UsageError(f"Minimum edge count {min_edge} is below 1")
+        raise AnalysisError(f"Minimum edge count {min_edge} is below 1", field="min_edge",
+                            hint="Give 1 to show every edge")
     if max_edges is not None and max_edges < 1:
-        raise UsageError(f"Maximum edge count {max_edges} is below 1")
+        raise AnalysisError(f"Maximum edge count {max_edges} is below 1", field="max_edges",
+                            hint="Give None for no limit")
     if log.n_cases == 0:
         raise AnalysisError("Cannot draw a map of an empty log", hint="Check the selection of contacts and the log")
     full = discover_dfg(log)
