@@ -133,3 +133,55 @@ def test_compare_bad_input(sample_log, args, code, message):
     result = cx("compare", str(sample_log), *args, "-q")
     assert result.exit_code == code, result.output
     assert message in result.output
+
+
+# ---- --sop: the SOP's steps as rows, tested with the rest --------------------------------------------------------
+
+def test_compare_with_the_sop_names_the_skipped_step(sample_log, tmp_path):
+    out = tmp_path / "diff.svg"
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--sop", str(ROOT / "models" / "lost_card.bpmn"),
+                "-o", str(out), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["sop"] == "Lost or stolen card"
+    conform = json.loads(cx("map", str(sample_log), "--sop", str(ROOT / "models" / "lost_card.bpmn"),
+                            "--where", "team=A,B", "--json", "-q").output)
+    assert data["contacts_a"] + data["contacts_b"] == conform["contacts"]     # only the SOP's contacts
+    rows = {(r["kind"], tuple(r["item"])): r for r in data["rows"]}
+    skipped = rows[("skipped", ("Verify identity",))]
+    assert skipped["contacts_a"] < 5 and skipped["contacts_b"] > 90 and skipped["q_value"] < 1e-12
+    assert data["rows"][0]["item"] == ["Verify identity"]
+    assert {r["kind"] for r in data["rows"]} >= {"skipped", "out_of_order", "edge", "activity", "variant"}
+    q = adjust_bh([r["p_value"] for r in data["rows"]])         # one correction over every row, SOP rows included
+    assert [r["q_value"] for r in data["rows"]] == pytest.approx(q)
+    texts = [t.text or "" for t in etree.parse(str(out)).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert any(t.startswith("skipped +") for t in texts)
+
+
+def test_sop_rows_count_what_map_sop_counts(tmp_path):
+    from engine.model import load_sop
+    from engine.analyses.sop_execution import measure_sop_execution
+    from dataclasses import replace
+    sop = replace(load_sop(ROOT / "models" / "lost_card.bpmn"), applies_to={})
+    base = ["IVR menu", "Queue", "Agent answer", "Verify identity", "Block card", "Order replacement card",
+            "Review recent transactions", "Resolve", "Wrap-up"]
+    skip = [a for a in base if a != "Verify identity"]
+    late = base[:3] + ["Block card", "Verify identity"] + base[5:]
+    a = log_of([base] * 8 + [skip] * 2)
+    b = log_of([base] * 4 + [skip] * 5 + [late] * 1)
+    result = compare_logs(a, b, "A", "B", sop=sop)
+    rows = {(r.kind, r.item): (r.n_a, r.n_b) for r in result.rows}
+    assert rows[("skipped", ("Verify identity",))] == (2, 5)
+    assert rows[("out_of_order", ("Verify identity",))] == (0, 1)
+    for log, side in ((a, 0), (b, 1)):
+        steps = measure_sop_execution(log, sop).steps
+        for s in steps:
+            for kind in ("skipped", "out_of_order"):
+                assert rows.get((kind, (s.task,)), (0, 0))[side] == s.counts[kind]
+
+
+def test_compare_sop_that_applies_to_no_contact_of_a_group(sample_log):
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--where", "intent=billing_dispute",
+                "--sop", str(ROOT / "models" / "lost_card.bpmn"), "-q")
+    assert result.exit_code == 1, result.output
+    assert "Group 'team = A' has no contacts that SOP 'Lost or stolen card' applies to" in result.output

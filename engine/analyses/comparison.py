@@ -15,6 +15,13 @@ a variant. For each row:
   discovery rate), so "significant" (``q < alpha``) holds across the whole
   table, not one row at a time.
 
+With an SOP, both groups are narrowed to the contacts the SOP applies to
+(its sidecar's ``applies_to``, as for an SOP library), and each SOP task adds
+two rows: the contacts that skipped it (kind ``skipped``) and that ran it out
+of order (``out_of_order``), as engine.analyses.sop_execution counts them from
+the token replay's located deviations. They are tested and corrected together
+with the other rows, over the same contacts.
+
 Rows are ordered by corrected p-value, then by absolute difference.
 """
 
@@ -34,7 +41,7 @@ from engine.log.encode import EncodedLog
 class Difference:
     """One edge, activity or variant, in both groups."""
 
-    kind: str  # "edge", "activity" or "variant"
+    kind: str  # "edge", "activity", "variant", or with an SOP "skipped" and "out_of_order" (item: the task)
     item: tuple[str, ...]
     n_a: int
     n_b: int
@@ -62,6 +69,7 @@ class Comparison:
     n_b: int
     rows: tuple[Difference, ...]
     alpha: float = 0.05
+    sop: str | None = None
 
     def of_kind(self, kind: str) -> list[Difference]:
         return [r for r in self.rows if r.kind == kind]
@@ -71,7 +79,7 @@ class Comparison:
 
     def as_dict(self) -> dict:
         return {"group_a": self.label_a, "group_b": self.label_b, "contacts_a": self.n_a, "contacts_b": self.n_b,
-                "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
+                "sop": self.sop, "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
                 "rows": [r.as_dict() for r in self.rows]}
 
 
@@ -111,14 +119,25 @@ def adjust_bh(p_values: list[float]) -> list[float]:
     return q
 
 
-def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha: float = 0.05) -> Comparison:
-    """Edges, activities and variants of two groups of contacts compared (see the module docstring)."""
+def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha: float = 0.05,
+                 sop=None) -> Comparison:
+    """Edges, activities and variants of two groups of contacts compared (see the module docstring).
+
+    ``sop``: an ``engine.model.Sop``; the groups then need case ids and the SOP's ``applies_to``
+    attributes as case attributes.
+    """
     if not 0 < alpha < 1:
         raise UsageError(f"Significance level {alpha:g} is outside (0, 1)")
+    if sop is not None:
+        a, b = (_sop_contacts(log, sop) for log in (a, b))
     for log, label in ((a, label_a), (b, label_b)):
         if log.n_cases == 0:
-            raise AnalysisError(f"Group '{label}' has no contacts", hint="Check the values and the log")
+            raise AnalysisError(f"Group '{label}' has no contacts" + (f" that SOP '{sop.name}' applies to"
+                                                                      if sop is not None else ""),
+                                hint="Check the values and the log")
     counts: dict[tuple[str, tuple], list[int]] = {}
+    if sop is not None:
+        _count_sop_steps(a, b, sop, counts)
     for side, log in enumerate((a, b)):
         edges, acts = _presence(log)
         A = len(log.activities)
@@ -138,7 +157,25 @@ def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha
         h = 2 * math.asin(math.sqrt(s2)) - 2 * math.asin(math.sqrt(s1))
         rows.append(Difference(k[0], k[1], x1, x2, s1, s2, h, pv, qv))
     rows.sort(key=lambda r: (r.q_value, -abs(r.change), r.kind, r.item))
-    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha)
+    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha,
+                      sop=sop.name if sop is not None else None)
+
+
+def _sop_contacts(log: EncodedLog, sop) -> EncodedLog:
+    from engine.analyses.library import assign_sops
+    from engine.log.select import select_cases
+    return select_cases(log, assign_sops(log, [sop]) == 0)
+
+
+def _count_sop_steps(a: EncodedLog, b: EncodedLog, sop, counts: dict) -> None:
+    """Per SOP task, the contacts of each group that skipped it and that ran it out of order."""
+    from engine.analyses.sop_execution import measure_sop_execution
+
+    for side, log in enumerate((a, b)):
+        for step in measure_sop_execution(log, sop, examples=0).steps:
+            for kind in ("skipped", "out_of_order"):
+                if step.counts[kind]:
+                    counts.setdefault((kind, (step.task,)), [0, 0])[side] = step.counts[kind]
 
 
 def split_by_attribute(log: EncodedLog, attribute: str, value_a: str, value_b: str) -> tuple[EncodedLog, EncodedLog]:
