@@ -43,7 +43,7 @@ contacts and in times.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -95,9 +95,7 @@ class FlowExecution:
     share: float
 
     def as_dict(self) -> dict:
-        return {"flow_id": self.flow_id, "source_id": self.source_id, "source": self.source,
-                "target_id": self.target_id, "target": self.target, "label": self.label,
-                "contacts": self.contacts, "share": self.share}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -113,8 +111,7 @@ class OutsideFlow:
     target_in_sop: bool
 
     def as_dict(self) -> dict:
-        return {"source": self.source, "target": self.target, "contacts": self.contacts, "times": self.times,
-                "share": self.share, "source_in_sop": self.source_in_sop, "target_in_sop": self.target_in_sop}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
