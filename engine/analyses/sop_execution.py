@@ -275,17 +275,28 @@ def measure_sop_execution(encoded, sop, *, examples: int = 5) -> SopExecution:
     only the contacts the SOP applies to are counted.
     """
     from engine.analyses.conformance import check_conformance
-    from engine.analyses.deviations import locate_deviations
 
     if examples < 0:
         raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
-    mine = select_sop_contacts(encoded, sop)
-    result = check_conformance(mine, sop, examples=0)
+    result = check_conformance(select_sop_contacts(encoded, sop), sop, examples=0)
+    return summarize_execution(result, sop, log_contacts=encoded.n_cases, examples=examples)
+
+
+def summarize_execution(result, sop, *, log_contacts: int | None = None, examples: int = 5) -> SopExecution:
+    """The execution of an SOP's contacts from their ConformanceResult (one that kept its replay: not merged).
+
+    ``log_contacts``: how many contacts were looked at to find these (default: the result's).
+    """
+    from engine.analyses.deviations import locate_deviations
+
     replay = result.replay
+    if replay is None:
+        raise AnalysisError(f"The conformance result of '{sop.name}' has no per-contact replay (a merged result)",
+                            hint="Check the contacts on one machine to lay their execution on the SOP")
     tasks = sop.task_names
     status = _variant_statuses(replay, locate_deviations(replay), sop, tasks)
     weight = replay.weight.astype(np.int64)
-    n = mine.n_cases
+    n = result.contacts
     case_status = status[replay.case_variant] if n else status[:0]
     ran = _variant_ran(replay, sop, tasks)
     steps = []
@@ -297,8 +308,9 @@ def measure_sop_execution(encoded, sop, *, examples: int = 5) -> SopExecution:
                                    contacts=n, ran=int(weight[ran[:, t]].sum()),
                                    counts={s: int(c) for s, c in zip(STATUSES, counts)}, examples=ex))
     flows, outside = _match_flows(replay, sop, weight, n)
-    return SopExecution(sop=sop.name, path=str(sop.path), contacts=n, log_contacts=encoded.n_cases,
-                        applies_to=dict(sop.applies_to), steps=tuple(steps), flows=flows, outside=outside,
+    return SopExecution(sop=sop.name, path=str(sop.path), contacts=n,
+                        log_contacts=n if log_contacts is None else log_contacts, applies_to=dict(sop.applies_to),
+                        steps=tuple(steps), flows=flows, outside=outside,
                         unknown_activities=dict(result.unknown_activities), model=sop.model)
 
 

@@ -114,7 +114,7 @@ def _end_name(name: str) -> str:
 
 
 def legend_label() -> str:
-    swatch = '<TD FIXEDSIZE="TRUE" WIDTH="14" HEIGHT="10" BGCOLOR="{}"></TD>'
+    swatch = '<TD FIXEDSIZE="TRUE" WIDTH="14" HEIGHT="10" BORDER="1" COLOR="#9a9a9a" BGCOLOR="{}"></TD>'
     rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>How to read this picture</B></TD></TR>',
             '<TR><TD COLSPAN="2" ALIGN="LEFT">Bar in each step: its contacts, by what they did</TD></TR>']
     for key, name in BAR_NAMES.items():
