@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from lxml import etree
 
 from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a fixture)
@@ -223,3 +224,31 @@ def test_a_model_that_applies_to_no_contact_is_refused(hand_log, tmp_path):
     assert result.exit_code == 1, result.output
     assert "SOP 'Lost or stolen card' applies to no contact of the log (intent in ['nobody']; 19 contacts" \
            in result.output
+
+
+# ---- invariants on random paths -----------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.sampled_from([I, Q, A, V, B, O, T, C, R, W, "Escalate", "Hold"]), min_size=1,
+                         max_size=9), min_size=1, max_size=20))
+def test_shares_add_up_and_flows_are_bounded_on_random_paths(paths):
+    import naive
+    from dataclasses import replace
+    from engine.analyses.sop_execution import measure_sop_execution
+
+    sop = replace(load_sop(LOST_CARD), applies_to={})
+    log = naive.encode_cases([[{"activity": a, "timestamp": j} for j, a in enumerate(p)] for p in paths])
+    execution = measure_sop_execution(log, sop)
+    n = len(paths)
+    for step in execution.steps:
+        assert sum(step.counts.values()) == step.contacts == n
+        ran = sum(step.task in p for p in paths)
+        assert step.ran == ran
+        assert step.counts["as_designed"] <= ran and step.counts["not_run"] <= n - ran
+    for flow in execution.flows:
+        assert 0 <= flow.contacts <= n
+    structure = read_structure(sop.model)
+    for f in execution.outside:
+        assert 0 < f.contacts <= f.times and not structure.allows(f.source, f.target)
+    as_designed = [p for p in paths if p == [I, Q, A, V, B, O, T, R, W]]
+    assert execution.step(V).counts["as_designed"] >= len(as_designed)

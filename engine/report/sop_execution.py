@@ -98,8 +98,8 @@ def caption(execution, title: str | None = None, selection: str = "", hidden: st
     n = execution.contacts
     worst = sorted((s for s in execution.steps if s.counts["skipped"]), key=lambda s: (-s.counts["skipped"], s.task))
     if worst:
-        lines.append("Skipped most: " + ", ".join(f"{s.task} {s.counts['skipped']:,} ({format_share(s.share('skipped'))})"
-                                                  for s in worst[:3]))
+        lines.append("Skipped most: " + ", ".join(
+            f"{s.task} {s.counts['skipped']:,} ({format_share(s.share('skipped'))})" for s in worst[:3]))
     if execution.outside:
         lines.append("Leaves the SOP most: " + ", ".join(
             f"{_end_name(f.source)} → {_end_name(f.target)} {f.contacts:,} ({format_share(f.contacts / n)})"
@@ -262,9 +262,10 @@ def render_execution(execution, output: str | Path, title: str | None = None, se
 
 
 _COLUMNS = ("as_designed", "skipped", "out_of_order", "inserted", "ended_early", "not_run")
-TASK_HEADERS = ["task", "owner", "critical", "contacts", "ran", *_COLUMNS, "share_as_designed", "share_skipped", "share_out_of_order", "share_inserted", "share_ended_early",
-                "share_not_run", "examples_skipped", "examples_out_of_order"]
-FLOW_HEADERS = ["in_sop", "flow_id", "source_id", "source", "target_id", "target", "label", "contacts", "share", "times"]
+TASK_HEADERS = ["task", "owner", "critical", "contacts", "ran", *_COLUMNS, *(f"share_{c}" for c in _COLUMNS),
+                "examples_skipped", "examples_out_of_order"]
+FLOW_HEADERS = ["in_sop", "flow_id", "source_id", "source", "target_id", "target", "label", "contacts", "share",
+                "times"]
 
 
 def write_execution_csv(execution, folder: str | Path) -> list[Path]:
