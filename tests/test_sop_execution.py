@@ -207,9 +207,10 @@ def test_sample_lost_card_names_the_most_skipped_step_and_where_practice_leaves(
     (["--csv", "x", "-o", "m.svg"], 2, "--csv goes with --sop"),
     ([], 2, "Missing option -o / --output"),
     (["--sop", LOST_CARD, "-o", "x.gif"], 2, "unknown format 'gif'"),
+    (["--sop", ROOT / "models", "--json"], 2, "--sop takes one SOP file, not a folder"),
 ])
 def test_bad_input(hand_log, tmp_path, args, code, message):
-    args = [str(tmp_path / a) if a in ("x", "m.svg", "x.gif") else a for a in args]
+    args = [str(tmp_path / a) if a in ("x", "m.svg", "x.gif") else str(a) for a in args]
     result = cx("map", hand_log, *args, "-q")
     assert result.exit_code == code, result.output
     assert message in result.output
@@ -252,3 +253,12 @@ def test_shares_add_up_and_flows_are_bounded_on_random_paths(paths):
         assert 0 < f.contacts <= f.times and not structure.allows(f.source, f.target)
     as_designed = [p for p in paths if p == [I, Q, A, V, B, O, T, R, W]]
     assert execution.step(V).counts["as_designed"] >= len(as_designed)
+
+
+def test_a_log_without_the_attribute_the_sop_applies_by(tmp_path):
+    source = tmp_path / "c.csv"
+    source.write_text("case_id,activity,timestamp\nc1,Queue,2026-01-01T10:00:00Z\n", encoding="utf-8")
+    assert cx("ingest", source, "-o", tmp_path / "log.parquet", "-q").exit_code == 0
+    result = cx("map", tmp_path / "log.parquet", "--sop", LOST_CARD, "--json", "-q")
+    assert result.exit_code == 1, result.output
+    assert "SOP 'Lost or stolen card' applies to contacts by 'intent', which is not in the log" in result.output

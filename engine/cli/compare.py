@@ -100,8 +100,13 @@ def compare(log, by, periods, output, top, sop_path, alpha, where, as_json, csv_
         range_a, range_b, labels = parse_periods(periods)
     sop, sop_attributes = None, ()
     if sop_path:
+        from pathlib import Path
+
         from engine.analyses.library import applies_to_attributes
         from engine.model import load_sop
+        if Path(sop_path).is_dir():
+            raise UsageError(f"--sop takes one SOP file, not a folder ({sop_path})",
+                             hint="Give one model of the library, e.g. --sop models/lost_card.bpmn")
         sop = load_sop(sop_path)
         sop_attributes = applies_to_attributes([sop])
     progress(f"encoding {log}", quiet)

@@ -114,6 +114,9 @@ def _map_sop(log, sop_path, output, min_edge, max_edges, title, where, as_json, 
     from engine.model import load_sop
     from engine.report.sop_execution import render_execution, write_execution_csv
 
+    if Path(sop_path).is_dir():
+        raise UsageError(f"--sop takes one SOP file, not a folder ({sop_path})",
+                         hint="Give one model of the library, e.g. --sop models/lost_card.bpmn")
     sop = load_sop(sop_path)
     check_attribute_options(log, (), where)
     progress(f"encoding {log}", quiet)
