@@ -185,3 +185,18 @@ def test_compare_sop_that_applies_to_no_contact_of_a_group(sample_log):
                 "--sop", str(ROOT / "models" / "lost_card.bpmn"), "-q")
     assert result.exit_code == 1, result.output
     assert "Group 'team = A' has no contacts that SOP 'Lost or stolen card' applies to" in result.output
+
+
+def test_the_difference_map_puts_a_step_change_on_the_activity_the_sop_maps_to_it():
+    from dataclasses import replace
+    from engine.model import load_sop
+    from engine.report.comparison_map import build_comparison_graph
+    sop = replace(load_sop(ROOT / "models" / "lost_card.bpmn"), applies_to={})
+    full = ["IVR menu", "Queue", "Agent answer", "ID&V", "Card blocked", "Order replacement card",
+            "Review recent transactions", "Resolve", "Wrap-up"]          # ID&V and Card blocked are mapped labels
+    skip = [a for a in full if a != "ID&V"]
+    result = compare_logs(log_of([full] * 200), log_of([full] * 120 + [skip] * 80), "A", "B", sop=sop)
+    assert result.step_of["ID&V"] == "Verify identity"
+    source = build_comparison_graph(result, "t").source
+    node = next(line for line in source.splitlines() if "label=\"ID&V" in line)
+    assert "skipped +40.0 pp (0.0% → 40.0%)" in node

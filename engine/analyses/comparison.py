@@ -28,7 +28,7 @@ Rows are ordered by corrected p-value, then by absolute difference.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -70,6 +70,7 @@ class Comparison:
     rows: tuple[Difference, ...]
     alpha: float = 0.05
     sop: str | None = None
+    step_of: dict[str, str] = field(default_factory=dict)   # with an SOP: log activity -> its task name
 
     def of_kind(self, kind: str) -> list[Difference]:
         return [r for r in self.rows if r.kind == kind]
@@ -157,8 +158,10 @@ def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha
         h = 2 * math.asin(math.sqrt(s2)) - 2 * math.asin(math.sqrt(s1))
         rows.append(Difference(k[0], k[1], x1, x2, s1, s2, h, pv, qv))
     rows.sort(key=lambda r: (r.q_value, -abs(r.change), r.kind, r.item))
-    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha,
-                      sop=sop.name if sop is not None else None)
+    if sop is None:
+        return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha)
+    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha, sop=sop.name,
+                      step_of={x: sop.task_name(x) for x in a.activities + b.activities})
 
 
 def _sop_contacts(log: EncodedLog, sop) -> EncodedLog:

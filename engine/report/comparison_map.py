@@ -63,8 +63,9 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
                 steps.setdefault(r.item[0], []).append(r)
     for a, ident in ids.items():
         row = acts[a]
-        lines = [a, _shares(row)] + [f"{r.kind.replace('_', ' ')} {_shares(r)}" for r in steps.get(a, ())]
-        strongest = max([row] + steps.get(a, []), key=lambda r: (r.q_value < alpha, abs(r.effect_h)))
+        changes = steps.get(comparison.step_of.get(a, a), [])
+        lines = [a, _shares(row)] + [f"{r.kind.replace('_', ' ')} {_shares(r)}" for r in changes]
+        strongest = max([row] + changes, key=lambda r: (r.q_value < alpha, abs(r.effect_h)))
         colour = _colour(strongest, alpha)
         graph.node(ident, dot_text("\n".join(lines)), fillcolor=colour,
                    fontcolor="#ffffff" if colour in (UP[2], DOWN[2]) else "#1b2631")
