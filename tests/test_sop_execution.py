@@ -262,3 +262,37 @@ def test_a_log_without_the_attribute_the_sop_applies_by(tmp_path):
     result = cx("map", tmp_path / "log.parquet", "--sop", LOST_CARD, "--json", "-q")
     assert result.exit_code == 1, result.output
     assert "SOP 'Lost or stolen card' applies to contacts by 'intent', which is not in the log" in result.output
+
+
+# A model and paths on which Graphviz's ranking fails ("trouble in init_rank") while the flows outside the SOP
+# leave the layout alone: the picture is drawn again with those flows pinned (weight 0).
+SIGNAVIO = "bpmn-miwg/SAP Signavio Process Manager 19.9.0/B.1.0-export.bpmn"
+UT2, CAG, ST3, AT6, CAE, CAC = ("User Task 2", "Call Activity Calling a Global Task", "Service task 3",
+                                "Abstract Task 6", "Call Activity - Expanded", "Call Activity Collapsed")
+ST7, AT1, CSP, UT5 = "Service Task 7", "Abstract Task 1", "Collapsed Sub-Process", "User Task 5"
+INIT_RANK_PATHS = [
+    [UT2, CAG, UT2, ST3, UT2, ST3, AT6, UT2], [CAE, CAC, ST3], [ST7], [AT1, ST7, CAE, AT1],
+    [CAE, ST7, AT6, CAC, UT2, CAG, CAG, ST7], [ST3, ST7, ST7, CAE, CAG, AT1, AT6],
+    [CAE, UT2, AT1, CSP, CAC, UT5, CAE, ST3], [CAE, ST7], [CAE, CAE, CSP], [CSP, CSP, AT1, ST7, CSP, CAE],
+    [AT1, ST3, UT2, AT6, UT2, UT5, CSP, CAE], [AT1, CAG, UT2, CSP], [AT6, CSP, CAE], [CAG, ST7, CSP, CAE, CAC],
+    [ST3, CSP, AT1, CAG], [CSP, UT2, UT2, AT6, CAG], [ST7, AT1, CSP, CAE, AT1], [UT5, AT1, CAE, AT6, ST3, UT5],
+    [UT5, CSP, CSP, CAE, UT5, ST3, CAE], [CAC, ST7, CAC]]
+
+
+def test_a_picture_graphviz_cannot_rank_unpinned_is_still_drawn(tmp_path):
+    import subprocess
+    import corpus
+    import naive
+    from dataclasses import replace
+    from engine.analyses.sop_execution import measure_sop_execution
+    from engine.report.sop_execution import build_execution_graph, execution_svg, render_execution
+
+    path = corpus.SHARED_DATA / SIGNAVIO
+    corpus.require(path)
+    sop = replace(load_sop(path), applies_to={})
+    log = naive.encode_cases([[{"activity": a, "timestamp": j} for j, a in enumerate(p)] for p in INIT_RANK_PATHS])
+    execution = measure_sop_execution(log, sop)
+    with pytest.raises(subprocess.CalledProcessError):
+        build_execution_graph(execution).pipe(format="svg", quiet=True)
+    assert "Service Task 7" in svg_texts(render_execution(execution, tmp_path / "s.svg"))
+    assert "<svg" in execution_svg(execution)

@@ -21,17 +21,16 @@ def draw_sops(checks, contacts: int | None = None) -> dict[str, str]:
     replay was kept (engine.report.sop_execution), else as designed (its lanes, critical steps marked).
     ``contacts``: the contacts looked at to find each SOP's."""
     from engine.analyses.sop_execution import summarize_execution
-    from engine.report.sop_execution import build_execution_graph
+    from engine.report.sop_execution import execution_svg
     from engine.report.sop_render import build_sop_graph
     out = {}
     for check in checks:
         if getattr(check.sop, "model", None) is None:
             continue
         if check.result is not None and check.result.replay is not None:
-            graph = build_execution_graph(summarize_execution(check.result, check.sop, log_contacts=contacts))
+            out[check.sop.name] = execution_svg(summarize_execution(check.result, check.sop, log_contacts=contacts))
         else:
-            graph = build_sop_graph(check.sop)
-        out[check.sop.name] = graph.pipe(format="svg").decode("utf-8")
+            out[check.sop.name] = build_sop_graph(check.sop).pipe(format="svg").decode("utf-8")
     return out
 
 

@@ -142,8 +142,12 @@ def shown_outside(execution, min_contacts: int = 1, max_flows: int | None = 15):
 
 
 def build_execution_graph(execution, title: str | None = None, selection: str = "", min_contacts: int = 1,
-                          max_flows: int | None = 15):
-    """A graphviz.Digraph of the SOP in its own layout (lanes, gateways) with execution laid on it."""
+                          max_flows: int | None = 15, pinned: bool = False):
+    """A graphviz.Digraph of the SOP in its own layout (lanes, gateways) with execution laid on it.
+
+    Flows outside the SOP do not move the steps (Graphviz ``constraint=false``); ``pinned`` gives them
+    weight 0 instead, for the few graphs on which Graphviz's ranking fails with unconstrained edges.
+    """
     import graphviz
 
     outside, hidden = shown_outside(execution, min_contacts, max_flows)
@@ -172,7 +176,7 @@ def build_execution_graph(execution, title: str | None = None, selection: str = 
         if owner is not None:
             graph.subgraph(target)
     _add_flows(graph, execution, ids)
-    _add_outside(graph, execution, ids, outside)
+    _add_outside(graph, execution, ids, outside, pinned)
     graph.node("legend", legend_label(), shape="note", fontsize="9", style="filled", fillcolor="#fbfbf3",
                color="#bbbbaa", fontcolor="#333333")
     return graph
@@ -234,7 +238,7 @@ def _outside_end(execution, ids: dict[str, str], name: str) -> str | None:
     return next((ids[n[0]] for n in execution.model.nodes if n[1] == "task" and n[2] == name), None)
 
 
-def _add_outside(graph, execution, ids: dict[str, str], outside) -> None:
+def _add_outside(graph, execution, ids: dict[str, str], outside, pinned: bool) -> None:
     extra: dict[str, str] = {}
     top = max([f.contacts for f in outside] + [1])
     for f in outside:
@@ -250,7 +254,7 @@ def _add_outside(graph, execution, ids: dict[str, str], outside) -> None:
                 node = extra[name]
             ends.append(node)
         graph.edge(ends[0], ends[1], label=dot_text(f"{f.contacts:,}"), style="dashed", color=OUTSIDE,
-                   fontcolor=OUTSIDE, constraint="false", penwidth=f"{1 + 2.5 * math.sqrt(f.contacts / top):.2f}",
+                   fontcolor=OUTSIDE, **({"weight": "0"} if pinned else {"constraint": "false"}), penwidth=f"{1 + 2.5 * math.sqrt(f.contacts / top):.2f}",
                    tooltip=dot_text(f"not in the SOP: {f.source} -> {f.target}: {f.contacts:,} contacts "
                                     f"({format_share(f.share)}), {f.times:,} times"))
 
@@ -258,7 +262,23 @@ def _add_outside(graph, execution, ids: dict[str, str], outside) -> None:
 def render_execution(execution, output: str | Path, title: str | None = None, selection: str = "",
                      min_contacts: int = 1, max_flows: int | None = 15) -> Path:
     """Write the picture to OUTPUT (.svg, .png, .pdf or .dot) atomically."""
-    return render_graph(build_execution_graph(execution, title, selection, min_contacts, max_flows), output)
+    from engine.errors import AnalysisError
+
+    try:
+        return render_graph(build_execution_graph(execution, title, selection, min_contacts, max_flows), output)
+    except AnalysisError:
+        return render_graph(build_execution_graph(execution, title, selection, min_contacts, max_flows, pinned=True),
+                            output)
+
+
+def execution_svg(execution) -> str:
+    """The picture as SVG text (for the HTML report)."""
+    import subprocess
+
+    try:
+        return build_execution_graph(execution).pipe(format="svg", quiet=True).decode("utf-8")
+    except subprocess.CalledProcessError:
+        return build_execution_graph(execution, pinned=True).pipe(format="svg").decode("utf-8")
 
 
 _COLUMNS = ("as_designed", "skipped", "out_of_order", "inserted", "ended_early", "not_run")
