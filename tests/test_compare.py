@@ -143,7 +143,7 @@ def test_compare_with_the_sop_names_the_skipped_step(sample_log, tmp_path):
                 "-o", str(out), "--json", "-q")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["sop"] == "Lost or stolen card"
+    assert data["sops"] == ["Lost or stolen card"]
     conform = json.loads(cx("map", str(sample_log), "--sop", str(ROOT / "models" / "lost_card.bpmn"),
                             "--where", "team=A,B", "--json", "-q").output)
     assert data["contacts_a"] + data["contacts_b"] == conform["contacts"]     # only the SOP's contacts
@@ -200,3 +200,17 @@ def test_the_difference_map_puts_a_step_change_on_the_activity_the_sop_maps_to_i
     source = build_comparison_graph(result, "t").source
     node = next(line for line in source.splitlines() if "label=\"ID&V" in line)
     assert "skipped +40.0 pp (0.0% → 40.0%)" in node
+
+
+def test_compare_with_the_sop_library_names_the_skipped_step_over_every_contact(sample_log):
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--sop", str(ROOT / "models"), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["sops"]) == 5
+    top = data["rows"][0]
+    assert (top["kind"], top["item"]) == ("skipped", ["Verify identity"]) and top["q_value"] < 1e-40
+    # the library's rows add up the SOPs' own: lost card's skips are among them
+    one = json.loads(cx("compare", str(sample_log), "--by", "team=A,B", "--sop",
+                        str(ROOT / "models" / "lost_card.bpmn"), "--json", "-q").output)
+    lost = next(r for r in one["rows"] if (r["kind"], r["item"]) == ("skipped", ["Verify identity"]))
+    assert top["contacts_b"] > lost["contacts_b"] and top["contacts_a"] >= lost["contacts_a"]

@@ -19,6 +19,11 @@ def _rows(rows) -> list[list]:
              round(100 * r.change, 3), round(r.effect_h, 4), r.p_value, r.q_value] for r in rows]
 
 
+def describe_sops(sops) -> str:
+    """``Lost or stolen card``, or ``exactly one of the 5 SOPs`` for a library (as in "the contacts ... applies to")."""
+    return sops[0].name if len(sops) == 1 else f"exactly one of the {len(sops)} SOPs"
+
+
 def parse_groups(expression: str) -> tuple[str, str, str]:
     """``team=A,B`` -> ("team", "A", "B")."""
     name, sep, values = expression.partition("=")
@@ -61,7 +66,8 @@ def parse_periods(expression: str) -> tuple[tuple[int, int], tuple[int, int], tu
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows of the table to print.")
 @click.option("--sop", "sop_path", default=None, type=click.Path(),
               help="Only the contacts this SOP (models/<name>.bpmn) applies to, and add its steps: per task the "
-                   "contacts that skipped it and that ran it out of order, tested like the other rows.")
+                   "contacts that skipped it and that ran it out of order, tested like the other rows. A folder "
+                   "of SOPs (a library): each contact on the one SOP that applies to it.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
               help="False discovery rate for calling a difference significant.")
 @where_option
@@ -100,22 +106,17 @@ def compare(log, by, periods, output, top, sop_path, alpha, where, as_json, csv_
         range_a, range_b, labels = parse_periods(periods)
     sop, sop_attributes = None, ()
     if sop_path:
-        from pathlib import Path
-
         from engine.analyses.library import applies_to_attributes
-        from engine.model import load_sop
-        if Path(sop_path).is_dir():
-            raise UsageError(f"--sop takes one SOP file, not a folder ({sop_path})",
-                             hint="Give one model of the library, e.g. --sop models/lost_card.bpmn")
-        sop = load_sop(sop_path)
-        sop_attributes = applies_to_attributes([sop])
+        from engine.model import load_sop_library
+        sop = load_sop_library([sop_path])
+        sop_attributes = applies_to_attributes(sop)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, where, attributes=(), with_case_ids=sop is not None,
+    encoded = encode_where(log, where, attributes=(), with_case_ids=bool(sop),
                            case_attributes=((attr,) if by else ()) + sop_attributes)
     groups = split_by_attribute(encoded, attr, va, vb) if by else split_by_periods(encoded, range_a, range_b)
     progress(f"comparing {groups[0].n_cases:,} with {groups[1].n_cases:,} contacts"
-             + (f" (then only those {sop.name} applies to)" if sop else ""), quiet)
-    result = compare_logs(*groups, *labels, alpha=alpha, sop=sop)
+             + (f" (then only the contacts {describe_sops(sop)} applies to)" if sop else ""), quiet)
+    result = compare_logs(*groups, *labels, alpha=alpha, sop=sop or None)
     if output:
         from engine.report.comparison_map import render_comparison
         render_comparison(result, output, f"What differs: {labels[0]} against {labels[1]}")
@@ -127,7 +128,8 @@ def compare(log, by, periods, output, top, sop_path, alpha, where, as_json, csv_
         echo_json(result.as_dict())
         return
     if sop:
-        click.echo(f"Contacts {sop.name} applies to; its steps compared as skipped and out_of_order rows")
+        click.echo(f"Only the contacts {describe_sops(sop)} applies to; SOP steps compared as skipped and "
+                   "out_of_order rows")
     click.echo(f"A: {labels[0]} ({result.n_a:,} contacts)   B: {labels[1]} ({result.n_b:,} contacts)   "
                f"{len(result.significant()):,} of {len(result.rows):,} differences significant "
                f"(Benjamini-Hochberg, q < {alpha:g})")

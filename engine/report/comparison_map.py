@@ -26,6 +26,10 @@ def _colour(row, alpha: float) -> str:
     return scale[min(2, int(abs(row.effect_h) / 0.2))]
 
 
+def _sop_rule(sops: tuple[str, ...]) -> str:
+    return f"the SOP {sops[0]}" if len(sops) == 1 else f"exactly one of the {len(sops)} SOPs"
+
+
 def _shares(row) -> str:
     return f"{100 * row.change:+.1f} pp ({row.share_a:.1%} → {row.share_b:.1%})"
 
@@ -46,7 +50,7 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
     used = {a for r in shown for a in r.item}
     notes = [title, f"{comparison.label_a}: {comparison.n_a:,} contacts   {comparison.label_b}: {comparison.n_b:,} "
                     f"contacts   (shares are of each group's contacts"
-                    + (f" that the SOP {comparison.sop} applies to)" if comparison.sop else ")"),
+                    + (f" that {_sop_rule(comparison.sops)} applies to)" if comparison.sops else ")"),
              f"Showing the {len(shown):,} most common of {len(edges):,} paths" + (
                  f"; {hidden:,} paths hidden (taken by under {min_share:.0%} of the contacts of both groups "
                  f"and not significantly different, or beyond the {max_edges})" if hidden else "")]
@@ -80,7 +84,7 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
         f"corrected, q < {alpha:g}); deeper colour = larger effect (Cohen's h 0.2 / 0.4)\n"
         "pp: change in percentage points of contacts; thickness: the larger of the two shares"
         + ("\nskipped / out of order: contacts that skipped the SOP step or ran it out of order "
-           f"({comparison.sop})" if comparison.sop else "")),
+           f"({_sop_rule(comparison.sops)})" if comparison.sops else "")),
         shape="note", fontsize="9", fillcolor="#fbfbf3", color="#bbbbaa", style="filled")
     return graph
 
