@@ -128,6 +128,7 @@ def test_compare_periods(sample_log):
     (["--by", "planet=A,B"], 1, "Cannot segment by 'planet'"),
     (["--by", "team=A,Z"], 1, "Group 'team = Z' has no contacts"),
     (["--by", "team=A,B", "-o", "x.gif"], 2, "unknown format 'gif'"),
+    (["--by", "team=A,B", "--sop", "models/nope.bpmn"], 1, "SOP model not found"),
 ])
 def test_compare_bad_input(sample_log, args, code, message):
     result = cx("compare", str(sample_log), *args, "-q")
