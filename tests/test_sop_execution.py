@@ -296,3 +296,19 @@ def test_a_picture_graphviz_cannot_rank_unpinned_is_still_drawn(tmp_path):
         build_execution_graph(execution).pipe(format="svg", quiet=True)
     assert "Service Task 7" in svg_texts(render_execution(execution, tmp_path / "s.svg"))
     assert "<svg" in execution_svg(execution)
+
+
+def test_the_report_draws_each_sop_with_its_execution():
+    import naive
+    from dataclasses import replace
+    from engine.analyses.conformance import check_conformance
+    from engine.analyses.overview import SopCheck
+    from engine.report.bundle import draw_sops
+
+    sop = replace(load_sop(LOST_CARD), applies_to={})
+    paths = [p for p, n in HAND for _ in range(n)]
+    log = naive.encode_cases([[{"activity": a, "timestamp": j} for j, a in enumerate(p)] for p in paths])
+    svg = draw_sops([SopCheck(sop, {}, check_conformance(log, sop))], contacts=40)[sop.name]
+    texts = [t.text or "" for t in etree.fromstring(svg.encode("utf-8")).iter("{http://www.w3.org/2000/svg}text")]
+    assert "skipped 3 (20.0%)" in texts
+    assert any(t.startswith("Counted: 15 contacts") and "40 contacts looked at" in t for t in texts)
