@@ -100,17 +100,14 @@ def uvcl_of(variants: Variants) -> Counter:
 
 def mine_process_tree(variants: Variants, noise: float = 0.0):
     """pm4py's Inductive Miner (IM, or IMf when ``noise > 0``) on the variants; folded and sorted as pm4py does."""
-    from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
-    from pm4py.algo.discovery.inductive.variants.im import IMUVCL
-    from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
     from pm4py.objects.process_tree.utils import generic as pt_util
+
+    from engine.analyses.inductive import mine_variant_log
 
     check_noise(noise)
     if variants.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
-    params = {"noise_threshold": noise, "multiprocessing": False, "disable_fallthroughs": False}
-    miner = IMFUVCL(params) if noise > 0 else IMUVCL(params)
-    tree = miner.apply(IMDataStructureUVCL(uvcl_of(variants)), params)
+    tree = mine_variant_log(uvcl_of(variants), noise)
     tree = pt_util.fold(tree)
     pt_util.tree_sort(tree)
     return tree
