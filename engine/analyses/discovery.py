@@ -152,9 +152,13 @@ def mine_heuristics_net(dfg: Dfg, variants: Variants, dependency_threshold: floa
 
 
 def _bpmn_of(*model) -> tuple[Any, str | None]:
-    import pm4py
+    """pm4py's conversion of a process tree, or of a net with its markings, to BPMN; or None and why not."""
+    if len(model) == 1:
+        from pm4py.objects.conversion.process_tree.variants import to_bpmn
+    else:
+        from pm4py.objects.conversion.wf_net.variants import to_bpmn
     try:
-        return pm4py.convert_to_bpmn(*model), None
+        return to_bpmn.apply(*model), None
     except Exception as exc:  # pm4py raises plain exceptions on nets it cannot convert to BPMN
         return None, f"pm4py cannot convert this net to BPMN ({exc}); model.bpmn is not written"
 
@@ -219,26 +223,33 @@ def bpmn_of_dfg(dfg: Dfg):
 def build_model(method: str, variants: Variants, dfg: Dfg, noise: float = 0.0,
                 heuristics: dict | None = None) -> DiscoveredModel:
     """Run one miner on the summaries of a set of contacts."""
-    import pm4py
-
     check_method(method)
     if method != "inductive" and noise:
         raise UsageError(f"A noise threshold applies to the inductive miner only, not to '{method}'")
     if dfg.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     tree = heu = None
+    note = None
+    # pm4py's converters called directly, as pm4py.convert_to_petri_net / convert_to_bpmn do (see pm4py_parts)
     if method == "inductive":
+        from pm4py.objects.conversion.process_tree.variants import to_petri_net
+
         tree = mine_process_tree(variants, noise)
-        net, im, fm = pm4py.convert_to_petri_net(tree)
+        net, im, fm = to_petri_net.apply(tree)
         bpmn, note = _bpmn_of(tree)
     elif method == "heuristics":
+        from pm4py.objects.conversion.heuristics_net.variants import to_petri_net
+
         heu = mine_heuristics_net(dfg, variants, **{**HEURISTICS_DEFAULTS, **(heuristics or {})})
-        net, im, fm = pm4py.convert_to_petri_net(heu)
+        net, im, fm = to_petri_net.apply(heu)
         bpmn, note = _bpmn_of(net, im, fm)
     else:
-        net, im, fm = pm4py.convert_to_petri_net(dict(dfg.edges), dict(dfg.start_activities),
-                                                 dict(dfg.end_activities))
-        bpmn, note = bpmn_of_dfg(dfg), None
+        from pm4py.objects.conversion.dfg.variants import to_petri_net_activity_defines_place as to_net
+
+        P = to_net.Parameters
+        net, im, fm = to_net.apply(dict(dfg.edges), parameters={P.START_ACTIVITIES: dict(dfg.start_activities),
+                                                                 P.END_ACTIVITIES: dict(dfg.end_activities)})
+        bpmn = bpmn_of_dfg(dfg)
     return DiscoveredModel(method, noise, dfg, variants.n_variants, net, im, fm, bpmn, tree, heu, note)
 
 

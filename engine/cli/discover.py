@@ -33,6 +33,9 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
 
         cxmine discover log.parquet --method inductive --noise 0.2 --where intent=lost_card -o reports/model
     """
+    from engine.analyses.pm4py_parts import import_parts
+
+    import_parts()  # this process ends with the command: pm4py's modules without its package-wide imports
     from engine.analyses.discovery import check_noise, discover_model, discover_models_by
     from engine.errors import UsageError
     from engine.log.select import encode_where
