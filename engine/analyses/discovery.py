@@ -87,6 +87,32 @@ def check_noise(noise: float) -> None:
                          hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
 
 
+def import_miner_modules(method: str = "inductive") -> None:
+    """Import the numba kernels and the pm4py modules that ``method`` runs and writes with.
+
+    Imports take about a second of a short process; run in a background
+    thread while the log is read (Arrow releases the GIL), they cost little.
+    """
+    import engine.kernels.dfg  # noqa: F401
+    import engine.kernels.variants  # noqa: F401
+    from pm4py.objects.bpmn.exporter.variants import etree  # noqa: F401
+    from pm4py.objects.petri_net.exporter.variants import pnml  # noqa: F401
+
+    if method == "inductive":
+        import engine.analyses.inductive  # noqa: F401
+        from pm4py.algo.discovery.inductive.variants import im, imf  # noqa: F401
+        from pm4py.objects.conversion.process_tree.variants import to_bpmn, to_petri_net  # noqa: F401
+        from pm4py.objects.process_tree.exporter.variants import ptml  # noqa: F401
+        from pm4py.objects.process_tree.utils import generic  # noqa: F401
+    elif method == "heuristics":
+        from pm4py.algo.discovery.heuristics.variants import classic  # noqa: F401
+        from pm4py.objects.conversion.heuristics_net.variants import to_petri_net  # noqa: F401,F811
+        from pm4py.objects.conversion.wf_net.variants import to_bpmn  # noqa: F401,F811
+    else:
+        from pm4py.objects.bpmn.obj import BPMN  # noqa: F401
+        from pm4py.objects.conversion.dfg.variants import to_petri_net_activity_defines_place  # noqa: F401
+
+
 def uvcl_of(variants: Variants) -> Counter:
     """The variants as pm4py's UVCL (a Counter of activity tuples), in order of first occurrence.
 
