@@ -101,3 +101,18 @@ def test_discover_process_imports_a_fraction_of_pm4py(sample_log, tmp_path):
                          timeout=300)
     assert run.returncode == 0, run.stderr
     assert 0 < int(run.stdout) < 300  # ``import pm4py`` brings about 1,100 of its modules
+
+
+def test_discovery_encodes_times_only_for_weeks(sample_log):
+    from engine.analyses.discovery import discover_model, encode_for_discovery
+    from engine.log.encode import encode_log
+
+    lean, full = encode_for_discovery(sample_log), encode_log(sample_log, attributes=())
+    assert lean.timestamps.nbytes == 0 or lean.timestamps.strides == (0,)
+    assert not lean.timestamps.any() and lean.end_timestamps is None
+    assert (lean.case_offsets == full.case_offsets).all() and (lean.activity_codes == full.activity_codes).all()
+    assert str(discover_model(lean).tree) == str(discover_model(full).tree)
+    weekly = encode_for_discovery(sample_log, by=("week",))
+    assert (weekly.timestamps == full.timestamps).all()
+    selected = encode_for_discovery(sample_log, {"week": {"2026-W07"}})
+    assert 0 < selected.n_cases < full.n_cases and selected.timestamps.min() > 0

@@ -87,6 +87,15 @@ def check_noise(noise: float) -> None:
                          hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
 
 
+def encode_for_discovery(path, where: dict | None = None, by: tuple[str, ...] = ()) -> EncodedLog:
+    """The stored log encoded for discovery: case boundaries and activities, the ``where`` selection applied,
+    ``by`` attributes per case; times only when a week is asked for (discovery needs the order of events only)."""
+    from engine.log.select import WEEK, encode_where
+
+    needs_times = WEEK in by or WEEK in (where or {})
+    return encode_where(path, where, by=by, attributes=(), with_times=needs_times)
+
+
 def import_miner_modules(method: str = "inductive") -> None:
     """Import the numba kernels and the pm4py modules that ``method`` runs and writes with.
 
