@@ -97,13 +97,17 @@ def encode_for_discovery(path, where: dict | None = None, by: tuple[str, ...] = 
 
 
 def import_miner_modules(method: str = "inductive") -> None:
-    """Import the numba kernels and the pm4py modules that ``method`` runs and writes with.
+    """Load the numba kernels discovery runs and import the pm4py modules that ``method`` runs and writes with.
 
-    Imports take about a second of a short process; run in a background
+    Both take one to two seconds of a short process; run in a background
     thread while the log is read (Arrow releases the GIL), they cost little.
     """
-    import engine.kernels.dfg  # noqa: F401
-    import engine.kernels.variants  # noqa: F401
+    import numpy as np
+
+    one_case = EncodedLog(np.array([0, 2], dtype=np.int64), np.array([0, 1], dtype=np.int32),
+                          np.zeros(2, dtype=np.int64), ("a", "b"))
+    count_variants(one_case)  # loads the kernels' cached machine code and numba's registries
+    discover_dfg(one_case)
     from pm4py.objects.bpmn.exporter.variants import etree  # noqa: F401
     from pm4py.objects.petri_net.exporter.variants import pnml  # noqa: F401
 
