@@ -37,24 +37,42 @@ def dfg_of_variants(log: Counter):
     return DFG(graph, {a: starts[a] for a in sorted(starts)}, {a: ends[a] for a in sorted(ends)})
 
 
+def _project_on_one(traces: list, counts, activity) -> Counter:
+    """Every trace restricted to one activity: ``(a,) * occurrences``, keys in order of first occurrence."""
+    import numpy as np
+
+    reps = np.fromiter((t.count(activity) for t in traces), dtype=np.int64, count=len(traces))
+    values, first = np.unique(reps, return_index=True)
+    sums = np.bincount(reps, weights=counts)  # float64 sums of counts: exact below 2**53
+    return Counter({(activity,) * int(values[i]): int(sums[values[i]]) for i in np.argsort(first)})
+
+
 def project_concurrent(log: Counter, groups) -> list[Counter]:
-    """Each trace restricted to each group (pm4py's ``ConcurrencyCutUVCL.project``), in one pass per trace."""
-    where: dict = {}
-    for i, group in enumerate(groups):
-        for a in group:
-            where[a] = i
-    k = len(groups)
-    out: list[dict] = [{} for _ in range(k)]
-    for trace, n in log.items():
-        parts: list[list] = [[] for _ in range(k)]
-        for e in trace:
-            i = where.get(e)
-            if i is not None:
-                parts[i].append(e)
-        for part, sub in zip(parts, out):
-            key = tuple(part)
-            sub[key] = sub.get(key, 0) + n
-    return [Counter(sub) for sub in out]
+    """Each trace restricted to each group (pm4py's ``ConcurrencyCutUVCL.project``), keys in pm4py's order.
+
+    A group of one activity (most groups of a wide concurrency cut) is counted
+    with numpy on the number of times each trace holds it; larger groups in one
+    pass per trace.
+    """
+    import numpy as np
+
+    traces = list(log)
+    counts = np.fromiter(log.values(), dtype=np.float64, count=len(traces))
+    where = {a: i for i, group in enumerate(groups) if len(group) > 1 for a in group}
+    wide = sorted(set(where.values()))
+    out: dict[int, dict] = {i: {} for i in wide}
+    if wide:
+        for trace, n in log.items():
+            parts: dict[int, list] = {i: [] for i in wide}
+            for e in trace:
+                i = where.get(e)
+                if i is not None:
+                    parts[i].append(e)
+            for i, part in parts.items():
+                key = tuple(part)
+                out[i][key] = out[i].get(key, 0) + n
+    return [Counter(out[i]) if i in out else _project_on_one(traces, counts, next(iter(group)))
+            for i, group in enumerate(groups)]
 
 
 def _miner_classes():
