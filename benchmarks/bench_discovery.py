@@ -180,7 +180,8 @@ def timed(cmd: list[str], env: dict, timeout: float | None = None) -> dict:
     wall, peak, user, sys_ = float(last[-4]), int(last[-3]), float(last[-2]), float(last[-1])
     error = ""
     if out.returncode != 0:
-        lines = [ln for ln in out.stderr.strip().splitlines()[:-1] if ln.strip()]
+        lines = [ln for ln in out.stderr.strip().splitlines()[:-1]
+                 if ln.strip() and not ln.startswith("Command exited")]  # /usr/bin/time's own line
         error = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "")[:200]
     return {"wall": wall, "cpu": user + sys_, "peak": peak / 1024, "ok": out.returncode == 0, "error": error}
 
