@@ -116,3 +116,28 @@ def test_discovery_encodes_times_only_for_weeks(sample_log):
     assert (weekly.timestamps == full.timestamps).all()
     selected = encode_for_discovery(sample_log, {"week": {"2026-W07"}})
     assert 0 < selected.n_cases < full.n_cases and selected.timestamps.min() > 0
+
+
+def test_pm4py_imported_in_parts_still_offers_its_top_level_functions(tmp_path):
+    script = """
+import sys
+import pandas as pd
+from engine.analyses.pm4py_parts import import_parts
+assert import_parts()
+from pm4py.algo.discovery.inductive.variants.im import IMUVCL
+light = sum(m.split('.')[0] == 'pm4py' for m in sys.modules)
+import pm4py
+df = pd.DataFrame({"case:concept:name": ["1", "1", "2"], "concept:name": ["a", "b", "a"],
+                   "time:timestamp": pd.to_datetime([1, 2, 3], unit="s", utc=True)})
+tree = pm4py.discover_process_tree_inductive(df)
+from pm4py import read_pnml
+from pm4py.util import constants
+print(light)
+print(tree)
+print(bool(pm4py.__version__) and callable(read_pnml) and bool(constants.DEFAULT_ENCODING))
+"""
+    run = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    light, tree, whole = run.stdout.strip().splitlines()[-3:]
+    assert int(light) < 300 and tree == "->( 'a', X( tau, 'b' ) )" and whole == "True"
