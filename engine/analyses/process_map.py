@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.analyses.dfg import Dfg, discover_dfg, discover_performance_dfg
-from engine.analyses.variants import Variants, count_variants
+from engine.analyses.variants import count_variants
 from engine.errors import AnalysisError, UsageError
 from engine.log.encode import EncodedLog
 
@@ -99,8 +99,9 @@ def owners_by_activity(log: EncodedLog) -> dict[str, str]:
     return out
 
 
-def dfg_of_top_variants(log: EncodedLog, variants: Variants, k: int) -> Dfg:
-    """The DFG of the cases that follow the ``k`` most frequent variants, counted on the variants themselves.
+def dfg_of_top_variants(log: EncodedLog, variants, k: int) -> Dfg:
+    """The DFG of the cases that follow the ``k`` most frequent variants (of ``count_variants(log)``), counted on
+    the variants themselves.
 
     Equal to ``discover_dfg`` of those cases (keys in the same order), without copying their events.
     """
