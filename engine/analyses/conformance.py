@@ -39,6 +39,7 @@ from engine.errors import AnalysisError
 from engine.model.petri_net import compile_net
 
 SEGMENTS = ("team", "site", "shift", "resource", "channel", "week")
+EVENT_ATTRIBUTES = ("team", "site", "shift", "resource", "channel")   # read per event: deviations are counted there
 FITNESS_BY = ("team", "site", "shift", "channel")
 COMPLIANCE_BY = ("team", "site", "shift")
 NO_VALUE = "(none)"
@@ -419,8 +420,8 @@ def _ids_of(case_ids: list, cases: np.ndarray) -> list[str]:
 
 
 def _tally(replay: Replay, index: DeviationIndex, offsets: np.ndarray, values: np.ndarray, per_event: bool,
-           n_values: int, examples: int):
-    """(cell, contacts, example cases) of every non-empty cell (value + 1) x n_keys + step x kind;
+           n_values: int, examples: int, case_ids: list):
+    """(cell, contacts, example contact ids) of every non-empty cell (value + 1) x n_keys + step x kind;
     a contact counts once per step and kind (tally_by_value)."""
     from engine.kernels.deviations import tally_by_value
 
@@ -428,25 +429,19 @@ def _tally(replay: Replay, index: DeviationIndex, offsets: np.ndarray, values: n
                                                index.first_key, index.n_keys, np.ascontiguousarray(values),
                                                per_event, n_values, examples)
     cells = np.flatnonzero(contacts)
-    return cells, contacts[cells], [ex_case[ex_ptr[g]:ex_ptr[g + 1]] for g in cells]
-
-
-def _id_lookup(case_ids, groups: list[np.ndarray]):
-    """Contact ids of the example cases of every group: one lookup for all of them."""
-    wanted = np.unique(np.concatenate(groups)) if groups else np.zeros(0, dtype=np.int64)
-    ids = dict(zip(wanted.tolist(), _ids_of(case_ids, wanted)))
-    return lambda cases: tuple(ids[c] for c in cases.tolist())
+    ids = _ids_of(case_ids, ex_case)
+    return cells, contacts[cells], [tuple(ids[a:b]) for a, b in zip(ex_ptr[cells].tolist(),
+                                                                     ex_ptr[cells + 1].tolist())]
 
 
 def _count_steps(replay: Replay, index: DeviationIndex, offsets, case_ids, examples: int, owner_of) -> dict:
     """(step, kind) -> (contacts, examples, owner)."""
     cells, contacts, ex = _tally(replay, index, offsets, np.full(len(replay.case_variant), -1, dtype=np.int32),
-                                 False, 0, examples)
-    ids = _id_lookup(case_ids, ex)
+                                 False, 0, examples, case_ids)
     tally = {}
-    for g, n, cases in zip(cells.tolist(), contacts.tolist(), ex):
+    for g, n, ids in zip(cells.tolist(), contacts.tolist(), ex):
         step = index.steps[g // len(KINDS)]
-        tally[(step, KINDS[g % len(KINDS)])] = (n, ids(cases), owner_of.get(step))
+        tally[(step, KINDS[g % len(KINDS)])] = (n, ids, owner_of.get(step))
     return tally
 
 
@@ -469,18 +464,18 @@ def _count_segment_deviations(encoded, replay: Replay, index: DeviationIndex, ca
             per_event = True
         else:
             continue
-        cells, contacts, ex = _tally(replay, index, encoded.case_offsets, codes, per_event, len(labels), examples)
+        cells, contacts, ex = _tally(replay, index, encoded.case_offsets, codes, per_event, len(labels), examples,
+                                     case_ids)
         names = (NO_VALUE,) + tuple(labels)
         value_rank = np.empty(len(names), dtype=np.int64)
         value_rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
         value, sk = cells // n_sk, cells % n_sk
         order = np.lexsort((kind_rank[sk % len(KINDS)], sk // len(KINDS), value_rank[value], -contacts))
         found.append((name, names, value[order], sk[order], contacts[order], [ex[i] for i in order.tolist()]))
-    ids = _id_lookup(case_ids, [c for f in found for c in f[5]])
     return tuple(SegmentDeviation(attribute=name, value=names[v], step=index.steps[k // len(KINDS)],
-                                  kind=KINDS[k % len(KINDS)], contacts=n, examples=ids(cases))
+                                  kind=KINDS[k % len(KINDS)], contacts=n, examples=ids)
                  for name, names, value, sk, contacts, ex in found
-                 for v, k, n, cases in zip(value.tolist(), sk.tolist(), contacts.tolist(), ex))
+                 for v, k, n, ids in zip(value.tolist(), sk.tolist(), contacts.tolist(), ex))
 
 
 def _segment_sums(seg: np.ndarray, variant: np.ndarray, per_variant: np.ndarray) -> np.ndarray:
