@@ -29,8 +29,7 @@ _FAR = 1 << 30
 _MAX_DEPTH = 12
 _SEARCH_BUDGET = 1500      # firings per search
 VARIANT_BUDGET = 30000    # firings per variant for all searches: bounds location on large nets
-_CACHE_SLOTS = 16384       # searches (and replays of the rest of a trace) remembered per chunk of variants
-_SHADOW_POOL = 1 << 20     # events of the rests of traces remembered per chunk of variants
+_CACHE_SLOTS = 16384       # searches remembered per chunk of variants
 
 
 @kernel
@@ -157,18 +156,13 @@ def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work):
 
 @kernel
 def new_search_cache(net):
-    """An empty memo of searches (see search_cached) and of plain replays of the rest of a trace
-    (see _shadow_cost): a tuple of arrays with room for _CACHE_SLOTS of each."""
+    """An empty memo of searches (see search_cached): a tuple of arrays with room for _CACHE_SLOTS."""
     c = _CACHE_SLOTS
     n_places = len(net.im)
     return (np.full(2 * c, -1, dtype=np.int64), np.zeros(c, dtype=np.int64), np.zeros((c, n_places), dtype=np.int64),
             np.zeros((c, n_places), dtype=np.int64), np.zeros((c, 4), dtype=np.int64),
             np.zeros((c, MAX_SKIPS), dtype=np.int64), np.zeros((c, n_places), dtype=np.int64), np.zeros(1, dtype=np.int64),
-            place_distances(net),
-            # replays of the rest of a trace: table, hash, start marking, (pool start, length, cost, firings
-            # charged), pool of the traces' rest, (entries, pool used)
-            np.full(2 * c, -1, dtype=np.int64), np.zeros(c, dtype=np.int64), np.zeros((c, n_places), dtype=np.int64),
-            np.zeros((c, 4), dtype=np.int64), np.empty(_SHADOW_POOL, dtype=np.int32), np.zeros(2, dtype=np.int64))
+            place_distances(net))
 
 
 @step
@@ -187,7 +181,7 @@ def search_cached(net, cache, m0, t_goal, goal, out, max_visible, m_out, work):
     """_search_skips, remembered across the variants of a chunk. A remembered search is reused only
     when the variant's work budget would have let it run in full, and is charged its firings, so
     the result is the same as searching again (and does not depend on how variants are chunked)."""
-    table, e_hash, e_m, e_goal, e_meta, e_out, e_mout, count = cache[:8]
+    table, e_hash, e_m, e_goal, e_meta, e_out, e_mout, count, _ = cache
     key = _search_key(m0, t_goal, goal, max_visible)
     mask = len(table) - 1
     i = key & mask
@@ -228,7 +222,7 @@ def search_cached(net, cache, m0, t_goal, goal, out, max_visible, m_out, work):
 
 
 @kernel
-def _shadow_replay(net, cache, m0, codes, start, choice, work):
+def _shadow_cost(net, cache, m0, codes, start, choice, work):
     """Deviations a plain replay of codes[start:] from marking m0 runs into: events that invisible
     moves cannot enable (moves on the log only, not replayed), plus the visible moves still
     needed at the end (MAX_SKIPS + 1 if more)."""
@@ -254,62 +248,6 @@ def _shadow_replay(net, cache, m0, codes, start, choice, work):
     if not np.array_equal(m, fm):
         n = search_cached(net, cache, m, -1, fm, buf, MAX_SKIPS, m_next, work)
         cost += n if n >= 0 else MAX_SKIPS + 1
-    return cost
-
-
-@step
-def _shadow_key(m0, codes, start):
-    h = np.uint64(14695981039346656037) ^ np.uint64(len(codes) - start) * np.uint64(1099511628211)
-    for p in range(len(m0)):
-        h = (h ^ np.uint64(m0[p] + 3)) * np.uint64(1099511628211)
-    for j in range(start, len(codes)):
-        h = (h ^ np.uint64(codes[j] + 2)) * np.uint64(1099511628211)
-    return np.int64(h >> np.uint64(1))
-
-
-@kernel
-def _shadow_cost(net, cache, m0, codes, start, choice, work):
-    """_shadow_replay, remembered across the variants of a chunk like search_cached: reused only when
-    the work budget would have let it run in full, and charged its firings, so results are the same
-    as replaying again."""
-    table, e_hash, e_m, e_meta, pool, used = cache[9:]
-    key = _shadow_key(m0, codes, start)
-    n = len(codes) - start
-    mask = len(table) - 1
-    i = key & mask
-    while table[i] >= 0:
-        e = table[i]
-        if e_hash[e] == key and e_meta[e, 1] == n:
-            same = True
-            for p in range(len(m0)):
-                if e_m[e, p] != m0[p]:
-                    same = False
-                    break
-            if same:
-                at = e_meta[e, 0]
-                for j in range(n):
-                    if pool[at + j] != codes[start + j]:
-                        same = False
-                        break
-            if same and work[0] > e_meta[e, 3]:
-                work[0] -= e_meta[e, 3]
-                return e_meta[e, 2]
-        i = (i + 1) & mask
-    before = work[0]
-    cost = _shadow_replay(net, cache, m0, codes, start, choice, work)
-    if work[0] > 0 and used[0] < len(e_hash) and used[1] + n <= len(pool):
-        e = used[0]
-        used[0] += 1
-        table[i] = e
-        e_hash[e] = key
-        e_m[e] = m0
-        e_meta[e, 0] = used[1]
-        e_meta[e, 1] = n
-        e_meta[e, 2] = cost
-        e_meta[e, 3] = before - work[0]
-        for j in range(n):
-            pool[used[1] + j] = codes[start + j]
-        used[1] += n
     return cost
 
 
