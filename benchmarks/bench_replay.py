@@ -282,7 +282,8 @@ def run_variants(sizes: list[int], varieties: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int) -> str:
+def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int,
+              pm4py_repeats: int | None = None) -> str:
     sop_path = ROOT / "models" / f"{sop_name}.bpmn"
     rows = []
     for variety in varieties:
@@ -291,8 +292,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
             contacts, events, variants = count_variants(log)
             t_cx, m_cx, out_cx = timed_runs([str(CXMINE), "conform", str(log), "--sop", str(sop_path), "--json",
                                              "--quiet"], repeats)
-            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)], repeats,
-                                            warm_up=False)
+            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)],
+                                            pm4py_repeats or repeats, warm_up=False)
             fit_cx = json.loads(out_cx)["log_fitness"]
             fit_pm = json.loads(out_pm)["log_fitness"]
             row = {"variety": variety, "contacts": contacts, "events": events, "variants": variants,
@@ -304,7 +305,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
     lines = [
         "Command: `flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part whole "
         f"--contacts {' '.join(str(s) for s in sizes)} --variety {' '.join(varieties)} --sop {sop_name} "
-        f"--whole-rate {rate} --repeats {repeats} --write`",
+        f"--whole-rate {rate} --repeats {repeats}"
+        + (f" --pm4py-repeats {pm4py_repeats}" if pm4py_repeats else "") + " --write`",
         "",
         f"Logs: `cxmine simulate --sop models/{sop_name}.bpmn --contacts N --seed 7 --deviation-rate {rate} "
         "--variety V`, then `cxmine ingest` (canonical Parquet log). cxmine = `cxmine conform LOG --sop "
@@ -314,7 +316,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
         "with the sidecar, `pm4py.read_bpmn` + `pm4py.convert_to_petri_net` of the same BPMN, "
         "`pm4py.fitness_token_based_replay` (pm4py 2.7.23). One untimed warm-up run of cxmine (numba's "
         "cache; pm4py compiles nothing and reads the log cxmine has just read), then the median "
-        f"of {repeats}; peak = highest RSS of the process, sampled every 20 ms. Load average at the end: "
+        f"of {repeats} runs of cxmine and of {pm4py_repeats or repeats} of pm4py; peak = highest RSS of the "
+        "process, sampled every 20 ms. Load average at the end: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores shared with other jobs, so "
         "times are noisy.",
         "",
@@ -388,6 +391,8 @@ def main(argv: list[str]) -> int:
                          "realistic at the first rate when given)")
     ap.add_argument("--whole-rate", type=float, default=0.05, help="deviation rate of the whole-process logs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pm4py-repeats", type=int, default=None,
+                    help="timed runs of pm4py's path in the whole part (default --repeats)")
     ap.add_argument("--tile", type=int, default=10)
     ap.add_argument("--pm4py-max", type=int, default=1_000_000, help="largest size pm4py is run on")
     ap.add_argument("--write", action="store_true", help="replace this benchmark's sections of RESULTS.md")
@@ -403,7 +408,7 @@ def main(argv: list[str]) -> int:
     if args.part == "location":
         print(run_location(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats))
     if args.part in ("whole", "all"):
-        body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats)
+        body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats, args.pm4py_repeats)
         print(body)
         if args.write:
             write_section("Whole process: cxmine conform against pm4py (bench_replay.py)", body)
