@@ -66,12 +66,18 @@ def kpi(log, sop_paths, by, where, window_days, as_json, csv_dir, engine, schedu
         enc = encode_for_kpis(log, by, where)
         progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs", quiet)
         result = compute_kpis(enc, **params)
+    _show(result, lambda: render_kpis(result, result.overall.measure("contacts"), scope), write_kpis_csv, as_json,
+          csv_dir, quiet)
+
+
+def _show(result, render, write_csv, as_json, csv_dir, quiet) -> None:
+    """Print the result as JSON or text, and write its CSV files when asked."""
     if as_json:
         echo_json(result.as_dict())
     else:
-        click.echo(render_kpis(result, result.overall.measure("contacts"), scope))
+        click.echo(render())
     if csv_dir:
-        written = write_kpis_csv(csv_dir, result)
+        written = write_csv(csv_dir, result)
         progress("wrote " + ", ".join(str(p) for p in written), quiet)
 
 
@@ -94,10 +100,4 @@ def _kpi_library(log, sop_paths, by, where, window, as_json, csv_dir, engine, qu
     progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs, each contact's compliance "
              f"against the SOP that applies to it ({len(sops)} SOPs)", quiet)
     result = library_kpis(enc, sops, by=by, where=where, window_days=window)
-    if as_json:
-        echo_json(result.as_dict())
-    else:
-        click.echo(render_library_kpis(result))
-    if csv_dir:
-        written = write_library_kpis_csv(csv_dir, result)
-        progress("wrote " + ", ".join(str(p) for p in written), quiet)
+    _show(result, lambda: render_library_kpis(result), write_library_kpis_csv, as_json, csv_dir, quiet)
