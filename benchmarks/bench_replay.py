@@ -18,6 +18,9 @@ standard`` and ``--variety realistic`` (the long tail), then ``cxmine ingest``; 
 benchmarks/data/replay/ and reused. One untimed warm-up run of cxmine, then the median of
 ``--repeats`` runs; peak = highest RSS of the process tree, sampled every 20 ms.
 
+``--part location``: ``replay_tokens`` on the whole part's logs in one process, counts only against
+counts and deviation location (what location adds).
+
 Third part (``--part variants``): variants and events per contact of ``simulate_contacts`` over
 every SOP in models/ (seed 7, deviation rate 0.05) at each size and variety, as quoted in
 docs/simulate.md.
@@ -279,7 +282,8 @@ def run_variants(sizes: list[int], varieties: list[str]) -> str:
     return "\n".join(lines)
 
 
-def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int) -> str:
+def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int,
+              pm4py_repeats: int | None = None) -> str:
     sop_path = ROOT / "models" / f"{sop_name}.bpmn"
     rows = []
     for variety in varieties:
@@ -288,8 +292,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
             contacts, events, variants = count_variants(log)
             t_cx, m_cx, out_cx = timed_runs([str(CXMINE), "conform", str(log), "--sop", str(sop_path), "--json",
                                              "--quiet"], repeats)
-            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)], repeats,
-                                            warm_up=False)
+            t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)],
+                                            pm4py_repeats or repeats, warm_up=False)
             fit_cx = json.loads(out_cx)["log_fitness"]
             fit_pm = json.loads(out_pm)["log_fitness"]
             row = {"variety": variety, "contacts": contacts, "events": events, "variants": variants,
@@ -301,7 +305,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
     lines = [
         "Command: `flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part whole "
         f"--contacts {' '.join(str(s) for s in sizes)} --variety {' '.join(varieties)} --sop {sop_name} "
-        f"--whole-rate {rate} --repeats {repeats} --write`",
+        f"--whole-rate {rate} --repeats {repeats}"
+        + (f" --pm4py-repeats {pm4py_repeats}" if pm4py_repeats else "") + " --write`",
         "",
         f"Logs: `cxmine simulate --sop models/{sop_name}.bpmn --contacts N --seed 7 --deviation-rate {rate} "
         "--variety V`, then `cxmine ingest` (canonical Parquet log). cxmine = `cxmine conform LOG --sop "
@@ -311,7 +316,8 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
         "with the sidecar, `pm4py.read_bpmn` + `pm4py.convert_to_petri_net` of the same BPMN, "
         "`pm4py.fitness_token_based_replay` (pm4py 2.7.23). One untimed warm-up run of cxmine (numba's "
         "cache; pm4py compiles nothing and reads the log cxmine has just read), then the median "
-        f"of {repeats}; peak = highest RSS of the process, sampled every 20 ms. Load average at the end: "
+        f"of {repeats} runs of cxmine and of {pm4py_repeats or repeats} of pm4py; peak = highest RSS of the "
+        "process, sampled every 20 ms. Load average at the end: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores shared with other jobs, so "
         "times are noisy.",
         "",
@@ -328,11 +334,54 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
     return "\n".join(lines)
 
 
+def run_location(sizes: list[int], sop_name: str, varieties: list[str], rate: float, repeats: int) -> str:
+    """replay_tokens with counts only and with deviation location on the whole-process logs, in-process."""
+    from engine.analyses.replay import replay_tokens
+    from engine.log.encode import encode_log
+    from engine.model import compile_net, load_sop
+
+    sop_path = ROOT / "models" / f"{sop_name}.bpmn"
+    sop = load_sop(sop_path)
+    net = compile_net(sop.net, sop.initial_marking, sop.final_marking)
+    replay_tokens(np.array([0, 1]), np.array([0], dtype=np.int32), ("IVR menu",), net)   # load the kernels
+    rows = []
+    for variety in varieties:
+        for n in sizes:
+            log = encode_log(simulated_log(sop_path, n, variety, rate), attributes=())
+            times = {}
+            for locate in (False, True):
+                times[locate], res = median_time(lambda: replay_tokens(
+                    log.case_offsets, log.activity_codes, log.activities, net, label_map=sop.label_map,
+                    locate=locate), repeats)
+            rows.append((variety, n, len(log.activity_codes), res.n_variants, times[False], times[True]))
+            print(rows[-1], flush=True)
+    load = os.getloadavg()
+    lines = [
+        "Command: `flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_replay.py --part location "
+        f"--contacts {' '.join(str(s) for s in sizes)} --variety {' '.join(varieties)} --sop {sop_name} "
+        f"--whole-rate {rate} --repeats {repeats}`",
+        "",
+        "`replay_tokens` in one process on the whole-process logs (encoded beforehand; kernels loaded "
+        "beforehand): variant grouping and replay with pm4py's counts only, and the same with deviation "
+        f"location (the `cxmine conform` default); median of {repeats}. Load average at the end: "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on 2 cores.",
+        "",
+        "| variety | contacts | events | variants | counts only s | with location s | location adds |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for variety, n, events, variants, t_counts, t_locate in rows:
+        lines.append(f"| {variety} | {n:,} | {events:,} | {variants:,} | {t_counts:.3f} | {t_locate:.3f} | "
+                     f"{t_locate - t_counts:.3f} s ({(t_locate - t_counts) / t_counts:.0%} of counts only) |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=["kernel", "whole", "variants", "all"], default="all",
+    ap.add_argument("--part", choices=["kernel", "whole", "location", "variants", "all"], default="all",
                     help="kernel: replay_tokens against pm4py's token replay in one process; whole: the "
-                         "cxmine conform command against pm4py's path, each in a fresh process; variants: "
+                         "cxmine conform command against pm4py's path, each in a fresh process; location: "
+                         "replay_tokens with counts only and with deviation location on the whole part's logs "
+                         "(not part of all); variants: "
                          "variants per size and variety of the simulator (not part of all)")
     ap.add_argument("--contacts", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--sop", default="lost_card")
@@ -342,6 +391,8 @@ def main(argv: list[str]) -> int:
                          "realistic at the first rate when given)")
     ap.add_argument("--whole-rate", type=float, default=0.05, help="deviation rate of the whole-process logs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pm4py-repeats", type=int, default=None,
+                    help="timed runs of pm4py's path in the whole part (default --repeats)")
     ap.add_argument("--tile", type=int, default=10)
     ap.add_argument("--pm4py-max", type=int, default=1_000_000, help="largest size pm4py is run on")
     ap.add_argument("--write", action="store_true", help="replace this benchmark's sections of RESULTS.md")
@@ -354,8 +405,10 @@ def main(argv: list[str]) -> int:
             write_section("Token replay (bench_replay.py)", body)
     if args.part == "variants":
         print(run_variants(args.contacts, args.variety))
+    if args.part == "location":
+        print(run_location(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats))
     if args.part in ("whole", "all"):
-        body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats)
+        body = run_whole(args.contacts, args.sop, args.variety, args.whole_rate, args.repeats, args.pm4py_repeats)
         print(body)
         if args.write:
             write_section("Whole process: cxmine conform against pm4py (bench_replay.py)", body)

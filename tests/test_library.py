@@ -145,3 +145,73 @@ def test_worst_must_not_be_negative(sample_log):
     res = CliRunner().invoke(main, ["conform", sample_log, "--sop", str(MODELS / "lost_card.bpmn"),
                                     "--worst", "-1"])
     assert res.exit_code == 2 and "--worst must be 0 or more" in res.output
+
+
+def _kpi(args):
+    res = CliRunner().invoke(main, ["kpi", *args, "--json", "-q"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_kpi_library_compliance_equals_single_sop_runs_and_contacts_add_up(sample_log):
+    lib = _kpi([sample_log, "--sop", str(MODELS), "--by", "team"])
+    assert len(lib["sops"]) == 5
+    assert sum(s["contacts"] for s in lib["sops"]) + lib["unmatched"]["contacts"] + lib["ambiguous"]["contacts"] \
+        == lib["contacts"] == 20_000
+    assert lib["overall"]["overall"]["events_per_contact"]["denominator"] == 20_000
+    assert "compliance_rate" not in lib["overall"]["overall"]     # no one SOP for all the contacts
+    compliant = in_scope = 0
+    for s in lib["sops"]:
+        name = Path(s["path"]).stem
+        one = _kpi([sample_log, "--sop", str(MODELS / f"{name}.bpmn"), "--where", f"intent={name}", "--by", "team"])
+        assert s["overall"]["compliance_rate"] == one["overall"]["compliance_rate"], name
+        assert s["segments"] == one["segments"], name        # every KPI of every team: the same contacts
+        assert s["critical_steps"] == one["critical_steps"] and s["critical_steps"]
+        assert s["contacts"] == one["overall"]["events_per_contact"]["denominator"] > 0
+        compliant += s["overall"]["compliance_rate"]["numerator"]
+        in_scope += s["overall"]["compliance_rate"]["denominator"]
+    assert (lib["compliance_rate"]["numerator"], lib["compliance_rate"]["denominator"]) == (compliant, in_scope)
+    assert 0 < compliant < in_scope
+
+
+def test_kpi_library_never_measures_unmatched_or_ambiguous_contacts(sample_log, tmp_path):
+    for name, rule in (("lost_card", 'intent = ["lost_card", "billing_dispute"]'),
+                       ("billing_dispute", 'intent = "billing_dispute"')):
+        shutil.copy(MODELS / f"{name}.bpmn", tmp_path / f"{name}.bpmn")
+        side = (MODELS / f"{name}.toml").read_text(encoding="utf-8")
+        (tmp_path / f"{name}.toml").write_text(side[:side.index("[applies_to]")] + f"[applies_to]\n{rule}\n",
+                                               encoding="utf-8")
+    lib = _kpi([sample_log, "--sop", str(tmp_path)])
+    by_path = {Path(s["path"]).stem: s for s in lib["sops"]}
+    lost = _kpi([sample_log, "--sop", str(MODELS / "lost_card.bpmn"), "--where", "intent=lost_card"])
+    billing = _kpi([sample_log, "--where", "intent=billing_dispute"])["overall"]["events_per_contact"]["denominator"]
+    assert by_path["billing_dispute"]["contacts"] == 0 and by_path["billing_dispute"]["overall"][
+        "compliance_rate"]["denominator"] == 0
+    assert by_path["lost_card"]["overall"]["compliance_rate"] == lost["overall"]["compliance_rate"]
+    assert lib["ambiguous"]["contacts"] == billing and len(lib["ambiguous"]["examples"]) == 5
+    assert lib["unmatched"]["contacts"] == 20_000 - by_path["lost_card"]["contacts"] - billing
+    assert lib["compliance_rate"] == lost["overall"]["compliance_rate"]
+    # --where counts only the selected contacts, and the counts still add up
+    sel = _kpi([sample_log, "--sop", str(tmp_path), "--where", "intent=lost_card,order_delivery"])
+    assert sel["unmatched"]["contacts"] + sum(s["contacts"] for s in sel["sops"]) == sel["contacts"] \
+        == by_path["lost_card"]["contacts"] + _kpi([sample_log, "--where", "intent=order_delivery"])[
+            "overall"]["events_per_contact"]["denominator"]
+    assert sel["ambiguous"]["contacts"] == 0
+
+
+def test_kpi_library_text_csv_and_errors(sample_log, tmp_path):
+    res = CliRunner().invoke(main, ["kpi", sample_log, "--sop", str(MODELS / "lost_card.bpmn"), "--sop",
+                                    str(MODELS / "order_delivery.bpmn"), "--csv", str(tmp_path / "out"), "-q"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("SOP library: 20,000 contacts")
+    assert any(line.startswith("Lost or stolen card") and "3,805" in line and "97.1%" in line for line in lines[:6])
+    assert any(line.startswith("(no SOP applies)") and "12,191" in line for line in lines[:9])
+    with open(tmp_path / "out" / "sop_compliance.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    lost = next(r for r in rows if r["sop"] == "Lost or stolen card" and r["attribute"] == "all")
+    assert (lost["contacts"], lost["compliant"], lost["in_scope"]) == ("3805", "3685", "3797")
+    assert next(r for r in rows if r["sop"] == "(unmatched)")["contacts"] == "12191"
+    assert (tmp_path / "out" / "kpis.csv").exists()
+    res = CliRunner().invoke(main, ["kpi", sample_log, "--sop", str(MODELS), "--engine", "dask"])
+    assert res.exit_code == 2 and "--engine dask measures one SOP file" in res.output

@@ -25,19 +25,21 @@ whole log's result. Per-contact detail (``replay``, ``deviations``,
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
 
 import numpy as np
 
-from engine.analyses.deviations import KINDS, CaseDeviations, VariantDeviations, expand_deviations, \
-    locate_deviations
+from engine.analyses.deviations import KINDS, CaseDeviations, DeviationIndex, VariantDeviations, \
+    expand_deviations, index_deviations, locate_deviations
 from engine.analyses.replay import Replay, fitness_of, replay_tokens
 from engine.analyses.segments import case_segments
 from engine.errors import AnalysisError
 from engine.model.petri_net import compile_net
 
 SEGMENTS = ("team", "site", "shift", "resource", "channel", "week")
+EVENT_ATTRIBUTES = ("team", "site", "shift", "resource", "channel")   # read per event: deviations are counted there
 FITNESS_BY = ("team", "site", "shift", "channel")
 COMPLIANCE_BY = ("team", "site", "shift")
 NO_VALUE = "(none)"
@@ -121,6 +123,48 @@ class VariantFit:
     deviations: tuple[str, ...]
 
 
+class VariantTable(Sequence):
+    """The VariantFit rows of one replay (``variant_fits`` of ``check_conformance``), made only when
+    read: a long-tailed log has tens of thousands of variants, and a summary needs their count, the
+    mean fitness and the few worst (computed here from the replay's arrays)."""
+
+    def __init__(self, replay: Replay, found: VariantDeviations, case_ids) -> None:
+        self._replay, self._found, self._case_ids = replay, found, case_ids
+        self._rows: tuple[VariantFit, ...] | None = None
+
+    def _all(self) -> tuple[VariantFit, ...]:
+        if self._rows is None:
+            self._rows = _variant_fits(self._replay, self._found, self._case_ids, range(self._replay.n_variants))
+        return self._rows
+
+    def __len__(self) -> int:
+        return self._replay.n_variants
+
+    def __getitem__(self, i):
+        return self._all()[i]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"VariantTable({self._replay.n_variants} variants)"
+
+    def weighted_fitness(self) -> float:
+        """The exactly rounded sum of fitness x contacts over variants."""
+        r = self._replay
+        return math.fsum((r.fitness * r.weight.astype(np.float64)).tolist())
+
+    def worst(self, k: int) -> tuple[VariantFit, ...]:
+        """The k variants with the lowest audit fitness below 1, then most contacts, then first seen."""
+        r = self._replay
+        unfit = np.flatnonzero(r.audit_fitness < 1.0)
+        order = unfit[np.lexsort((r.first_case[unfit], -r.weight[unfit], r.audit_fitness[unfit]))]
+        return _variant_fits(r, self._found, self._case_ids, order[:k].tolist())
+
+
 @dataclass(frozen=True)
 class ConformanceResult:
     """Everything ``check_conformance`` finds; merges with ``+`` (module docstring)."""
@@ -168,6 +212,8 @@ class ConformanceResult:
         """Mean of pm4py's trace fitness over contacts (an exactly rounded sum, so it merges exactly)."""
         if not self.contacts:
             return 1.0
+        if isinstance(self.variant_fits, VariantTable):
+            return self.variant_fits.weighted_fitness() / self.contacts
         return math.fsum(v.fitness * v.contacts for v in self.variant_fits) / self.contacts
 
     @property
@@ -198,8 +244,11 @@ class ConformanceResult:
     @property
     def worst_variants(self) -> tuple[WorstVariant, ...]:
         """Variants with audit fitness below 1, lowest first, then most contacts, then first seen."""
-        unfit = sorted((v for v in self.variant_fits if v.audit_fitness < 1.0),
-                       key=lambda v: (v.audit_fitness, -v.contacts, v.first_case))
+        if isinstance(self.variant_fits, VariantTable):
+            unfit = self.variant_fits.worst(self.worst)
+        else:
+            unfit = sorted((v for v in self.variant_fits if v.audit_fitness < 1.0),
+                           key=lambda v: (v.audit_fitness, -v.contacts, v.first_case))
         return tuple(WorstVariant(rank=rank, contacts=v.contacts, fitness=v.fitness, audit_fitness=v.audit_fitness,
                                   activities=v.activities, deviations=v.deviations, example=v.example)
                      for rank, v in enumerate(unfit[:self.worst], start=1))
@@ -210,15 +259,15 @@ class ConformanceResult:
                                               "unknown_as_deviation", "unknown_activities", "contacts_with_unknown",
                                               "unknown_contact_share", "mixed_log", "critical_steps",
                                               "compliance_spread", "alignment_note")}
-        out["steps"] = [asdict(s) for s in self.steps]
+        out["steps"] = _rows_as_dicts(self.steps)
         counts: dict[str, dict[str, int]] = {}
         for s in self.steps:
             counts.setdefault(s.step, {})[s.kind] = s.contacts
         out["deviation_counts"] = counts
-        out["segment_fitness"] = [asdict(s) for s in self.segment_fitness]
-        out["segment_deviations"] = [asdict(s) for s in self.segment_deviations]
-        out["compliance"] = [asdict(s) for s in self.compliance]
-        out["worst_variants"] = [asdict(s) for s in self.worst_variants]
+        out["segment_fitness"] = _rows_as_dicts(self.segment_fitness)
+        out["segment_deviations"] = _rows_as_dicts(self.segment_deviations)
+        out["compliance"] = _rows_as_dicts(self.compliance)
+        out["worst_variants"] = _rows_as_dicts(self.worst_variants)
         out["alignments"] = [dict(a) for a in self.alignments]
         return out
 
@@ -249,6 +298,15 @@ class ConformanceResult:
             variant_fits=_merge_variants(self.variant_fits, other.variant_fits, self.contacts),
             critical_steps=self.critical_steps, cost_per_minute=self.cost_per_minute, examples=k,
             worst=self.worst, contacts_with_unknown=self.contacts_with_unknown + other.contacts_with_unknown)
+
+
+def _rows_as_dicts(rows) -> list[dict]:
+    """Rows of one flat dataclass as dicts (what dataclasses.asdict gives them, without its deep copy;
+    the dicts share the rows' tuples and dicts, which are never changed)."""
+    if not rows:
+        return []
+    names = [f.name for f in fields(rows[0])]
+    return [{name: getattr(row, name) for name in names} for row in rows]
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -356,112 +414,143 @@ def _contact_ids(encoded) -> list:
     return encoded.case_ids.to_pylist() if encoded.case_ids is not None else [str(i) for i in range(n)]
 
 
-def _examples(case_ids, cases: np.ndarray, n: int) -> tuple[str, ...]:
-    return tuple(str(case_ids[int(c)]) for c in cases[:n])
+def _ids_of(case_ids: list, cases: np.ndarray) -> list[str]:
+    """The contact ids of some cases (indexes)."""
+    return [str(case_ids[c]) for c in np.asarray(cases).tolist()]
 
 
-def _first_per_contact(dev: CaseDeviations) -> np.ndarray:
-    """Index (into dev) of the first deviation of each contact, step and kind: a contact counts once."""
-    key = dev.case * (len(dev.steps) * len(KINDS)) + dev.step.astype(np.int64) * len(KINDS) + dev.kind
-    return np.unique(key, return_index=True)[1]
+def _tally(replay: Replay, index: DeviationIndex, offsets: np.ndarray, values: np.ndarray, per_event: bool,
+           n_values: int, examples: int, case_ids: list):
+    """(cell, contacts, example contact ids) of every non-empty cell (value + 1) x n_keys + step x kind;
+    a contact counts once per step and kind (tally_by_value)."""
+    from engine.kernels.deviations import tally_by_value
+
+    contacts, ex_ptr, ex_case = tally_by_value(replay.case_variant, offsets, index.first_ptr, index.first_position,
+                                               index.first_key, index.n_keys, np.ascontiguousarray(values),
+                                               per_event, n_values, examples)
+    cells = np.flatnonzero(contacts)
+    ids = _ids_of(case_ids, ex_case)
+    return cells, contacts[cells], [tuple(ids[a:b]) for a, b in zip(ex_ptr[cells].tolist(),
+                                                                     ex_ptr[cells + 1].tolist())]
 
 
-def _count_steps(dev: CaseDeviations, first: np.ndarray, case_ids, examples: int, owner_of) -> dict:
+def _count_steps(replay: Replay, index: DeviationIndex, offsets, case_ids, examples: int, owner_of) -> dict:
     """(step, kind) -> (contacts, examples, owner)."""
-    sk = dev.step[first].astype(np.int64) * len(KINDS) + dev.kind[first]
-    cases = dev.case[first]
+    cells, contacts, ex = _tally(replay, index, offsets, np.full(len(replay.case_variant), -1, dtype=np.int32),
+                                 False, 0, examples, case_ids)
     tally = {}
-    for g in np.unique(sk):
-        sel = np.flatnonzero(sk == g)
-        step = dev.steps[g // len(KINDS)]
-        tally[(step, KINDS[g % len(KINDS)])] = (len(sel), _examples(case_ids, cases[sel], examples),
-                                                owner_of.get(step))
+    for g, n, ids in zip(cells.tolist(), contacts.tolist(), ex):
+        step = index.steps[g // len(KINDS)]
+        tally[(step, KINDS[g % len(KINDS)])] = (n, ids, owner_of.get(step))
     return tally
 
 
-def _count_segment_deviations(encoded, dev: CaseDeviations, first: np.ndarray, case_ids, examples: int) -> dict:
-    """(attribute, value, step, kind) -> (contacts, examples); the attribute's value at the event where
-    the deviation was found (the contact's week for ``week``)."""
-    n_sk = len(dev.steps) * len(KINDS)
-    sk = dev.step[first].astype(np.int64) * len(KINDS) + dev.kind[first]
-    cases = dev.case[first]
-    tally = {}
-    for name in SEGMENTS:
+def _count_segment_deviations(encoded, replay: Replay, index: DeviationIndex, case_ids,
+                              examples: int) -> tuple[SegmentDeviation, ...]:
+    """Contacts per attribute, value, step and kind, with examples: the attribute's value at the event
+    where the deviation was found (the contact's week for ``week``). Rows in the order of
+    ``_segment_deviation_rows``: attribute, most contacts, value, step, kind."""
+    n_sk = index.n_keys
+    kind_rank = np.argsort(np.argsort(np.array(KINDS)))
+    found = []
+    for name in sorted(SEGMENTS):
         if name == "week":
             if not encoded.n_events:
                 continue
             codes, labels = case_segments(encoded, "week")
-            values = codes[cases]
+            per_event = False
         elif name in encoded.attributes:
             codes, labels = encoded.attributes[name]
-            values = codes[dev.event[first]]
+            per_event = True
         else:
             continue
-        k3 = (values.astype(np.int64) + 1) * n_sk + sk
-        for g in np.unique(k3):
-            sel = np.flatnonzero(k3 == g)
-            val, rest = g // n_sk - 1, g % n_sk
-            key = (name, labels[val] if val >= 0 else NO_VALUE, dev.steps[rest // len(KINDS)],
-                   KINDS[rest % len(KINDS)])
-            tally[key] = (len(sel), _examples(case_ids, cases[sel], examples))
-    return tally
+        cells, contacts, ex = _tally(replay, index, encoded.case_offsets, codes, per_event, len(labels), examples,
+                                     case_ids)
+        names = (NO_VALUE,) + tuple(labels)
+        value_rank = np.empty(len(names), dtype=np.int64)
+        value_rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        value, sk = cells // n_sk, cells % n_sk
+        order = np.lexsort((kind_rank[sk % len(KINDS)], sk // len(KINDS), value_rank[value], -contacts))
+        found.append((name, names, value[order], sk[order], contacts[order], [ex[i] for i in order.tolist()]))
+    return tuple(SegmentDeviation(attribute=name, value=names[v], step=index.steps[k // len(KINDS)],
+                                  kind=KINDS[k % len(KINDS)], contacts=n, examples=ids)
+                 for name, names, value, sk, contacts, ex in found
+                 for v, k, n, ids in zip(value.tolist(), sk.tolist(), contacts.tolist(), ex))
+
+
+def _segment_sums(seg: np.ndarray, variant: np.ndarray, per_variant: np.ndarray) -> np.ndarray:
+    """Per segment code + 1 (0 = no value): the sum over its contacts of their variant's row of
+    per_variant (int64[V, k])."""
+    from engine.kernels.deviations import sum_by_segment
+
+    n_seg = int(seg.max()) + 1 if len(seg) else 0
+    return sum_by_segment(np.ascontiguousarray(seg, dtype=np.int32), variant,
+                          np.ascontiguousarray(per_variant, dtype=np.int64), n_seg)
 
 
 def _segment_fitness(encoded, replay: Replay, attributes: Sequence[str]) -> tuple[SegmentFitness, ...]:
     """Token sums and fit contacts per segment of each attribute (the contact's segment)."""
     variant = replay.case_variant
+    per_variant = np.column_stack([replay.counts, replay.is_fit.astype(np.int64), np.ones(replay.n_variants,
+                                                                                          dtype=np.int64)])
     rows = []
     for name in attributes:
         seg, labels = case_segments(encoded, name)
-        for val in np.unique(seg):
-            sel = variant[seg == val]
-            w = np.bincount(sel, minlength=replay.n_variants).astype(np.int64)
-            sums = w @ replay.counts if len(w) else np.zeros(len(TOKENS), dtype=np.int64)
-            rows.append(_segment_fitness_row(name, labels[val] if val >= 0 else NO_VALUE, int(len(sel)),
-                                             {t: int(x) for t, x in zip(TOKENS, sums)},
-                                             int(np.dot(w, replay.is_fit)), replay.unknown_as_deviation))
+        sums = _segment_sums(seg, variant, per_variant)
+        for code in np.flatnonzero(sums[:, -1]).tolist():
+            tok = sums[code]
+            rows.append(_segment_fitness_row(name, labels[code - 1] if code > 0 else NO_VALUE, int(tok[-1]),
+                                             {t: int(x) for t, x in zip(TOKENS, tok[:len(TOKENS)])},
+                                             int(tok[len(TOKENS)]), replay.unknown_as_deviation))
     return tuple(sorted(rows, key=_value_order(attributes)))
 
 
-def _compliance(encoded, dev: CaseDeviations, critical: frozenset[str]) -> tuple[Compliance, ...]:
+def _compliance(encoded, replay: Replay, found: VariantDeviations, critical: frozenset[str]) -> tuple[Compliance, ...]:
     """Contacts in which no critical step was skipped or run out of order, per team, site and shift."""
-    crit_steps = np.array([s in critical for s in dev.steps] + [False], dtype=bool)
-    breach = crit_steps[dev.step] & ((dev.kind == 0) | (dev.kind == 3)) if len(dev.step) else np.zeros(0, bool)
-    non_compliant = np.zeros(encoded.n_cases, dtype=bool)
-    non_compliant[dev.case[breach]] = True
+    breach = np.array([s in critical for s in found.step], dtype=bool) & ((found.kind == 0) | (found.kind == 3))
+    variant_breach = np.zeros(replay.n_variants, dtype=np.int64)
+    variant_breach[found.variant[breach]] = 1
+    per_variant = np.column_stack([1 - variant_breach, np.ones(replay.n_variants, dtype=np.int64)])
     rows = []
     for name in COMPLIANCE_BY:
         if name not in encoded.attributes:
             continue
         seg, labels = case_segments(encoded, name)
-        for val in np.unique(seg):
-            sel = seg == val
-            n = int(sel.sum())
-            ok = int((~non_compliant[sel]).sum())
-            rows.append(Compliance(attribute=name, value=labels[val] if val >= 0 else NO_VALUE, contacts=n,
+        sums = _segment_sums(seg, replay.case_variant, per_variant)
+        for code in np.flatnonzero(sums[:, -1]).tolist():
+            n, ok = int(sums[code, 1]), int(sums[code, 0])
+            rows.append(Compliance(attribute=name, value=labels[code - 1] if code > 0 else NO_VALUE, contacts=n,
                                    compliant=ok, rate=ok / n if n else 1.0))
     return tuple(sorted(rows, key=_value_order(COMPLIANCE_BY)))
 
 
-def _variant_fits(replay: Replay, found: VariantDeviations, case_ids) -> tuple[VariantFit, ...]:
-    by_variant: dict[int, list[str]] = {}
-    for v, s, k in zip(found.variant, found.step, found.kind):
-        by_variant.setdefault(int(v), []).append(f"{KINDS[k]}: {s}")
-    acts = np.array(replay.activities, dtype=object)
-    return tuple(VariantFit(activities=tuple(acts[replay.codes[replay.offsets[v]:replay.offsets[v + 1]]]),
-                            contacts=int(replay.weight[v]), first_case=int(replay.first_case[v]),
-                            example=str(case_ids[int(replay.first_case[v])]),
-                            tokens=tuple(int(x) for x in replay.counts[v]), is_fit=bool(replay.is_fit[v]),
-                            fitness=float(replay.fitness[v]), audit_fitness=float(replay.audit_fitness[v]),
-                            deviations=tuple(by_variant.get(v, ())))
-                 for v in range(replay.n_variants))
+def _variant_fits(replay: Replay, found: VariantDeviations, case_ids, variants) -> tuple[VariantFit, ...]:
+    """The VariantFit of the given variants (indexes), deviations in the order they were found."""
+    variants = list(variants)
+    order = np.argsort(found.variant, kind="stable")
+    ptr = np.searchsorted(found.variant[order], np.arange(replay.n_variants + 1))
+    at = np.asarray(variants, dtype=np.int64)
+    rows = [i for v in variants for i in order[ptr[v]:ptr[v + 1]].tolist()]
+    labels = iter(f"{KINDS[k]}: {found.step[i]}" for k, i in zip(found.kind[rows].tolist(), rows))
+    n_dev = (ptr[at + 1] - ptr[at]).tolist()
+    names, codes, offsets = replay.activities, replay.codes, replay.offsets
+    examples = _ids_of(case_ids, replay.first_case[at])
+    return tuple(VariantFit(activities=tuple([names[c] for c in codes[offsets[v]:offsets[v + 1]].tolist()]),
+                            contacts=n, first_case=first, example=ex, tokens=tuple(tokens), is_fit=fit, fitness=f,
+                            audit_fitness=af, deviations=tuple(next(labels) for _ in range(d)))
+                 for v, n, first, ex, tokens, fit, f, af, d in zip(
+                     variants, replay.weight[at].tolist(), replay.first_case[at].tolist(), examples,
+                     replay.counts[at].tolist(), replay.is_fit[at].tolist(), replay.fitness[at].tolist(),
+                     replay.audit_fitness[at].tolist(), n_dev))
 
 
-def _unknown_counts(encoded, replay: Replay) -> dict[str, int]:
+def _unknown_counts(replay: Replay) -> dict[str, int]:
+    """Events per activity unknown to the SOP (from the variants and their contacts)."""
     if not replay.unknown_activities:
         return {}
     unknown = set(replay.unknown_activities)
-    cnt = np.bincount(encoded.activity_codes, minlength=len(replay.activities))
+    per_event = np.repeat(replay.weight, np.diff(replay.offsets))
+    cnt = np.rint(np.bincount(replay.codes, weights=per_event, minlength=len(replay.activities))).astype(np.int64)
     return dict(sorted((a, int(cnt[i])) for i, a in enumerate(replay.activities) if a in unknown and cnt[i]))
 
 
@@ -493,20 +582,20 @@ def check_conformance(encoded, sop, *, by: Sequence[str] = (), examples: int = 5
     n_cases = encoded.n_cases
     case_ids = _contact_ids(encoded)
     found = locate_deviations(replay)
-    dev = expand_deviations(replay, found, encoded.case_offsets)
+    index = index_deviations(found, replay.n_variants)
+    dev = expand_deviations(replay, found, encoded.case_offsets, index)
     critical = frozenset(sop.critical)
-    first = _first_per_contact(dev)
     fit_by = [a for a in dict.fromkeys(tuple(by) + FITNESS_BY) if a in by or a in encoded.attributes]
     return ConformanceResult(
         sop=sop.name, contacts=n_cases, events=encoded.n_events, tokens=replay.totals(),
         fitting=int(np.dot(replay.is_fit, replay.weight)), unknown_as_deviation=unknown_as_deviation,
-        unknown_activities=_unknown_counts(encoded, replay),
-        steps=_step_rows(_count_steps(dev, first, case_ids, examples, sop.owner_of), n_cases, critical,
-                         sop.cost_per_minute),
-        segment_deviations=_segment_deviation_rows(_count_segment_deviations(encoded, dev, first, case_ids,
-                                                                             examples)),
-        segment_fitness=_segment_fitness(encoded, replay, fit_by), compliance=_compliance(encoded, dev, critical),
-        variant_fits=_variant_fits(replay, found, case_ids), critical_steps=tuple(sorted(critical)),
+        unknown_activities=_unknown_counts(replay),
+        steps=_step_rows(_count_steps(replay, index, encoded.case_offsets, case_ids, examples, sop.owner_of),
+                         n_cases, critical, sop.cost_per_minute),
+        segment_deviations=_count_segment_deviations(encoded, replay, index, case_ids, examples),
+        segment_fitness=_segment_fitness(encoded, replay, fit_by),
+        compliance=_compliance(encoded, replay, found, critical),
+        variant_fits=VariantTable(replay, found, case_ids), critical_steps=tuple(sorted(critical)),
         cost_per_minute=dict(sop.cost_per_minute), examples=examples, worst=worst,
         contacts_with_unknown=int(replay.weight[replay.counts[:, 4] > 0].sum()), replay=replay, deviations=dev,
         case_ids=case_ids)

@@ -93,22 +93,54 @@ class CaseDeviations:
     kind: np.ndarray
 
 
-def expand_deviations(replay: Replay, found: VariantDeviations, case_offsets: np.ndarray) -> CaseDeviations:
-    """Every case of a variant gets that variant's deviations."""
+@dataclass(frozen=True)
+class DeviationIndex:
+    """A VariantDeviations grouped by variant, for counting over cases without expanding them.
+
+    ``steps``: the step names, sorted; ``ptr`` (int64[V+1]) is a CSR over the rows of every
+    variant, ordered by event position, then as found; per row ``row`` (into the VariantDeviations),
+    ``position``, ``step`` (int32 into steps) and ``kind``. ``first_ptr``, ``first_position``,
+    ``first_key`` (step x len(KINDS) + kind): the same CSR keeping each variant's first row of each
+    step and kind, so that a contact counts once per step and kind."""
+
+    steps: tuple[str, ...]
+    ptr: np.ndarray
+    row: np.ndarray
+    position: np.ndarray
+    step: np.ndarray
+    kind: np.ndarray
+    first_ptr: np.ndarray
+    first_position: np.ndarray
+    first_key: np.ndarray
+
+    @property
+    def n_keys(self) -> int:
+        return len(self.steps) * len(KINDS)
+
+
+def index_deviations(found: VariantDeviations, n_variants: int) -> DeviationIndex:
+    """Group the deviations found in each variant (see DeviationIndex)."""
     steps = tuple(sorted(set(found.step)))
     sidx = {s: i for i, s in enumerate(steps)}
     step_codes = np.array([sidx[s] for s in found.step], dtype=np.int32)
-    order = np.argsort(replay.case_variant, kind="stable")
-    starts = np.searchsorted(replay.case_variant[order], np.arange(replay.n_variants + 1))
-    n_per = replay.weight[found.variant] if len(found.variant) else np.zeros(0, dtype=np.int64)
-    row = np.repeat(np.arange(len(found.variant)), n_per)
-    # position of each expanded row within its variant's case list
-    first = np.repeat(starts[found.variant], n_per) if len(row) else np.zeros(0, dtype=np.int64)
-    within = np.arange(len(row)) - np.repeat(np.concatenate(([0], np.cumsum(n_per)[:-1])), n_per) \
-        if len(row) else np.zeros(0, dtype=np.int64)
-    case = order[first + within].astype(np.int64)
-    event = case_offsets[case] + found.position[row]
-    ordering = np.lexsort((event, case))
-    return CaseDeviations(case=case[ordering], event=event[ordering], step=step_codes[row][ordering],
-                          steps=steps, kind=found.kind[row][ordering])
+    variant = np.asarray(found.variant, dtype=np.int64)
+    order = np.lexsort((np.arange(len(variant)), found.position, variant))
+    bounds = np.arange(n_variants + 1)
+    ptr = np.searchsorted(variant[order], bounds).astype(np.int64)
+    key = step_codes[order].astype(np.int64) * len(KINDS) + found.kind[order]
+    first = np.sort(np.unique(variant[order] * (len(steps) * len(KINDS)) + key, return_index=True)[1])
+    return DeviationIndex(steps=steps, ptr=ptr, row=order, position=found.position[order].astype(np.int64),
+                          step=step_codes[order], kind=found.kind[order],
+                          first_ptr=np.searchsorted(variant[order][first], bounds).astype(np.int64),
+                          first_position=found.position[order][first].astype(np.int64), first_key=key[first])
 
+
+def expand_deviations(replay: Replay, found: VariantDeviations, case_offsets: np.ndarray,
+                      index: DeviationIndex | None = None) -> CaseDeviations:
+    """Every case of a variant gets that variant's deviations (rows by case, then event, then as found)."""
+    from engine.kernels.deviations import expand_to_cases
+
+    index = index if index is not None else index_deviations(found, replay.n_variants)
+    case, event, row = expand_to_cases(np.ascontiguousarray(replay.case_variant),
+                                       np.ascontiguousarray(case_offsets, dtype=np.int64), index.ptr, index.position)
+    return CaseDeviations(case=case, event=event, step=index.step[row], steps=index.steps, kind=index.kind[row])

@@ -210,10 +210,12 @@ def _critical_bits(activities, label_map, critical) -> tuple[np.ndarray, np.uint
     return bits, mask
 
 
-def encode_for_kpis(path, by: tuple[str, ...] | list[str] = (), where: dict[str, set[str]] | None = None) -> EncodedLog:
+def encode_for_kpis(path, by: tuple[str, ...] | list[str] = (), where: dict[str, set[str]] | None = None, *,
+                    case_attributes: tuple[str, ...] = (), with_case_ids: bool = False) -> EncodedLog:
     """Encode a stored log with the columns the KPIs use: owner, queue and channel per event
     (team too when owner or queue is missing; int16 codes when they fit), customer_id (codes
-    only, without the pseudonyms) and the ``by`` and ``where`` attributes per case."""
+    only, without the pseudonyms) and the ``by``, ``where`` and ``case_attributes`` attributes
+    per case (an SOP library's ``applies_to``); contact ids with ``with_case_ids``."""
     from engine.errors import InputError
     from engine.log.encode import encode_log
     from engine.log.store import open_log
@@ -224,7 +226,8 @@ def encode_for_kpis(path, by: tuple[str, ...] | list[str] = (), where: dict[str,
     per_event = ("owner", "queue", "channel") + (("team",) if not {"owner", "queue"} <= names else ())
     per_case = ("customer_id",) + tuple(a for a in by if a != "week" and a not in per_event)
     per_case += tuple(a for a in (where or {}) if a != "week" and a not in per_case)
-    log = encode_log(path, attributes=per_event, case_attributes=per_case)
+    per_case += tuple(a for a in case_attributes if a != "week" and a not in per_case)
+    log = encode_log(path, attributes=per_event, case_attributes=per_case, with_case_ids=with_case_ids)
     # the per-event owner, queue and channel codes only feed the KPI kernels: int16 halves them
     for name, (codes, labels) in list(log.attributes.items()):
         if len(labels) < np.iinfo(np.int16).max:
@@ -244,7 +247,7 @@ def scope_of(task_names, roles: dict[str, str] | None = None) -> frozenset[str]:
 def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), critical: frozenset[str] | set[str] = (),
                  label_map: dict[str, str] | None = None, roles: dict[str, str] | None = None,
                  window_days: float = 7.0, scope: frozenset[str] | set[str] = frozenset(),
-                 where: dict[str, set[str]] | None = None) -> Kpis:
+                 where: dict[str, set[str]] | None = None, cases: np.ndarray | None = None) -> Kpis:
     """Compute the process-health KPIs overall and per segment of each attribute in ``by``.
 
     ``critical``: compliance-critical SOP task names; ``scope``: task names
@@ -255,6 +258,8 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     ``where``: count only the contacts selected by ``engine.log.select.cases_where``
     (repeat contacts and journeys are still linked over the whole log, so a
     selected contact that repeats an unselected one counts as a repeat).
+    ``cases``: a boolean mask of the contacts to count (with ``where``, both
+    must select a contact), linked over the whole log in the same way.
     The log should be encoded with ``case_attributes=("customer_id",)`` and
     per-event ``owner``, ``queue`` (or ``team``) and ``channel`` for the
     repeat, handoff, ping-pong and channel KPIs; without them those KPIs
@@ -300,6 +305,8 @@ def compute_kpis(log: EncodedLog, *, by: tuple[str, ...] | list[str] = (), criti
     if where:
         from engine.log.select import match_cases
         slots[~match_cases(log, where)] = -1
+    if cases is not None:
+        slots[~np.asarray(cases, dtype=bool)] = -1
     n_slots = offsets[-1]
     roles_arr = _role_codes(log.activities, label_map, roles)
     bits, mask = _critical_bits(log.activities, label_map, set(critical))

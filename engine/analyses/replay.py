@@ -162,7 +162,11 @@ def _replay_chunks(net: CompiledNet, offsets: np.ndarray, label_codes: np.ndarra
 
     n_v = len(offsets) - 1
     n_chunks = max(1, min(N_CHUNKS if not locate else LOCATE_CHUNKS, n_v // 64))
-    bounds = np.linspace(0, n_v, n_chunks + 1).astype(np.int64)
+    # chunks of about as many events each (variants in order of first occurrence), so threads finish together
+    bounds = np.searchsorted(offsets, np.linspace(0, offsets[-1], n_chunks + 1)).astype(np.int64)
+    bounds[0], bounds[-1] = 0, n_v
+    bounds = np.unique(bounds) if n_chunks > 1 else bounds
+    n_chunks = len(bounds) - 1
 
     def run(k):
         a, b = bounds[k], bounds[k + 1]

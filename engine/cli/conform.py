@@ -74,11 +74,11 @@ def conform(log, sop_paths, by, where, n_align, time_budget, unknown_as_deviatio
 
 
 def _encode(log, by, where, case_attributes=()):
-    from engine.log.schema import SEGMENT_COLUMNS
+    from engine.analyses.conformance import EVENT_ATTRIBUTES
     from engine.log.select import encode_where
 
     return encode_where(log, where, by=by, with_case_ids=True, case_attributes=case_attributes,
-                        attributes=SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",)))
+                        attributes=EVENT_ATTRIBUTES + tuple(a for a in by if a not in EVENT_ATTRIBUTES + ("week",)))
 
 
 def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_deviation, examples, top, worst, as_json,

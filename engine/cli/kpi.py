@@ -10,8 +10,10 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
 
 @main.command()
 @log_argument
-@click.option("--sop", "sop_path", type=click.Path(dir_okay=False),
-              help="SOP model (BPMN with its .toml sidecar): label map and compliance-critical steps.")
+@click.option("--sop", "sop_paths", multiple=True, type=click.Path(),
+              help="SOP model (BPMN with its .toml sidecar): label map and compliance-critical steps. A folder "
+                   "of SOPs (or --sop repeated) is an SOP library: each contact's compliance is measured "
+                   "against the SOP whose applies_to matches it, contacts no SOP or several apply to are counted.")
 @by_option("KPIs per segment of ATTR: team, site, shift, channel, queue, owner, intent, outcome, week, ...")
 @where_option
 @click.option("--window-days", type=float, default=None, help="Repeat-contact and journey window (default 7).")
@@ -19,7 +21,7 @@ from engine.cli import (by_option, check_attribute_options, csv_option, echo_jso
 @csv_option
 @engine_options
 @quiet_option
-def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, engine, scheduler, quiet):
+def kpi(log, sop_paths, by, where, window_days, as_json, csv_dir, engine, scheduler, quiet):
     """Process-health KPIs: AHT, repeat contacts, FCR, transfers, ping-pong,
     escalation, path length, SOP compliance and customer effort.
 
@@ -30,12 +32,21 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, engine, schedul
     Example:
 
         cxmine kpi log.parquet --sop models/lost_card.bpmn --by team,site,week
+
+        cxmine kpi log.parquet --sop models/ --by team
     """
+    from pathlib import Path
+
     from engine.analyses.kpis import compute_kpis, encode_for_kpis
     from engine.report.kpis import render_kpis, write_kpis_csv
     from engine.settings import Settings
 
     check_attribute_options(log, by, where)
+    window = window_days if window_days is not None else Settings.from_env().journey_days
+    if len(sop_paths) > 1 or (sop_paths and Path(sop_paths[0]).is_dir()):
+        _kpi_library(log, sop_paths, by, where, window, as_json, csv_dir, engine, quiet)
+        return
+    sop_path = sop_paths[0] if sop_paths else None
     critical, label_map, scope = frozenset(), {}, frozenset()
     if sop_path:
         from engine.analyses.kpis import scope_of
@@ -45,7 +56,6 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, engine, schedul
         scope = scope_of(t.name for t in sop.tasks)
         for w in sop.warnings:
             progress(f"Warning: {w}", quiet)
-    window = window_days if window_days is not None else Settings.from_env().journey_days
     params = dict(by=by, where=where, critical=critical, label_map=label_map, window_days=window, scope=scope)
     if engine == "dask":
         from engine.distributed.analyses import distributed_kpis
@@ -56,10 +66,38 @@ def kpi(log, sop_path, by, where, window_days, as_json, csv_dir, engine, schedul
         enc = encode_for_kpis(log, by, where)
         progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs", quiet)
         result = compute_kpis(enc, **params)
+    _show(result, lambda: render_kpis(result, result.overall.measure("contacts"), scope), write_kpis_csv, as_json,
+          csv_dir, quiet)
+
+
+def _show(result, render, write_csv, as_json, csv_dir, quiet) -> None:
+    """Print the result as JSON or text, and write its CSV files when asked."""
     if as_json:
         echo_json(result.as_dict())
     else:
-        click.echo(render_kpis(result, result.overall.measure("contacts"), scope))
+        click.echo(render())
     if csv_dir:
-        written = write_kpis_csv(csv_dir, result)
+        written = write_csv(csv_dir, result)
         progress("wrote " + ", ".join(str(p) for p in written), quiet)
+
+
+def _kpi_library(log, sop_paths, by, where, window, as_json, csv_dir, engine, quiet):
+    from engine.analyses.kpis import encode_for_kpis
+    from engine.analyses.library import applies_to_attributes, library_kpis
+    from engine.errors import UsageError
+    from engine.model import load_sop_library
+    from engine.report.kpis import render_library_kpis, write_library_kpis_csv
+
+    if engine == "dask":
+        raise UsageError("--engine dask measures one SOP file for now, not an SOP library",
+                         hint="Give one --sop FILE with --where, or measure the library with --engine local")
+    sops = load_sop_library(sop_paths)
+    for sop in sops:
+        for w in sop.warnings:
+            progress(f"Warning: {sop.name}: {w}", quiet)
+    progress(f"encoding {log}", quiet)
+    enc = encode_for_kpis(log, by, where, case_attributes=applies_to_attributes(sops), with_case_ids=True)
+    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; computing KPIs, each contact's compliance "
+             f"against the SOP that applies to it ({len(sops)} SOPs)", quiet)
+    result = library_kpis(enc, sops, by=by, where=where, window_days=window)
+    _show(result, lambda: render_library_kpis(result), write_library_kpis_csv, as_json, csv_dir, quiet)

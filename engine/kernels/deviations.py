@@ -16,7 +16,7 @@ results are the same as searching each time and do not depend on how variants ar
 
 import numpy as np
 from engine.kernels import kernel
-from engine.kernels.firing import choose, is_enabled, fire
+from engine.kernels.firing import choose, fire, is_enabled, step
 
 EVENT_OK = 0
 EVENT_MISSING = 1      # fired with missing tokens and no skipped steps explain it: inserted
@@ -57,7 +57,7 @@ def place_distances(net):
     return dist
 
 
-@kernel
+@step
 def _moves_needed(net, dist, m, t_goal, goal):
     """A lower bound of the visible moves from m to the search's goal (see place_distances)."""
     need = 0
@@ -73,7 +73,7 @@ def _moves_needed(net, dist, m, t_goal, goal):
     return need
 
 
-@kernel
+@step
 def _nearest_token(dist, m, q):
     best = _FAR
     for p in range(len(m)):
@@ -165,7 +165,7 @@ def new_search_cache(net):
             place_distances(net))
 
 
-@kernel
+@step
 def _search_key(m0, t_goal, goal, max_visible):
     h = np.uint64(1469598103934665603) ^ np.uint64(t_goal + 7) * np.uint64(1099511628211)
     h = (h ^ np.uint64(max_visible)) * np.uint64(1099511628211)
@@ -251,7 +251,7 @@ def _shadow_cost(net, cache, m0, codes, start, choice, work):
     return cost
 
 
-@kernel
+@step
 def _occurs_after(codes, i, lab):
     for j in range(i + 1, len(codes)):
         if codes[j] == lab:
@@ -307,7 +307,7 @@ def blame_previous(net, cache, codes, i, t, m, m_prev, prev, choice, work, ev_st
     return True
 
 
-@kernel
+@step
 def explain_tokens(net, status, t, skip_buf, n_skip, explained):
     """Set aside the tokens a located deviation leaves behind, so the end is not blamed for them."""
     if status == EVENT_SKIPPED:
@@ -404,3 +404,85 @@ def explain_rest(net, cache, m, ev_status, ev_missing, end_row, ended, work):
     if found:
         return ended
     return next_due(net, cache, m, work)
+
+
+@kernel
+def expand_to_cases(case_variant, case_offsets, dev_ptr, dev_pos):
+    """Every case gets the deviations of its variant.
+
+    case_variant: int32[C] variant of each case; case_offsets: int64[C+1] CSR of the log's events.
+    dev_ptr: int64[V+1] CSR of the variants' deviations into dev_pos, each variant's rows in the
+    order they are reported in; dev_pos: int64[D] event position within the variant.
+    Returns (case int64[R], event int64[R] (global event index), row int64[R] into dev_pos), cases
+    in increasing order, each case's rows in its variant's order.
+    """
+    n_cases = len(case_variant)
+    n_rows = 0
+    for c in range(n_cases):
+        v = case_variant[c]
+        n_rows += dev_ptr[v + 1] - dev_ptr[v]
+    case = np.empty(n_rows, dtype=np.int64)
+    event = np.empty(n_rows, dtype=np.int64)
+    row = np.empty(n_rows, dtype=np.int64)
+    r = 0
+    for c in range(n_cases):
+        v = case_variant[c]
+        for j in range(dev_ptr[v], dev_ptr[v + 1]):
+            case[r] = c
+            event[r] = case_offsets[c] + dev_pos[j]
+            row[r] = j
+            r += 1
+    return case, event, row
+
+
+@kernel
+def tally_by_value(case_variant, case_offsets, dev_ptr, dev_pos, dev_key, n_keys, values, per_event, n_values,
+                   examples):
+    """Contacts per (value, key) and the first ``examples`` of them, without expanding deviations to cases.
+
+    case_variant, case_offsets, dev_ptr, dev_pos: as for expand_to_cases, each variant listing a key
+    at most once; dev_key: int64[D] in [0, n_keys) (step x kind). values: int32 codes in [-1,
+    n_values) per event (per_event) or per case; -1 = no value. A cell is (value + 1) * n_keys + key.
+    Returns (contacts int64[(n_values + 1) * n_keys], ex_ptr int64[cells + 1], ex_case int64[...]):
+    the example cases of cell g are ex_case[ex_ptr[g]:ex_ptr[g + 1]], in increasing order.
+    """
+    n_cells = (n_values + 1) * n_keys
+    contacts = np.zeros(n_cells, dtype=np.int64)
+    n_cases = len(case_variant)
+    for c in range(n_cases):
+        v = case_variant[c]
+        for j in range(dev_ptr[v], dev_ptr[v + 1]):
+            val = values[case_offsets[c] + dev_pos[j]] if per_event else values[c]
+            contacts[(val + 1) * n_keys + dev_key[j]] += 1
+    ex_ptr = np.zeros(n_cells + 1, dtype=np.int64)
+    for g in range(n_cells):
+        ex_ptr[g + 1] = ex_ptr[g] + min(contacts[g], examples)
+    ex_case = np.empty(ex_ptr[n_cells], dtype=np.int64)
+    filled = np.zeros(n_cells, dtype=np.int64)
+    if examples == 0:
+        return contacts, ex_ptr, ex_case
+    for c in range(n_cases):
+        v = case_variant[c]
+        for j in range(dev_ptr[v], dev_ptr[v + 1]):
+            val = values[case_offsets[c] + dev_pos[j]] if per_event else values[c]
+            g = (val + 1) * n_keys + dev_key[j]
+            if filled[g] < ex_ptr[g + 1] - ex_ptr[g]:
+                ex_case[ex_ptr[g] + filled[g]] = c
+                filled[g] += 1
+    return contacts, ex_ptr, ex_case
+
+
+@kernel
+def sum_by_segment(segment, case_variant, per_variant, n_segments):
+    """Per segment, the sum over its cases of their variant's row of per_variant.
+
+    segment: int32[C] segment code of each case in [-1, n_segments), -1 = no value; case_variant:
+    int32[C]; per_variant: int64[V, K]. Returns int64[n_segments + 1, K], row 0 for no value.
+    """
+    out = np.zeros((n_segments + 1, per_variant.shape[1]), dtype=np.int64)
+    for c in range(len(segment)):
+        row = out[segment[c] + 1]
+        src = per_variant[case_variant[c]]
+        for k in range(per_variant.shape[1]):
+            row[k] += src[k]
+    return out

@@ -6,7 +6,14 @@ order of Python's set of enabled transitions, emulated from the transitions' has
 """
 
 import numpy as np
+from numba import njit
+
 from engine.kernels import kernel
+
+# Small steps of the replay are inlined into their callers (numba IR): a compiled call passing the
+# net (19 arrays) updates 19 reference counts atomically on entry and again on exit, which cost
+# more than the step itself.
+step = njit(cache=True, nogil=True, inline="always")
 
 CHOICE_NAME = 0
 CHOICE_PM4PY = 1
@@ -15,7 +22,7 @@ _LINEAR_PROBES = 9
 _PERTURB_SHIFT = 5
 
 
-@kernel
+@step
 def is_enabled(net, t, m):
     pre_ptr, pre_place, pre_w = net.pre_ptr, net.pre_place, net.pre_w
     for k in range(pre_ptr[t], pre_ptr[t + 1]):
@@ -24,7 +31,7 @@ def is_enabled(net, t, m):
     return True
 
 
-@kernel
+@step
 def fire(net, t, m, stamp, ctr):
     """Fire t on marking m (int64[P]); places that become marked get the next insertion stamp."""
     for k in range(net.pre_ptr[t], net.pre_ptr[t + 1]):
@@ -37,7 +44,7 @@ def fire(net, t, m, stamp, ctr):
         m[p] += net.post_w[k]
 
 
-@kernel
+@step
 def account(net, t, acc, fired):
     """consumed (acc[0]) and produced (acc[1]) tokens of one firing of t; fired[t] += 1."""
     pre_ptr, pre_w, post_ptr, post_w = net.pre_ptr, net.pre_w, net.post_ptr, net.post_w
@@ -101,7 +108,7 @@ def _pyset_insert(table, size, t, trans_hash):
         i = (i * np.uint64(5) + np.uint64(1) + perturb) & mask
 
 
-@kernel
+@step
 def choose(net, m, lab, choice):
     lab_ptr, lab_trans, default_trans, trans_rank = net.lab_ptr, net.lab_trans, net.default_trans, net.trans_rank
     best = -1
@@ -119,7 +126,7 @@ def choose(net, m, lab, choice):
     return _pyset_first(net, m, lab)
 
 
-@kernel
+@step
 def final_reached(fm, m):
     for p in range(len(fm)):
         if fm[p] > 0 and m[p] <= 0:
@@ -127,7 +134,7 @@ def final_reached(fm, m):
     return True
 
 
-@kernel
+@step
 def add_missing(net, t, m, stamp, ctr):
     """Add the tokens t lacks in m (pm4py's missing tokens); returns how many."""
     added = 0

@@ -37,11 +37,11 @@ from engine.kernels import kernel
 from engine.kernels.deviations import (EVENT_MISSING, EVENT_OK, EVENT_OUT_OF_ORDER, EVENT_SKIPPED,  # noqa: F401
                                        EVENT_UNKNOWN, MAX_SKIPS, VARIANT_BUDGET, blame_previous, classify_event,
                                        explain_rest, explain_tokens, locate_end, new_search_cache)
-from engine.kernels.firing import (CHOICE_NAME, CHOICE_PM4PY, account, add_missing, choose,  # noqa: F401
+from engine.kernels.firing import (CHOICE_NAME, CHOICE_PM4PY, account, add_missing, choose, step,  # noqa: F401
                                    is_enabled, final_reached, fire)
 
 
-@kernel
+@step
 def _path_len(net, g):
     return net.path_ptr[g + 1] - net.path_ptr[g]
 
@@ -95,7 +95,7 @@ def _enable_hidden(net, t, m, stamp, ctr, groups, n_groups, visited, acc, fired)
         z += 1
 
 
-@kernel
+@step
 def _missing_places(net, t, m, out):
     pre_ptr, pre_place, pre_w = net.pre_ptr, net.pre_place, net.pre_w
     n = 0
@@ -159,7 +159,7 @@ def _apply_hidden(net, t, m, stamp, ctr, visited, acc, fired, groups_buf, miss_b
                     visited[t4] = True
 
 
-@kernel
+@step
 def _fire_path(net, g, m, stamp, ctr, acc, fired, stop):
     """Fire the enabled transitions of invisible path g in order; with stop, up to the first one
     that is not enabled."""

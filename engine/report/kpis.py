@@ -67,3 +67,58 @@ def write_kpis_csv(folder, result) -> list[Path]:
         written.append(write_csv(folder, "compliance_spread.csv", SPREAD_HEADERS,
                                  [[a] + [s[k] for k in SPREAD_HEADERS[1:]] for a, s in spread.items()]))
     return written
+
+
+LIBRARY_HEADERS = ["sop", "path", "attribute", "segment", "contacts", "compliant", "in_scope", "compliance_rate"]
+
+
+def _library_rows(result) -> list[list]:
+    """Per SOP, its contacts and compliance overall (attribute ``all``) and per segment."""
+    rows = []
+    for name, path, k in zip(result.names, result.paths, result.per_sop):
+        parts = [("all", "all", k.overall)] + [(attr, label, s) for attr, segs in k.segments.items()
+                                                for label, s in segs.items()]
+        for attr, label, s in parts:
+            r = s.kpis()["compliance_rate"]
+            rows.append([name, path, attr, label, s.measure("contacts"), int(r.numerator), r.denominator, r.value])
+    return rows
+
+
+def render_library_kpis(result) -> str:
+    """The terminal view of an SOP library: one line per SOP (contacts, compliance with numerator and
+    denominator), the contacts no SOP or several apply to, the compliance over all SOPs, each SOP's
+    compliance per segment, then every KPI of all the contacts counted."""
+    n = result.contacts
+    rows = []
+    for i, (name, path, k) in enumerate(zip(result.names, result.paths, result.per_sop)):
+        r = k.overall.kpis()["compliance_rate"]
+        rows.append([name, path, result.sop_contacts(i), result.sop_contacts(i) / n if n else 0.0, r.value,
+                     int(r.numerator), r.denominator, ", ".join(k.critical_steps)])
+    for what, count, ex in (("(no SOP applies)", result.unmatched, result.unmatched_examples),
+                            ("(several SOPs apply)", result.ambiguous, result.ambiguous_examples)):
+        rows.append([what, " ".join(ex), count, count / n if n else 0.0, None, None, None, None])
+    total = result.compliance
+    rows.append(["(all SOPs)", "", n - result.unmatched - result.ambiguous, None, total.value,
+                 int(total.numerator), total.denominator, None])
+    out = [render_table(["SOP", "model", "contacts", "share", "compliance", "compliant", "in scope",
+                         "critical steps"], rows,
+                        title=f"SOP library: {format_count(n)} contacts, each measured against the SOP that "
+                              "applies to it",
+                        units=[None, None, "count", "share", "share", "count", "count", None])]
+    for name, k in zip(result.names, result.per_sop):
+        for attr, segs in k.segments.items():
+            seg_rows = [[label, s.measure("contacts"), s.kpis()["compliance_rate"].value] for label, s in segs.items()]
+            out += ["", render_table([attr, "contacts", "compliance_rate"], seg_rows, title=name,
+                                     units=[None, "count", "share"])]
+    out += ["", render_kpis(result.overall, result.overall.overall.measure("contacts"))]
+    return "\n".join(out)
+
+
+def write_library_kpis_csv(folder, result) -> list[Path]:
+    """kpis.csv of all the contacts counted, and sop_compliance.csv: per SOP, its compliance overall and
+    per segment, with a row each for the contacts no SOP (``(unmatched)``) or several (``(ambiguous)``)
+    apply to."""
+    rows = _library_rows(result) + [["(unmatched)", "", "all", "all", result.unmatched, "", "", ""],
+                                    ["(ambiguous)", "", "all", "all", result.ambiguous, "", "", ""]]
+    return [write_csv(folder, "kpis.csv", KPI_HEADERS, kpi_rows(result.overall)),
+            write_csv(folder, "sop_compliance.csv", LIBRARY_HEADERS, rows)]

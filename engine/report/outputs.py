@@ -14,6 +14,8 @@ from pathlib import Path
 
 from engine.errors import InputError
 
+_quote = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # ensure_ascii=False
+
 
 def _plain(value):
     """numpy scalars and arrays, sets and paths as JSON values; non-finite floats as null."""
@@ -24,19 +26,67 @@ def _plain(value):
     return str(value)
 
 
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def to_json(data) -> str:
-    """A result document as JSON text: full precision, canonical units, UTF-8 kept."""
-    return json.dumps(_finite(data), indent=2, default=_plain, ensure_ascii=False)
+    """A result document as JSON text: full precision, canonical units, UTF-8 kept.
+
+    The text is ``json.dumps(data, indent=2, ensure_ascii=False)``'s, non-finite floats written
+    as null, written by one recursive pass (json's own indented encoder is pure Python and three
+    times slower on results with tens of thousands of rows)."""
+    out: list[str] = []
+    _emit(data, "\n", out.append)
+    return "".join(out)
+
+
+def _key(key) -> str:
+    if isinstance(key, str):
+        return _quote(key)
+    if key is True or key is False or key is None:
+        return _quote(json.dumps(key))
+    if isinstance(key, (int, float)):
+        return _quote(json.dumps(key))
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _emit(value, newline: str, put) -> None:
+    """Append value's JSON text at the indentation of ``newline`` (a newline and the current indent)."""
+    if isinstance(value, str):
+        put(_quote(value))
+    elif value is None:
+        put("null")
+    elif value is True:
+        put("true")
+    elif value is False:
+        put("false")
+    elif isinstance(value, int):
+        put(int.__repr__(value))
+    elif isinstance(value, float):
+        put(float.__repr__(value) if math.isfinite(value) else "null")
+    elif isinstance(value, dict):
+        if not value:
+            put("{}")
+            return
+        inner = newline + "  "
+        sep = "{" + inner
+        for k, v in value.items():
+            put(sep)
+            put(_key(k))
+            put(": ")
+            _emit(v, inner, put)
+            sep = "," + inner
+        put(newline + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            put("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for v in value:
+            put(sep)
+            _emit(v, inner, put)
+            sep = "," + inner
+        put(newline + "]")
+    else:
+        _emit(_plain(value), newline, put)
 
 
 def write_json(path: str | os.PathLike, data) -> Path:
