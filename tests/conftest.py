@@ -6,6 +6,10 @@ Tests that need the shared corpus (../shared/data) fail under CI without it;
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,12 +19,60 @@ import corpus
 SMALL = Path(__file__).resolve().parents[1] / "eventlogs" / "small"
 
 
+RUN_PREFIX = "cxmine-test-run-"
+# what each test process changes in its environment: the installation pseudonym key lives in a throw-away
+# folder, not the user's configuration, and Dask's local clusters keep their scratch space beside it
+RUN_ENV = {"CXMINE_CONFIG_DIR": "config", "DASK_TEMPORARY_DIRECTORY": "dask"}
+_run_folder = pytest.StashKey[tuple[Path, dict]]()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+def run_prefix() -> str:
+    """Start of this process's run folder name: process id and host, so that only this host's
+    processes are looked up."""
+    return f"{RUN_PREFIX}{os.getpid()}-{socket.gethostname()}-"
+
+
+def remove_stale_runs(parent: Path) -> None:
+    """Remove the run folders of this host's test processes that ended without cleaning up (killed, or
+    out of time)."""
+    for folder in parent.glob(RUN_PREFIX + "*"):
+        pid, _, rest = folder.name[len(RUN_PREFIX):].partition("-")
+        if pid.isdigit() and rest.startswith(socket.gethostname() + "-") and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # the installation pseudonym key of test runs lives in a throw-away folder, not the user's configuration
-    import os
-    import tempfile
-    os.environ["CXMINE_CONFIG_DIR"] = tempfile.mkdtemp(prefix="cxmine-test-config-")
+    # every test process (under pytest-xdist: the controller and each worker) has its own run folder
+    # and removes it when it ends
+    remove_stale_runs(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=run_prefix()))
+    before = {name: os.environ.get(name) for name in RUN_ENV}
+    for name, sub in RUN_ENV.items():
+        (folder / sub).mkdir()
+        os.environ[name] = str(folder / sub)
+    config.stash[_run_folder] = (folder, before)
     config.addinivalue_line("markers", "corpus(*folders): the test needs these folders of ../shared/data")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, before = config.stash.get(_run_folder, (None, {}))
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)

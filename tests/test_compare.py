@@ -128,8 +128,90 @@ def test_compare_periods(sample_log):
     (["--by", "planet=A,B"], 1, "Cannot segment by 'planet'"),
     (["--by", "team=A,Z"], 1, "Group 'team = Z' has no contacts"),
     (["--by", "team=A,B", "-o", "x.gif"], 2, "unknown format 'gif'"),
+    (["--by", "team=A,B", "--sop", "models/nope.bpmn"], 1, "SOP model not found"),
 ])
 def test_compare_bad_input(sample_log, args, code, message):
     result = cx("compare", str(sample_log), *args, "-q")
     assert result.exit_code == code, result.output
     assert message in result.output
+
+
+# ---- --sop: the SOP's steps as rows, tested with the rest --------------------------------------------------------
+
+def test_compare_with_the_sop_names_the_skipped_step(sample_log, tmp_path):
+    out = tmp_path / "diff.svg"
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--sop", str(ROOT / "models" / "lost_card.bpmn"),
+                "-o", str(out), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["sops"] == ["Lost or stolen card"]
+    conform = json.loads(cx("map", str(sample_log), "--sop", str(ROOT / "models" / "lost_card.bpmn"),
+                            "--where", "team=A,B", "--json", "-q").output)
+    assert data["contacts_a"] + data["contacts_b"] == conform["contacts"]     # only the SOP's contacts
+    rows = {(r["kind"], tuple(r["item"])): r for r in data["rows"]}
+    skipped = rows[("skipped", ("Verify identity",))]
+    assert skipped["contacts_a"] < 5 and skipped["contacts_b"] > 90 and skipped["q_value"] < 1e-12
+    assert data["rows"][0]["item"] == ["Verify identity"]
+    assert {r["kind"] for r in data["rows"]} >= {"skipped", "out_of_order", "edge", "activity", "variant"}
+    q = adjust_bh([r["p_value"] for r in data["rows"]])         # one correction over every row, SOP rows included
+    assert [r["q_value"] for r in data["rows"]] == pytest.approx(q)
+    texts = [t.text or "" for t in etree.parse(str(out)).getroot().iter("{http://www.w3.org/2000/svg}text")]
+    assert any(t.startswith("skipped +") for t in texts)
+
+
+def test_sop_rows_count_what_map_sop_counts(tmp_path):
+    from engine.model import load_sop
+    from engine.analyses.sop_execution import measure_sop_execution
+    from dataclasses import replace
+    sop = replace(load_sop(ROOT / "models" / "lost_card.bpmn"), applies_to={})
+    base = ["IVR menu", "Queue", "Agent answer", "Verify identity", "Block card", "Order replacement card",
+            "Review recent transactions", "Resolve", "Wrap-up"]
+    skip = [a for a in base if a != "Verify identity"]
+    late = base[:3] + ["Block card", "Verify identity"] + base[5:]
+    a = log_of([base] * 8 + [skip] * 2)
+    b = log_of([base] * 4 + [skip] * 5 + [late] * 1)
+    result = compare_logs(a, b, "A", "B", sop=sop)
+    rows = {(r.kind, r.item): (r.n_a, r.n_b) for r in result.rows}
+    assert rows[("skipped", ("Verify identity",))] == (2, 5)
+    assert rows[("out_of_order", ("Verify identity",))] == (0, 1)
+    for log, side in ((a, 0), (b, 1)):
+        steps = measure_sop_execution(log, sop).steps
+        for s in steps:
+            for kind in ("skipped", "out_of_order"):
+                assert rows.get((kind, (s.task,)), (0, 0))[side] == s.counts[kind]
+
+
+def test_compare_sop_that_applies_to_no_contact_of_a_group(sample_log):
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--where", "intent=billing_dispute",
+                "--sop", str(ROOT / "models" / "lost_card.bpmn"), "-q")
+    assert result.exit_code == 1, result.output
+    assert "Group 'team = A' has no contacts that SOP 'Lost or stolen card' applies to" in result.output
+
+
+def test_the_difference_map_puts_a_step_change_on_the_activity_the_sop_maps_to_it():
+    from dataclasses import replace
+    from engine.model import load_sop
+    from engine.report.comparison_map import build_comparison_graph
+    sop = replace(load_sop(ROOT / "models" / "lost_card.bpmn"), applies_to={})
+    full = ["IVR menu", "Queue", "Agent answer", "ID&V", "Card blocked", "Order replacement card",
+            "Review recent transactions", "Resolve", "Wrap-up"]          # ID&V and Card blocked are mapped labels
+    skip = [a for a in full if a != "ID&V"]
+    result = compare_logs(log_of([full] * 200), log_of([full] * 120 + [skip] * 80), "A", "B", sop=sop)
+    assert result.step_of["ID&V"] == "Verify identity"
+    source = build_comparison_graph(result, "t").source
+    node = next(line for line in source.splitlines() if "label=\"ID&V" in line)
+    assert "skipped +40.0 pp (0.0% → 40.0%)" in node
+
+
+def test_compare_with_the_sop_library_names_the_skipped_step_over_every_contact(sample_log):
+    result = cx("compare", str(sample_log), "--by", "team=A,B", "--sop", str(ROOT / "models"), "--json", "-q")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert len(data["sops"]) == 5
+    top = data["rows"][0]
+    assert (top["kind"], top["item"]) == ("skipped", ["Verify identity"]) and top["q_value"] < 1e-40
+    # the library's rows add up the SOPs' own: lost card's skips are among them
+    one = json.loads(cx("compare", str(sample_log), "--by", "team=A,B", "--sop",
+                        str(ROOT / "models" / "lost_card.bpmn"), "--json", "-q").output)
+    lost = next(r for r in one["rows"] if (r["kind"], r["item"]) == ("skipped", ["Verify identity"]))
+    assert top["contacts_b"] > lost["contacts_b"] and top["contacts_a"] >= lost["contacts_a"]

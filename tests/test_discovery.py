@@ -16,7 +16,7 @@ from engine.analyses.dfg import discover_dfg
 from engine.analyses.discovery import (bpmn_of_dfg, count_windows, discover_model, discover_models_by,
                                        mine_heuristics_net, mine_process_tree)
 from engine.analyses.variants import count_variants
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TIME_LOGS = sorted((ROOT / "tests/data/conformance").glob("*.xes.gz"))
@@ -161,11 +161,11 @@ def test_dfg_bpmn_has_one_task_per_activity_and_every_edge():
 
 def test_bad_parameters_and_empty_logs_are_refused():
     log = naive.encode_cases([[{"activity": "a", "timestamp": 0}]])
-    with pytest.raises(UsageError, match="Unknown discovery method 'alpha'.*inductive, heuristics, dfg"):
+    with pytest.raises(AnalysisError, match="Unknown discovery method 'alpha'.*inductive, heuristics, dfg"):
         discover_model(log, "alpha")
-    with pytest.raises(UsageError, match=r"Noise threshold 1.5 is outside \[0, 1\]"):
+    with pytest.raises(AnalysisError, match=r"Noise threshold 1.5 is outside \[0, 1\]"):
         discover_model(log, "inductive", noise=1.5)
-    with pytest.raises(UsageError, match="noise threshold applies to the inductive miner only"):
+    with pytest.raises(AnalysisError, match="noise threshold applies to the inductive miner only"):
         discover_model(log, "heuristics", noise=0.2)
     with pytest.raises(AnalysisError, match="empty log"):
         discover_model(naive.encode_cases([]), "inductive")

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import naive
 from engine.analyses.cases import profile_cases
 from engine.analyses.dfg import discover_dfg, discover_performance_dfg
-from engine.errors import UsageError
+from engine.errors import AnalysisError
 
 
 @pytest.mark.parametrize("path", naive.xes_logs(), ids=lambda p: p.name)
@@ -117,7 +117,7 @@ def test_end_to_start_measures_waiting_time():
     s2s = discover_performance_dfg(log).edges[("Queue", "Agent answer")]
     e2s = discover_performance_dfg(log, measure="end_to_start").edges[("Queue", "Agent answer")]
     assert (s2s.mean_s, e2s.mean_s) == (50.0, 20.0)
-    with pytest.raises(UsageError, match="valid: start_to_start, end_to_start"):
+    with pytest.raises(AnalysisError, match="valid: start_to_start, end_to_start"):
         discover_performance_dfg(log, measure="median")
 
 

@@ -16,7 +16,7 @@ from sample import run_cxmine as cx, sample_log  # noqa: F401  (sample_log is a 
 from engine.analyses.discovery import discover_model
 from engine.analyses.process_map import build_process_map, edge_threshold, map_of_dfg, owners_by_activity
 from engine.analyses.dfg import discover_dfg
-from engine.errors import UsageError
+from engine.errors import AnalysisError
 from engine.report.model_render import write_model
 from engine.report.process_map import format_duration, map_notes, render_map
 
@@ -103,11 +103,11 @@ def test_owner_of_an_activity_is_the_most_frequent_one():
 
 def test_bad_map_parameters():
     log = log_of([["a"]])
-    with pytest.raises(UsageError, match="Unknown map measure 'mean'.*frequency, median, p90"):
+    with pytest.raises(AnalysisError, match="Unknown map measure 'mean'.*frequency, median, p90"):
         build_process_map(log, measure="mean")
-    with pytest.raises(UsageError, match=r"Variant coverage 0 is outside \(0, 1\]"):
+    with pytest.raises(AnalysisError, match=r"Variant coverage 0 is outside \(0, 1\]"):
         build_process_map(log, coverage=0)
-    with pytest.raises(UsageError, match="Minimum edge count 0 is below 1"):
+    with pytest.raises(AnalysisError, match="Minimum edge count 0 is below 1"):
         build_process_map(log, min_edge=0)
 
 

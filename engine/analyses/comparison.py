@@ -15,13 +15,22 @@ a variant. For each row:
   discovery rate), so "significant" (``q < alpha``) holds across the whole
   table, not one row at a time.
 
+With an SOP, both groups are narrowed to the contacts the SOP applies to
+(its sidecar's ``applies_to``, as for an SOP library), and each SOP task adds
+two rows: the contacts that skipped it (kind ``skipped``) and that ran it out
+of order (``out_of_order``), as engine.analyses.sop_execution counts them from
+the token replay's located deviations. They are tested and corrected together
+with the other rows, over the same contacts. With an SOP library, the groups
+are narrowed to the contacts exactly one SOP applies to, each is checked
+against its own SOP, and tasks of the same name in several SOPs share a row.
+
 Rows are ordered by corrected p-value, then by absolute difference.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,7 +43,7 @@ from engine.log.encode import EncodedLog
 class Difference:
     """One edge, activity or variant, in both groups."""
 
-    kind: str  # "edge", "activity" or "variant"
+    kind: str  # "edge", "activity", "variant", or with an SOP "skipped" and "out_of_order" (item: the task)
     item: tuple[str, ...]
     n_a: int
     n_b: int
@@ -62,6 +71,8 @@ class Comparison:
     n_b: int
     rows: tuple[Difference, ...]
     alpha: float = 0.05
+    sops: tuple[str, ...] = ()                               # the SOPs whose steps were compared
+    step_of: dict[str, str] = field(default_factory=dict)   # with an SOP: log activity -> its task name
 
     def of_kind(self, kind: str) -> list[Difference]:
         return [r for r in self.rows if r.kind == kind]
@@ -71,7 +82,7 @@ class Comparison:
 
     def as_dict(self) -> dict:
         return {"group_a": self.label_a, "group_b": self.label_b, "contacts_a": self.n_a, "contacts_b": self.n_b,
-                "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
+                "sops": list(self.sops), "alpha": self.alpha, "test": "two-proportion z-test, Benjamini-Hochberg corrected",
                 "rows": [r.as_dict() for r in self.rows]}
 
 
@@ -111,14 +122,28 @@ def adjust_bh(p_values: list[float]) -> list[float]:
     return q
 
 
-def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha: float = 0.05) -> Comparison:
-    """Edges, activities and variants of two groups of contacts compared (see the module docstring)."""
+def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha: float = 0.05,
+                 sop=None) -> Comparison:
+    """Edges, activities and variants of two groups of contacts compared (see the module docstring).
+
+    ``sop``: an ``engine.model.Sop``, or a sequence of them (an SOP library); the groups then need
+    the SOPs' ``applies_to`` attributes as case attributes.
+    """
+    sops = () if sop is None else tuple(sop) if isinstance(sop, (list, tuple)) else (sop,)
     if not 0 < alpha < 1:
         raise UsageError(f"Significance level {alpha:g} is outside (0, 1)")
+    if sops:
+        a, b = (_sop_contacts(log, sops) for log in (a, b))
     for log, label in ((a, label_a), (b, label_b)):
         if log.n_cases == 0:
-            raise AnalysisError(f"Group '{label}' has no contacts", hint="Check the values and the log")
+            raise AnalysisError(f"Group '{label}' has no contacts" + (f" that SOP '{sops[0].name}' applies to"
+                                                                      if len(sops) == 1 else
+                                                                      f" that exactly one SOP applies to"
+                                                                      if sops else ""),
+                                hint="Check the values and the log")
     counts: dict[tuple[str, tuple], list[int]] = {}
+    if sops:
+        _count_sop_steps(a, b, sops, counts)
     for side, log in enumerate((a, b)):
         edges, acts = _presence(log)
         A = len(log.activities)
@@ -138,7 +163,39 @@ def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha
         h = 2 * math.asin(math.sqrt(s2)) - 2 * math.asin(math.sqrt(s1))
         rows.append(Difference(k[0], k[1], x1, x2, s1, s2, h, pv, qv))
     rows.sort(key=lambda r: (r.q_value, -abs(r.change), r.kind, r.item))
-    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha)
+    if not sops:
+        return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha)
+    step_of = {}
+    for s in reversed(sops):   # a label mapped differently by several SOPs: the first SOP's name
+        step_of.update({x: s.task_name(x) for x in a.activities + b.activities if s.task_name(x) != x})
+    return Comparison(label_a, label_b, a.n_cases, b.n_cases, tuple(rows), alpha,
+                      sops=tuple(x.name for x in sops), step_of=step_of)
+
+
+def _sop_contacts(log: EncodedLog, sops) -> EncodedLog:
+    """The contacts exactly one of the SOPs applies to."""
+    from engine.analyses.library import assign_sops
+    from engine.log.select import select_cases
+    return select_cases(log, assign_sops(log, sops) >= 0)
+
+
+def _count_sop_steps(a: EncodedLog, b: EncodedLog, sops, counts: dict) -> None:
+    """Per SOP task (by name), the contacts of each group that skipped it and that ran it out of order,
+    each contact on the SOP that applies to it."""
+    from engine.analyses.library import assign_sops
+    from engine.analyses.sop_execution import measure_sop_execution
+    from engine.log.select import select_cases
+
+    for side, log in enumerate((a, b)):
+        which = assign_sops(log, sops)
+        for i, sop in enumerate(sops):
+            mine = log if len(sops) == 1 else select_cases(log, which == i)
+            if not mine.n_cases:
+                continue
+            for step in measure_sop_execution(mine, sop, examples=0).steps:
+                for kind in ("skipped", "out_of_order"):
+                    if step.counts[kind]:
+                        counts.setdefault((kind, (step.task,)), [0, 0])[side] += step.counts[kind]
 
 
 def split_by_attribute(log: EncodedLog, attribute: str, value_a: str, value_b: str) -> tuple[EncodedLog, EncodedLog]:

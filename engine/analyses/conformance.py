@@ -186,6 +186,7 @@ class ConformanceResult:
     examples: int = 5
     worst: int = 10
     contacts_with_unknown: int = 0
+    contacts_unknown_unfit: int = 0
     alignments: tuple = ()
     alignment_note: str = ""
     replay: Replay | None = field(default=None, repr=False, compare=False)
@@ -226,10 +227,18 @@ class ConformanceResult:
         return self.contacts_with_unknown / self.contacts if self.contacts else 0.0
 
     @property
+    def foreign_contact_share(self) -> float:
+        """Share of contacts that ran an activity the SOP does not know *and* do not fit the SOP
+        (pm4py's fitness, unknown steps left out, below 1): contacts of another procedure."""
+        return self.contacts_unknown_unfit / self.contacts if self.contacts else 0.0
+
+    @property
     def mixed_log(self) -> bool:
-        """True when so many contacts run activities the SOP does not know (``MIXED_SHARE`` or more)
-        that the log most likely holds contacts of other procedures."""
-        return self.unknown_contact_share >= MIXED_SHARE
+        """True when ``MIXED_SHARE`` or more of the contacts run activities the SOP does not know and do
+        not fit it, so the log most likely holds contacts of other procedures. Unknown steps alone do
+        not make a log mixed: contacts that follow the SOP with extra steps (a hold, a CRM lookup) in
+        between fit it once those are left out."""
+        return self.foreign_contact_share >= MIXED_SHARE
 
     @property
     def compliance_spread(self) -> dict[str, dict[str, float]]:
@@ -257,7 +266,7 @@ class ConformanceResult:
         out = {k: getattr(self, k) for k in ("sop", "contacts", "events", "variants", "log_fitness",
                                               "audit_fitness", "average_trace_fitness", "fit_share", "tokens",
                                               "unknown_as_deviation", "unknown_activities", "contacts_with_unknown",
-                                              "unknown_contact_share", "mixed_log", "critical_steps",
+                                              "unknown_contact_share", "foreign_contact_share", "mixed_log", "critical_steps",
                                               "compliance_spread", "alignment_note")}
         out["steps"] = _rows_as_dicts(self.steps)
         counts: dict[str, dict[str, int]] = {}
@@ -297,7 +306,8 @@ class ConformanceResult:
             compliance=_merge_compliance(self.compliance, other.compliance),
             variant_fits=_merge_variants(self.variant_fits, other.variant_fits, self.contacts),
             critical_steps=self.critical_steps, cost_per_minute=self.cost_per_minute, examples=k,
-            worst=self.worst, contacts_with_unknown=self.contacts_with_unknown + other.contacts_with_unknown)
+            worst=self.worst, contacts_with_unknown=self.contacts_with_unknown + other.contacts_with_unknown,
+            contacts_unknown_unfit=self.contacts_unknown_unfit + other.contacts_unknown_unfit)
 
 
 def _rows_as_dicts(rows) -> list[dict]:
@@ -597,5 +607,6 @@ def check_conformance(encoded, sop, *, by: Sequence[str] = (), examples: int = 5
         compliance=_compliance(encoded, replay, found, critical),
         variant_fits=VariantTable(replay, found, case_ids), critical_steps=tuple(sorted(critical)),
         cost_per_minute=dict(sop.cost_per_minute), examples=examples, worst=worst,
-        contacts_with_unknown=int(replay.weight[replay.counts[:, 4] > 0].sum()), replay=replay, deviations=dev,
+        contacts_with_unknown=int(replay.weight[replay.counts[:, 4] > 0].sum()),
+        contacts_unknown_unfit=int(replay.weight[(replay.counts[:, 4] > 0) & ~replay.is_fit].sum()), replay=replay, deviations=dev,
         case_ids=case_ids)

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from engine.analyses.segments import case_segments, check_log, chunk_count
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import NO_TIME, EncodedLog
 
 Edge = tuple[str, str]
@@ -172,7 +172,8 @@ def discover_performance_dfg(log: EncodedLog, by: str | None = None,
     from engine.kernels.dfg import edge_durations
     check_log(log)
     if measure not in MEASURES:
-        raise UsageError(f"Unknown performance measure '{measure}' (valid: {', '.join(MEASURES)})")
+        raise AnalysisError(f"Unknown performance measure '{measure}' (valid: {', '.join(MEASURES)})",
+                            field="measure")
     from_times = log.timestamps
     if measure == "end_to_start" and log.end_timestamps is not None:
         from_times = np.where(log.end_timestamps == NO_TIME, log.timestamps, log.end_timestamps)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from engine.analyses.dfg import Dfg, discover_dfg
 from engine.analyses.variants import Variants, count_variants, count_variants_by
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 METHODS = ("inductive", "heuristics", "dfg")
@@ -78,13 +78,52 @@ class DiscoveredModel:
 
 def check_method(method: str) -> None:
     if method not in METHODS:
-        raise UsageError(f"Unknown discovery method '{method}' (valid: {', '.join(METHODS)})")
+        raise AnalysisError(f"Unknown discovery method '{method}' (valid: {', '.join(METHODS)})", field="method")
 
 
 def check_noise(noise: float) -> None:
     if not 0.0 <= noise <= 1.0:
-        raise UsageError(f"Noise threshold {noise:g} is outside [0, 1]",
-                         hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
+        raise AnalysisError(f"Noise threshold {noise:g} is outside [0, 1]", field="noise",
+                            hint="pm4py's noise_threshold is a share, e.g. 0.2 for the infrequent Inductive Miner")
+
+
+def encode_for_discovery(path, where: dict | None = None, by: tuple[str, ...] = ()) -> EncodedLog:
+    """The stored log encoded for discovery: case boundaries and activities, the ``where`` selection applied,
+    ``by`` attributes per case; times only when a week is asked for (discovery needs the order of events only)."""
+    from engine.log.select import WEEK, encode_where
+
+    needs_times = WEEK in by or WEEK in (where or {})
+    return encode_where(path, where, by=by, attributes=(), with_times=needs_times)
+
+
+def import_miner_modules(method: str = "inductive") -> None:
+    """Load the numba kernels discovery runs and import the pm4py modules that ``method`` runs and writes with.
+
+    Both take one to two seconds of a short process; run in a background
+    thread while the log is read (Arrow releases the GIL), they cost little.
+    """
+    import numpy as np
+
+    one_case = EncodedLog(np.array([0, 2], dtype=np.int64), np.array([0, 1], dtype=np.int32),
+                          np.zeros(2, dtype=np.int64), ("a", "b"))
+    count_variants(one_case)  # loads the kernels' cached machine code and numba's registries
+    discover_dfg(one_case)
+    from pm4py.objects.bpmn.exporter.variants import etree  # noqa: F401
+    from pm4py.objects.petri_net.exporter.variants import pnml  # noqa: F401
+
+    if method == "inductive":
+        import engine.analyses.inductive  # noqa: F401
+        from pm4py.algo.discovery.inductive.variants import im, imf  # noqa: F401
+        from pm4py.objects.conversion.process_tree.variants import to_bpmn, to_petri_net  # noqa: F401
+        from pm4py.objects.process_tree.exporter.variants import ptml  # noqa: F401
+        from pm4py.objects.process_tree.utils import generic  # noqa: F401
+    elif method == "heuristics":
+        from pm4py.algo.discovery.heuristics.variants import classic  # noqa: F401
+        from pm4py.objects.conversion.heuristics_net.variants import to_petri_net  # noqa: F401,F811
+        from pm4py.objects.conversion.wf_net.variants import to_bpmn  # noqa: F401,F811
+    else:
+        from pm4py.objects.bpmn.obj import BPMN  # noqa: F401
+        from pm4py.objects.conversion.dfg.variants import to_petri_net_activity_defines_place  # noqa: F401
 
 
 def uvcl_of(variants: Variants) -> Counter:
@@ -100,17 +139,14 @@ def uvcl_of(variants: Variants) -> Counter:
 
 def mine_process_tree(variants: Variants, noise: float = 0.0):
     """pm4py's Inductive Miner (IM, or IMf when ``noise > 0``) on the variants; folded and sorted as pm4py does."""
-    from pm4py.algo.discovery.inductive.dtypes.im_ds import IMDataStructureUVCL
-    from pm4py.algo.discovery.inductive.variants.im import IMUVCL
-    from pm4py.algo.discovery.inductive.variants.imf import IMFUVCL
     from pm4py.objects.process_tree.utils import generic as pt_util
+
+    from engine.analyses.inductive import mine_variant_log
 
     check_noise(noise)
     if variants.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
-    params = {"noise_threshold": noise, "multiprocessing": False, "disable_fallthroughs": False}
-    miner = IMFUVCL(params) if noise > 0 else IMUVCL(params)
-    tree = miner.apply(IMDataStructureUVCL(uvcl_of(variants)), params)
+    tree = mine_variant_log(uvcl_of(variants), noise)
     tree = pt_util.fold(tree)
     pt_util.tree_sort(tree)
     return tree
@@ -140,7 +176,8 @@ def mine_heuristics_net(dfg: Dfg, variants: Variants, dependency_threshold: floa
     for name, value in (("dependency", dependency_threshold), ("and", and_threshold),
                         ("loop-two", loop_two_threshold)):
         if not -1.0 <= value <= 1.0:
-            raise UsageError(f"Heuristics {name} threshold {value:g} is outside [-1, 1]")
+            raise AnalysisError(f"Heuristics {name} threshold {value:g} is outside [-1, 1]",
+                                field=name.replace("-", "_") + "_threshold")
     if dfg.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     pairs, triples = count_windows(variants)
@@ -155,9 +192,13 @@ def mine_heuristics_net(dfg: Dfg, variants: Variants, dependency_threshold: floa
 
 
 def _bpmn_of(*model) -> tuple[Any, str | None]:
-    import pm4py
+    """pm4py's conversion of a process tree, or of a net with its markings, to BPMN; or None and why not."""
+    if len(model) == 1:
+        from pm4py.objects.conversion.process_tree.variants import to_bpmn
+    else:
+        from pm4py.objects.conversion.wf_net.variants import to_bpmn
     try:
-        return pm4py.convert_to_bpmn(*model), None
+        return to_bpmn.apply(*model), None
     except Exception as exc:  # pm4py raises plain exceptions on nets it cannot convert to BPMN
         return None, f"pm4py cannot convert this net to BPMN ({exc}); model.bpmn is not written"
 
@@ -222,26 +263,34 @@ def bpmn_of_dfg(dfg: Dfg):
 def build_model(method: str, variants: Variants, dfg: Dfg, noise: float = 0.0,
                 heuristics: dict | None = None) -> DiscoveredModel:
     """Run one miner on the summaries of a set of contacts."""
-    import pm4py
-
     check_method(method)
     if method != "inductive" and noise:
-        raise UsageError(f"A noise threshold applies to the inductive miner only, not to '{method}'")
+        raise AnalysisError(f"A noise threshold applies to the inductive miner only, not to '{method}'",
+                            field="noise", hint="Give noise 0, or method 'inductive'")
     if dfg.n_cases == 0:
         raise AnalysisError("Cannot discover a model from an empty log", hint="Check the selection of contacts and the log")
     tree = heu = None
+    note = None
+    # pm4py's converters called directly, as pm4py.convert_to_petri_net / convert_to_bpmn do (see pm4py_parts)
     if method == "inductive":
+        from pm4py.objects.conversion.process_tree.variants import to_petri_net
+
         tree = mine_process_tree(variants, noise)
-        net, im, fm = pm4py.convert_to_petri_net(tree)
+        net, im, fm = to_petri_net.apply(tree)
         bpmn, note = _bpmn_of(tree)
     elif method == "heuristics":
+        from pm4py.objects.conversion.heuristics_net.variants import to_petri_net
+
         heu = mine_heuristics_net(dfg, variants, **{**HEURISTICS_DEFAULTS, **(heuristics or {})})
-        net, im, fm = pm4py.convert_to_petri_net(heu)
+        net, im, fm = to_petri_net.apply(heu)
         bpmn, note = _bpmn_of(net, im, fm)
     else:
-        net, im, fm = pm4py.convert_to_petri_net(dict(dfg.edges), dict(dfg.start_activities),
-                                                 dict(dfg.end_activities))
-        bpmn, note = bpmn_of_dfg(dfg), None
+        from pm4py.objects.conversion.dfg.variants import to_petri_net_activity_defines_place as to_net
+
+        P = to_net.Parameters
+        net, im, fm = to_net.apply(dict(dfg.edges), parameters={P.START_ACTIVITIES: dict(dfg.start_activities),
+                                                                 P.END_ACTIVITIES: dict(dfg.end_activities)})
+        bpmn = bpmn_of_dfg(dfg)
     return DiscoveredModel(method, noise, dfg, variants.n_variants, net, im, fm, bpmn, tree, heu, note)
 
 

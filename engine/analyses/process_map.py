@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.analyses.dfg import Dfg, discover_dfg, discover_performance_dfg
 from engine.analyses.variants import count_variants
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 MEASURES = ("frequency", "median", "p90")
@@ -84,16 +84,47 @@ def owners_by_activity(log: EncodedLog) -> dict[str, str]:
     if "owner" not in log.attributes:
         return {}
     codes, labels = log.attributes["owner"]
-    has = codes >= 0
-    if not has.any():
-        return {}
     n_owners = len(labels)
-    table = np.bincount(log.activity_codes[has].astype(np.int64) * n_owners + codes[has],
-                        minlength=len(log.activities) * n_owners).reshape(len(log.activities), n_owners)
+    table = np.zeros(len(log.activities) * n_owners, dtype=np.int64)
+    block = 1 << 22  # events at a time: the temporaries stay small at 100M events
+    for i in range(0, len(codes), block):
+        owner = codes[i:i + block]
+        has = owner >= 0
+        table += np.bincount(log.activity_codes[i:i + block][has].astype(np.int64) * n_owners + owner[has],
+                             minlength=len(table))
+    table = table.reshape(len(log.activities), n_owners)
     out = {}
     for a in np.flatnonzero(table.sum(axis=1)):
         out[log.activities[a]] = labels[int(np.argmax(table[a]))]
     return out
+
+
+def dfg_of_top_variants(log: EncodedLog, variants, k: int) -> Dfg:
+    """The DFG of the cases that follow the ``k`` most frequent variants (of ``count_variants(log)``), counted on
+    the variants themselves.
+
+    Equal to ``discover_dfg`` of those cases (keys in the same order), without copying their events.
+    """
+    n = len(log.activities)
+    code = {a: i for i, a in enumerate(log.activities)}
+    edges = np.zeros((n, n), dtype=np.int64)
+    starts, ends, acts = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    for seq, count in zip(variants.sequences[:k], variants.counts[:k]):
+        c = [code[a] for a in seq]
+        if not c:
+            continue
+        starts[c[0]] += count
+        ends[c[-1]] += count
+        for a in c:
+            acts[a] += count
+        for a, b in zip(c, c[1:]):
+            edges[a, b] += count
+    names = log.activities
+    a_idx, b_idx = np.nonzero(edges)
+    return Dfg({(names[a], names[b]): int(edges[a, b]) for a, b in zip(a_idx, b_idx)},
+               {names[a]: int(starts[a]) for a in np.flatnonzero(starts)},
+               {names[a]: int(ends[a]) for a in np.flatnonzero(ends)},
+               {names[a]: int(acts[a]) for a in np.flatnonzero(acts)}, int(variants.counts[:k].sum()))
 
 
 def _edge_keys(dfg: Dfg) -> set:
@@ -139,24 +170,29 @@ def build_process_map(log: EncodedLog, measure: str = "frequency", coverage: flo
     from engine.log.select import select_cases
 
     if measure not in MEASURES:
-        raise UsageError(f"Unknown map measure '{measure}' (valid: {', '.join(MEASURES)})")
+        raise AnalysisError(f"Unknown map measure '{measure}' (valid: {', '.join(MEASURES)})", field="measure")
     if not 0.0 < coverage <= 1.0:
-        raise UsageError(f"Variant coverage {coverage:g} is outside (0, 1]",
-                         hint="For example 0.8 shows the most frequent variants covering 80% of the contacts")
+        raise AnalysisError(f"Variant coverage {coverage:g} is outside (0, 1]", field="coverage",
+                            hint="For example 0.8 shows the most frequent variants covering 80% of the contacts")
     if min_edge < 1:
-        raise UsageError(f"Minimum edge count {min_edge} is below 1")
+        raise AnalysisError(f"Minimum edge count {min_edge} is below 1", field="min_edge",
+                            hint="Give 1 to show every edge")
     if max_edges is not None and max_edges < 1:
-        raise UsageError(f"Maximum edge count {max_edges} is below 1")
+        raise AnalysisError(f"Maximum edge count {max_edges} is below 1", field="max_edges",
+                            hint="Give None for no limit")
     if log.n_cases == 0:
         raise AnalysisError("Cannot draw a map of an empty log", hint="Check the selection of contacts and the log")
     full = discover_dfg(log)
     variants = count_variants(log)
     k = variants.n_variants if coverage >= 1.0 else variants.variants_for_coverage(coverage)
-    shown_log = log if k >= variants.n_variants else select_cases(log, variants.case_variant < k)
-    shown = full if shown_log is log else discover_dfg(shown_log)
+    if k >= variants.n_variants:
+        shown = full
+    else:
+        shown = dfg_of_top_variants(log, variants, k)
     base = map_of_dfg(shown, min_edge, owners_by_activity(log), max_edges)
     times = {}
-    if measure != "frequency":
+    if measure != "frequency":  # times need the events of the shown cases
+        shown_log = log if k >= variants.n_variants else select_cases(log, variants.case_variant < k)
         perf = discover_performance_dfg(shown_log)
         times = {e: (perf.edges[e].median_s if measure == "median" else perf.edges[e].p90_s) for e in base.edges}
     hidden_acts = tuple(sorted(set(full.activity_counts) - set(shown.activity_counts),

@@ -13,7 +13,10 @@ from __future__ import annotations
 import click
 
 from engine import __version__
-from engine.errors import EngineError
+from engine.errors import AnalysisError, EngineError, UsageError
+
+#: library arguments given by an option of another name (``field`` of an error -> the option's parameter)
+FIELD_PARAMS = {"dependency_threshold": "dependency"}
 
 
 def _foreign_library(exc: BaseException) -> str | None:
@@ -45,6 +48,30 @@ def describe_os_error(exc: OSError) -> str:
     return text
 
 
+def flag_of(ctx: click.Context, field: str | None) -> str | None:
+    """The option (or argument) of the invoked command that gives the library argument ``field``, as the
+    user typed it (``--noise``, ``--output``, ``MODEL``); None when no parameter of the command gives it.
+    Under a group of commands (``cxmine sop render``) the parameters of every command of the group count."""
+    name = FIELD_PARAMS.get(field or "", field)
+    command = ctx.command.get_command(ctx, ctx.invoked_subcommand) if name and ctx.invoked_subcommand else None
+    if command is None:
+        return None
+    commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+    for param in (p for c in commands for p in c.params):
+        if param.name == name:
+            return max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name
+    return None
+
+
+def present_error(ctx: click.Context, exc: EngineError) -> tuple[str, int]:
+    """The line and exit code of an error. An AnalysisError about a library argument that one of the
+    command's options gives (its ``field``) is a bad option value: a usage error that names the option."""
+    flag = flag_of(ctx, exc.field) if isinstance(exc, AnalysisError) else None
+    if flag is None:
+        return f"Error: {exc.render()}", exc.exit_code
+    return f"Error: {flag}: {exc.render()}", UsageError.exit_code
+
+
 class CxGroup(click.Group):
     """The CLI's error boundary: EngineError, OSError and errors out of pm4py or pyarrow become a
     one-line message and an exit code (traceback only with --debug)."""
@@ -57,8 +84,9 @@ class CxGroup(click.Group):
         except EngineError as exc:
             if debug():
                 raise
-            click.echo(f"Error: {exc.render()}", err=True)
-            ctx.exit(exc.exit_code)
+            text, code = present_error(ctx, exc)
+            click.echo(text, err=True)
+            ctx.exit(code)
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing half-written was left behind.", err=True)
             ctx.exit(130)

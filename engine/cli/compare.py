@@ -19,6 +19,11 @@ def _rows(rows) -> list[list]:
              round(100 * r.change, 3), round(r.effect_h, 4), r.p_value, r.q_value] for r in rows]
 
 
+def describe_sops(sops) -> str:
+    """``Lost or stolen card``, or ``exactly one of the 5 SOPs`` for a library (as in "the contacts ... applies to")."""
+    return sops[0].name if len(sops) == 1 else f"exactly one of the {len(sops)} SOPs"
+
+
 def parse_groups(expression: str) -> tuple[str, str, str]:
     """``team=A,B`` -> ("team", "A", "B")."""
     name, sep, values = expression.partition("=")
@@ -59,22 +64,30 @@ def parse_periods(expression: str) -> tuple[tuple[int, int], tuple[int, int], tu
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
               help="Map of the differences: .svg, .png, .pdf or .dot.")
 @click.option("--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows of the table to print.")
+@click.option("--sop", "sop_path", default=None, type=click.Path(),
+              help="Only the contacts this SOP (models/<name>.bpmn) applies to, and add its steps: per task the "
+                   "contacts that skipped it and that ran it out of order, tested like the other rows. A folder "
+                   "of SOPs (a library): each contact on the one SOP that applies to it.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
               help="False discovery rate for calling a difference significant.")
 @where_option
 @json_option
 @csv_option
 @quiet_option
-def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet):
+def compare(log, by, periods, output, top, sop_path, alpha, where, as_json, csv_dir, quiet):
     """Compare two groups of contacts: which paths, steps and variants differ most, with a test.
 
     Each row counts contacts (that took an edge, ran a step, or followed a
     variant) on both sides, the change in share, Cohen's h and a z-test
-    corrected for multiple comparisons (Benjamini-Hochberg).
+    corrected for multiple comparisons (Benjamini-Hochberg). With --sop, only
+    the contacts the SOP applies to, plus a row per SOP task for the contacts
+    that skipped it and that ran it out of order.
 
     Example:
 
         cxmine compare log.parquet --by team=A,B --where intent=lost_card -o compare.svg
+
+        cxmine compare log.parquet --by team=A,B --sop models/lost_card.bpmn -o compare.svg
     """
     from engine.analyses.comparison import compare_logs, split_by_attribute, split_by_periods
     from engine.analyses.segments import check_segment_attributes
@@ -91,11 +104,19 @@ def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet
         labels = (f"{attr} = {va}", f"{attr} = {vb}")
     else:
         range_a, range_b, labels = parse_periods(periods)
+    sop, sop_attributes = None, ()
+    if sop_path:
+        from engine.analyses.library import applies_to_attributes
+        from engine.model import load_sop_library
+        sop = load_sop_library([sop_path])
+        sop_attributes = applies_to_attributes(sop)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, where, attributes=(), case_attributes=(attr,) if by else ())
+    encoded = encode_where(log, where, attributes=(), with_case_ids=bool(sop),
+                           case_attributes=((attr,) if by else ()) + sop_attributes)
     groups = split_by_attribute(encoded, attr, va, vb) if by else split_by_periods(encoded, range_a, range_b)
-    progress(f"comparing {groups[0].n_cases:,} with {groups[1].n_cases:,} contacts", quiet)
-    result = compare_logs(*groups, *labels, alpha=alpha)
+    progress(f"comparing {groups[0].n_cases:,} with {groups[1].n_cases:,} contacts"
+             + (f" (then only the contacts {describe_sops(sop)} applies to)" if sop else ""), quiet)
+    result = compare_logs(*groups, *labels, alpha=alpha, sop=sop or None)
     if output:
         from engine.report.comparison_map import render_comparison
         render_comparison(result, output, f"What differs: {labels[0]} against {labels[1]}")
@@ -106,6 +127,9 @@ def compare(log, by, periods, output, top, alpha, where, as_json, csv_dir, quiet
     if as_json:
         echo_json(result.as_dict())
         return
+    if sop:
+        click.echo(f"Only the contacts {describe_sops(sop)} applies to; SOP steps compared as skipped and "
+                   "out_of_order rows")
     click.echo(f"A: {labels[0]} ({result.n_a:,} contacts)   B: {labels[1]} ({result.n_b:,} contacts)   "
                f"{len(result.significant()):,} of {len(result.rows):,} differences significant "
                f"(Benjamini-Hochberg, q < {alpha:g})")

@@ -117,8 +117,8 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
     warning = ""
     if result.mixed_log and not where:
         select = " ".join(f"--where {k}={','.join(v)}" for k, v in sop.applies_to.items()) or "--where intent=..."
-        warning = (f"{result.unknown_contact_share:.0%} of the contacts run steps that {sop.name} does not know: "
-                   f"the log seems to hold contacts of other procedures. Select this SOP's contacts with {select}, "
+        warning = (f"{result.foreign_contact_share:.0%} of the contacts run steps that {sop.name} does not know "
+                   f"and do not fit it: the log seems to hold contacts of other procedures. Select this SOP's contacts with {select}, "
                    f"or check every SOP at once with --sop {Path(sop_path).parent}/ (an SOP library, "
                    f"see applies_to in docs/sop.md)")
         click.echo(f"Warning: {warning}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -33,9 +34,12 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
 
         cxmine discover log.parquet --method inductive --noise 0.2 --where intent=lost_card -o reports/model
     """
-    from engine.analyses.discovery import check_noise, discover_model, discover_models_by
+    from engine.analyses.pm4py_parts import import_parts
+
+    import_parts()  # this process ends with the command: pm4py's modules without its package-wide imports
+    from engine.analyses.discovery import (check_noise, discover_model, discover_models_by, encode_for_discovery,
+                                           import_miner_modules)
     from engine.errors import UsageError
-    from engine.log.select import encode_where
     from engine.report.model_render import write_models
 
     check_noise(noise)
@@ -45,7 +49,10 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
         raise UsageError(f"--dependency applies to --method heuristics only, not {method}")
     check_attribute_options(log, by, where)
     progress(f"encoding {log}", quiet)
-    encoded = encode_where(log, where, by=by, attributes=())
+    with ThreadPoolExecutor(max_workers=1) as loading:
+        imported = loading.submit(import_miner_modules, method)  # while Arrow reads the log
+        encoded = encode_for_discovery(log, where, by)
+        imported.result()
     progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; discovering ({method})", quiet)
     heuristics = {"dependency_threshold": dependency}
     if not by:

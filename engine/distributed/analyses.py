@@ -37,9 +37,10 @@ def distributed_dfg(log: str | os.PathLike, *, by: Sequence[str] = (), where: di
                     measure: str = "start_to_start", client=None, scheduler: str | None = None) -> list[tuple]:
     """``[(attribute, label, Dfg, PerformanceDfg)]``: the whole log's graphs, then each segment's."""
     from engine.analyses.dfg import MEASURES
-    from engine.errors import UsageError
+    from engine.errors import AnalysisError
     if measure not in MEASURES:
-        raise UsageError(f"Unknown performance measure '{measure}' (valid: {', '.join(MEASURES)})")
+        raise AnalysisError(f"Unknown performance measure '{measure}' (valid: {', '.join(MEASURES)})",
+                            field="measure")
     return _run(log, summarise_dfg, where, client, scheduler, by=tuple(by), measure=measure).finish()
 
 

@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.errors import AnalysisError, EngineError, InputError, UsageError
+from engine.errors import AnalysisError, EngineError, InputError
 
 ENGINES = ("local", "dask")
 LOCAL_WORKERS = 2
@@ -32,15 +32,15 @@ LOCAL_WORKERS = 2
 
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise UsageError(f"Unknown engine '{engine}' (valid: {', '.join(ENGINES)})", field="engine")
+        raise AnalysisError(f"Unknown engine '{engine}' (valid: {', '.join(ENGINES)})", field="engine")
 
 
 def _dask():
     try:
         import distributed
     except ImportError as exc:
-        raise UsageError("The dask engine needs dask.distributed, which is not installed",
-                         hint="Install it: pip install 'cxmine[distributed]'") from exc
+        raise AnalysisError("The dask engine needs dask.distributed, which is not installed", field="engine",
+                            hint="Install it: pip install 'cxmine[distributed]'") from exc
     return distributed
 
 

@@ -183,7 +183,9 @@ def scan_xes(buf, final, state, ev_trace, ev_pos, tr_pos, at_scope, at_owner, at
     nkeys = 0
     kinds = np.zeros(MAX_DEPTH, np.int64)
     hashes = np.zeros(MAX_DEPTH, np.uint64)
-    recs = np.full(MAX_DEPTH, -1, np.int64)  # attribute record of each open attribute element
+    # attribute record of each open attribute element; an attribute opened at depth MAX_DEPTH is recorded
+    # before the depth check (a self-closing one is accepted there), hence MAX_DEPTH + 1 slots
+    recs = np.full(MAX_DEPTH + 1, -1, np.int64)
     phase = state[0]
     depth = 0
     if phase == 1:

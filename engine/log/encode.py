@@ -209,7 +209,8 @@ class _FirstPerCase:
 
 
 def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...] | None = None,
-               *, with_case_ids: bool = False, case_attributes: tuple[str, ...] = ()) -> EncodedLog:
+               *, with_case_ids: bool = False, case_attributes: tuple[str, ...] = (),
+               with_times: bool = True) -> EncodedLog:
     """Encode a stored log (path) or a table returned by ``read_log``.
 
     ``attributes``: segmentation columns to encode per event (default: those of
@@ -220,7 +221,9 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     str, except for a per-case attribute with more than 65,536 distinct
     values (customer_id): its codes follow first appearance and its labels
     are a pyarrow string array, so millions of pseudonyms never become
-    Python strings.
+    Python strings. ``with_times=False`` (for analyses of the order of
+    events only, such as discovery) reads no times: ``timestamps`` is then a
+    read-only array of zeros that takes no memory, ``end_timestamps`` None.
 
     Two passes over the row groups (case boundaries and per-case attributes,
     then per-event columns), each reading its columns together (decoded in
@@ -260,8 +263,10 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     attributes = tuple(c for c in attributes if c in names)
     if "case_index" not in names:
         raise InputError("The table has no case_index column; read it with read_log or encode the stored file")
-    per_event = {"activity": _Codes(n), "timestamp": _Times(n)}
-    if "end_timestamp" in names:
+    per_event = {"activity": _Codes(n)}
+    if with_times:
+        per_event["timestamp"] = _Times(n)
+    if with_times and "end_timestamp" in names:
         per_event["end_timestamp"] = _Times(n)
     for name in attributes:
         per_event.setdefault(name, _Codes(n))
@@ -296,7 +301,7 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     act_codes, activities = per_event["activity"].finish()
     if len(act_codes) and act_codes.min() < 0:
         raise InputError("Some events have no activity", field="activity", hint="Re-ingest the log")
-    ts = per_event["timestamp"].finish()
+    ts = per_event["timestamp"].finish() if with_times else np.broadcast_to(np.zeros(1, dtype=np.int64), (n,))
     end = per_event["end_timestamp"].finish() if "end_timestamp" in per_event else None
     attrs = {name: per_event[name].finish() for name in attributes}
     case_attrs = {name: finished[name] for name in case_attributes if name in finished}

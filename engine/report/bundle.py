@@ -16,12 +16,20 @@ from pathlib import Path
 from engine.atomic import atomic_path
 
 
-def draw_sops(checks) -> dict[str, str]:
-    """SVG drawing of each checked SOP (its lanes, critical steps marked), by SOP name."""
+def draw_sops(checks, contacts: int | None = None) -> dict[str, str]:
+    """SVG drawing of each checked SOP by SOP name: with its contacts' execution laid on it where their
+    replay was kept (engine.report.sop_execution), else as designed (its lanes, critical steps marked).
+    ``contacts``: the contacts looked at to find each SOP's."""
+    from engine.analyses.sop_execution import summarize_execution
+    from engine.report.sop_execution import execution_svg
     from engine.report.sop_render import build_sop_graph
     out = {}
     for check in checks:
-        if getattr(check.sop, "model", None) is not None:
+        if getattr(check.sop, "model", None) is None:
+            continue
+        if check.result is not None and check.result.replay is not None:
+            out[check.sop.name] = execution_svg(summarize_execution(check.result, check.sop, log_contacts=contacts))
+        else:
             out[check.sop.name] = build_sop_graph(check.sop).pipe(format="svg").decode("utf-8")
     return out
 
@@ -61,7 +69,7 @@ def write_report(ov, audit, out_dir: str | os.PathLike, *, title: str, subtitle:
     if map_svg is None and ov.process_map is not None:
         from engine.report.process_map import build_map_graph
         map_svg = build_map_graph(ov.process_map, "The process as executed").pipe(format="svg").decode("utf-8")
-    sections = report_sections(ov, map_svg=map_svg, sop_svgs=draw_sops(ov.sops))
+    sections = report_sections(ov, map_svg=map_svg, sop_svgs=draw_sops(ov.sops, ov.n_contacts))
     html = render_html(title, subtitle, sections, audit.rows())
     paths = {"html": _write_text(out / "index.html", html),
              "json": _write_text(out / "report.json", to_json(report_document(ov, audit)) + "\n"),

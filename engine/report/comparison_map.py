@@ -3,7 +3,9 @@
 Red: more common in the second group; blue: less common; grey: no
 significant difference (Benjamini-Hochberg corrected). Thickness follows the
 larger of the two shares. Labels give the change in percentage points and
-both shares.
+both shares. With an SOP, an activity box also names the significant changes
+in the contacts that skipped the step or ran it out of order, and takes their
+colour when they are larger than the activity's own change.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def _colour(row, alpha: float) -> str:
         return SAME
     scale = UP if row.change > 0 else DOWN
     return scale[min(2, int(abs(row.effect_h) / 0.2))]
+
+
+def _sop_rule(sops: tuple[str, ...]) -> str:
+    return f"the SOP {sops[0]}" if len(sops) == 1 else f"exactly one of the {len(sops)} SOPs"
 
 
 def _shares(row) -> str:
@@ -43,7 +49,8 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
     acts = {r.item[0]: r for r in comparison.of_kind("activity")}
     used = {a for r in shown for a in r.item}
     notes = [title, f"{comparison.label_a}: {comparison.n_a:,} contacts   {comparison.label_b}: {comparison.n_b:,} "
-                    f"contacts   (shares are of each group's contacts)",
+                    f"contacts   (shares are of each group's contacts"
+                    + (f" that {_sop_rule(comparison.sops)} applies to)" if comparison.sops else ")"),
              f"Showing the {len(shown):,} most common of {len(edges):,} paths" + (
                  f"; {hidden:,} paths hidden (taken by under {min_share:.0%} of the contacts of both groups "
                  f"and not significantly different, or beyond the {max_edges})" if hidden else "")]
@@ -53,10 +60,19 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
                                         "style": "rounded,filled"},
                              edge_attr={"fontname": "Helvetica", "fontsize": "8", "arrowsize": "0.7"})
     ids = {a: f"a{i}" for i, a in enumerate(sorted(used))}
+    steps = {}
+    for kind in ("skipped", "out_of_order"):
+        for r in comparison.of_kind(kind):
+            if r.q_value < alpha:
+                steps.setdefault(r.item[0], []).append(r)
     for a, ident in ids.items():
         row = acts[a]
-        graph.node(ident, dot_text(f"{a}\n{_shares(row)}"), fillcolor=_colour(row, alpha),
-                   fontcolor="#ffffff" if _colour(row, alpha) in (UP[2], DOWN[2]) else "#1b2631")
+        changes = steps.get(comparison.step_of.get(a, a), [])
+        lines = [a, _shares(row)] + [f"{r.kind.replace('_', ' ')} {_shares(r)}" for r in changes]
+        strongest = max([row] + changes, key=lambda r: (r.q_value < alpha, abs(r.effect_h)))
+        colour = _colour(strongest, alpha)
+        graph.node(ident, dot_text("\n".join(lines)), fillcolor=colour,
+                   fontcolor="#ffffff" if colour in (UP[2], DOWN[2]) else "#1b2631")
     top = max([max(r.share_a, r.share_b) for r in shown] + [1e-9])
     for r in shown:
         width = 0.6 + 5 * (max(r.share_a, r.share_b) / top) ** 0.5
@@ -66,7 +82,9 @@ def build_comparison_graph(comparison, title: str, max_edges: int = 40, min_shar
         f"How to read this map\nRed: more common in {comparison.label_b} than in {comparison.label_a}; "
         f"blue: less common; grey: no significant difference\n(two-proportion z-test, Benjamini-Hochberg "
         f"corrected, q < {alpha:g}); deeper colour = larger effect (Cohen's h 0.2 / 0.4)\n"
-        "pp: change in percentage points of contacts; thickness: the larger of the two shares"),
+        "pp: change in percentage points of contacts; thickness: the larger of the two shares"
+        + ("\nskipped / out of order: contacts that skipped the SOP step or ran it out of order "
+           f"({_sop_rule(comparison.sops)})" if comparison.sops else "")),
         shape="note", fontsize="9", fillcolor="#fbfbf3", color="#bbbbaa", style="filled")
     return graph
 

@@ -240,8 +240,10 @@ def _sop_blocks(check, sop_svg: str | None) -> list:
                         f"log fitness {r.log_fitness:.3f} (token replay, as pm4py), audit fitness "
                         f"{r.audit_fitness:.3f} (steps the SOP does not know count as deviations).")]
     if sop_svg:
-        blocks.append(Figure(sop_svg, f"The SOP {r.sop} as designed: one lane per owning team; compliance-"
-                                      "critical steps are marked."))
+        blocks.append(Figure(sop_svg, f"The SOP {r.sop} as designed, one lane per owning team, with what its "
+                                      "contacts did: per step the share that ran it as designed, skipped it or "
+                                      "ran it out of order; dashed purple arrows are flows outside the SOP; "
+                                      "compliance-critical steps have a double frame."))
     rows = [[s.step, s.kind, s.owner or "-", "yes" if s.critical else "", s.contacts, s.share, s.impact]
             for s in r.steps[:15]]
     blocks.append(_table(["step", "deviation", "owner", "critical", "contacts", "share", "impact"], rows,

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from engine.atomic import atomic_path
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 
 FORMATS = ("svg", "png", "pdf", "dot")
 
@@ -24,15 +24,15 @@ def dot_text(text: str):
 
 
 def check_format(output: str | Path) -> str:
-    """The drawing format of OUTPUT's suffix; UsageError for any other suffix."""
+    """The drawing format of OUTPUT's suffix; AnalysisError (field ``output``) for any other suffix."""
     output = Path(output)
     fmt = output.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise UsageError(f"Cannot draw to '{output.name}': unknown format '{fmt or '(none)'}'",
-                         hint=f"Use one of the suffixes: {', '.join('.' + f for f in FORMATS)}")
+        raise AnalysisError(f"Cannot draw to '{output.name}': unknown format '{fmt or '(none)'}'", field="output",
+                            hint=f"Use one of the suffixes: {', '.join('.' + f for f in FORMATS)}")
     if fmt != "dot" and shutil.which("dot") is None:
-        raise UsageError(f"Graphviz 'dot' is not installed, so the drawing cannot be written as {fmt}",
-                         hint="Install Graphviz (apt-get install graphviz) or write .dot")
+        raise AnalysisError(f"Graphviz 'dot' is not installed, so the drawing cannot be written as {fmt}",
+                            field="output", hint="Install Graphviz (apt-get install graphviz) or write .dot")
     return fmt
 
 

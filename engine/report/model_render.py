@@ -182,15 +182,9 @@ def write_model(model, folder: str | Path, name: str | None = None, formats: tup
     from pm4py.objects.petri_net.exporter.variants.pnml import export_petri_as_string
     from pm4py.objects.process_tree.exporter.variants.ptml import export_tree_as_string
 
+    from concurrent.futures import ThreadPoolExecutor
+
     folder = Path(folder)
-    written = []
-    if model.bpmn is not None:
-        layout_bpmn(model.bpmn)
-        written.append(_write_bytes(folder / "model.bpmn", get_xml_string(model.bpmn)))
-    written.append(_write_bytes(folder / "model.pnml",
-                                export_petri_as_string(model.net, model.initial_marking, model.final_marking)))
-    if model.tree is not None:
-        written.append(_write_bytes(folder / "model.ptml", export_tree_as_string(model.tree)))
     title = model_title(model, name)
     if model.method == "dfg":
         from engine.report.process_map import build_map_graph
@@ -200,7 +194,17 @@ def write_model(model, folder: str | Path, name: str | None = None, formats: tup
         graph = build_bpmn_graph(model, title)
     else:
         graph = build_net_graph(model, title)
-    return written + render_graphs(graph, [folder / f"model.{fmt}" for fmt in formats])
+    with ThreadPoolExecutor(max_workers=1) as pool:  # Graphviz draws while the model files are written
+        drawn = pool.submit(render_graphs, graph, [folder / f"model.{fmt}" for fmt in formats])
+        written = []
+        if model.bpmn is not None:
+            layout_bpmn(model.bpmn)
+            written.append(_write_bytes(folder / "model.bpmn", get_xml_string(model.bpmn)))
+        written.append(_write_bytes(folder / "model.pnml",
+                                    export_petri_as_string(model.net, model.initial_marking, model.final_marking)))
+        if model.tree is not None:
+            written.append(_write_bytes(folder / "model.ptml", export_tree_as_string(model.tree)))
+        return written + drawn.result()
 
 
 def segment_folders(labels) -> dict:

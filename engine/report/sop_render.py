@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from engine.atomic import atomic_path
-from engine.errors import UsageError
+from engine.errors import AnalysisError
 
 FORMATS = ("svg", "png", "pdf", "dot")
 GATEWAY_LABELS = {"xor": "×", "and": "+", "or": "○"}
@@ -75,15 +75,15 @@ def render_sop(sop, output: str | Path) -> Path:
     output = Path(output)
     fmt = output.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise UsageError(f"Cannot render to '{output.name}': unknown format '{fmt or '(none)'}'",
-                         hint=f"Use one of the suffixes: {', '.join('.' + f for f in FORMATS)}")
+        raise AnalysisError(f"Cannot render to '{output.name}': unknown format '{fmt or '(none)'}'", field="output",
+                            hint=f"Use one of the suffixes: {', '.join('.' + f for f in FORMATS)}")
     graph = build_sop_graph(sop)
     if fmt == "dot":
         data = graph.source.encode("utf-8")
     else:
         if shutil.which("dot") is None:
-            raise UsageError("Graphviz 'dot' is not installed, so the SOP cannot be drawn as " + fmt,
-                             hint="Install Graphviz (apt-get install graphviz) or write .dot")
+            raise AnalysisError("Graphviz 'dot' is not installed, so the SOP cannot be drawn as " + fmt,
+                                field="output", hint="Install Graphviz (apt-get install graphviz) or write .dot")
         data = graph.pipe(format=fmt)
     with atomic_path(output) as tmp:
         tmp.write_bytes(data)
