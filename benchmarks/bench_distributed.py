@@ -1,23 +1,27 @@
-"""Variants, DFG, KPIs and conformance on Dask over a partitioned log, beside the single-machine path.
+"""Variants, DFG, KPIs, conformance and discovery on Dask over a partitioned log, beside the single-machine path.
 
     flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 1000000
     flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 10000000 \\
-        --partitions 32 --no-local
+        --partitions 32 --chunk 1000000 --data /work/big
     flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 50000000 \\
-        --partitions 128 --no-local
+        --partitions 128 --chunk 1000000 --data /work/big --no-local
 
 The log is simulated (every SOP in models/, 5% deviations) in chunks of at
-most ``--chunk`` contacts straight into a partitioned Parquet log
-(benchmarks/data/, git-ignored, reused when present), so generating it needs
-one chunk's memory. The analyses run through ``engine.distributed`` on a
-LocalCluster of ``--workers`` worker processes (one thread each): variants by
-team and week; DFG with performance; KPIs by team, site and week against
-lost_card; conformance of the lost_card contacts against lost_card. One
-warm-up run of each analysis first (worker imports and numba cache), then one
-measured run. Peak memory per worker: the worker process's peak RSS
-(VmHWM). The single-machine path (``--engine local`` on the same folder)
-runs in a fresh process (one warm-up run, then one measured run), with its
-peak RSS; both paths' JSON documents are compared.
+most ``--chunk`` contacts straight into a partitioned Parquet log (in
+``--data``, default benchmarks/data/, git-ignored; reused when present), so
+generating it needs one chunk's memory. The analyses run through
+``engine.distributed`` on a LocalCluster of ``--workers`` worker processes
+(one thread each): variants by team and week; DFG with performance; KPIs by
+team, site and week against lost_card; conformance of the lost_card contacts
+against lost_card; discovery (inductive miner, noise 0.2) of the whole log.
+A warm-up run of each analysis on the first partition file alone first
+(worker imports and numba cache), then one measured run on the whole log.
+Peak memory per worker: the worker process's peak RSS (VmHWM). The
+single-machine path (``--engine local`` on the same folder) runs in a fresh
+process (the same warm-up on the first partition, then one measured run),
+with its peak RSS, under an address-space limit of ``--local-limit-gib``
+(a run that does not fit fails there instead of taking the machine's memory
+from other work); both paths' JSON documents are compared.
 
 Projection to more workers: from the measured compute time of every
 partition task and every merge task (Dask's task stream), with P partitions
@@ -57,6 +61,7 @@ LOCAL = r"""
 import hashlib, json, resource, sys, time
 from engine.analyses.cases import profile_cases
 from engine.analyses.conformance import check_conformance
+from engine.analyses.discovery import discover_model
 from engine.analyses.dfg import discover_dfg, discover_performance_dfg
 from engine.analyses.kpis import compute_kpis, encode_for_kpis
 from engine.analyses.variants import count_variants, count_variants_by
@@ -68,8 +73,8 @@ from engine.report.dfg import dfg_document
 from engine.report.variants import variants_document
 sys.path.insert(0, sys.argv[3])
 from bench_distributed import kpi_params, peak_rss_mib
-log, sop_path = sys.argv[1], sys.argv[2]
-def run():
+log, sop_path, first = sys.argv[1], sys.argv[2], sys.argv[4]
+def run(log):
     times, docs = {}, {}
     t = time.perf_counter()
     enc = encode_where(log, None, by=("team", "week"), attributes=())
@@ -89,11 +94,15 @@ def run():
     enc = encode_where(log, where, with_case_ids=True, attributes=SEGMENT_COLUMNS)
     docs["conform"] = check_conformance(enc, load_sop(sop_path)).as_dict()
     times["conform"] = time.perf_counter() - t
+    del enc
+    t = time.perf_counter()
+    docs["discover"] = discover_model(encode_where(log, None, attributes=()), "inductive", 0.2).as_dict()
+    times["discover"] = time.perf_counter() - t
     return times, docs
 
 
-run()  # warm-up: imports and numba caches, as for the Dask workers
-times, docs = run()
+run(first)  # warm-up on the first partition: imports and numba caches, as for the Dask workers
+times, docs = run(log)
 print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(),
                   "digests": {k: hashlib.sha256(to_json(d).encode()).hexdigest() for k, d in docs.items()}}))
 """
@@ -107,10 +116,10 @@ def kpi_params(sop_path) -> dict:
                 scope=scope_of(t.name for t in sop.tasks))
 
 
-def make_log(n: int, partitions: int, chunk: int) -> Path:
+def make_log(n: int, partitions: int, chunk: int, data: Path = DATA) -> Path:
     from engine.model import load_sop
     from engine.simulate.log import simulate_partitioned_log
-    folder = DATA / f"distributed_{n}_{partitions}"
+    folder = data / f"distributed_{n}_{partitions}"
     if (folder / "cxmine.json").exists():
         return folder
     sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
@@ -139,25 +148,28 @@ def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
     from distributed import get_task_stream
 
     from engine.distributed.analyses import (distributed_conformance, distributed_dfg, distributed_kpis,
-                                             distributed_variants)
+                                             distributed_models, distributed_variants)
+    from engine.log.partitions import partition_paths
     from engine.report.dfg import dfg_document
     from engine.report.outputs import to_json
     from engine.report.variants import variants_document
     by = ("team", "site", "week")
     runs = {
-        "variants": lambda: variants_document(*distributed_variants(folder, by=("team", "week"), client=client),
-                                              10 ** 9),
-        "dfg": lambda: dfg_document(distributed_dfg(folder, client=client), "start_to_start"),
-        "kpi": lambda: distributed_kpis(folder, by=by, client=client, **kpi_params(SOP)).as_dict(),
-        "conform": lambda: distributed_conformance(folder, SOP, where={"intent": {"lost_card"}},
-                                                   client=client).as_dict(),
+        "variants": lambda log: variants_document(*distributed_variants(log, by=("team", "week"), client=client),
+                                                  10 ** 9),
+        "dfg": lambda log: dfg_document(distributed_dfg(log, client=client), "start_to_start"),
+        "kpi": lambda log: distributed_kpis(log, by=by, client=client, **kpi_params(SOP)).as_dict(),
+        "conform": lambda log: distributed_conformance(log, SOP, where={"intent": {"lost_card"}},
+                                                       client=client).as_dict(),
+        "discover": lambda log: distributed_models(log, "inductive", 0.2, client=client)[None].as_dict(),
     }
+    first = partition_paths(folder)[0]
     times, digests, tasks = {}, {}, {}
     for name, run in runs.items():
-        run()  # warm-up: imports and numba caches in the workers
+        run(first)  # warm-up on the first partition: imports and numba caches in the workers
         with get_task_stream(client) as stream:
             t0 = time.perf_counter()
-            doc = run()
+            doc = run(folder)
             times[name] = time.perf_counter() - t0
         parts, merges = [], []
         for task in stream.data:
@@ -169,10 +181,16 @@ def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
     return times, digests, tasks
 
 
-def run_local(folder: Path) -> dict:
+def run_local(folder: Path, limit_gib: float) -> dict:
+    from engine.log.partitions import partition_paths
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([PY, "-c", LOCAL, str(folder), str(SOP), str(HERE)], capture_output=True, text=True,
-                         env=env, check=False)
+    limit = int(limit_gib * 2**30)
+
+    def bounded() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    out = subprocess.run([PY, "-c", LOCAL, str(folder), str(SOP), str(HERE), str(partition_paths(folder)[0])],
+                         capture_output=True, text=True, env=env, check=False, preexec_fn=bounded)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -199,10 +217,13 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk", type=int, default=500_000, help="contacts simulated at a time")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-local", action="store_true", help="skip the single-machine path (log too large)")
+    ap.add_argument("--local-limit-gib", type=float, default=14.0,
+                    help="address-space limit of the single-machine run")
+    ap.add_argument("--data", type=Path, default=DATA, help="folder of the generated logs")
     args = ap.parse_args(argv)
 
     import distributed
-    folder = make_log(args.contacts, args.partitions, args.chunk)
+    folder = make_log(args.contacts, args.partitions, args.chunk, args.data)
     meta = json.loads((folder / "cxmine.json").read_text())
     load = os.getloadavg()[0]
     with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
@@ -212,7 +233,7 @@ def main(argv=None) -> int:
         times, digests, tasks = run_dask(folder, client)
         total = time.perf_counter() - t0
         worker_peaks = sorted(client.run(peak_rss_mib).values())
-    local = {} if args.no_local else run_local(folder)
+    local = {} if args.no_local else run_local(folder, args.local_limit_gib)
     same = {k: local.get("digests", {}).get(k) == d for k, d in digests.items()} if "digests" in local else {}
 
     rows = []
@@ -223,11 +244,11 @@ def main(argv=None) -> int:
         rows.append(f"| {name} | {times[name]:.1f} | {sum(parts) / max(len(parts), 1):.2f} | "
                     f"{'' if lt is None else f'{lt:.1f}'} | {same.get(name, 'not run')} | "
                     + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
-    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{' --no-local' if args.no_local else ''}`
+    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{'' if args.data == DATA else f' --data {args.data}'}{' --no-local' if args.no_local else f' --local-limit-gib {args.local_limit_gib:g}'}`
 
-{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after one warm-up run; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card.
+{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log.
 
-Peak RSS per Dask worker (whole run, all four analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the four, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, one warm-up run): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
+Peak RSS per Dask worker (whole run, all {len(times)} analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the {len(times)}, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, same warm-up, address space limited to {args.local_limit_gib:g} GiB): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
 
 | analysis | Dask s | mean partition task s | single machine s | identical JSON | projected s, 4 workers | 8 | 16 | 32 |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
