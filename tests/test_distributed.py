@@ -434,3 +434,30 @@ def test_drift_on_dask_bad_window_is_reported(drifted, client):
                                     "--scheduler", client.scheduler.address])
     assert res.exit_code == 2
     assert "--window: Unknown window 'fortnight'" in res.output
+
+
+def _units_killing_once(path, marker, **params):
+    """count_partition_units, but the first task on partition 1 kills its worker process (SIGKILL)."""
+    from engine.distributed.drift_partials import count_partition_units
+    if Path(path).name == "part-00001.parquet":
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+            os.kill(os.getpid(), signal.SIGKILL)
+        except FileExistsError:
+            pass
+    return count_partition_units(path, **params)
+
+
+def test_drift_with_a_killed_worker_completes_identically(drifted, client, tmp_path, by_value, monkeypatch):
+    from functools import partial
+
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, detect_drift
+    from engine.distributed import drift as dask_drift
+    single, folder = drifted
+    marker = tmp_path / "killed"
+    monkeypatch.setattr(dask_drift, "count_partition_units", partial(_units_killing_once, marker=str(marker)))
+    on_dask = dask_drift.distributed_drift(folder, client=client)
+    assert marker.exists()  # a worker did die
+    local = detect_drift(encode_where(single, None, case_attributes=EXPLAIN_ATTRIBUTES))
+    assert to_json(local.as_dict()) == to_json(on_dask.as_dict()) and local.change_points
+    client.wait_for_workers(2, timeout=180)  # the killed worker's replacement (slow to start on a busy machine)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -255,14 +256,12 @@ def distributed_drift(log: str | os.PathLike, settings: DriftSettings | None = N
             return distributed_drift(log, settings, where=where, timezone=timezone, sop_path=sop_path, client=own)
     sop = None
     if sop_path is not None:
-        from pathlib import Path
-
         from engine.model import load_sop
         load_sop(sop_path)  # a bad SOP is reported here, once, before any task runs
         sop = str(Path(sop_path).resolve())
     where = where or None
     catalogue = run_partitions(log, catalogue_partition, client=client, where=where,
-                               case_attributes=EXPLAIN_ATTRIBUTES)
+                               case_attributes=EXPLAIN_ATTRIBUTES, positions=not Path(log).is_dir())
     if catalogue is None:
         raise no_match_error(where)
     n = catalogue.n_cases

@@ -92,13 +92,17 @@ class Catalogue:
                          {n: self.values.get(n, frozenset()) | other.values.get(n, frozenset()) for n in names})
 
 
-def catalogue_partition(path: str, where: dict | None, case_attributes: tuple[str, ...]) -> Catalogue | None:
+def catalogue_partition(path: str, where: dict | None, case_attributes: tuple[str, ...],
+                        positions: bool = False) -> Catalogue | None:
+    """The partition's labels, and (with a selection, or with ``positions``) its selected cases' global
+    positions."""
     encoded = encode_partition(path, where, attributes=(), case_attributes=case_attributes)
     if encoded is None:
         return None
-    log, positions = encoded
+    log, global_positions = encoded
     values = {n: frozenset(value_labels(log.case_attributes[n][1])) for n in case_attributes if n in log.case_attributes}
-    return Catalogue(log.n_cases, np.sort(positions) if where else None, frozenset(log.activities), values)
+    kept = np.sort(global_positions) if where or positions else None
+    return Catalogue(log.n_cases, kept, frozenset(log.activities), values)
 
 
 # --- units --------------------------------------------------------------------------------------
