@@ -13,9 +13,9 @@ generating it needs one chunk's memory. The analyses run through
 ``engine.distributed`` on a LocalCluster of ``--workers`` worker processes
 (one thread each): variants by team and week; DFG with performance; KPIs by
 team, site and week against lost_card; conformance of the lost_card contacts
-against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift over weekly
-windows with fitness to lost_card. A warm-up run of each analysis on the contacts of the first partition file
-alone (cut into 4 partitions, so that every worker runs some) first (worker
+against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default
+windows: blocks of contacts / 2,000) with fitness to lost_card. A warm-up run of each analysis on the contacts of the first partition file
+alone (cut into 5 partitions, so that every worker runs some) first (worker
 imports and numba cache), then one measured run on the whole log.
 Peak memory per worker: the worker process's peak RSS (VmHWM). The
 single-machine path (``--engine local`` on the same folder) runs in a fresh
@@ -104,7 +104,7 @@ def run(log):
     times["discover"] = time.perf_counter() - t
     t = time.perf_counter()
     enc = encode_where(log, None, case_attributes=EXPLAIN_ATTRIBUTES)
-    docs["drift"] = detect_drift(enc, DriftSettings(window="week"), timezone=log_metadata(log).get("timezone"),
+    docs["drift"] = detect_drift(enc, DriftSettings(), timezone=log_metadata(log).get("timezone"),
                                  sop=load_sop(sop_path)).as_dict()
     times["drift"] = time.perf_counter() - t
     return times, docs
@@ -243,13 +243,13 @@ def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
         "conform": lambda log: distributed_conformance(log, SOP, where={"intent": {"lost_card"}},
                                                        client=client).as_dict(),
         "discover": lambda log: distributed_models(log, "inductive", 0.2, client=client)[None].as_dict(),
-        "drift": lambda log: distributed_drift(log, DriftSettings(window="week"), sop_path=SOP, client=client,
+        "drift": lambda log: distributed_drift(log, DriftSettings(), sop_path=SOP, client=client,
                                                timezone=log_metadata(log).get("timezone")).as_dict(),
     }
     warm = folder.parent / f".warmup_{folder.name}"
-    if not (warm / "cxmine.json").exists():  # the first partition file, cut in 4 so that every worker gets some
-        from engine.log.partitions import partition_log
-        partition_log(partition_paths(folder)[0], warm, 4)
+    if not (warm / "cxmine.json").exists():  # the first partition file, cut in 5 so that every worker gets some
+        from engine.log.partitions import partition_log  # (5, not a power of 2: the hash spreads them again)
+        partition_log(partition_paths(folder)[0], warm, 5)
     times, digests, tasks = {}, {}, {}
     for name, run in runs.items():
         run(warm)  # warm-up: imports and numba caches in the workers
@@ -341,7 +341,7 @@ def main(argv=None) -> int:
                     + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
     body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{'' if args.data == DATA else f' --data {args.data}'}{' --no-local' if args.no_local else f' --local-limit-gib {args.local_limit_gib:g}'}`
 
-{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file's contacts alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift over weekly windows with fitness to lost_card (every contact replayed on it).
+{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file's contacts alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default windows, blocks of contacts / 2,000) with fitness to lost_card (every contact replayed on it).
 
 Peak RSS per Dask worker (whole run, all {len(times)} analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the {len(times)}, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, same warm-up, address space limited to {args.local_limit_gib:g} GiB): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
 

@@ -203,15 +203,15 @@ def test_ingest_partitions_writes_what_partition_writes(small_log, tmp_path):
         assert ta.column(GLOBAL_CASE_INDEX).equals(tb.column(GLOBAL_CASE_INDEX))
 
 
-def _kill_once(path, marker, **params):
-    """summarise_variants, but the first task on partition 1 kills its worker process (SIGKILL)."""
+def _kill_once(path, marker, then=summarise_variants, **params):
+    """``then`` (summarise_variants), but the first task on partition 1 kills its worker process (SIGKILL)."""
     if Path(path).name == "part-00001.parquet":
         try:
             os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
             os.kill(os.getpid(), signal.SIGKILL)
         except FileExistsError:
             pass
-    return summarise_variants(path, **params)
+    return then(path, **params)
 
 
 def _kill_always(path, **params):
@@ -335,6 +335,11 @@ def test_empty_partitions_change_nothing(small_log, client, tmp_path):
     result = check_conformance(enc, load_sop(SOP), examples=3)
     d_result = distributed_conformance(folder, SOP, examples=3, client=client)
     assert to_json(result.as_dict()) == to_json(d_result.as_dict()) and result.variant_fits == d_result.variant_fits
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
+    from engine.distributed.drift import distributed_drift
+    settings = DriftSettings(min_cases=50, window="day")
+    local = detect_drift(encode_where(small_log, None, case_attributes=EXPLAIN_ATTRIBUTES), settings)
+    assert to_json(local.as_dict()) == to_json(distributed_drift(folder, settings, client=client).as_dict())
 
 
 @pytest.mark.parametrize("method", ["inductive", "heuristics", "dfg"])
@@ -436,26 +441,16 @@ def test_drift_on_dask_bad_window_is_reported(drifted, client):
     assert "--window: Unknown window 'fortnight'" in res.output
 
 
-def _units_killing_once(path, marker, **params):
-    """count_partition_units, but the first task on partition 1 kills its worker process (SIGKILL)."""
-    from engine.distributed.drift_partials import count_partition_units
-    if Path(path).name == "part-00001.parquet":
-        try:
-            os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
-            os.kill(os.getpid(), signal.SIGKILL)
-        except FileExistsError:
-            pass
-    return count_partition_units(path, **params)
-
-
 def test_drift_with_a_killed_worker_completes_identically(drifted, client, tmp_path, by_value, monkeypatch):
     from functools import partial
 
     from engine.analyses.drift import EXPLAIN_ATTRIBUTES, detect_drift
     from engine.distributed import drift as dask_drift
+    from engine.distributed.drift_partials import count_partition_units
     single, folder = drifted
     marker = tmp_path / "killed"
-    monkeypatch.setattr(dask_drift, "count_partition_units", partial(_units_killing_once, marker=str(marker)))
+    monkeypatch.setattr(dask_drift, "count_partition_units",
+                        partial(_kill_once, marker=str(marker), then=count_partition_units))
     on_dask = dask_drift.distributed_drift(folder, client=client)
     assert marker.exists()  # a worker did die
     local = detect_drift(encode_where(single, None, case_attributes=EXPLAIN_ATTRIBUTES))

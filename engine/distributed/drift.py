@@ -44,9 +44,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from engine.analyses.drift import (EXPLAIN_ATTRIBUTES, MIN_TESTED, WINDOWS, ChangePoint, DriftResult, DriftSettings,
-                                   SegmentShift, chi2_log_sf, drift_series, edge_label, effect_size, g_statistic,
-                                   iso_time, rank_changes, seeded_intervals)
+from engine.analyses.drift import (EXPLAIN_ATTRIBUTES, WINDOWS, ChangePoint, DriftResult, DriftSettings, SegmentShift,
+                                   drift_series, edge_label, iso_time, rank_changes, rank_where, seeded_intervals)
 from engine.distributed.cluster import open_client, run_partitions
 from engine.distributed.drift_partials import (ORDER_ERROR, ORDER_HINT, CaseSample, StretchDetail, UnitCounts,
                                                catalogue_partition, count_partition_units,
@@ -95,19 +94,11 @@ def _aligned(units: UnitCounts, unit: tuple, n: int, zone):
 
 
 class _Cases:
-    """The sampled contacts (ranks sorted) with each one's edges, activities and tokens, for prefix sums that
-    end inside a unit."""
+    """The sampled contacts (ranks sorted), for prefix sums that end inside a unit: the counts over the
+    contacts of a unit before a cut are counted from their sequences when asked for."""
 
     def __init__(self, sample: CaseSample, counts, activities: tuple[str, ...], sop_path: str | None) -> None:
-        from engine.distributed.drift_partials import sop_tokens_of
-        from engine.kernels.drift import count_windows
-        self.sample, self.counts, self.activities = sample, counts, activities
-        whole = sample.log(activities, int(sample.ranks[0]), int(sample.ranks[-1]) + 1)
-        k = whole.n_cases
-        self.edges, _, self.acts, _, _ = count_windows(whole.case_offsets, whole.activity_codes,
-                                                       np.arange(k + 1, dtype=np.int64), counts.edge_keys,
-                                                       len(activities))
-        self.tokens = sop_tokens_of(whole, sop_path)
+        self.sample, self.counts, self.activities, self.sop_path = sample, counts, activities, sop_path
 
     def rows(self, lo: int, hi: int) -> tuple[int, int]:
         a, b = np.searchsorted(self.sample.ranks, [lo, hi])
@@ -115,14 +106,24 @@ class _Cases:
             raise AnalysisError("A sampled stretch of contacts is incomplete (internal error)")
         return int(a), int(b)
 
-    def prefix_at(self, r: int, unit_prefix: np.ndarray, per_case: np.ndarray) -> np.ndarray:
-        """Counts over the contacts of ranks [0, r): the units before r's unit, then its contacts before r."""
-        u = int(np.searchsorted(self.counts.offsets, r, side="right")) - 1
-        base = unit_prefix[u]
-        if r == self.counts.offsets[u]:
+    def prefix_at(self, r: int, tokens: np.ndarray | None) -> tuple:
+        """(contacts with each edge, with each activity, tokens or None) over the contacts of ranks [0, r): the
+        units before r's unit, then its contacts before r."""
+        from engine.distributed.drift_partials import sop_tokens_of
+        from engine.kernels.drift import count_windows
+        c = self.counts
+        u = int(np.searchsorted(c.offsets, r, side="right")) - 1
+        base = (c.edges[u], c.activities[u], None if tokens is None else tokens[u])
+        if r == c.offsets[u]:
             return base
-        a, b = self.rows(int(self.counts.offsets[u]), r)
-        return base + per_case[a:b].sum(axis=0)
+        lo = int(c.offsets[u])
+        self.rows(lo, r)
+        part = self.sample.log(self.activities, lo, r)
+        edges, _, acts, _, _ = count_windows(part.case_offsets, part.activity_codes,
+                                             np.array([0, part.n_cases], dtype=np.int64), c.edge_keys,
+                                             len(self.activities))
+        extra = None if tokens is None else sop_tokens_of(part, self.sop_path).sum(axis=0)
+        return base[0] + edges[0], base[1] + acts[0], None if tokens is None else base[2] + extra
 
     def start(self, r: int) -> int:
         a, _ = self.rows(r, r + 1)
@@ -166,31 +167,13 @@ def _search(c, s: DriftSettings, sample):
 
 def _where(detail: StretchDetail, i: int, columns: list[int], labels: list[str], before: tuple[np.ndarray, int],
            after: tuple[np.ndarray, int], s: DriftSettings) -> tuple[SegmentShift, ...]:
-    """``engine.analyses.drift._where`` on counts: per value, contacts and contacts with each moved edge, in
-    the stretch before (i) and after (i + 1) the change."""
-    (kb_all, n_before), (ka_all, n_after) = before, after
-    overall = np.abs(ka_all / n_after - kb_all / n_before).sum() * n_after
-    names = [n for n in EXPLAIN_ATTRIBUTES if n in detail.values]
-    n_tests = max(1, sum(len(detail.values[n][0]) for n in names) * len(columns))
-    shifts = []
-    for name in names:
+    """``rank_where`` of the stretch before (i) and after (i + 1) the change, from the merged counts per value
+    of the moved edges (``columns`` of the detail's edges)."""
+    by_value = {}
+    for name in [n for n in EXPLAIN_ATTRIBUTES if n in detail.values]:
         values, cases, edges = detail.values[name]
-        nb, na = cases[i], cases[i + 1]
-        kbs, kas = edges[i][:, columns].astype(np.float64), edges[i + 1][:, columns].astype(np.float64)
-        for v in np.flatnonzero((nb >= 4 * MIN_TESTED) & (na >= 4 * MIN_TESTED)):
-            kb, ka = kbs[v], kas[v]
-            h = effect_size(kb / nb[v], ka / na[v])
-            log_p = chi2_log_sf(g_statistic(kb, nb[v], ka, na[v])) + math.log(n_tests)
-            e = int(np.argmax(np.abs(h)))
-            if log_p[e] >= math.log(s.alpha) or abs(h[e]) < s.min_effect:
-                continue
-            moved = float(np.abs(ka / na[v] - kb / nb[v]).sum() * na[v])
-            shifts.append(SegmentShift(name, str(values[v]), int(nb[v]), int(na[v]), round(moved, 1),
-                                       round(float(min(1.0, moved / overall)), 4) if overall > 0 else 0.0, labels[e],
-                                       float(kb[e] / nb[v]), float(ka[e] / na[v]), round(float(h[e]), 4),
-                                       float(min(1.0, math.exp(log_p[e])))))
-    shifts.sort(key=lambda x: (x.share_of_change < 0.5, -x.moved / x.cases_after))
-    return tuple(shifts[:3])
+        by_value[name] = (values, *((cases[j], edges[j][:, columns].astype(np.float64)) for j in (i, i + 1)))
+    return rank_where(by_value, before, after, labels, s)
 
 
 def _variant_changes(detail: StretchDetail, i: int, activities: tuple[str, ...], s: DriftSettings) -> list:
@@ -211,8 +194,7 @@ def _explain(found, c, cases: _Cases, n: int, zone, s: DriftSettings, tokens, de
     from engine.analyses.drift import _fitness_change
     activities = cases.activities
     cuts = [0] + [case for case, _, _ in found] + [n]
-    at = {r: (cases.prefix_at(r, c.edges, cases.edges), cases.prefix_at(r, c.activities, cases.acts),
-              None if tokens is None else cases.prefix_at(r, tokens, cases.tokens)) for r in cuts}
+    at = {r: cases.prefix_at(r, tokens) for r in cuts}
     all_labels = [edge_label(k, activities) for k in c.edge_keys]
     ranked = []
     for i, (case, split, log_p) in enumerate(found):

@@ -54,7 +54,7 @@ def prepare_partition(path: str, where: dict | None, activities: tuple[str, ...]
                       case_attributes: tuple[str, ...] = ()) -> tuple[EncodedLog, np.ndarray] | None:
     """The partition's selected cases, encoded with the whole log's activity codes, and their ranks."""
     encoded = encode_partition(path, where, attributes=(), case_attributes=case_attributes)
-    if encoded is None:
+    if encoded is None or encoded[0].n_cases == 0:
         return None
     log, positions = encoded
     index = {a: i for i, a in enumerate(activities)}

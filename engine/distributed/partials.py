@@ -141,18 +141,22 @@ class VariantsPartial:
                 self.profile.finish())
 
 
+def variants_by_segment(log: EncodedLog, positions: np.ndarray, attr: str) -> dict[str, Variants]:
+    """``count_variants_by`` with each variant's first case as a global position."""
+    from engine.analyses.variants import count_variants_by
+    seg, _ = case_segments(log, attr)
+    return {label: _global_variants(v, positions[seg == g])
+            for g, (label, v) in enumerate(count_variants_by(log, attr).items())}
+
+
 def summarise_variants(path: str, by: Sequence[str] = (), where: dict | None = None) -> VariantsPartial | None:
     from engine.analyses.cases import profile_cases
-    from engine.analyses.variants import count_variants, count_variants_by
+    from engine.analyses.variants import count_variants
     encoded = encode_partition(path, where, by=by, attributes=())
     if encoded is None:
         return None
     log, positions = encoded
-    segments = {}
-    for attr in by:
-        seg, _ = case_segments(log, attr)
-        per = count_variants_by(log, attr)
-        segments[attr] = {label: _global_variants(v, positions[seg == g]) for g, (label, v) in enumerate(per.items())}
+    segments = {attr: variants_by_segment(log, positions, attr) for attr in by}
     profile = profile_cases(log)
     return VariantsPartial(_global_variants(count_variants(log), positions), segments,
                            ProfilePartial(profile.events, profile.durations_ns, positions))
@@ -329,15 +333,13 @@ class DiscoveryPartial:
 
 def summarise_discovery(path: str, by: Sequence[str] = (), where: dict | None = None) -> DiscoveryPartial | None:
     from engine.analyses.dfg import discover_dfg
-    from engine.analyses.variants import count_variants, count_variants_by
+    from engine.analyses.variants import count_variants
     encoded = encode_partition(path, where, by=by, attributes=())
     if encoded is None:
         return None
     log, positions = encoded
     segments = {}
     for attr in by:
-        seg, _ = case_segments(log, attr)
-        variants, dfgs = count_variants_by(log, attr), discover_dfg(log, by=attr)
-        segments[attr] = {label: (_global_variants(v, positions[seg == g]), dfgs[label])
-                          for g, (label, v) in enumerate(variants.items())}
+        dfgs = discover_dfg(log, by=attr)
+        segments[attr] = {label: (v, dfgs[label]) for label, v in variants_by_segment(log, positions, attr).items()}
     return DiscoveryPartial((_global_variants(count_variants(log), positions), discover_dfg(log)), segments)
