@@ -154,8 +154,14 @@ def _search(c, s: DriftSettings, sample):
     if not significant:
         return [], penalty, None
     n = int(c.offsets[-1])
-    cases = sample([(int(c.offsets[max(x.a, x.unit - 1)]), min(n, int(c.offsets[min(x.b, x.unit + 1)]) + 1))
-                    for x in significant])
+    ranges: list[list[int]] = []  # the rank ranges to read, overlapping ones joined
+    for lo, hi in sorted((int(c.offsets[max(x.a, x.unit - 1)]), min(n, int(c.offsets[min(x.b, x.unit + 1)]) + 1))
+                         for x in significant):
+        if ranges and lo <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], hi)
+        else:
+            ranges.append([lo, hi])
+    cases = sample([tuple(r) for r in ranges])
     found = []
     for split in significant:
         lo, hi = int(c.offsets[split.a]), int(c.offsets[split.b])
