@@ -221,7 +221,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
+ANALYSES = ("variants", "dfg", "kpi", "conform", "discover", "drift")
+
+
+def run_dask(folder: Path, client, analyses=ANALYSES) -> tuple[dict, dict, dict]:
     """Times, JSON digests and per-task compute seconds (partition tasks, merge tasks) of each analysis."""
     from distributed import get_task_stream
 
@@ -251,7 +254,7 @@ def run_dask(folder: Path, client) -> tuple[dict, dict, dict]:
         from engine.log.partitions import partition_log  # (5, not a power of 2: the hash spreads them again)
         partition_log(partition_paths(folder)[0], warm, 5)
     times, digests, tasks = {}, {}, {}
-    for name, run in runs.items():
+    for name, run in ((k, v) for k, v in runs.items() if k in analyses):
         run(warm)  # warm-up: imports and numba caches in the workers
         with get_task_stream(client) as stream:
             t0 = time.perf_counter()
@@ -306,6 +309,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-local", action="store_true", help="skip the single-machine path (log too large)")
     ap.add_argument("--local-limit-gib", type=float, default=14.0,
                     help="address-space limit of the single-machine run")
+    ap.add_argument("--analyses", default=",".join(ANALYSES), help="comma-separated subset of " + ", ".join(ANALYSES))
     ap.add_argument("--data", type=Path, default=DATA, help="folder of the generated logs")
     ap.add_argument("--copies", type=int, default=1,
                     help="compose the log of COPIES time-shifted copies of the simulated log of contacts / COPIES "
@@ -324,7 +328,7 @@ def main(argv=None) -> int:
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster) as client:
         t0 = time.perf_counter()
-        times, digests, tasks = run_dask(folder, client)
+        times, digests, tasks = run_dask(folder, client, tuple(args.analyses.split(",")))
         total = time.perf_counter() - t0
         worker_peaks = sorted(client.run(peak_rss_mib).values())
     local = {} if args.no_local else run_local(folder, args.local_limit_gib)
@@ -339,9 +343,9 @@ def main(argv=None) -> int:
                     f"{max(parts, default=0.0):.2f} | "
                     f"{'' if lt is None else f'{lt:.1f}'} | {same.get(name, 'not run')} | "
                     + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
-    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{'' if args.data == DATA else f' --data {args.data}'}{' --no-local' if args.no_local else f' --local-limit-gib {args.local_limit_gib:g}'}`
+    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{'' if args.data == DATA else f' --data {args.data}'}{f' --copies {args.copies}' if args.copies > 1 else ''}{'' if args.analyses == ','.join(ANALYSES) else f' --analyses {args.analyses}'}{' --no-local' if args.no_local else f' --local-limit-gib {args.local_limit_gib:g}'}`
 
-{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), generated in chunks of {args.chunk:,} contacts. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file's contacts alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default windows, blocks of contacts / 2,000) with fitness to lost_card (every contact replayed on it).
+{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), {f"the simulated log of {args.contacts // args.copies:,} contacts (generated in chunks of {args.chunk:,} contacts) and {args.copies - 1} copies of it, each shifted in time after the one before, with its own contact and customer ids (compose_log)" if args.copies > 1 else f"generated in chunks of {args.chunk:,} contacts"}. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file's contacts alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default windows, blocks of contacts / 2,000) with fitness to lost_card (every contact replayed on it).
 
 Peak RSS per Dask worker (whole run, all {len(times)} analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Dask wall for the {len(times)}, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, same warm-up, address space limited to {args.local_limit_gib:g} GiB): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
 
