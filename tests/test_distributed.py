@@ -203,15 +203,15 @@ def test_ingest_partitions_writes_what_partition_writes(small_log, tmp_path):
         assert ta.column(GLOBAL_CASE_INDEX).equals(tb.column(GLOBAL_CASE_INDEX))
 
 
-def _kill_once(path, marker, **params):
-    """summarise_variants, but the first task on partition 1 kills its worker process (SIGKILL)."""
+def _kill_once(path, marker, then=summarise_variants, **params):
+    """``then`` (summarise_variants), but the first task on partition 1 kills its worker process (SIGKILL)."""
     if Path(path).name == "part-00001.parquet":
         try:
             os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
             os.kill(os.getpid(), signal.SIGKILL)
         except FileExistsError:
             pass
-    return summarise_variants(path, **params)
+    return then(path, **params)
 
 
 def _kill_always(path, **params):
@@ -335,3 +335,124 @@ def test_empty_partitions_change_nothing(small_log, client, tmp_path):
     result = check_conformance(enc, load_sop(SOP), examples=3)
     d_result = distributed_conformance(folder, SOP, examples=3, client=client)
     assert to_json(result.as_dict()) == to_json(d_result.as_dict()) and result.variant_fits == d_result.variant_fits
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
+    from engine.distributed.drift import distributed_drift
+    settings = DriftSettings(min_cases=50, window="day")
+    local = detect_drift(encode_where(small_log, None, case_attributes=EXPLAIN_ATTRIBUTES), settings)
+    assert to_json(local.as_dict()) == to_json(distributed_drift(folder, settings, client=client).as_dict())
+
+
+@pytest.mark.parametrize("method", ["inductive", "heuristics", "dfg"])
+def test_discovered_models_identical_on_dask(simulated, client, method):
+    """The miners see the same variants (in the same first-occurrence order) and DFG: the same models."""
+    from engine.analyses.discovery import discover_model, discover_models_by
+    from engine.distributed.analyses import distributed_models
+    single, folder = simulated
+    noise = 0.2 if method == "inductive" else 0.0
+    enc = encode_where(single, WHERE, by=("team",), attributes=())
+    local = {None: discover_model(enc, method, noise)}
+    local_by = discover_models_by(enc, "team", method, noise)
+    d_local = distributed_models(folder, method, noise, where=WHERE, client=client)
+    d_by = distributed_models(folder, method, noise, by=("team",), where=WHERE, client=client)["team"]
+
+    def described(models: dict) -> dict:
+        return {k: (m.as_dict(), str(m.tree), m.dfg, sorted(str(t.label) for t in m.net.transitions))
+                for k, m in models.items()}
+
+    assert described(local) == described(d_local)
+    assert list(local_by) == list(d_by) and len(d_by) >= 2
+    assert described(local_by) == described(d_by)
+
+
+def test_cli_discover_on_dask_writes_what_local_writes(sample, client, tmp_path):
+    single, folder = sample
+    args = ["discover", "--method", "inductive", "--noise", "0.2", "--json", "-q"]
+    local = CliRunner().invoke(main, [*args, single, "-o", str(tmp_path / "local")])
+    dask_run = CliRunner().invoke(main, [*args, folder, "-o", str(tmp_path / "dask"), "--engine", "dask",
+                                         "--scheduler", client.scheduler.address])
+    assert local.exit_code == 0 and dask_run.exit_code == 0, dask_run.output
+    assert local.stdout.replace(str(tmp_path / "local"), "OUT") == dask_run.stdout.replace(str(tmp_path / "dask"), "OUT")
+    assert '"process_tree"' in local.stdout
+    for name in ("model.pnml", "model.ptml"):
+        assert (tmp_path / "local" / name).is_file()
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory) -> tuple[str, str]:
+    """6,000 simulated contacts with two injected changes, as one file and as 5 partitions."""
+    from engine.simulate import load_drifts
+    from engine.simulate.contacts import simulate_contacts
+    from engine.simulate.log import simulation_table
+    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
+    changes = ["2026-01-14:skip=Verify identity:p=0.6", "2026-01-26:insert=Hold:after=Agent answer:p=0.3"]
+    sim = simulate_contacts(sops, 6000, seed=21, start="2026-01-05", days=28,
+                            drifts=load_drifts(changes, "Europe/Lisbon"))
+    out = tmp_path_factory.mktemp("drifted")
+    single = write_log(simulation_table(sim, b"k"), out / "drift.parquet")
+    return str(single), str(partition_log(single, out / "drift.parts", 5))
+
+
+@pytest.mark.parametrize("window, where, sop", [("auto", None, None), ("day", None, SOP), ("week", WHERE, None),
+                                                ("40", WHERE, SOP)], ids=["auto", "day-sop", "week-where", "40-both"])
+def test_drift_identical_on_dask(drifted, client, window, where, sop):
+    """Change points (case, time, confidence, what moved, where, fitness) and the per-window series."""
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift
+    from engine.distributed.drift import distributed_drift
+    single, folder = drifted
+    settings = DriftSettings(window=window)
+    enc = encode_where(single, where, case_attributes=EXPLAIN_ATTRIBUTES)
+    local = detect_drift(enc, settings, timezone="Europe/Lisbon", sop=load_sop(sop) if sop else None)
+    on_dask = distributed_drift(folder, settings, where=where, timezone="Europe/Lisbon", sop_path=sop, client=client)
+    assert to_json(local.as_dict()) == to_json(on_dask.as_dict())
+    assert local.series.as_rows() == on_dask.series.as_rows() and local.series.starts == on_dask.series.starts
+    assert len(local.change_points) >= 1 and all(p.where and p.changes for p in local.change_points)
+    if sop:
+        assert np.array_equal(local.series.fitness, on_dask.series.fitness)
+        assert all(p.fitness for p in on_dask.change_points)
+    if window == "auto":
+        assert len(local.change_points) == 2
+
+
+def test_cli_drift_on_dask_prints_and_writes_what_local_does(drifted, client, tmp_path):
+    single, folder = drifted
+    args = ["drift", "--window", "day", "--sop", str(SOP), "--timezone", "Europe/Lisbon", "-q"]
+    local = CliRunner().invoke(main, [*args, single, "--csv", str(tmp_path / "local")])
+    dask_run = CliRunner().invoke(main, [*args, folder, "--csv", str(tmp_path / "dask"), "--engine", "dask",
+                                         "--scheduler", client.scheduler.address])
+    assert local.exit_code == 0 and dask_run.exit_code == 0, dask_run.output
+    assert local.stdout == dask_run.stdout and "fitness to the SOP" in local.stdout
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert names and names == sorted(p.name for p in (tmp_path / "dask").iterdir())
+    for name in names:
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("option", [["--by", "team"], ["--kpis"]])
+def test_cli_drift_options_that_need_one_machine(drifted, option):
+    res = CliRunner().invoke(main, ["drift", drifted[1], *option, "--engine", "dask"])
+    assert res.exit_code == 2
+    assert f"{option[0]} is not available with --engine dask: it needs each change's contacts" in res.output
+
+
+def test_drift_on_dask_bad_window_is_reported(drifted, client):
+    res = CliRunner().invoke(main, ["drift", drifted[1], "--window", "fortnight", "--engine", "dask",
+                                    "--scheduler", client.scheduler.address])
+    assert res.exit_code == 2
+    assert "--window: Unknown window 'fortnight'" in res.output
+
+
+def test_drift_with_a_killed_worker_completes_identically(drifted, client, tmp_path, by_value, monkeypatch):
+    from functools import partial
+
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES, detect_drift
+    from engine.distributed import drift as dask_drift
+    from engine.distributed.drift_partials import count_partition_units
+    single, folder = drifted
+    marker = tmp_path / "killed"
+    monkeypatch.setattr(dask_drift, "count_partition_units",
+                        partial(_kill_once, marker=str(marker), then=count_partition_units))
+    on_dask = dask_drift.distributed_drift(folder, client=client)
+    assert marker.exists()  # a worker did die
+    local = detect_drift(encode_where(single, None, case_attributes=EXPLAIN_ATTRIBUTES))
+    assert to_json(local.as_dict()) == to_json(on_dask.as_dict()) and local.change_points
+    client.wait_for_workers(2, timeout=180)  # the killed worker's replacement (slow to start on a busy machine)

@@ -545,33 +545,35 @@ def rank_variant_changes(log: EncodedLog, first_case: np.ndarray, var_cases: np.
 
 def _count_by_value(codes: np.ndarray, has: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Contacts per value (int64[m]) and contacts with each edge per value (float64[m, k]); code -1 is skipped."""
-    ok = codes >= 0
-    c = codes[ok]
-    counts = np.bincount(c, minlength=m)
-    with_edge = np.stack([np.bincount(c, weights=has[ok, j], minlength=m) for j in range(has.shape[1])], axis=1)
-    return counts, with_edge
+    c, w = codes[codes >= 0], has[codes >= 0]
+    return np.bincount(c, minlength=m), np.stack([np.bincount(c, weights=w[:, j], minlength=m)
+                                                  for j in range(w.shape[1])], axis=1)
 
 
 def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[int, int], after: tuple[int, int],
            s: DriftSettings, skip: str | None) -> tuple[SegmentShift, ...]:
-    """The attribute values holding most of the change of the edges ``keys`` (the most-moved ones).
-
-    Ranked: values holding at least half of the change first, then by change
-    per contact, so the narrowest group that explains the change leads.
-    """
+    """The attribute values holding most of the change of the edges ``keys`` (the most-moved ones)."""
     from engine.kernels.drift import cases_with_edges
     if not len(keys):
         return ()
     has = cases_with_edges(log.case_offsets, log.activity_codes, keys, len(log.activities))
-    (b0, b1), (a0, a1) = before, after
-    overall = np.abs(has[a0:a1].mean(axis=0) - has[b0:b1].mean(axis=0)).sum() * (a1 - a0)
-    names = [n for n in EXPLAIN_ATTRIBUTES if n != skip and n in log.case_attributes]
-    n_tests = max(1, sum(len(log.case_attributes[n][1]) for n in names) * len(keys))
-    shifts = []
-    for name in names:
+    by_value = {}
+    for name in [n for n in EXPLAIN_ATTRIBUTES if n != skip and n in log.case_attributes]:
         codes, values = log.case_attributes[name]
         values = values.to_pylist() if hasattr(values, "to_pylist") else list(values)
-        (nb, kbs), (na, kas) = (_count_by_value(codes[lo:hi], has[lo:hi], len(values)) for lo, hi in (before, after))
+        by_value[name] = (values, *(_count_by_value(codes[lo:hi], has[lo:hi], len(values))
+                                    for lo, hi in (before, after)))
+    return rank_where(by_value, *((has[lo:hi].sum(axis=0), hi - lo) for lo, hi in (before, after)), labels, s)
+
+
+def rank_where(by_value: dict, before: tuple, after: tuple, labels: list[str],
+               s: DriftSettings) -> tuple[SegmentShift, ...]:
+    """``_where`` from counts (``by_value``: attribute -> (values, (contacts, with each edge) per value before, after);
+    ``before``, ``after``: (with each edge, contacts)). Half the change or more, then densest: team B, not its site."""
+    overall = np.abs(after[0] / after[1] - before[0] / before[1]).sum() * after[1]
+    n_tests = max(1, sum(len(v[0]) for v in by_value.values()) * len(labels))
+    shifts = []
+    for name, (values, (nb, kbs), (na, kas)) in by_value.items():
         for v in np.flatnonzero((nb >= 4 * MIN_TESTED) & (na >= 4 * MIN_TESTED)):
             kb, ka = kbs[v], kas[v]
             h = effect_size(kb / nb[v], ka / na[v])
@@ -584,10 +586,7 @@ def _where(log: EncodedLog, keys: np.ndarray, labels: list[str], before: tuple[i
                                        round(float(min(1.0, moved / overall)), 4) if overall > 0 else 0.0, labels[e],
                                        float(kb[e] / nb[v]), float(ka[e] / na[v]), round(float(h[e]), 4),
                                        float(min(1.0, math.exp(log_p[e])))))
-    # the values holding at least half of the change first, densest change (moved per contact) first:
-    # team B before the site that contains team B and others
-    shifts.sort(key=lambda x: (x.share_of_change < 0.5, -x.moved / x.cases_after))
-    return tuple(shifts[:3])
+    return tuple(sorted(shifts, key=lambda x: (x.share_of_change < 0.5, -x.moved / x.cases_after))[:3])
 
 
 def explain_change(log: EncodedLog, c: _Counts, stretch: tuple[int, int, int], split: _Split, log_p: float,

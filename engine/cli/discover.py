@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, echo_json, json_option, log_argument, main, progress,
-                        quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, echo_json, engine_options, json_option, log_argument,
+                        main, progress, quiet_option, where_option)
 
 
 @main.command()
@@ -26,8 +26,9 @@ from engine.cli import (by_option, check_attribute_options, echo_json, json_opti
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Folder for model.bpmn, model.pnml, model.ptml (inductive), model.svg and model.png.")
 @json_option
+@engine_options
 @quiet_option
-def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet):
+def discover(log, method, noise, dependency, by, where, out_dir, as_json, engine, scheduler, quiet):
     """Discover the process model of LOG with pm4py's miners, from the variants and DFG the core counts.
 
     Example:
@@ -48,19 +49,27 @@ def discover(log, method, noise, dependency, by, where, out_dir, as_json, quiet)
     if dependency != 0.5 and method != "heuristics":
         raise UsageError(f"--dependency applies to --method heuristics only, not {method}")
     check_attribute_options(log, by, where)
-    progress(f"encoding {log}", quiet)
-    with ThreadPoolExecutor(max_workers=1) as loading:
-        imported = loading.submit(import_miner_modules, method)  # while Arrow reads the log
-        encoded = encode_for_discovery(log, where, by)
-        imported.result()
-    progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; discovering ({method})", quiet)
     heuristics = {"dependency_threshold": dependency}
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_models
+        progress(f"counting variants and DFG of {log} on Dask ({scheduler or 'local cluster'}); "
+                 f"discovering ({method})", quiet)
+        found = distributed_models(log, method, noise, heuristics, by=by, where=where, scheduler=scheduler)
+    else:
+        progress(f"encoding {log}", quiet)
+        with ThreadPoolExecutor(max_workers=1) as loading:
+            imported = loading.submit(import_miner_modules, method)  # while Arrow reads the log
+            encoded = encode_for_discovery(log, where, by)
+            imported.result()
+        progress(f"{encoded.n_cases:,} contacts, {encoded.n_events:,} events; discovering ({method})", quiet)
+        found = ({attr: discover_models_by(encoded, attr, method, noise, heuristics) for attr in by} if by else
+                 {None: discover_model(encoded, method, noise, heuristics)})
     if not by:
-        report = write_models({None: discover_model(encoded, method, noise, heuristics)}, out_dir, Path(log).name)
+        report = write_models(found, out_dir, Path(log).name)
     else:
         report = []
         for attr in by:
-            models = discover_models_by(encoded, attr, method, noise, heuristics)
+            models = found[attr]
             report += [{"attribute": attr, **entry}
                        for entry in write_models(models, Path(out_dir) / attr, Path(log).name, attr)]
     for entry in report:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, log_argument, main,
-                        progress, quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 _FLAGS = {"window": "--window", "timezone": "--timezone", "alpha": "--alpha", "min_cases": "--min-cases",
           "min_effect": "--min-effect"}
@@ -36,9 +36,10 @@ _FLAGS = {"window": "--window", "timezone": "--timezone", "alpha": "--alpha", "m
                                                "(default: the log's, from its mapping, else UTC).")
 @json_option
 @csv_option
+@engine_options
 @quiet_option
 def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect, with_kpis, timezone, as_json, csv_dir,
-          quiet):
+          engine, scheduler, quiet):
     """Change points: when execution changed, what changed and where.
 
     Contacts, in order of their first event, are tested for a change in the
@@ -48,7 +49,9 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
     point gives the first contact after it, its time, a confidence (1 -
     adjusted p), the edges, activities and variants whose shares moved most,
     and the team, site, shift, channel or queue holding most of the change.
-    Method and parameters: docs/drift.md.
+    Method and parameters: docs/drift.md. With --engine dask the windows are
+    counted per partition and merged (docs/scale.md); --by and --kpis run on
+    one machine only.
 
     Example:
 
@@ -66,20 +69,30 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         report.check_chart_path(chart)
     if "week" in by:
         raise UsageError("--by week: drift is already found over time", hint="Use --window week for weekly windows")
+    if engine == "dask" and (by or with_kpis):
+        raise UsageError(f"{'--by' if by else '--kpis'} is not available with --engine dask: it needs each "
+                         "change's contacts as a log of their own (docs/scale.md)",
+                         hint="Run it with --engine local, on one machine")
     check_attribute_options(log, by, where)
     settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
     sop = None
     if sop_path:
         from engine.model import load_sop
         sop = load_sop(sop_path)
-    progress(f"encoding {log}", quiet)
-    per_case = EXPLAIN_ATTRIBUTES + tuple(by) + (("customer_id",) if with_kpis else ())
-    enc = encode_where(log, where, attributes=("owner", "queue", "channel") if with_kpis else (),
-                       case_attributes=tuple(dict.fromkeys(per_case)))
-    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
+    zone = timezone or log_metadata(log).get("timezone")
     try:
-        result = detect_drift(enc, settings, by=by, timezone=timezone or log_metadata(log).get("timezone"), sop=sop,
-                              kpis=with_kpis)
+        if engine == "dask":
+            from engine.distributed.drift import distributed_drift
+            progress(f"counting windows of {log} on Dask ({scheduler or 'local cluster'}); detecting drift", quiet)
+            result = distributed_drift(log, settings, where=where, timezone=zone, sop_path=sop_path,
+                                       scheduler=scheduler)
+        else:
+            progress(f"encoding {log}", quiet)
+            per_case = EXPLAIN_ATTRIBUTES + tuple(by) + (("customer_id",) if with_kpis else ())
+            enc = encode_where(log, where, attributes=("owner", "queue", "channel") if with_kpis else (),
+                               case_attributes=tuple(dict.fromkeys(per_case)))
+            progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; detecting drift", quiet)
+            result = detect_drift(enc, settings, by=by, timezone=zone, sop=sop, kpis=with_kpis)
     except AnalysisError as exc:
         if exc.field in _FLAGS:  # a bad option value: a usage error naming the option
             raise UsageError(f"{_FLAGS[exc.field]}: {exc.message}", hint=exc.hint) from exc

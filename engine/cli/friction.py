@@ -43,7 +43,10 @@ def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_co
     contacts per period, extra minutes x cost per minute, risk, projected cost.
 
     Also the handoff matrix by owner and the ownership of each SOP step.
-    Definitions and the ranking rule: docs/friction.md.
+    Definitions and the ranking rule: docs/friction.md. Runs on one machine
+    (a partitioned LOG is read as one log): its findings need whole-log
+    medians, comparison groups and change points, which do not merge from
+    per-partition summaries (docs/scale.md).
 
     Example:
 

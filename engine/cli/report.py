@@ -84,6 +84,8 @@ def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
     (one self-contained file), OUT/report.json (schema cxmine.report, version 1;
     byte-identical for the same inputs and parameters), OUT/timing.json and
     OUT/tables/. Without INPUT: the bundled sample and the SOPs in models/.
+    Runs on one machine: its friction section needs case-level data that does
+    not merge from per-partition summaries (docs/scale.md).
 
     Example:
 

@@ -15,8 +15,8 @@ import os
 from typing import Sequence
 
 from engine.distributed.cluster import run_partitions
-from engine.distributed.partials import (finish_kpis, summarise_conformance, summarise_dfg, summarise_kpis,
-                                         summarise_variants)
+from engine.distributed.partials import (finish_kpis, summarise_conformance, summarise_dfg, summarise_discovery,
+                                         summarise_kpis, summarise_variants)
 from engine.log.select import no_match_error
 
 
@@ -71,3 +71,19 @@ def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike,
     merged = _run(log, summarise_conformance, where, client, scheduler, sop_path=str(Path(sop_path).resolve()),
                   by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation, per_contact=per_contact)
     return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()
+
+
+def distributed_models(log: str | os.PathLike, method: str = "inductive", noise: float = 0.0,
+                       heuristics: dict | None = None, *, by: Sequence[str] = (), where: dict | None = None,
+                       client=None, scheduler: str | None = None) -> dict:
+    """The models ``discover_model`` (``{None: model}``) or ``discover_models_by`` (``{attr: {label: model}}``
+    for each attribute of ``by``) find on the whole (selected) log: the variants and DFG are counted per
+    partition and merged, then the same miner runs on the client (``build_model``)."""
+    from engine.analyses.discovery import build_model, check_method, check_noise
+    check_method(method)
+    check_noise(noise)
+    (variants, dfg), segments = _run(log, summarise_discovery, where, client, scheduler, by=tuple(by)).finish()
+    if not by:
+        return {None: build_model(method, variants, dfg, noise, heuristics)}
+    return {attr: {label: build_model(method, v, d, noise, heuristics) for label, (v, d) in segments[attr].items()
+                   if v.n_cases} for attr in dict.fromkeys(by)}

@@ -141,18 +141,22 @@ class VariantsPartial:
                 self.profile.finish())
 
 
+def variants_by_segment(log: EncodedLog, positions: np.ndarray, attr: str) -> dict[str, Variants]:
+    """``count_variants_by`` with each variant's first case as a global position."""
+    from engine.analyses.variants import count_variants_by
+    seg, _ = case_segments(log, attr)
+    return {label: _global_variants(v, positions[seg == g])
+            for g, (label, v) in enumerate(count_variants_by(log, attr).items())}
+
+
 def summarise_variants(path: str, by: Sequence[str] = (), where: dict | None = None) -> VariantsPartial | None:
     from engine.analyses.cases import profile_cases
-    from engine.analyses.variants import count_variants, count_variants_by
+    from engine.analyses.variants import count_variants
     encoded = encode_partition(path, where, by=by, attributes=())
     if encoded is None:
         return None
     log, positions = encoded
-    segments = {}
-    for attr in by:
-        seg, _ = case_segments(log, attr)
-        per = count_variants_by(log, attr)
-        segments[attr] = {label: _global_variants(v, positions[seg == g]) for g, (label, v) in enumerate(per.items())}
+    segments = {attr: variants_by_segment(log, positions, attr) for attr in by}
     profile = profile_cases(log)
     return VariantsPartial(_global_variants(count_variants(log), positions), segments,
                            ProfilePartial(profile.events, profile.durations_ns, positions))
@@ -297,3 +301,45 @@ def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), wher
         contacts = contact_frame(result).assign(position=positions)
     result = replace(result, variant_fits=fits, examples=_ALL_EXAMPLES, replay=None, deviations=None, case_ids=None)
     return ConformancePartial(result, where_of, examples, contacts)
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+def _add_discovery_pair(x: tuple[Variants, Dfg], y: tuple[Variants, Dfg]) -> tuple[Variants, Dfg]:
+    return merge_variants(x[0], y[0]), x[1] + y[1]
+
+
+@dataclass(frozen=True)
+class DiscoveryPartial:
+    """What the miners read (variants with their first cases as global positions, and the DFG with
+    activity, start and end counts), for the whole selection and per segment."""
+
+    overall: tuple[Variants, Dfg]
+    segments: dict[str, dict[str, tuple[Variants, Dfg]]]
+
+    def __add__(self, other: "DiscoveryPartial") -> "DiscoveryPartial":
+        return DiscoveryPartial(_add_discovery_pair(self.overall, other.overall),
+                                _merge_dicts(self.segments, other.segments,
+                                             lambda x, y: _merge_dicts(x, y, _add_discovery_pair)))
+
+    def finish(self) -> tuple[tuple[Variants, Dfg], dict[str, dict[str, tuple[Variants, Dfg]]]]:
+        """``((variants, dfg), {attr: {label: (variants, dfg)}})``, segments in label order."""
+        def canonical(pair):
+            return pair[0], _canonical_dfg(pair[1])
+
+        return canonical(self.overall), {attr: {label: canonical(p) for label, p in sorted_by_label(s).items()}
+                                         for attr, s in self.segments.items()}
+
+
+def summarise_discovery(path: str, by: Sequence[str] = (), where: dict | None = None) -> DiscoveryPartial | None:
+    from engine.analyses.dfg import discover_dfg
+    from engine.analyses.variants import count_variants
+    encoded = encode_partition(path, where, by=by, attributes=())
+    if encoded is None:
+        return None
+    log, positions = encoded
+    segments = {}
+    for attr in by:
+        dfgs = discover_dfg(log, by=attr)
+        segments[attr] = {label: (v, dfgs[label]) for label, v in variants_by_segment(log, positions, attr).items()}
+    return DiscoveryPartial((_global_variants(count_variants(log), positions), discover_dfg(log)), segments)

@@ -1,0 +1,292 @@
+"""Per-partition summaries for drift on Dask, and their exact merges (engine.distributed.drift runs them).
+
+Every task encodes its partition with the activity codes of the whole log
+(``activities``: the sorted union of every partition's labels, which is the
+dictionary the single-machine encoding of the whole log has) and knows each
+of its selected cases' *rank*: its position among the selected cases of the
+whole log, the order the single-machine path analyses. Without a selection
+the rank is the case's global position (``global_case_index``); with one,
+it is found in the sorted global positions of every selected case
+(``selected``, gathered by the catalogue pass).
+
+- ``Catalogue``: labels (activities, the explanation attributes' values) and
+  the selected cases' global positions (their count without a selection).
+- ``UnitCounts``: per unit (a block of N contacts by rank, or the calendar
+  day, week or month of the first event), the contacts, contacts with each
+  edge and with each activity, SOP tokens, and the rank and start of the
+  unit's first case: what the change-point search reads.
+- ``CaseSample``: the cases (activity sequences, first-event times) whose
+  ranks lie in given ranges: the units around a change, read contact by
+  contact.
+- ``StretchDetail``: per stretch between change points, the variants and,
+  per value of each explanation attribute, the contacts and the contacts
+  with each of the edges that moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from engine.distributed.partials import encode_partition
+from engine.errors import AnalysisError
+from engine.log.encode import EncodedLog
+
+ORDER_ERROR = "Calendar windows need cases in order of their first event, and these are not"
+ORDER_HINT = "Use a window of N contacts, or re-ingest the log with cxmine ingest"
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted union of two sorted key arrays and where each one's keys land in it."""
+    keys = np.union1d(a, b)
+    return keys, np.searchsorted(keys, a), np.searchsorted(keys, b)
+
+
+def _add_at(shape: tuple, parts: list[tuple[tuple, np.ndarray]]) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.int64)
+    for index, values in parts:
+        out[np.ix_(*index)] += values
+    return out
+
+
+def prepare_partition(path: str, where: dict | None, activities: tuple[str, ...], selected,
+                      case_attributes: tuple[str, ...] = ()) -> tuple[EncodedLog, np.ndarray] | None:
+    """The partition's selected cases, encoded with the whole log's activity codes, and their ranks."""
+    encoded = encode_partition(path, where, attributes=(), case_attributes=case_attributes)
+    if encoded is None or encoded[0].n_cases == 0:
+        return None
+    log, positions = encoded
+    index = {a: i for i, a in enumerate(activities)}
+    remap = np.array([index[a] for a in log.activities], dtype=np.int32)
+    log = replace(log, activity_codes=remap[log.activity_codes] if len(remap) else log.activity_codes,
+                  activities=activities)
+    ranks = positions if selected is None else np.searchsorted(selected, positions).astype(np.int64)
+    return log, ranks
+
+
+def value_labels(labels) -> tuple[str, ...]:
+    """An attribute's labels as a tuple of str (they may come as an Arrow array)."""
+    return tuple(str(v) for v in (labels.to_pylist() if hasattr(labels, "to_pylist") else labels))
+
+
+def _runs(keys: np.ndarray) -> np.ndarray:
+    """Offsets (int64[R+1]) of the runs of equal consecutive keys."""
+    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    return np.concatenate(([0], cuts, [len(keys)])).astype(np.int64)
+
+
+# --- catalogue ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Catalogue:
+    n_cases: int
+    positions: np.ndarray | None  # sorted global positions of the selected cases (None without a selection)
+    activities: frozenset
+    values: dict[str, frozenset]
+
+    def __add__(self, other: "Catalogue") -> "Catalogue":
+        positions = None if self.positions is None else np.union1d(self.positions, other.positions)
+        names = dict.fromkeys(list(self.values) + list(other.values))
+        return Catalogue(self.n_cases + other.n_cases, positions, self.activities | other.activities,
+                         {n: self.values.get(n, frozenset()) | other.values.get(n, frozenset()) for n in names})
+
+
+def catalogue_partition(path: str, where: dict | None, case_attributes: tuple[str, ...],
+                        positions: bool = False) -> Catalogue | None:
+    """The partition's labels, and (with a selection, or with ``positions``) its selected cases' global
+    positions."""
+    encoded = encode_partition(path, where, attributes=(), case_attributes=case_attributes)
+    if encoded is None:
+        return None
+    log, global_positions = encoded
+    values = {n: frozenset(value_labels(log.case_attributes[n][1])) for n in case_attributes if n in log.case_attributes}
+    kept = np.sort(global_positions) if where or positions else None
+    return Catalogue(log.n_cases, kept, frozenset(log.activities), values)
+
+
+# --- units --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitCounts:
+    """Counts per unit (rows, by ``keys``) and per edge (columns, by ``edge_keys``); int64 throughout."""
+
+    keys: np.ndarray
+    cases: np.ndarray
+    edge_keys: np.ndarray
+    edges: np.ndarray  # [U, F]
+    activities: np.ndarray  # [U, A]
+    tokens: np.ndarray | None  # [U, 5]: missing, consumed, remaining, produced, fitting contacts
+    first_rank: np.ndarray
+    first_start: np.ndarray
+    last_rank: np.ndarray
+
+    def __add__(self, other: "UnitCounts") -> "UnitCounts":
+        keys, ia, ib = _union(self.keys, other.keys)
+        ekeys, fa, fb = _union(self.edge_keys, other.edge_keys)
+        n, f, a = len(keys), len(ekeys), self.activities.shape[1]
+        all_a = np.arange(a)
+        first_rank = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        first_start = np.zeros(n, dtype=np.int64)
+        last_rank = np.full(n, -1, dtype=np.int64)
+        for idx, part in ((ia, self), (ib, other)):
+            earlier = part.first_rank < first_rank[idx]
+            first_rank[idx[earlier]], first_start[idx[earlier]] = part.first_rank[earlier], part.first_start[earlier]
+            last_rank[idx] = np.maximum(last_rank[idx], part.last_rank)
+        tokens = None if self.tokens is None else \
+            _add_at((n, 5), [((ia, np.arange(5)), self.tokens), ((ib, np.arange(5)), other.tokens)])
+        return UnitCounts(keys, _add_at((n,), [((ia,), self.cases), ((ib,), other.cases)]), ekeys,
+                          _add_at((n, f), [((ia, fa), self.edges), ((ib, fb), other.edges)]),
+                          _add_at((n, a), [((ia, all_a), self.activities), ((ib, all_a), other.activities)]),
+                          tokens, first_rank, first_start, last_rank)
+
+
+def unit_keys(log: EncodedLog, ranks: np.ndarray, unit: tuple) -> np.ndarray:
+    """int64 unit key of every case: rank // N for ``("block", N)``; the UTC ns start of the calendar period
+    of its first event for ``("calendar", window, zone)``."""
+    if unit[0] == "block":
+        return ranks // unit[1]
+    from engine.analyses.drift import _period_starts, case_starts
+    starts = case_starts(log)
+    if np.any(np.diff(starts) < 0):
+        raise AnalysisError(ORDER_ERROR, hint=ORDER_HINT)
+    bounds = np.asarray(_period_starts(int(starts[0]), int(starts[-1]), unit[1], unit[2]), dtype=np.int64)
+    return bounds[np.searchsorted(bounds, starts, side="right") - 1]
+
+
+def sop_tokens_of(log: EncodedLog, sop_path: str | None) -> np.ndarray | None:
+    if sop_path is None:
+        return None
+    from engine.analyses.drift import sop_tokens
+    from engine.model import load_sop
+    return sop_tokens(log, load_sop(sop_path))
+
+
+def count_partition_units(path: str, where: dict | None, activities: tuple[str, ...], selected, unit: tuple,
+                          sop_path: str | None = None) -> UnitCounts | None:
+    from engine.analyses.drift import case_starts
+    from engine.kernels.drift import count_windows, edge_keys_present
+    prepared = prepare_partition(path, where, activities, selected)
+    if prepared is None:
+        return None
+    log, ranks = prepared
+    keys = unit_keys(log, ranks, unit)
+    offsets = _runs(keys)
+    n_act = len(activities)
+    edge_keys = edge_keys_present(log.case_offsets, log.activity_codes, n_act)
+    edges, _, acts, _, _ = count_windows(log.case_offsets, log.activity_codes, offsets, edge_keys, n_act)
+    tokens = sop_tokens_of(log, sop_path)
+    if tokens is not None:
+        tokens = np.add.reduceat(tokens, offsets[:-1], axis=0).astype(np.int64)
+    first = offsets[:-1]
+    return UnitCounts(keys[first], np.diff(offsets), edge_keys, edges, acts, tokens, ranks[first],
+                      case_starts(log)[first], ranks[offsets[1:] - 1])
+
+
+# --- case samples -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseSample:
+    """Cases by rank: their activity sequences (CSR, the whole log's codes) and first-event times."""
+
+    ranks: np.ndarray
+    lengths: np.ndarray
+    codes: np.ndarray
+    starts: np.ndarray
+
+    def __add__(self, other: "CaseSample") -> "CaseSample":
+        return CaseSample(*(np.concatenate([x, y]) for x, y in zip(
+            (self.ranks, self.lengths, self.codes, self.starts), (other.ranks, other.lengths, other.codes,
+                                                                  other.starts))))
+
+    def in_order(self) -> "CaseSample":
+        order = np.argsort(self.ranks, kind="stable")
+        offsets = np.concatenate(([0], np.cumsum(self.lengths))).astype(np.int64)
+        events = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in order]) if len(order) else \
+            np.zeros(0, dtype=np.int64)
+        return CaseSample(self.ranks[order], self.lengths[order], self.codes[events], self.starts[order])
+
+    def log(self, activities: tuple[str, ...], lo: int, hi: int) -> EncodedLog:
+        """The sampled cases of ranks [lo, hi) (all sampled, in order) as an encoded log."""
+        a, b = np.searchsorted(self.ranks, [lo, hi])
+        offsets = np.concatenate(([0], np.cumsum(self.lengths))).astype(np.int64)
+        case_offsets = offsets[a:b + 1] - offsets[a]
+        codes = self.codes[offsets[a]:offsets[b]]
+        return EncodedLog(case_offsets, codes, np.zeros(len(codes), dtype=np.int64), activities)
+
+
+def sample_partition_cases(path: str, where: dict | None, activities: tuple[str, ...], selected,
+                           ranges: list[tuple[int, int]]) -> CaseSample | None:
+    from engine.analyses.drift import case_starts
+    from engine.log.select import select_cases
+    prepared = prepare_partition(path, where, activities, selected)
+    if prepared is None:
+        return None
+    log, ranks = prepared
+    keep = np.zeros(log.n_cases, dtype=bool)
+    for lo, hi in ranges:
+        keep |= (ranks >= lo) & (ranks < hi)
+    if not keep.any():
+        return None
+    sub = select_cases(log, keep)
+    return CaseSample(ranks[keep], np.diff(sub.case_offsets), sub.activity_codes.astype(np.int32), case_starts(sub))
+
+
+# --- stretches between change points ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StretchDetail:
+    """Per stretch j (cases of ranks [cuts[j], cuts[j+1])): variants, and per attribute value contacts and
+    contacts with each edge of ``edge_keys``."""
+
+    variants: dict[tuple[int, ...], tuple[int, np.ndarray]]  # sequence -> (first rank, contacts per stretch)
+    values: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]]  # name -> (labels, [J, V], [J, V, F])
+
+    def __add__(self, other: "StretchDetail") -> "StretchDetail":
+        variants = dict(self.variants)
+        for seq, (first, counts) in other.variants.items():
+            old = variants.get(seq)
+            variants[seq] = (first, counts) if old is None else (min(old[0], first), old[1] + counts)
+        values = dict(self.values)
+        for name, (labels, cases, edges) in other.values.items():
+            if name in values:
+                values[name] = (labels, values[name][1] + cases, values[name][2] + edges)
+            else:
+                values[name] = (labels, cases, edges)
+        return StretchDetail(variants, values)
+
+
+def detail_partition_stretches(path: str, where: dict | None, activities: tuple[str, ...], selected,
+                               cuts: np.ndarray, edge_keys: np.ndarray,
+                               labels: dict[str, tuple[str, ...]]) -> StretchDetail | None:
+    from engine.analyses.variants import assign_variants
+    from engine.kernels.drift import cases_with_edges
+    from engine.kernels.variants import gather_sequences
+    prepared = prepare_partition(path, where, activities, selected, tuple(labels))
+    if prepared is None:
+        return None
+    log, ranks = prepared
+    n_stretch = len(cuts) - 1
+    stretch = np.searchsorted(cuts, ranks, side="right") - 1
+    case_variant, first_case = assign_variants(log)
+    offsets, codes = gather_sequences(log.case_offsets, log.activity_codes, first_case.astype(np.int64))
+    table = np.bincount(stretch * len(first_case) + case_variant, minlength=n_stretch * len(first_case))
+    table = table.reshape(n_stretch, len(first_case)).astype(np.int64)
+    variants = {tuple(codes[offsets[v]:offsets[v + 1]].tolist()): (int(ranks[first_case[v]]), table[:, v].copy())
+                for v in range(len(first_case))}
+    has = cases_with_edges(log.case_offsets, log.activity_codes, edge_keys, len(activities)).astype(np.int64)
+    values = {}
+    for name, wanted in labels.items():
+        if name not in log.case_attributes:
+            continue
+        own, own_labels = log.case_attributes[name]
+        index = {v: i for i, v in enumerate(wanted)}
+        remap = np.array([index[v] for v in value_labels(own_labels)] + [-1], dtype=np.int64)
+        value = remap[own]  # code -1 (no value) stays -1 through the appended entry
+        ok = value >= 0
+        group = stretch[ok] * len(wanted) + value[ok]
+        cases = np.bincount(group, minlength=n_stretch * len(wanted)).reshape(n_stretch, len(wanted))
+        edges = np.zeros((n_stretch * len(wanted), len(edge_keys)), dtype=np.int64)
+        np.add.at(edges, group, has[ok])
+        values[name] = (tuple(wanted), cases.astype(np.int64), edges.reshape(n_stretch, len(wanted), -1))
+    return StretchDetail(variants, values)
