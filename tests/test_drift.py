@@ -316,7 +316,7 @@ def test_cli_text_csv_and_svg(sample_log, tmp_path):
     (["--window", "fortnight"], "Unknown window 'fortnight' (valid: a number of contacts, day, week, month)", 2),
     (["--window", "0"], "A window of 0 contacts is not possible", 2),
     (["--by", "planet"], "Cannot segment by 'planet': the log has no such attribute", 1),
-    (["-o", "chart.pdf"], "Cannot write a chart to 'chart.pdf': give a .svg or .png file", 2),
+    (["-o", "chart.pdf"], "Error: --output: Cannot write a chart to 'chart.pdf'. Give a file ending in .svg or .png", 2),
     (["--where", "team=Z"], "No contact matches the selection (team in ['Z'])", 1),
     (["--timezone", "Mars/Olympus"], "Unknown time zone 'Mars/Olympus'", 2),
     (["--sop", "nothere.bpmn"], "SOP model not found (nothere.bpmn)", 1),

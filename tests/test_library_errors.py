@@ -62,6 +62,23 @@ def test_library_names_the_argument(call, field, message):
     assert err.render().startswith(message)
 
 
+def test_drift_chart_and_comparison_level_are_named_by_argument():
+    from engine.analyses.comparison import compare_logs
+    from engine.report.drift import check_chart_path
+    err = _raised(lambda: check_chart_path("drift.gif"))
+    assert err.field == "chart"
+    assert err.render() == "Cannot write a chart to 'drift.gif'. Give a file ending in .svg or .png"
+    err = _raised(lambda: compare_logs(_log(), _log(), "A", "B", alpha=1.5))
+    assert err.field == "alpha" and err.message == "Significance level 1.5 is outside (0, 1)"
+
+
+def test_cli_drift_chart_names_the_option(small_log, tmp_path):
+    result = _cli("drift", small_log, "-o", tmp_path / "drift.gif", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.output == ("Error: --output: Cannot write a chart to '" + str(tmp_path / "drift.gif")
+                             + "'. Give a file ending in .svg or .png\n")
+
+
 def test_heuristics_thresholds_are_named_by_argument():
     from engine.analyses.dfg import discover_dfg
     from engine.analyses.variants import count_variants

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.analyses.variants import count_variants
-from engine.errors import AnalysisError, UsageError
+from engine.errors import AnalysisError
 from engine.log.encode import EncodedLog
 
 
@@ -131,7 +131,8 @@ def compare_logs(a: EncodedLog, b: EncodedLog, label_a: str, label_b: str, alpha
     """
     sops = () if sop is None else tuple(sop) if isinstance(sop, (list, tuple)) else (sop,)
     if not 0 < alpha < 1:
-        raise UsageError(f"Significance level {alpha:g} is outside (0, 1)")
+        raise AnalysisError(f"Significance level {alpha:g} is outside (0, 1)", field="alpha",
+                            hint="Give a level between 0 and 1, e.g. 0.05")
     if sops:
         a, b = (_sop_contacts(log, sops) for log in (a, b))
     for log, label in ((a, label_a), (b, label_b)):

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.analyses.drift import ChangePoint, DriftResult
-from engine.errors import UsageError
+from engine.errors import AnalysisError
 
 CHANGE_POINT_HEADERS = ["change", "case_index", "timestamp", "confidence", "p_value", "contacts_before",
                         "contacts_after", "summary"]
@@ -138,7 +138,8 @@ def write_drift_csv(result: DriftResult, folder: str | os.PathLike, by: tuple[st
 def check_chart_path(path: str | os.PathLike) -> None:
     """Refuse a chart path whose extension matplotlib is not asked to write, before any work."""
     if Path(path).suffix.lower() not in CHART_FORMATS:
-        raise UsageError(f"Cannot write a chart to '{path}': give a .svg or .png file")
+        raise AnalysisError(f"Cannot write a chart to '{path}'", field="chart",
+                            hint="Give a file ending in .svg or .png")
 
 
 def _x_axis(result: DriftResult) -> tuple[list, str, bool]:
