@@ -18,7 +18,8 @@ from engine.analyses.process_map import build_process_map, edge_threshold, map_o
 from engine.analyses.dfg import discover_dfg
 from engine.errors import AnalysisError
 from engine.report.model_render import write_model
-from engine.report.process_map import format_duration, map_notes, render_map
+from engine.report.numbers import format_duration
+from engine.report.process_map import map_notes, render_map
 
 ROOT = Path(__file__).resolve().parents[1]
 NASTY = ["<Verify>", "A & B", 'Say "hello"', "Überprüfung", "返金", "back\\slash", "x > y < z", "<b>bold</b>"]
@@ -111,9 +112,10 @@ def test_bad_map_parameters():
         build_process_map(log, min_edge=0)
 
 
-def test_durations_for_people():
-    assert [format_duration(s) for s in (4.25, 45, 192, 7560, 129600)] == ["4.2 s", "45 s", "3.2 min", "2.1 h",
-                                                                          "1.5 d"]
+def test_map_durations_read_as_in_the_report():
+    """Edge times use the report's one duration format (engine.report.numbers)."""
+    assert [format_duration(s) for s in (4.25, 45, 192, 7560, 129600)] == ["4.2s", "45s", "3m 12s", "2h 06m",
+                                                                          "1d 12h"]
 
 
 # ---- drawings ----------------------------------------------------------------------------------------------------

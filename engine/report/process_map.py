@@ -13,25 +13,12 @@ import math
 from pathlib import Path
 
 from engine.report.drawing import dot_text, render_graph
+from engine.report.numbers import format_duration
 
 NODE_FILLS = ("#f2f7fc", "#dbe9f6", "#bcd6ee", "#92bee1", "#5f9fd0", "#2f7bbf")
 FREQ_COLOURS = ("#9fb3c8", "#7f9bb6", "#5d7f9f", "#3f6587", "#284c6f", "#17324f")
 TIME_COLOURS = ("#c9b98f", "#e0a43a", "#e07b24", "#d1521b", "#b02a17", "#7f0f0f")
 MEASURE_NAMES = {"frequency": "count", "median": "median time", "p90": "90th percentile time"}
-
-
-def format_duration(seconds: float) -> str:
-    """A duration for people: 45 s, 3.2 min, 2.1 h, 1.5 d."""
-    if seconds is None or math.isnan(seconds):
-        return "-"
-    s = abs(seconds)
-    if s < 60:
-        return f"{seconds:.0f} s" if s >= 10 else f"{seconds:.1f} s"
-    if s < 3600:
-        return f"{seconds / 60:.1f} min"
-    if s < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
 
 
 def _step(value: float, top: float, n: int) -> int:
