@@ -50,8 +50,9 @@ def sample(tmp_path_factory) -> tuple[str, str]:
     if not (SAMPLE / "contacts.csv.gz").exists():
         pytest.skip("eventlogs/sample is not in this checkout")
     out = tmp_path_factory.mktemp("sample")
-    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"),
-                                    "-q", "-o", str(out / "log.parquet")], env={"CXMINE_PSEUDONYM_KEY": "k"})
+    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping",
+                                    str(SAMPLE / "mapping.toml"), "-q", "-o", str(out / "log.parquet")],
+                             env={"CXMINE_PSEUDONYM_KEY": "k"})
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["partition", str(out / "log.parquet"), "--partitions", "4", "-o",
                                     str(out / "log.parts"), "-q"])
