@@ -3,6 +3,11 @@
 Definitions and the measurement are in engine.analyses.friction; each finder
 here picks the affected contacts (and, where the comparison is narrower than
 "every other contact of the same SOP and channel", the comparable ones).
+The finders read the per-contact, per-handoff and per-deviation rows of
+``engine.analyses.friction.Measures``, never the events: what they need of
+the events (``conform_log``, ``handoff_times``) is computed beforehand, per
+log or per partition. Only the drift finder reads a log: each SOP's
+contacts, given by the caller.
 """
 
 from __future__ import annotations

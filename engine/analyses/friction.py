@@ -43,6 +43,17 @@ friction contact.
 Ranking rule: by cost per period, highest first (ties: higher risk first);
 ``rank_by="risk"``: by risk, highest first (ties: higher cost first). Both
 ranks are given for every finding.
+
+How it is computed, in three steps that the single-machine path and the
+Dask path (engine.distributed.friction) share: ``measure_log`` reads the
+events of a log, or of one partition of its contacts, and keeps only rows
+(one per contact, per handoff, per deviation: ``Measures``);
+``combine_measures`` puts the rows of the partitions in the whole log's
+order with the whole log's labels (on one machine: one piece, unchanged);
+``rank_measures`` builds, measures and ranks the findings from those rows,
+so whole-log statistics (medians per handoff edge, comparison strata,
+change points, intervals) are computed once, over every contact, in log
+order.
 """
 
 from __future__ import annotations
