@@ -3,8 +3,8 @@
 Compared byte for byte (JSON of ``FrictionResult.as_dict()``, the text output, the CSV files): the
 bundled sample in 4 partitions with the SOP library and ``--by team,week``, with one SOP and
 ``--where``, a simulated log with injected frictions (delays, ping-pong, context loss) in 5
-partitions, a selection that leaves partitions without contacts, a single-file log as one partition,
-and a worker killed mid-run.
+partitions, a selection that leaves partitions without contacts, empty partition files, a single-file
+log as one partition, and a worker killed mid-run.
 """
 
 from __future__ import annotations
@@ -141,6 +141,17 @@ def test_partitions_without_selected_contacts(injected, client, tmp_path):
     assert merged.labels["activities"] == whole.activities
     for name in ("team", "site", "channel", "queue"):
         assert merged.labels[f"case:{name}"] == whole.case_attributes[name][1]
+
+
+def test_empty_partition_files_change_nothing(small_log, client, tmp_path):
+    """200 contacts in 64 partitions: some files hold no contact at all."""
+    import pyarrow.parquet as pq
+
+    from engine.log.partitions import partition_paths
+    folder = partition_log(small_log, tmp_path / "many", 64)
+    assert any(pq.ParquetFile(p).metadata.num_rows == 0 for p in partition_paths(folder))
+    sops = [load_sop(p) for p in LIBRARY]
+    assert _local(small_log, sops, min_contacts=2) == _on_dask(str(folder), sops, client, min_contacts=2)
 
 
 def test_cli_text_and_csv_identical_on_dask(sample, client, tmp_path):
