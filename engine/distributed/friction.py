@@ -41,10 +41,12 @@ activity sequences, the contacts' first-event times and the explanation
 attributes (team, site, shift, channel, queue), all of which are exact. The
 rebuilt log of one SOP exists only while its drift runs.
 
-What the client holds (docs/scale.md): per contact about 8 x (owners + 2) +
-110 bytes plus its contact id; per handoff about 75 bytes; per deviation 17
-bytes; and, during drift findings, 12 bytes per event of one SOP's contacts.
-The workers hold one partition each, as for the other analyses.
+What the client holds (docs/scale.md): per contact 8 x (owners + 2) + 66
+bytes (4 more per ``by`` attribute) plus its contact id; per handoff 75
+bytes; per deviation 17 bytes; the finding builders' own per-contact
+measures; and, during drift findings, 12 bytes per event of one SOP's
+contacts (20 while it is built). The workers hold one partition each, as
+for the other analyses.
 
 A worker that dies is replaced and its partition measured again (Dask);
 one that keeps dying stops the run with a message naming the partition, and
