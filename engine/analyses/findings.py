@@ -3,6 +3,11 @@
 Definitions and the measurement are in engine.analyses.friction; each finder
 here picks the affected contacts (and, where the comparison is narrower than
 "every other contact of the same SOP and channel", the comparable ones).
+The finders read the per-contact, per-handoff and per-deviation rows of
+``engine.analyses.friction.Measures``, never the events: what they need of
+the events (``conform_log``, ``handoff_times``) is computed beforehand, per
+log or per partition. Only the drift finder reads a log: each SOP's
+contacts, given by the caller.
 """
 
 from __future__ import annotations
@@ -17,27 +22,33 @@ DEVIATION_KINDS_AT_RISK = (0, 3)  # skipped, out of order
 SLOW_MARGIN_NS = 60 * 10**9  # a handoff is slow beyond 3 x its edge's median delay + this
 
 
-def conform_sops(run) -> list[tuple[int, object]]:
-    """Each SOP's conformance on its own contacts, deviations mapped to the whole log's case indices;
-    fills ``run.contacts.breach`` (a compliance-critical step skipped or run out of order) and
-    ``run.deviant_event`` (the events where a deviation was found)."""
+def conform_log(log, sops, sop_of_case: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """Each SOP's conformance on its own contacts: (breach per contact: a compliance-critical step skipped
+    or run out of order; deviant per event: a deviation was found there; per SOP, one row per deviation:
+    ``case``, ``step`` (into ``steps``), ``kind``, ``team`` (code of the event's team, -1 none))."""
     from engine.analyses.conformance import check_conformance
     from engine.log.select import select_cases
+    breach = np.zeros(log.n_cases, dtype=bool)
+    deviant = np.zeros(log.n_events, dtype=bool)
+    team_codes = log.attributes["team"][0] if "team" in log.attributes else np.full(log.n_events, -1, np.int32)
     out = []
-    for s, sop in enumerate(run.sops):
-        keep = run.match.sop_of_case == s
+    for s, sop in enumerate(sops):
+        keep = sop_of_case == s
         if not keep.any():
+            out.append({"case": np.zeros(0, np.int64), "step": np.zeros(0, np.int32), "kind": np.zeros(0, np.int8),
+                        "team": np.zeros(0, np.int32), "steps": ()})
             continue
         idx = np.flatnonzero(keep)
-        sub = select_cases(run.log, keep)
-        result = check_conformance(sub, sop, examples=0)
-        dev = result.deviations
+        sub = select_cases(log, keep)
+        dev = check_conformance(sub, sop, examples=0).deviations
         crit = np.array([st in sop.critical for st in dev.steps] + [False], dtype=bool)
         risky = crit[dev.step] & np.isin(dev.kind, DEVIATION_KINDS_AT_RISK) if len(dev.step) else np.zeros(0, bool)
-        run.contacts.breach[idx[dev.case[risky]]] = True
-        run.deviant_event[run.log.case_offsets[idx[dev.case]] + (dev.event - sub.case_offsets[dev.case])] = True
-        out.append((s, sub, idx, dev))
-    return out
+        breach[idx[dev.case[risky]]] = True
+        events = log.case_offsets[idx[dev.case]] + (dev.event - sub.case_offsets[dev.case])
+        deviant[events] = True
+        out.append({"case": idx[dev.case], "step": dev.step, "kind": dev.kind, "team": team_codes[events],
+                    "steps": tuple(dev.steps)})
+    return breach, deviant, out
 
 
 def deviation_findings(run) -> list:
@@ -45,18 +56,18 @@ def deviation_findings(run) -> list:
     from engine.analyses.deviations import KINDS
     from engine.analyses.friction import _finding
     found = []
-    for s, sub, idx, dev in conform_sops(run):
+    team_labels = run.labels["event_team"]
+    for s, dev in enumerate(run.deviations):
         sop = run.sops[s]
-        team_codes, team_labels = sub.attributes.get("team", (np.full(sub.n_events, -1, np.int32), ()))
-        team = team_codes[dev.event] if len(dev.event) else np.zeros(0, np.int32)
-        key = (dev.step.astype(np.int64) * len(KINDS) + dev.kind) * (len(team_labels) + 1) + (team + 1)
+        steps = run.labels.get(f"steps:{s}", ())
+        key = (dev["step"].astype(np.int64) * len(KINDS) + dev["kind"]) * (len(team_labels) + 1) + (dev["team"] + 1)
         for k in np.unique(key):
-            cases = np.unique(idx[dev.case[key == k]])
+            cases = np.unique(dev["case"][key == k])
             if len(cases) < run.min_contacts:
                 continue
             t = int(k % (len(team_labels) + 1)) - 1
             sk = int(k // (len(team_labels) + 1))
-            step, kind = dev.steps[sk // len(KINDS)], KINDS[sk % len(KINDS)]
+            step, kind = steps[sk // len(KINDS)], KINDS[sk % len(KINDS)]
             team_name = team_labels[t] if t >= 0 else None
             owner = sop.owner_of.get(step)
             where = f"{sop.name}: {step} {kind.replace('_', ' ')}" + (f" by team {team_name}" if team_name else "")
@@ -66,12 +77,27 @@ def deviation_findings(run) -> list:
     return found
 
 
-def unexpected_loss(run) -> np.ndarray:
-    """Per handoff: context lost, and not by a repetition the contact's SOP allows (a retry loop):
-    conformance found a deviation at the repeated step (or the contact follows no SOP)."""
-    h = run.handoffs
+def handoff_times(log, h, owner_codes: np.ndarray, deviant_event: np.ndarray, sop_of_case: np.ndarray) -> dict:
+    """Per handoff, what the handoff findings read of the events: ``unexpected`` (context lost, and not by
+    a repetition the contact's SOP allows, such as a retry loop: conformance found a deviation at the
+    repeated step, or the contact follows no SOP); for context loss, the repeated step's start (the
+    previous event's stop) and stop and its owner (``loss_from``, ``loss_to``, ``loss_owner``); the
+    first event after the handoff: its start and owner (``event_ts``, ``event_owner``)."""
+    lost = np.flatnonzero(h.loss_event >= 0)
+    events = h.loss_event[lost]
+    cases = h.case[lost]
+    first = events == log.case_offsets[cases]
+    prev = np.where(first, log.timestamps[events], _stop_ns(log, np.maximum(events - 1, 0)))
+    loss_from, loss_to = np.zeros(len(h.case), np.int64), np.zeros(len(h.case), np.int64)
+    loss_owner = np.full(len(h.case), -1, dtype=np.int32)
+    loss_from[lost] = np.minimum(prev, log.timestamps[events])
+    loss_to[lost] = _stop_ns(log, events)
+    loss_owner[lost] = owner_codes[events]
     at = np.maximum(h.loss_event, 0)
-    return h.context_loss & (run.deviant_event[at] | (run.match.sop_of_case[h.case] < 0))
+    unexpected = h.context_loss & (deviant_event[at] | (sop_of_case[h.case] < 0)) if len(h.case) \
+        else np.zeros(0, dtype=bool)
+    return {"unexpected": unexpected, "loss_from": loss_from, "loss_to": loss_to, "loss_owner": loss_owner,
+            "event_ts": log.timestamps[h.event], "event_owner": owner_codes[h.event].astype(np.int32)}
 
 
 def _pick(run, cases: np.ndarray) -> tuple[str, ...]:
@@ -84,21 +110,20 @@ def handoff_findings(run) -> list:
     from engine.analyses.friction import _evidence, _finding
     h = run.handoffs
     found = []
-    unexpected = unexpected_loss(run)
+    unexpected = run.times["unexpected"]
     key = (h.kind.astype(np.int64) << 40) | (h.frm.astype(np.int64) << 20) | h.to.astype(np.int64)
     for k in np.unique(key):
         kind, frm, to = int(k >> 40), int((k >> 20) & 0xFFFFF), int(k & 0xFFFFF)
         a, b = h.labels[kind][frm], h.labels[kind][to]
         sel = key == k
-        crossing = np.zeros(run.log.n_cases, dtype=bool)
+        crossing = np.zeros(run.n_cases, dtype=bool)
         crossing[h.case[sel]] = True
         if kind == 0:
             lost = np.unique(h.case[sel & unexpected])
             if len(lost) >= run.min_contacts:
                 pool = crossing.copy()
                 pool[lost] = False
-                effect = _repeated_time(run, h.case[sel & unexpected], h.loss_event[sel & unexpected],
-                                        contrast(run.contacts, lost, pool))
+                effect = _repeated_time(run, np.flatnonzero(sel & unexpected), contrast(run.contacts, lost, pool))
                 found.append(_finding(run, "handoff", "context loss", f"context loss at handoff {a} -> {b}", None,
                                       [b], lost, effect, _evidence(run, lost)))
             typical = float(np.median(h.delay_ns[sel]))
@@ -108,7 +133,7 @@ def handoff_findings(run) -> list:
             if len(slow) >= run.min_contacts:
                 pool = crossing.copy()
                 pool[slow] = False
-                longest = np.zeros(run.log.n_cases)
+                longest = np.zeros(run.n_cases)
                 np.maximum.at(longest, h.case[slow_sel], h.delay_ns[slow_sel] / 1e9)
                 found.append(_finding(run, "handoff", "delay",
                                       f"delay at handoff {a} -> {b} (over {slow_ns / 1e9:,.0f} s: 3 x its "
@@ -117,7 +142,7 @@ def handoff_findings(run) -> list:
         else:
             ping = np.unique(h.case[sel & h.ping_pong])
             if len(ping) >= run.min_contacts:
-                pool = np.ones(run.log.n_cases, dtype=bool)
+                pool = np.ones(run.n_cases, dtype=bool)
                 pool[np.unique(h.case[h.ping_pong & (h.kind == 1)])] = False
                 effect = _detour_time(run, np.flatnonzero(sel & h.ping_pong), contrast(run.contacts, ping, pool))
                 found.append(_finding(run, "handoff", "ping-pong", f"ping-pong transfer {a} -> {b} (back to {b})",
@@ -125,7 +150,7 @@ def handoff_findings(run) -> list:
                                       _evidence(run, ping), teams=[b, a]))
     ping_all = np.unique(h.case[h.ping_pong & (h.kind == 1)])
     if len(ping_all) >= run.min_contacts:
-        pool = np.ones(run.log.n_cases, dtype=bool)
+        pool = np.ones(run.n_cases, dtype=bool)
         found.append(_finding(run, "handoff", "ping-pong", "ping-pong transfers (back to a team already visited)",
                               None, _owners_at(run, ping_all), ping_all,
                               _detour_time(run, np.flatnonzero(h.ping_pong & (h.kind == 1)),
@@ -147,16 +172,15 @@ def _stop_ns(log, events: np.ndarray) -> np.ndarray:
     return np.where(end != NO_TIME, end, nxt)
 
 
-def _direct_time(run, cases: np.ndarray, t_from: np.ndarray, t_to: np.ndarray, owner_events: np.ndarray, effect):
+def _direct_time(run, cases: np.ndarray, t_from: np.ndarray, t_to: np.ndarray, owner: np.ndarray, effect):
     """A friction's added time measured inside each affected contact (from ``t_from`` to ``t_to``, ns),
-    charged to the owner of ``owner_events`` at the contact's SOP rate; mean per affected contact with
-    a normal 95% interval. Replaces the comparison's extra minutes and cost; outcomes stay compared."""
+    charged to ``owner`` (owner codes, -1 unknown) at the contact's SOP rate; mean per affected contact
+    with a normal 95% interval. Replaces the comparison's extra minutes and cost; outcomes stay compared."""
     from engine.analyses.contrast import Z95, Difference
     minutes = np.maximum(t_to - t_from, 0) / 6e10
-    owner = run.owner_codes[owner_events]
     unknown = run.rates.shape[1] - 2
     rate = run.rates[run.contacts.sop[cases], np.where(owner >= 0, owner, unknown)]
-    per_case, cost_case = np.zeros(run.log.n_cases), np.zeros(run.log.n_cases)
+    per_case, cost_case = np.zeros(run.n_cases), np.zeros(run.n_cases)
     np.add.at(per_case, cases, minutes)
     np.add.at(cost_case, cases, minutes * rate)
     u = np.unique(cases)
@@ -173,24 +197,22 @@ def _direct_time(run, cases: np.ndarray, t_from: np.ndarray, t_to: np.ndarray, o
                    unmatched=0)
 
 
-def _repeated_time(run, cases: np.ndarray, events: np.ndarray, effect):
+def _repeated_time(run, rows: np.ndarray, effect):
     """Context loss: the repeated step's length and the wait before it (from the previous event's stop)."""
-    first = events == run.log.case_offsets[cases]
-    prev = np.where(first, run.log.timestamps[events], _stop_ns(run.log, np.maximum(events - 1, 0)))
-    start = np.minimum(prev, run.log.timestamps[events])
-    return _direct_time(run, cases, start, _stop_ns(run.log, events), events, effect)
+    t = run.times
+    return _direct_time(run, run.handoffs.case[rows], t["loss_from"][rows], t["loss_to"][rows], t["loss_owner"][rows],
+                        effect)
 
 
 def _detour_time(run, rows: np.ndarray, effect):
     """Ping-pong: from the transfer to the team in between (the route handoff before, in the same contact)
     to the first event back, charged to the owner of the first event in between."""
-    h = run.handoffs
+    h, t = run.handoffs, run.times
     ok = (rows > 0) & (h.case[np.maximum(rows - 1, 0)] == h.case[rows]) & (h.kind[np.maximum(rows - 1, 0)] == 1)
     rows = rows[ok]
     before = rows - 1
-    into = h.event[before]
-    t_from = run.log.timestamps[into] - h.delay_ns[before]
-    return _direct_time(run, h.case[rows], t_from, run.log.timestamps[h.event[rows]], into, effect)
+    t_from = t["event_ts"][before] - h.delay_ns[before]
+    return _direct_time(run, h.case[rows], t_from, t["event_ts"][rows], t["event_owner"][before], effect)
 
 
 def _owners_at(run, cases: np.ndarray) -> list[str]:
@@ -222,14 +244,13 @@ def drift_findings(run) -> list:
     from engine.analyses.drift import DriftSettings, detect_drift
     from engine.analyses.friction import _finding
     from engine.errors import AnalysisError
-    from engine.log.select import select_cases
     found = []
     for s, sop in enumerate(run.sops):
         keep = run.match.sop_of_case == s
         if keep.sum() < 2 * DriftSettings().min_cases:
             continue
         idx = np.flatnonzero(keep)
-        sub = select_cases(run.log, keep)
+        sub = run.sop_log(keep)
         try:
             result = detect_drift(sub)
         except AnalysisError:
@@ -257,7 +278,7 @@ def drift_findings(run) -> list:
             verb = "more" if ch.share_after > ch.share_before else "fewer"
             where += f": {verb} contacts with {ch.kind} '{ch.label}' ({ch.share_before:.1%} -> {ch.share_after:.1%})"
             affected = idx[after & in_seg & behaves]
-            pool = np.zeros(run.log.n_cases, dtype=bool)
+            pool = np.zeros(run.n_cases, dtype=bool)
             pool[idx[~after & in_seg]] = True
             owner = sop.owner_of.get(sop.task_name(ch.label)) if ch.kind == "activity" else None
             found.append(_finding(run, "drift", "change point", where, sop.name, [owner] if owner else [],
@@ -269,16 +290,15 @@ def drift_findings(run) -> list:
 def kpi_findings(run, by) -> list:
     """Segments whose contacts take longer, repeat, miss FCR or escalate more than comparable ones."""
     from engine.analyses.friction import _finding
-    from engine.analyses.segments import case_segments
     attrs = list(by)
     worse = {"duration_min": 1, "repeat_rate": 1, "fcr": -1, "escalation_rate": 1}
     found = []
     for attr in attrs:
-        codes, labels = case_segments(run.log, attr)
+        codes, labels = run.segments[attr]
         labels = list(labels)
         for v, label in enumerate(labels):
             cases = np.flatnonzero(codes == v)
-            if len(cases) < run.min_contacts or len(cases) == run.log.n_cases:
+            if len(cases) < run.min_contacts or len(cases) == run.n_cases:
                 continue
             effect = contrast(run.contacts, cases)
             bad = [name for name, sign in worse.items()

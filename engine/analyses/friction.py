@@ -43,6 +43,17 @@ friction contact.
 Ranking rule: by cost per period, highest first (ties: higher risk first);
 ``rank_by="risk"``: by risk, highest first (ties: higher cost first). Both
 ranks are given for every finding.
+
+How it is computed, in three steps that the single-machine path and the
+Dask path (engine.distributed.friction) share: ``measure_log`` reads the
+events of a log, or of one partition of its contacts, and keeps only rows
+(one per contact, per handoff, per deviation: ``Measures``);
+``combine_measures`` puts the rows of the partitions in the whole log's
+order with the whole log's labels (on one machine: one piece, unchanged);
+``rank_measures`` builds, measures and ranks the findings from those rows,
+so whole-log statistics (medians per handoff edge, comparison strata,
+change points, intervals) are computed once, over every contact, in log
+order.
 """
 
 from __future__ import annotations
@@ -51,14 +62,13 @@ import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
-from engine.analyses.contrast import Contacts, Contrast, build_contacts, contrast, wilson
+from engine.analyses.contrast import Contacts, Contrast, build_contacts, wilson
 from engine.analyses.handoffs import HandoffEdge, Handoffs, activity_roles, scan_log, summarise_edges
-from engine.analyses.ownership import QUEUE_WAIT, UNKNOWN_OWNER, SopMatch, StepOwnership, assign_owners, match_sops, \
-    tabulate_ownership
+from engine.analyses.ownership import QUEUE_WAIT, UNKNOWN_OWNER, SopMatch, StepOwnership, assign_owners, match_sops
 from engine.errors import AnalysisError, InputError
 from engine.log.encode import EncodedLog
 
@@ -180,23 +190,31 @@ def read_cost_config(path: str | Path) -> dict[str, float]:
     return out
 
 
-def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None,
-                        sops: Sequence = ()) -> EncodedLog:
-    """Encode a stored log with what ``rank_frictions`` reads: case ids, per-event owner, team, queue and
-    channel, per-case customer, intent, the segment attributes (``by``) and the attributes the
-    ``sops``' ``applies_to`` rules name; ``where`` applied."""
+def friction_columns(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None,
+                     sops: Sequence = ()) -> dict:
+    """``encode_where``'s keyword arguments for what ``rank_frictions`` reads, and the ``where``
+    attributes (per case)."""
     from engine.analyses.ownership import applies_to_attributes
     import pyarrow.parquet as pq
 
-    from engine.log.select import encode_where
+    from engine.log.select import WEEK
     try:
         names = set(pq.read_schema(path).names)
     except (OSError, ValueError):
         names = set(LOG_COLUMNS + CASE_COLUMNS)  # encode_log reports a missing or unreadable file
     wanted = CASE_COLUMNS + applies_to_attributes(sops) + tuple(b for b in by if b != "week")
     per_case = tuple(a for a in dict.fromkeys(wanted) if a in names)
-    return encode_where(path, where, attributes=tuple(a for a in LOG_COLUMNS if a in names),
-                        case_attributes=per_case, with_case_ids=True)
+    return {"attributes": tuple(a for a in LOG_COLUMNS if a in names), "with_case_ids": True,
+            "case_attributes": tuple(dict.fromkeys(per_case + tuple(a for a in (where or {}) if a != WEEK)))}
+
+
+def encode_for_friction(path, by: Sequence[str] = (), where: dict[str, set[str]] | None = None,
+                        sops: Sequence = ()) -> EncodedLog:
+    """Encode a stored log with what ``rank_frictions`` reads: case ids, per-event owner, team, queue and
+    channel, per-case customer, intent, the segment attributes (``by``) and the attributes the
+    ``sops``' ``applies_to`` rules name; ``where`` applied."""
+    from engine.log.select import encode_where
+    return encode_where(path, where, **friction_columns(path, by, where, sops))
 
 
 def _rates(sops: Sequence, owners: tuple[str, ...], config: dict[str, float] | None) -> np.ndarray:
@@ -232,27 +250,227 @@ def _case_flags(log: EncodedLog, roles: np.ndarray, window_days: float) -> dict[
     links = link_contacts(customer.astype(np.int32), case_starts(log), channel.astype(np.int32),
                           np.int64(window_days * DAY_NS))
     return {"handled": has(ROLE_TALK), "resolved": has(ROLE_RESOLVE), "escalated": has(ROLE_ESCALATE),
-            "with_customer": customer >= 0, "repeated": (links[:, 0] == 1) & (customer >= 0), "channel": channel}
+            "with_customer": customer >= 0, "repeated": (links[:, 0] == 1) & (customer >= 0)}
 
+
+# --- measures: what the finding builders read, per contact, per handoff, per deviation ---------
+
+FLAGS = ("handled", "resolved", "escalated", "with_customer", "repeated")
+
+
+@dataclass(frozen=True)
+class Measures:
+    """What the finding builders read about a log (or one partition of it), compactly.
+
+    ``contacts``: one row per contact: ``position`` (its place in the whole log), ``events``, ``sop``
+    (into the SOPs, -1 none), ``owner_s`` (seconds per owner, then unknown and queue wait), ``handle_s``,
+    the FLAGS, ``start`` (ns), ``breach``, ``variant`` (with ``variants``) and ``case:ATTR`` codes.
+    ``handoffs``: one row per handoff (engine.analyses.handoffs.Handoffs's fields with the case's and
+    the events' indices in this log, and engine.analyses.findings.handoff_times). ``deviations``: per
+    SOP, one row per deviation of its contacts (case, step, kind, team of the event). ``labels``: what
+    the codes index (``activities``, ``owners``, ``routes``, ``event_team``, ``steps:S``, ``case:ATTR``).
+    ``variants``: each variant's activity codes (offsets, codes), to rebuild a contact's sequence.
+    """
+
+    n_events: int
+    labels: dict[str, tuple]
+    contacts: dict[str, np.ndarray]
+    case_ids: list
+    handoffs: dict[str, np.ndarray]
+    deviations: tuple[dict[str, np.ndarray], ...]
+    ownership: dict
+    counts: dict[str, int]
+    variants: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_cases(self) -> int:
+        return len(self.contacts["position"])
+
+
+def _labels_of(labels) -> tuple:
+    return tuple(labels.to_pylist()) if hasattr(labels, "to_pylist") else tuple(labels)
+
+
+def measure_log(log: EncodedLog, sops: Sequence, *, window_days: float = 7.0, library: bool = True,
+                by: Sequence[str] = (), positions: np.ndarray | None = None, variants: bool = False) -> Measures:
+    """The measures of an encoded log (``encode_for_friction``), the whole log or a partition of its
+    contacts; ``positions``: each contact's position in the whole log (default: its index here);
+    ``variants``: also each contact's activity sequence, as a variant (engine.distributed.friction)."""
+    from engine.analyses.drift import EXPLAIN_ATTRIBUTES
+    from engine.analyses.findings import conform_log, handoff_times
+    from engine.analyses.ownership import count_step_owners, owner_labels
+    from engine.analyses.segments import case_segments
+    from engine.kernels.handoffs import time_contacts
+    from engine.log.encode import NO_TIME
+    sops = tuple(sops)
+    route_name = next((a for a in ("team", "queue") if a in log.attributes), None)
+    labels = {"activities": tuple(log.activities), "owners": owner_labels(log, sops),
+              "routes": tuple(log.attributes[route_name][1]) if route_name else (),
+              "event_team": tuple(log.attributes["team"][1]) if "team" in log.attributes else ()}
+    segments = {}
+    for name in dict.fromkeys(tuple(by) + ("channel", "team") + EXPLAIN_ATTRIBUTES):
+        if name in by or name in log.case_attributes or name in log.attributes:
+            codes, values = case_segments(log, name)
+            segments[name] = codes
+            labels[f"case:{name}"] = _labels_of(values)
+    n = log.n_cases
+    if n == 0:  # a partition without selected contacts: its labels count, it has nothing else
+        return Measures(0, labels, {"position": np.zeros(0, np.int64)}, [], {}, (), {},
+                        dict.fromkeys(("unmatched", "ambiguous", "from_log", "from_sop", "unknown_events"), 0))
+    match = match_sops(log, sops, library=library)
+    owners = assign_owners(log, sops, match.sop_of_case)
+    label_map: dict[str, str] = {}
+    for sop in sops:
+        for k, v in sop.label_map.items():
+            label_map.setdefault(k, v)
+    roles = activity_roles(log.activities, label_map)
+    end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
+    owner_s, handle_s = time_contacts(log.case_offsets, log.activity_codes, log.timestamps, end,
+                                      owners.codes, len(owners.labels), roles, NO_TIME)
+    flags = _case_flags(log, roles, window_days)
+    breach, deviant_event, deviations = conform_log(log, sops, match.sop_of_case)
+    for s, dev in enumerate(deviations):
+        labels[f"steps:{s}"] = dev.pop("steps")
+    h = scan_log(log, owners.codes, owners.labels, roles)
+    handoffs = {"case": h.case, "kind": h.kind, "frm": h.frm, "to": h.to, "delay_ns": h.delay_ns,
+                "loss_event": h.loss_event, "ping_pong": h.ping_pong, "event": h.event,
+                **handoff_times(log, h, owners.codes, deviant_event, match.sop_of_case)}
+    contacts = {"position": np.arange(n, dtype=np.int64) if positions is None else np.asarray(positions, np.int64),
+                "events": np.diff(log.case_offsets), "sop": match.sop_of_case, "owner_s": owner_s,
+                "handle_s": handle_s, **flags, "start": log.timestamps[log.case_offsets[:-1]], "breach": breach,
+                **{f"case:{name}": codes for name, codes in segments.items()}}
+    var = None
+    if variants:
+        from engine.analyses.variants import assign_variants
+        from engine.kernels.variants import gather_sequences
+        contacts["variant"], first_case = assign_variants(log)
+        var = gather_sequences(log.case_offsets, log.activity_codes, first_case.astype(np.int64))
+    case_ids = log.case_ids.to_pylist() if log.case_ids is not None else [str(i) for i in range(n)]
+    counts = {"unmatched": match.unmatched, "ambiguous": match.ambiguous, "from_log": owners.from_log,
+              "from_sop": owners.from_sop, "unknown_events": owners.unknown_events}
+    return Measures(log.n_events, labels, contacts, case_ids, handoffs, tuple(deviations),
+                    count_step_owners(log, sops, match.sop_of_case, owners), counts, var)
+
+
+def _lookup(local: tuple, whole: tuple) -> np.ndarray:
+    """int32 code in ``whole`` of each code in ``local``, and -1 for -1 (the last slot)."""
+    index = {x: i for i, x in enumerate(whole)}
+    return np.array([index[x] for x in local] + [-1], dtype=np.int32)
+
+
+def combine_measures(pieces: Sequence[Measures]) -> Measures:
+    """The measures of a whole log from those of partitions of its contacts (every partition, with or
+    without contacts, for its labels): contacts in the order of their positions (renumbered from 0),
+    handoffs and deviations with the whole log's case and event indices, every code into the union of
+    the partitions' labels (sorted, as the whole log's dictionaries are)."""
+    names = dict.fromkeys(k for p in pieces for k in p.labels)
+    labels = {k: tuple(sorted(set().union(*(p.labels.get(k, ()) for p in pieces)))) for k in names}
+    full = [p for p in pieces if p.n_cases]
+    counts = {k: sum(p.counts[k] for p in pieces) for k in pieces[0].counts}
+    ownership: dict = {}
+    for p in full:
+        for key, c in p.ownership.items():
+            ownership[key] = ownership.get(key, 0) + c
+    positions = np.concatenate([p.contacts["position"] for p in full]) if full else np.zeros(0, np.int64)
+    order = np.argsort(positions, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    starts = np.cumsum([0] + [p.n_cases for p in full])
+    n_owners = len(labels["owners"])
+
+    def gather(rows: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate(rows)[order]
+
+    contacts = {}
+    for key in (full[0].contacts if full else {"position": None}):
+        rows = []
+        for p in full:
+            x = p.contacts[key]
+            if key == "owner_s":
+                k = x.shape[1] - 2
+                out = np.zeros((len(x), n_owners + 2))
+                out[:, _lookup(p.labels["owners"], labels["owners"])[:k]] = x[:, :k]
+                out[:, n_owners:] = x[:, k:]
+                x = out
+            elif key.startswith("case:"):
+                x = _lookup(p.labels[key], labels[key])[x]
+            rows.append(x)
+        contacts[key] = gather(rows) if rows else np.zeros(0, np.int64)
+    variants = None
+    if full and full[0].variants is not None:
+        table: dict[tuple, int] = {}
+        rows = []
+        for p in full:
+            act = _lookup(p.labels["activities"], labels["activities"])
+            offsets, codes = p.variants
+            ids = np.array([table.setdefault(tuple(act[codes[a:b]].tolist()), len(table))
+                            for a, b in zip(offsets[:-1], offsets[1:])], dtype=np.int32)
+            rows.append(ids[p.contacts["variant"]])
+        contacts["variant"] = gather(rows)
+        seqs = list(table)
+        variants = (np.concatenate(([0], np.cumsum([len(s) for s in seqs]))).astype(np.int64),
+                    np.array([a for s in seqs for a in s], dtype=np.int32))
+    if "position" in contacts:
+        contacts["position"] = np.arange(len(order), dtype=np.int64)
+    case_ids = np.array([c for p in full for c in p.case_ids], dtype=object)[order].tolist()
+    event_start = np.concatenate(([0], np.cumsum(contacts["events"]))) if full else np.zeros(1, np.int64)
+    handoffs: dict[str, list] = {}
+    deviations: list[dict[str, list]] = []
+    for p, base in zip(full, starts):
+        local_start = np.concatenate(([0], np.cumsum(p.contacts["events"])))
+        h = dict(p.handoffs)
+        case = rank[base + h["case"]]
+        shift = event_start[case] - local_start[h["case"]]
+        owner = _lookup(p.labels["owners"], labels["owners"])
+        route = _lookup(p.labels["routes"], labels["routes"])
+        for end in ("frm", "to"):
+            h[end] = np.where(h["kind"] == 0, owner[np.where(h["kind"] == 0, h[end], -1)],
+                              route[np.where(h["kind"] == 1, h[end], -1)])
+        h.update(case=case, event=h["event"] + shift, loss_event=np.where(h["loss_event"] >= 0,
+                                                                           h["loss_event"] + shift, -1),
+                 loss_owner=owner[h["loss_owner"]], event_owner=owner[h["event_owner"]])
+        for key, x in h.items():
+            handoffs.setdefault(key, []).append(x)
+        team = _lookup(p.labels["event_team"], labels["event_team"])
+        for s, dev in enumerate(p.deviations):
+            while len(deviations) <= s:
+                deviations.append({})
+            steps = _lookup(p.labels[f"steps:{s}"], labels[f"steps:{s}"])
+            for key, x in (("case", rank[base + dev["case"]]), ("step", steps[dev["step"]]), ("kind", dev["kind"]),
+                           ("team", team[dev["team"]])):
+                deviations[s].setdefault(key, []).append(x)
+    handoffs = {k: np.concatenate(v) for k, v in handoffs.items()}
+    if handoffs:
+        by_case = np.argsort(handoffs["case"], kind="stable")  # a contact's handoffs stay in their order
+        handoffs = {k: v[by_case] for k, v in handoffs.items()}
+    deviations = tuple({k: np.concatenate(v) for k, v in d.items()} for d in deviations)
+    return Measures(sum(p.n_events for p in pieces), labels, contacts, case_ids, handoffs, deviations, ownership,
+                    counts, variants)
+
+
+# --- the findings -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Run:
     """What every finding builder reads."""
 
-    log: EncodedLog
+    n_cases: int
     sops: tuple
     match: SopMatch
     contacts: Contacts
     handoffs: Handoffs
+    times: dict[str, np.ndarray]
+    deviations: tuple[dict[str, np.ndarray], ...]
+    labels: dict[str, tuple]
+    segments: dict[str, tuple[np.ndarray, tuple[str, ...]]]
     case_ids: list
     team: tuple[np.ndarray, tuple[str, ...]] | None
     period_days: float
     span_days: float
     examples: int
     min_contacts: int
-    deviant_event: np.ndarray
-    owner_codes: np.ndarray
     rates: np.ndarray
+    sop_log: Callable[[np.ndarray], EncodedLog]
 
 
 def _teams(run: _Run, cases: np.ndarray) -> tuple[str, ...]:
@@ -273,7 +491,7 @@ def _evidence(run: _Run, cases: np.ndarray, order_by: np.ndarray | None = None) 
 
 def _finding(run: _Run, kind: str, what: str, where: str, sop: str | None, owners, cases: np.ndarray,
              effect: Contrast, evidence: tuple[str, ...], teams=None) -> Friction:
-    n = run.log.n_cases
+    n = run.n_cases
     k = len(cases)
     per_period = k / run.span_days * run.period_days
     cost = effect.cost.difference
@@ -303,6 +521,18 @@ def rank(frictions: Sequence[Friction], rank_by: str) -> tuple[Friction, ...]:
     return tuple(ranked)
 
 
+def check_ranking(sops: Sequence, rank_by: str, period_days: float, top: int | None) -> None:
+    """The arguments of ``rank_frictions`` that are refused before any work."""
+    if rank_by not in RANK_BY:
+        raise AnalysisError(f"Unknown ranking '{rank_by}'", field="rank_by", hint="Use one of: cost, risk")
+    if not period_days > 0:
+        raise AnalysisError(f"The period must be positive, got {period_days} days", field="period_days")
+    if top is not None and top < 1:
+        raise AnalysisError(f"top must be 1 or more, got {top}", field="top")
+    if not sops:
+        raise AnalysisError("No SOP given", field="sops", hint="Give an SOP model or a folder of them")
+
+
 def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str, float] | None = None,
                    period_days: float = 90.0, by: Sequence[str] = (), rank_by: Literal["cost", "risk"] = "cost",
                    top: int | None = None, examples: int = 5, window_days: float = 7.0, min_contacts: int = 10,
@@ -317,69 +547,68 @@ def rank_frictions(log: EncodedLog, sops: Sequence, *, cost_per_minute: dict[str
     ``library``: False when one SOP is given on its own (it then applies to every contact unless its
     sidecar has ``applies_to``; engine.analyses.ownership.match_sops).
     """
-    from engine.analyses.findings import (deviation_findings, drift_findings, handoff_findings, kpi_findings,
-                                          unexpected_loss)
-    if rank_by not in RANK_BY:
-        raise AnalysisError(f"Unknown ranking '{rank_by}'", field="rank_by", hint="Use one of: cost, risk")
-    if not period_days > 0:
-        raise AnalysisError(f"The period must be positive, got {period_days} days", field="period_days")
-    if top is not None and top < 1:
-        raise AnalysisError(f"top must be 1 or more, got {top}", field="top")
-    if not sops:
-        raise AnalysisError("No SOP given", field="sops", hint="Give an SOP model or a folder of them")
+    from engine.log.select import select_cases
+    check_ranking(sops, rank_by, period_days, top)
     if log.n_cases == 0:
         raise AnalysisError("The log has no contacts", hint="Check the log and the selection")
-    run, result_parts = _prepare(log, tuple(sops), cost_per_minute, period_days, window_days, examples, min_contacts,
-                                 library)
+    measures = combine_measures([measure_log(log, sops, window_days=window_days, library=library, by=by)])
+    return rank_measures(measures, sops, lambda keep: select_cases(log, keep), cost_per_minute=cost_per_minute,
+                         period_days=period_days, by=by, rank_by=rank_by, top=top, examples=examples,
+                         min_contacts=min_contacts, drift=drift)
+
+
+def rank_measures(measures: Measures, sops: Sequence, sop_log: Callable[[np.ndarray], EncodedLog], *,
+                  cost_per_minute: dict[str, float] | None = None, period_days: float = 90.0,
+                  by: Sequence[str] = (), rank_by: str = "cost", top: int | None = None, examples: int = 5,
+                  min_contacts: int = 10, drift: bool = True) -> FrictionResult:
+    """``rank_frictions`` from a whole log's measures (``combine_measures``); ``sop_log(keep)``: the
+    encoded log of the contacts where ``keep`` (bool per contact), for the drift findings."""
+    from engine.analyses.findings import deviation_findings, drift_findings, handoff_findings, kpi_findings
+    run, result_parts = _prepare(measures, tuple(sops), cost_per_minute, period_days, examples, min_contacts,
+                                 sop_log)
     found = (deviation_findings(run) + handoff_findings(run)
              + (drift_findings(run) if drift else []) + kpi_findings(run, by))
     ranked = rank([f for f in found if f.contacts >= min_contacts], rank_by)
     edges, sop_edges = summarise_edges(run.handoffs, run.contacts, run.match.names, run.match.sop_of_case,
-                                       unexpected_loss(run))
+                                       run.times["unexpected"])
     return FrictionResult(frictions=ranked[:top] if top else ranked, handoffs=edges, sop_handoffs=sop_edges,
-                          rank_by=rank_by, contacts=log.n_cases, events=log.n_events, span_days=run.span_days,
+                          rank_by=rank_by, contacts=run.n_cases, events=measures.n_events, span_days=run.span_days,
                           period_days=float(period_days), sops=run.match, **result_parts)
 
 
-def _prepare(log: EncodedLog, sops: tuple, config, period_days, window_days, examples, min_contacts, library):
-    from engine.kernels.handoffs import time_contacts
-    from engine.log.encode import NO_TIME
-    match = match_sops(log, sops, library=library)
-    owners = assign_owners(log, sops, match.sop_of_case)
-    label_map: dict[str, str] = {}
-    for sop in sops:
-        for k, v in sop.label_map.items():
-            label_map.setdefault(k, v)
-    roles = activity_roles(log.activities, label_map)
-    end = log.end_timestamps if log.end_timestamps is not None else np.empty(0, dtype=np.int64)
-    owner_s, handle_s = time_contacts(log.case_offsets, log.activity_codes, log.timestamps, end,
-                                      owners.codes, len(owners.labels), roles, NO_TIME)
-    flags = _case_flags(log, roles, window_days)
-    rates = _rates(sops, owners.labels, config)
-    starts = log.timestamps[log.case_offsets[:-1]]
-    breach = np.zeros(log.n_cases, dtype=bool)
-    labels = owners.labels + (UNKNOWN_OWNER, QUEUE_WAIT)
-    contacts = build_contacts(owner_s, handle_s, labels, match.sop_of_case, flags["channel"], rates, flags, starts,
-                              breach)
-    handoffs = scan_log(log, owners.codes, owners.labels, roles)
+def _prepare(m: Measures, sops: tuple, config, period_days, examples, min_contacts, sop_log):
+    from engine.analyses.ownership import ownership_table
+    c, labels = m.contacts, m.labels
+    n = m.n_cases
+    owners = labels["owners"]
+    match = SopMatch(c["sop"], tuple(s.name for s in sops), m.counts["unmatched"], m.counts["ambiguous"])
+    rates = _rates(sops, owners, config)
+    channel = c["case:channel"] if "case:channel" in c else np.full(n, -1, dtype=np.int32)
+    contacts = build_contacts(c["owner_s"], c["handle_s"], owners + (UNKNOWN_OWNER, QUEUE_WAIT), c["sop"], channel,
+                              rates, {k: c[k] for k in FLAGS}, c["start"], c["breach"])
+    h = m.handoffs
+    handoffs = Handoffs(h["case"], h["kind"], h["frm"], h["to"], h["delay_ns"], h["loss_event"], h["ping_pong"],
+                        h["event"], (owners, labels["routes"]), n, m.n_events)
+    times = {k: h[k] for k in ("unexpected", "loss_from", "loss_to", "loss_owner", "event_ts", "event_owner")}
+    starts = c["start"]
     span = max((int(starts.max()) - int(starts.min())) / DAY_NS, 1.0)
-    team = log.case_attributes.get("team")
-    case_ids = log.case_ids.to_pylist() if log.case_ids is not None else [str(i) for i in range(log.n_cases)]
-    run = _Run(log, sops, match, contacts, handoffs, case_ids, team, float(period_days), span, examples,
-               min_contacts, np.zeros(log.n_events, dtype=bool), owners.codes, rates)
+    segments = {k[5:]: (c[k], labels[k]) for k in c if k.startswith("case:")}
+    run = _Run(n, sops, match, contacts, handoffs, times, m.deviations, labels, segments, m.case_ids,
+               segments.get("team"), float(period_days), span, examples, min_contacts, rates, sop_log)
     warnings = []
     if match.unmatched or match.ambiguous:
         warnings.append(f"{match.unmatched:,} contacts match no SOP and {match.ambiguous:,} match several: "
                         "they are measured without an SOP (no deviations, their own stratum)")
-    if owners.unknown_events:
-        warnings.append(f"{owners.unknown_events:,} events have no owner (neither in the log nor by an SOP lane): "
-                        f"their time is charged to '{UNKNOWN_OWNER}' at cost 0")
-    unpriced = [o for k, o in enumerate(owners.labels) if not rates[:-1, k].any()]
+    if m.counts["unknown_events"]:
+        warnings.append(f"{m.counts['unknown_events']:,} events have no owner (neither in the log nor by an SOP "
+                        f"lane): their time is charged to '{UNKNOWN_OWNER}' at cost 0")
+    unpriced = [o for k, o in enumerate(owners) if not rates[:-1, k].any()]
     if unpriced:
         warnings.append("no cost per minute for " + ", ".join(unpriced) + ": their minutes cost 0")
-    costs = {o: {sops[s].name: float(rates[s, k]) for s in range(len(sops))} for k, o in enumerate(owners.labels)}
-    parts = {"ownership": tabulate_ownership(log, sops, match.sop_of_case, owners),
-             "owners": {"labels": list(owners.labels), "events_owner_from_log": owners.from_log,
-                        "events_owner_from_sop": owners.from_sop, "events_owner_unknown": owners.unknown_events},
+    costs = {o: {sops[s].name: float(rates[s, k]) for s in range(len(sops))} for k, o in enumerate(owners)}
+    parts = {"ownership": ownership_table(sops, m.ownership, owners),
+             "owners": {"labels": list(owners), "events_owner_from_log": m.counts["from_log"],
+                        "events_owner_from_sop": m.counts["from_sop"],
+                        "events_owner_unknown": m.counts["unknown_events"]},
              "cost_per_minute": costs, "warnings": tuple(warnings)}
     return run, parts

@@ -165,7 +165,8 @@ def summarise_edges(h: Handoffs, contacts: Contacts | None = None, sop_names: tu
     """(edges over the whole log, most contacts first; owner edges per SOP). With ``contacts``, each
     whole-log edge also gets the repeat rate and handle time of crossing contacts against
     comparable ones that did not cross. ``context_loss``: which handoffs lost context (default: every
-    repetition the kernel found; engine.analyses.findings.unexpected_loss leaves out those an SOP allows)."""
+    repetition the kernel found; ``unexpected`` of engine.analyses.findings.handoff_times leaves out those an
+    SOP allows)."""
     loss = h.context_loss if context_loss is None else context_loss
     key = (h.kind.astype(np.int64) << 40) | (h.frm.astype(np.int64) << 20) | h.to.astype(np.int64)
     edges = []

@@ -110,11 +110,21 @@ def applies_to_attributes(sops: Sequence) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _owner_column(log: EncodedLog):
+    return next((log.attributes[a] for a in ("owner", "team") if a in log.attributes), None)
+
+
+def owner_labels(log: EncodedLog, sops: Sequence) -> tuple[str, ...]:
+    """The owners: the SOPs' lanes and the labels of the log's owner (else team) column, sorted."""
+    column = _owner_column(log)
+    lanes = {o for sop in sops for o in sop.owner_of.values() if o}
+    return tuple(sorted(lanes | set(column[1] if column else ())))
+
+
 def assign_owners(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray) -> OwnerCodes:
     """Each event's owner: the log's owner (else team) column, else the SOP lane of its step."""
-    column = next((log.attributes[a] for a in ("owner", "team") if a in log.attributes), None)
-    lanes = sorted({o for sop in sops for o in sop.owner_of.values() if o})
-    labels = tuple(sorted(set(lanes) | set(column[1] if column else ())))
+    column = _owner_column(log)
+    labels = owner_labels(log, sops)
     index = {o: i for i, o in enumerate(labels)}
     if column is not None:
         remap = np.array([index[o] for o in column[1]] + [-1], dtype=np.int32)
@@ -136,28 +146,49 @@ def assign_owners(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray) -> O
                       int((codes < 0).sum()))
 
 
-def tabulate_ownership(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray,
-                       owners: OwnerCodes) -> tuple[StepOwnership, ...]:
-    """One row per step of each SOP: its lane, and the owners of the log events mapped to it."""
+def count_step_owners(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray,
+                      owners: OwnerCodes) -> dict[tuple[int, str, str], int]:
+    """Events per (SOP index, activity label, owner label or UNKNOWN_OWNER) among each SOP's contacts:
+    what ``ownership_table`` reads; adds up over partitions of contacts (by key)."""
     case_of_event = np.repeat(np.arange(log.n_cases), np.diff(log.case_offsets))
     sop_ev = sop_of_case[case_of_event]
     n_lab = len(owners.labels) + 1
-    rows = []
-    for s, sop in enumerate(sops):
+    out: dict[tuple[int, str, str], int] = {}
+    for s in range(len(sops)):
         sel = sop_ev == s
         acts = log.activity_codes[sel]
         own = np.where(owners.codes[sel] >= 0, owners.codes[sel], n_lab - 1)
-        grid = np.bincount(acts.astype(np.int64) * n_lab + own, minlength=len(log.activities) * n_lab)
-        grid = grid.reshape(len(log.activities), n_lab)
-        step_of = np.array([sop.task_name(a) for a in log.activities], dtype=object)
+        keys, counts = np.unique(acts.astype(np.int64) * n_lab + own, return_counts=True)
+        for k, c in zip(keys.tolist(), counts.tolist()):
+            o = k % n_lab
+            out[(s, log.activities[k // n_lab], owners.labels[o] if o < n_lab - 1 else UNKNOWN_OWNER)] = c
+    return out
+
+
+def ownership_table(sops: Sequence, counts: dict[tuple[int, str, str], int],
+                    labels: tuple[str, ...]) -> tuple[StepOwnership, ...]:
+    """One row per step of each SOP: its lane, and the owners of the log events mapped to it
+    (``counts`` from ``count_step_owners``; ``labels``: the owners, in code order)."""
+    rank = {o: i for i, o in enumerate(labels + (UNKNOWN_OWNER,))}
+    rows = []
+    for s, sop in enumerate(sops):
+        per_step: dict[str, dict[str, int]] = {}
+        for (t, activity, owner), c in counts.items():
+            if t == s:
+                seen = per_step.setdefault(sop.task_name(activity), {})
+                seen[owner] = seen.get(owner, 0) + c
         steps: dict[str, object] = {}
         for t in sop.tasks:
             if t.name:
                 steps.setdefault(t.name, t)
         for task in steps.values():
-            counts = grid[step_of == task.name].sum(axis=0)
-            seen = {(owners.labels[o] if o < n_lab - 1 else UNKNOWN_OWNER): int(c)
-                    for o, c in enumerate(counts) if c}
-            rows.append(StepOwnership(sop.name, task.name, task.owner, task.critical, int(counts.sum()),
+            seen = dict(sorted(per_step.get(task.name, {}).items(), key=lambda kv: rank[kv[0]]))
+            rows.append(StepOwnership(sop.name, task.name, task.owner, task.critical, int(sum(seen.values())),
                                       dict(sorted(seen.items(), key=lambda kv: -kv[1]))))
     return tuple(rows)
+
+
+def tabulate_ownership(log: EncodedLog, sops: Sequence, sop_of_case: np.ndarray,
+                       owners: OwnerCodes) -> tuple[StepOwnership, ...]:
+    """One row per step of each SOP: its lane, and the owners of the log events mapped to it."""
+    return ownership_table(sops, count_step_owners(log, sops, sop_of_case, owners), owners.labels)

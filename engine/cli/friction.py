@@ -6,8 +6,8 @@ import re
 
 import click
 
-from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, json_option, log_argument, main,
-                        progress, quiet_option, where_option)
+from engine.cli import (by_option, check_attribute_options, csv_option, echo_json, engine_options, json_option,
+                        log_argument, main, progress, quiet_option, where_option)
 
 
 def period_days(ctx, param, value: str) -> float:
@@ -37,20 +37,26 @@ def period_days(ctx, param, value: str) -> float:
               help="Leave out friction points with fewer affected contacts.")
 @json_option
 @csv_option
+@engine_options
 @quiet_option
-def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_contacts, as_json, csv_dir, quiet):
+def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_contacts, as_json, csv_dir, engine,
+             scheduler, quiet):
     """Friction points (SOP deviations, handoffs, drift, KPI outliers) on one scale:
     contacts per period, extra minutes x cost per minute, risk, projected cost.
 
     Also the handoff matrix by owner and the ownership of each SOP step.
-    Definitions and the ranking rule: docs/friction.md. Runs on one machine
-    (a partitioned LOG is read as one log): its findings need whole-log
-    medians, comparison groups and change points, which do not merge from
-    per-partition summaries (docs/scale.md).
+    Definitions and the ranking rule: docs/friction.md. With --engine dask,
+    each partition of LOG is measured on a worker (events, owners,
+    handoffs, conformance, repeat contacts) and the findings are built in
+    this process from the gathered per-contact and per-handoff rows, put
+    back in log order: the output is the same as with --engine local
+    (docs/scale.md).
 
     Example:
 
         cxmine friction log.parquet --sop models/ --period 90d --top 10 --csv reports/friction
+
+        cxmine friction log.parts --sop models/ --top 10 --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from pathlib import Path
 
@@ -66,12 +72,19 @@ def friction(log, sop_path, cost_config, period, by, where, rank_by, top, min_co
     if not files:
         raise ModelError("No .bpmn file in the SOP folder", path=path, hint="Give a folder of SOP models or one file")
     sops = [load_sop(f) for f in files]
-    progress(f"encoding {log}", quiet)
-    enc = encode_for_friction(log, by, where, sops)
-    progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; measuring frictions against {len(sops)} SOP(s)",
-             quiet)
-    result = rank_frictions(enc, sops, cost_per_minute=costs, period_days=period, by=by, rank_by=rank_by, top=top,
-                            min_contacts=min_contacts, library=path.is_dir())
+    options = dict(cost_per_minute=costs, period_days=period, by=by, rank_by=rank_by, top=top,
+                   min_contacts=min_contacts, library=path.is_dir())
+    if engine == "dask":
+        from engine.distributed.friction import distributed_friction
+        progress(f"measuring frictions of {log} against {len(sops)} SOP(s) on Dask ({scheduler or 'local cluster'})",
+                 quiet)
+        result = distributed_friction(log, sops, where=where, scheduler=scheduler, **options)
+    else:
+        progress(f"encoding {log}", quiet)
+        enc = encode_for_friction(log, by, where, sops)
+        progress(f"{enc.n_cases:,} contacts, {enc.n_events:,} events; measuring frictions against {len(sops)} "
+                 "SOP(s)", quiet)
+        result = rank_frictions(enc, sops, **options)
     if as_json:
         echo_json(result.as_dict())
     else:
