@@ -274,11 +274,12 @@ def _split_pass(merged, values: bool) -> tuple:
     return (merged.whole, merged.values) if values else (merged, {})
 
 
-def _comparisons(attribute: str, labels: list[str], values: ValueRanks, units: dict, variants, edge_keys: np.ndarray,
-                 activities: tuple[str, ...], sop: bool, s: DriftSettings) -> list:
-    """``compare_segments`` of ``attribute`` from each value's unit counts, summed, and the variants' contacts
-    per value (variants in the whole log's order of first occurrence, as ``assign_variants`` numbers them)."""
-    from engine.analyses.segment_comparison import _PerValue, compare_counts
+def _value_counts(attribute: str, labels: list[str], values: ValueRanks, units: dict, variants,
+                  edge_keys: np.ndarray, activities: tuple[str, ...], sop: bool):
+    """The counts ``compare_segments`` reads, per value of ``attribute``: each value's unit counts summed, and
+    the variants' contacts per value (variants in the whole log's order of first occurrence, as
+    ``assign_variants`` numbers them). Returns (counts, a log of one contact per variant in that order)."""
+    from engine.analyses.segment_comparison import _PerValue
     from engine.log.encode import EncodedLog
     m, f, a = len(labels), len(edge_keys), len(activities)
     sizes, edges = np.zeros(m, dtype=np.int64), np.zeros((m, f), dtype=np.int64)
@@ -301,9 +302,16 @@ def _comparisons(attribute: str, labels: list[str], values: ValueRanks, units: d
     # one contact per variant, in order: variant v's first contact is contact v
     variant_log = EncodedLog(np.concatenate(([0], np.cumsum(lengths))).astype(np.int64), codes,
                              np.zeros(len(codes), dtype=np.int64), activities)
-    per = _PerValue(sizes, edges, acts, table, tokens)
+    return _PerValue(sizes, edges, acts, table, tokens), variant_log
+
+
+def _comparisons(attribute: str, labels: list[str], values: ValueRanks, units: dict, variants, edge_keys: np.ndarray,
+                 activities: tuple[str, ...], sop: bool, s: DriftSettings) -> list:
+    """``compare_segments`` of ``attribute`` from the merged counts (``_value_counts``)."""
+    from engine.analyses.segment_comparison import compare_counts
+    per, variant_log = _value_counts(attribute, labels, values, units, variants, edge_keys, activities, sop)
     return compare_counts(attribute, labels, per, [edge_label(k, activities) for k in edge_keys], variant_log,
-                          np.arange(len(seqs), dtype=np.int64), s)
+                          np.arange(variant_log.n_cases, dtype=np.int64), s)
 
 
 def distributed_drift(log: str | os.PathLike, settings: DriftSettings | None = None, *, where: dict | None = None,
