@@ -17,7 +17,8 @@ Passes over the partitions (engine.distributed.drift_partials), each merged
 exactly:
 
 1. catalogue: activity and attribute labels, and the selected contacts'
-   global positions (with a selection), which rank them;
+   global positions (with a selection), which rank them; with ``by``, the
+   selected contacts' positions per value of each attribute;
 2. units: contacts, contacts with each edge and each activity, SOP tokens,
    per unit;
 3. sample (only when a split is significant): the contacts of the units
@@ -28,10 +29,27 @@ exactly:
    points, the variants, and per team, site, shift, channel and queue value
    the contacts with each edge that moved (where the change is).
 
-Not available here, because they need a change's contacts as a log of their
-own: drift within each value of an attribute (``by``: each value's own search
-over its own case positions), and the KPIs before and after each change
-(``kpis``). Both run on one machine (``engine.analyses.drift.detect_drift``).
+Drift within each value of an attribute (``by``). On one machine each value
+is a log of its own (its contacts in the whole log's order) searched like
+the whole log, and compared with the rest. Here each value's contacts are
+ranked among themselves: the i-th contact of a value in the whole log's
+order is the value's contact i, found in the sorted ranks of the value's
+contacts (gathered by the catalogue pass, 8 bytes per selected contact and
+attribute, sent once to every worker). Each pass then computes, next to the
+whole log's summary, the same summary for every value on its own ranks:
+units cut by the value's own window (blocks of ``ceil(n / 2,000)`` of the
+value's contacts, or calendar periods), the contacts around the value's
+significant splits, and its stretches' detail (its own attribute left out
+of the explanation). The pass count stays 2 to 4 whatever the number of
+values. The comparison with the rest reads each value's unit counts summed,
+and the whole log's variants with their contacts per value (units pass).
+A value's change points carry the position of their contact in the whole
+(selected) log, as on one machine. Values with fewer than ``2 * min_cases``
+contacts are compared, not searched, as on one machine.
+
+Not available here: the KPIs before and after each change (``kpis``), which
+need each stretch's contacts as a log of their own (repeat contacts linked
+within it); they run on one machine (``engine.analyses.drift.detect_drift``).
 """
 
 from __future__ import annotations
@@ -49,8 +67,7 @@ from engine.analyses.drift import (EXPLAIN_ATTRIBUTES, WINDOWS, ChangePoint, Dri
                                    drift_series, edge_label, iso_time, rank_changes, rank_where, seeded_intervals)
 from engine.distributed.cluster import open_client, run_partitions
 from engine.distributed.drift_partials import (ORDER_ERROR, ORDER_HINT, CaseSample, StretchDetail, UnitCounts,
-                                               ValueRanks,
-                                               catalogue_partition, count_partition_units,
+                                               ValueRanks, catalogue_partition, count_partition_units,
                                                detail_partition_stretches, sample_partition_cases)
 from engine.errors import AnalysisError
 
