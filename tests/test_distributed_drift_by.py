@@ -1,7 +1,8 @@
-"""Drift within each value of an attribute (``by``) on Dask (2-worker LocalCluster) gives the single-machine result.
+"""Drift within each value of an attribute (``by``), and the KPIs around each change (``kpis``), on Dask
+(2-worker LocalCluster) give the single-machine result.
 
 Compared: the whole result (change points of the log and of every value, with their explanations, each value
-compared with the rest), the text output and every CSV file, on the bundled sample in 4 partitions and on a
+compared with the rest, the KPIs before and after), the text output and every CSV file, on the bundled sample in 4 partitions and on a
 simulated log with injected changes in 5 partitions; blocks of contacts, days and weeks; with and without a
 selection and an SOP; values with too few contacts for a search of their own, and values no selected contact
 holds.
@@ -161,9 +162,34 @@ def test_cli_drift_by_on_dask_prints_and_writes_what_local_does(sample, client, 
     assert '"segments"' in local.stdout
 
 
-def test_cli_drift_kpis_still_needs_one_machine(sample):
-    res = CliRunner().invoke(main, ["drift", sample[1], "--kpis", "--engine", "dask"])
-    assert res.exit_code == 2 and "--kpis is not available with --engine dask" in res.output
+@pytest.mark.parametrize("where, by", [(None, ()), (WHERE, ("team",))], ids=["all", "where-team"])
+def test_drift_kpis_identical_on_dask(sample, client, where, by):
+    """The KPIs before and after each change (repeat contacts linked within each stretch) from KPI sums per
+    partition and stretch; the log is read as ``cxmine drift --kpis`` reads it."""
+    single, folder = sample
+    enc = encode_where(single, where, attributes=("owner", "queue", "channel"),
+                       case_attributes=tuple(dict.fromkeys(EXPLAIN_ATTRIBUTES + by + ("customer_id",))))
+    local = detect_drift(enc, DriftSettings(), by=by, kpis=True)
+    on_dask = distributed_drift(folder, where=where, by=by, kpis=True, client=client)
+    assert to_json(local.as_dict()) == to_json(on_dask.as_dict())
+    assert on_dask.change_points and all(p.kpis for p in on_dask.change_points)
+    repeats = [p.kpis["repeat_contact_rate"] for p in on_dask.change_points]
+    assert all(r["numerator_before"] > 0 and r["numerator_after"] > 0 for r in repeats)  # repeats were linked
+    assert all(p.kpis is None for s in on_dask.segments for p in s.change_points)  # as on one machine
+
+
+def test_cli_drift_kpis_on_dask_prints_and_writes_what_local_does(drifted, client, tmp_path):
+    single, folder = drifted
+    args = ["drift", "--kpis", "--by", "team", "--window", "day", "--sop", SOP, "--timezone", "Europe/Lisbon", "-q"]
+    local = CliRunner().invoke(main, [*args, single, "--csv", str(tmp_path / "local")])
+    on_dask = CliRunner().invoke(main, [*args, folder, "--csv", str(tmp_path / "dask"), "--engine", "dask",
+                                        "--scheduler", client.scheduler.address])
+    assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
+    assert local.stdout == on_dask.stdout
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert "kpis.csv" in names and names == sorted(p.name for p in (tmp_path / "dask").iterdir())
+    for name in names:
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
 
 
 def test_value_ranks_follow_the_whole_log(sample, client):

@@ -47,9 +47,14 @@ A value's change points carry the position of their contact in the whole
 (selected) log, as on one machine. Values with fewer than ``2 * min_cases``
 contacts are compared, not searched, as on one machine.
 
-Not available here: the KPIs before and after each change (``kpis``), which
-need each stretch's contacts as a log of their own (repeat contacts linked
-within it); they run on one machine (``engine.analyses.drift.detect_drift``).
+KPIs before and after each change (``kpis``). On one machine each stretch
+between change points is a log of its own for ``compute_kpis``, repeat
+contacts linked within it. A partition holds every contact of its customers
+(engine.log.partitions), so the detail pass computes, per partition, the KPI
+sums of each stretch's contacts in it, and the sums add up to the stretch's
+(the KPI partials of ``cxmine kpi`` on Dask, per stretch). The log is read
+with the columns ``cxmine drift --kpis`` reads: owner, queue and channel per
+event, the customer per case.
 """
 
 from __future__ import annotations
@@ -272,7 +277,12 @@ class _Searched:
             p = min(1.0, math.exp(log_p))
             point = ChangePoint(case, when, round(1.0 - p, 12), p, round(split.statistic, 3), before[1], after[1],
                                 tuple(changes), where)
-            out.append(replace(point, fitness=_fitness_change(prefix, (cuts[i], cuts[i + 1], cuts[i + 2]))))
+            point = replace(point, fitness=_fitness_change(prefix, (cuts[i], cuts[i + 1], cuts[i + 2])))
+            if detail.kpis is not None:
+                from engine.analyses.kpi_shift import kpi_change
+                from engine.analyses.kpis import KpiSummary
+                point = replace(point, kpis=kpi_change(KpiSummary(detail.kpis[i]), KpiSummary(detail.kpis[i + 1])))
+            out.append(point)
         return out
 
 
@@ -335,24 +345,22 @@ def distributed_drift(log: str | os.PathLike, settings: DriftSettings | None = N
                       timezone: str | None = None, sop_path: str | os.PathLike | None = None,
                       by: str | Sequence[str] = (), kpis: bool = False, client=None,
                       scheduler: str | None = None) -> DriftResult:
-    """``detect_drift`` of the whole (selected) log, with ``by`` (see the module docstring).
+    """``detect_drift`` of the whole (selected) log (see the module docstring).
 
     ``sop_path``: an SOP (read by every worker): token-replay fitness per window and around each change.
     ``by``: also the change points within each value of each attribute, and each value compared with the
-    rest."""
+    rest. ``kpis``: the KPIs (as ``cxmine drift --kpis`` computes them) of the contacts before and after
+    each change of the whole log."""
     from engine.analyses.drift import SegmentDrift, _check_settings, _fitness, _zone
     from engine.log.select import no_match_error
     settings = settings or DriftSettings()
     _check_settings(settings)
     zone = _zone(timezone)
     attributes = (by,) if isinstance(by, str) else tuple(dict.fromkeys(by or ()))
-    if kpis:
-        raise AnalysisError("The KPIs before and after each change are not available on Dask", field="kpis",
-                            hint="Run drift with kpis on one machine (engine.analyses.drift.detect_drift)")
     if client is None:
         with open_client(scheduler) as own:
             return distributed_drift(log, settings, where=where, timezone=timezone, sop_path=sop_path, by=attributes,
-                                     client=own)
+                                     kpis=kpis, client=own)
     sop = None
     if sop_path is not None:
         from engine.model import load_sop
@@ -409,7 +417,8 @@ def distributed_drift(log: str | os.PathLike, settings: DriftSettings | None = N
         whole = searched[None]
         cuts, keys = whole.stretches() if whole.found else (None, None)
         detail, detail_by_value = _split_pass(
-            run_partitions(log, detail_partition_stretches, cuts=cuts, edge_keys=keys, labels=labels, **common,
+            run_partitions(log, detail_partition_stretches, cuts=cuts, edge_keys=keys, labels=labels,
+                           kpis=kpis and bool(whole.found), **common,
                            **(dict(per_value, value_stretches=value_stretches) if value_stretches else {})),
             bool(value_stretches))
         points = whole.points(detail, zone, settings) if whole.found else []

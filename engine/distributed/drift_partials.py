@@ -61,9 +61,10 @@ def _add_at(shape: tuple, parts: list[tuple[tuple, np.ndarray]]) -> np.ndarray:
 
 
 def prepare_partition(path: str, where: dict | None, activities: tuple[str, ...], selected,
-                      case_attributes: tuple[str, ...] = ()) -> tuple[EncodedLog, np.ndarray] | None:
+                      case_attributes: tuple[str, ...] = (), attributes: tuple[str, ...] = ()
+                      ) -> tuple[EncodedLog, np.ndarray] | None:
     """The partition's selected cases, encoded with the whole log's activity codes, and their ranks."""
-    encoded = encode_partition(path, where, attributes=(), case_attributes=case_attributes)
+    encoded = encode_partition(path, where, attributes=attributes, case_attributes=case_attributes)
     if encoded is None or encoded[0].n_cases == 0:
         return None
     log, positions = encoded
@@ -393,6 +394,7 @@ class StretchDetail:
 
     variants: dict[tuple[int, ...], tuple[int, np.ndarray]]  # sequence -> (first rank, contacts per stretch)
     values: dict[str, tuple[tuple[str, ...], np.ndarray, np.ndarray]]  # name -> (labels, [J, V], [J, V, F])
+    kpis: np.ndarray | None = None  # [J, measures]: KPI sums of each stretch (engine.analyses.kpis.KpiSummary)
 
     def __add__(self, other: "StretchDetail") -> "StretchDetail":
         variants = _merge_variant_table(self.variants, other.variants)
@@ -402,11 +404,26 @@ class StretchDetail:
                 values[name] = (labels, values[name][1] + cases, values[name][2] + edges)
             else:
                 values[name] = (labels, cases, edges)
-        return StretchDetail(variants, values)
+        return StretchDetail(variants, values, None if self.kpis is None else self.kpis + other.kpis)
+
+
+KPI_ATTRIBUTES = ("owner", "queue", "channel")  # per event, as ``cxmine drift --kpis`` encodes the log
+
+
+def _stretch_kpis(log: EncodedLog, stretch: np.ndarray, n_stretch: int) -> np.ndarray:
+    """KPI sums of the contacts of each stretch, repeat contacts linked within the stretch: exact per
+    partition, as a partition holds every contact of its customers (engine.log.partitions)."""
+    from engine.analyses.kpis import compute_kpis
+    from engine.kernels.kpis import MEASURES
+    from engine.log.select import select_cases
+    out = np.zeros((n_stretch, len(MEASURES)), dtype=np.int64)
+    for j in np.unique(stretch):
+        out[j] = compute_kpis(select_cases(log, stretch == j)).overall.totals
+    return out
 
 
 def _detail(log: EncodedLog, ranks: np.ndarray, cuts: np.ndarray, edge_keys: np.ndarray,
-            labels: dict[str, tuple[str, ...]]) -> StretchDetail:
+            labels: dict[str, tuple[str, ...]], kpis: bool = False) -> StretchDetail:
     from engine.kernels.drift import cases_with_edges
     n_stretch = len(cuts) - 1
     stretch = np.searchsorted(cuts, ranks, side="right") - 1
@@ -426,24 +443,27 @@ def _detail(log: EncodedLog, ranks: np.ndarray, cuts: np.ndarray, edge_keys: np.
         edges = np.zeros((n_stretch * len(wanted), len(edge_keys)), dtype=np.int64)
         np.add.at(edges, group, has[ok])
         values[name] = (tuple(wanted), cases.astype(np.int64), edges.reshape(n_stretch, len(wanted), -1))
-    return StretchDetail(variants, values)
+    return StretchDetail(variants, values, _stretch_kpis(log, stretch, n_stretch) if kpis else None)
 
 
 def detail_partition_stretches(path: str, where: dict | None, activities: tuple[str, ...], selected,
                                cuts: np.ndarray | None, edge_keys: np.ndarray | None,
                                labels: dict[str, tuple[str, ...]], values: ValueRanks | None = None,
-                               value_stretches: dict | None = None) -> StretchDetail | PerValue | None:
+                               value_stretches: dict | None = None, kpis: bool = False
+                               ) -> StretchDetail | PerValue | None:
     """Per stretch between the ranks ``cuts``: variants, and per value of each attribute of ``labels`` the
-    contacts and contacts with each edge of ``edge_keys``. With ``values``, a PerValue with that for the
-    whole log (when ``cuts`` is given) and for each value of ``value_stretches`` (key -> (cuts in value
-    ranks, edge keys)), the value's own attribute left out of its labels."""
+    contacts and contacts with each edge of ``edge_keys``; with ``kpis``, the KPI sums of each stretch.
+    With ``values``, a PerValue with that for the whole log (when ``cuts`` is given) and for each value of
+    ``value_stretches`` (key -> (cuts in value ranks, edge keys)), the value's own attribute left out of its
+    labels, without KPIs."""
     from engine.log.select import select_cases
     by = () if values is None else values.attributes()
-    prepared = prepare_partition(path, where, activities, selected, tuple(dict.fromkeys(tuple(labels) + by)))
+    per_case = tuple(dict.fromkeys(tuple(labels) + by + (("customer_id",) if kpis else ())))
+    prepared = prepare_partition(path, where, activities, selected, per_case, KPI_ATTRIBUTES if kpis else ())
     if prepared is None:
         return None
     log, ranks = prepared
-    whole = None if cuts is None else _detail(log, ranks, cuts, edge_keys, labels)
+    whole = None if cuts is None else _detail(log, ranks, cuts, edge_keys, labels, kpis)
     if values is None:
         return whole
     per_value = {}
