@@ -245,3 +245,17 @@ def test_counts_per_value_are_the_single_machine_ones(sample, client, where, sop
     assert [variant_log.activity_codes[variant_log.case_offsets[v]:variant_log.case_offsets[v + 1]].tolist()
             for v in range(variant_log.n_cases)] == \
         [enc.activity_codes[enc.case_offsets[f]:enc.case_offsets[f + 1]].tolist() for f in first_case]
+
+
+def test_a_partition_without_selected_contacts_still_gives_its_labels(sample, client):
+    """The single-machine path selects after encoding, so its labels (segments listed, Bonferroni factors)
+    include values only unselected contacts hold; the catalogue keeps them from every partition."""
+    from engine.distributed.drift_partials import catalogue_partition
+    from engine.errors import InputError
+    from engine.log.partitions import partition_paths
+    first = str(partition_paths(sample[1])[0])
+    part = catalogue_partition(first, {"intent": {"no_such_intent"}}, EXPLAIN_ATTRIBUTES, by=("team",))
+    assert part.n_cases == 0 and len(part.positions) == 0 and part.by_positions == {}
+    assert part.values["team"] == {"A", "B", "C", "D"} and "Verify identity" in part.activities
+    with pytest.raises(InputError, match="No contact matches the selection"):
+        distributed_drift(sample[1], where={"intent": {"no_such_intent"}}, by=("team",), client=client)
