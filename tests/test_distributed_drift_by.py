@@ -81,7 +81,8 @@ def _local(single: str, settings: DriftSettings, where, by, sop, timezone=None):
     ("week", None, SOP, ("site",)),
     ("500", WHERE, None, ("team", "site")),
     ("week", WHERE, SOP, ("team",)),
-], ids=["auto-team", "week-sop-site", "500-where-team-site", "week-where-sop-team"])
+    ("auto", {"team": {"A", "B"}}, None, ("intent", "team")),
+], ids=["auto-team", "week-sop-site", "500-where-team-site", "week-where-sop-team", "where-team-intent-team"])
 def test_drift_by_identical_on_dask_sample(sample, client, window, where, sop, by):
     """Change points of every value (case positions in the whole selected log, times, what moved, where,
     fitness) and every value's comparison with the rest."""
