@@ -229,12 +229,15 @@ def catalogue_partition(path: str, where: dict | None, case_attributes: tuple[st
 
 @dataclass(frozen=True)
 class UnitCounts:
-    """Counts per unit (rows, by ``keys``) and per edge (columns, by ``edge_keys``); int64 throughout."""
+    """Counts per unit (rows, by ``keys``) and per edge (columns, by ``edge_keys``), int64.
+
+    The contacts with each edge per unit are kept as their cells that are not 0: most edges are rare, and
+    a few percent of the unit x edge cells hold a contact (a tenth of the dense array's bytes)."""
 
     keys: np.ndarray
     cases: np.ndarray
     edge_keys: np.ndarray
-    edges: np.ndarray  # [U, F]
+    edge_cells: tuple[np.ndarray, np.ndarray, np.ndarray]  # the cells of [U, F] that are not 0: row, column, count
     activities: np.ndarray  # [U, A]
     tokens: np.ndarray | None  # [U, 5]: missing, consumed, remaining, produced, fitting contacts
     first_rank: np.ndarray
@@ -255,10 +258,38 @@ class UnitCounts:
             last_rank[idx] = np.maximum(last_rank[idx], part.last_rank)
         tokens = None if self.tokens is None else \
             _add_at((n, 5), [((ia, np.arange(5)), self.tokens), ((ib, np.arange(5)), other.tokens)])
-        return UnitCounts(keys, _add_at((n,), [((ia,), self.cases), ((ib,), other.cases)]), ekeys,
-                          _add_at((n, f), [((ia, fa), self.edges), ((ib, fb), other.edges)]),
+        cells = _sum_cells(f, (ia[self.edge_cells[0]], fa[self.edge_cells[1]], self.edge_cells[2]),
+                           (ib[other.edge_cells[0]], fb[other.edge_cells[1]], other.edge_cells[2]))
+        return UnitCounts(keys, _add_at((n,), [((ia,), self.cases), ((ib,), other.cases)]), ekeys, cells,
                           _add_at((n, a), [((ia, all_a), self.activities), ((ib, all_a), other.activities)]),
                           tokens, first_rank, first_start, last_rank)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """int64[U, F]: contacts with each edge per unit."""
+        rows, columns, counts = self.edge_cells
+        out = np.zeros((len(self.keys), len(self.edge_keys)), dtype=np.int64)
+        out[rows, columns] = counts
+        return out
+
+
+def _cells(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells of a 2-d count array that are not 0, as (row, column, count)."""
+    rows, columns = np.nonzero(dense)
+    return rows.astype(np.int32), columns.astype(np.int32), dense[rows, columns].astype(np.int64)
+
+
+def _sum_cells(n_columns: int, *parts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Cells (row, column, count) of several sparse arrays on the same grid, added cell by cell."""
+    cell = np.concatenate([r.astype(np.int64) * n_columns + c for r, c, _ in parts])
+    counts = np.concatenate([v for _, _, v in parts])
+    order = np.argsort(cell, kind="stable")
+    cell, counts = cell[order], counts[order]
+    first = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1]))) if len(cell) else \
+        np.zeros(0, dtype=np.int64)
+    counts = np.add.reduceat(counts, first) if len(cell) else counts
+    rows, columns = np.divmod(cell[first], n_columns)
+    return rows.astype(np.int32), columns.astype(np.int32), counts.astype(np.int64)
 
 
 def unit_keys(log: EncodedLog, ranks: np.ndarray, unit: tuple) -> np.ndarray:
@@ -293,7 +324,7 @@ def _count_units(log: EncodedLog, ranks: np.ndarray, unit: tuple, tokens: np.nda
     if tokens is not None:
         tokens = np.add.reduceat(tokens, offsets[:-1], axis=0).astype(np.int64)
     first = offsets[:-1]
-    return UnitCounts(keys[first], np.diff(offsets), edge_keys, edges, acts, tokens, ranks[first],
+    return UnitCounts(keys[first], np.diff(offsets), edge_keys, _cells(edges), acts, tokens, ranks[first],
                       case_starts(log)[first], ranks[offsets[1:] - 1])
 
 
