@@ -427,13 +427,6 @@ def test_cli_drift_on_dask_prints_and_writes_what_local_does(drifted, client, tm
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("option", [["--by", "team"], ["--kpis"]])
-def test_cli_drift_options_that_need_one_machine(drifted, option):
-    res = CliRunner().invoke(main, ["drift", drifted[1], *option, "--engine", "dask"])
-    assert res.exit_code == 2
-    assert f"{option[0]} is not available with --engine dask: it needs each change's contacts" in res.output
-
-
 def test_drift_on_dask_bad_window_is_reported(drifted, client):
     res = CliRunner().invoke(main, ["drift", drifted[1], "--window", "fortnight", "--engine", "dask",
                                     "--scheduler", client.scheduler.address])

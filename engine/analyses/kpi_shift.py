@@ -20,8 +20,14 @@ def kpis_around(log: EncodedLog, first: int, case: int, end: int) -> dict[str, d
     from engine.analyses.kpis import compute_kpis
     from engine.log.select import select_cases
     index = np.arange(log.n_cases)
-    before = compute_kpis(select_cases(log, (index >= first) & (index < case))).overall.kpis(False)
-    after = compute_kpis(select_cases(log, (index >= case) & (index < end))).overall.kpis(False)
+    before = compute_kpis(select_cases(log, (index >= first) & (index < case))).overall
+    after = compute_kpis(select_cases(log, (index >= case) & (index < end))).overall
+    return kpi_change(before, after)
+
+
+def kpi_change(before, after) -> dict[str, dict]:
+    """``kpis_around`` from the KPI sums (``engine.analyses.kpis.KpiSummary``) of the contacts before and after."""
+    before, after = before.kpis(False), after.kpis(False)
     return {name: {"before": before[name].value, "after": after[name].value, "unit": before[name].unit,
                    "numerator_before": before[name].numerator, "denominator_before": before[name].denominator,
                    "numerator_after": after[name].numerator, "denominator_after": after[name].denominator}

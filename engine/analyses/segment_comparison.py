@@ -154,7 +154,13 @@ def compare_segments(log: EncodedLog, attribute: str, settings: DriftSettings | 
     keys = edge_keys_present(log.case_offsets, log.activity_codes, len(log.activities))
     case_variant, first_case = assign_variants(log)
     per = _count_per_value(log, codes, len(labels), keys, first_case, case_variant, tokens)
-    edge_labels = [edge_label(k, log.activities) for k in keys]
+    return compare_counts(attribute, labels, per, [edge_label(k, log.activities) for k in keys], log, first_case, s)
+
+
+def compare_counts(attribute: str, labels: list[str], per: _PerValue, edge_labels: list[str], log: EncodedLog,
+                   first_case: np.ndarray, s: DriftSettings) -> list[SegmentComparison]:
+    """``compare_segments`` from the counts per value (``per``); ``log`` and ``first_case`` give the labels
+    of the variants (each variant's first case) and of the activities."""
     pool, out = list(range(len(labels))), []
     while pool:
         rows = [_compare_value(attribute, labels[v], v, pool, per, edge_labels, log, first_case, s) for v in pool]

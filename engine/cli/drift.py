@@ -49,9 +49,9 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
     point gives the first contact after it, its time, a confidence (1 -
     adjusted p), the edges, activities and variants whose shares moved most,
     and the team, site, shift, channel or queue holding most of the change.
-    Method and parameters: docs/drift.md. With --engine dask the windows are
-    counted per partition and merged (docs/scale.md); --by and --kpis run on
-    one machine only.
+    Method and parameters: docs/drift.md. With --engine dask the windows (and
+    with --kpis the KPI sums) are counted per partition and merged, for the
+    whole log and for each value of --by (docs/scale.md).
 
     Example:
 
@@ -69,10 +69,6 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         report.check_chart_path(chart)
     if "week" in by:
         raise UsageError("--by week: drift is already found over time", hint="Use --window week for weekly windows")
-    if engine == "dask" and (by or with_kpis):
-        raise UsageError(f"{'--by' if by else '--kpis'} is not available with --engine dask: it needs each "
-                         "change's contacts as a log of their own (docs/scale.md)",
-                         hint="Run it with --engine local, on one machine")
     check_attribute_options(log, by, where)
     settings = DriftSettings(window=window, alpha=alpha, min_cases=min_cases, min_effect=min_effect)
     sop = None
@@ -84,8 +80,8 @@ def drift(log, sop_path, window, by, where, chart, alpha, min_cases, min_effect,
         if engine == "dask":
             from engine.distributed.drift import distributed_drift
             progress(f"counting windows of {log} on Dask ({scheduler or 'local cluster'}); detecting drift", quiet)
-            result = distributed_drift(log, settings, where=where, timezone=zone, sop_path=sop_path,
-                                       scheduler=scheduler)
+            result = distributed_drift(log, settings, where=where, timezone=zone, sop_path=sop_path, by=by,
+                                       kpis=with_kpis, scheduler=scheduler)
         else:
             progress(f"encoding {log}", quiet)
             per_case = EXPLAIN_ATTRIBUTES + tuple(by) + (("customer_id",) if with_kpis else ())
