@@ -16,7 +16,7 @@ from typing import Sequence
 
 from engine.distributed.cluster import run_partitions
 from engine.distributed.partials import (finish_kpis, summarise_conformance, summarise_dfg, summarise_discovery,
-                                         summarise_kpis, summarise_variants)
+                                         summarise_kpis, summarise_library, summarise_variants)
 from engine.log.select import no_match_error
 
 
@@ -56,7 +56,7 @@ def distributed_kpis(log: str | os.PathLike, *, by: Sequence[str] = (), where: d
 
 def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike, *, by: Sequence[str] = (),
                             where: dict | None = None, examples: int = 5, unknown_as_deviation: bool = True,
-                            per_contact: bool = False, client=None, scheduler: str | None = None):
+                            per_contact: bool = False, worst: int = 10, client=None, scheduler: str | None = None):
     """``check_conformance`` of the whole log against the SOP at ``sop_path`` (read by every worker).
 
     With ``per_contact``, returns ``(result, rows)``: also every contact's row of contacts.csv
@@ -69,7 +69,26 @@ def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike,
         raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
     load_sop(sop_path)  # a bad SOP is reported here, once, before any task runs
     merged = _run(log, summarise_conformance, where, client, scheduler, sop_path=str(Path(sop_path).resolve()),
-                  by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation, per_contact=per_contact)
+                  by=tuple(by), examples=examples, unknown_as_deviation=unknown_as_deviation, per_contact=per_contact,
+                  worst=worst)
+    return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()
+
+
+def distributed_library(log: str | os.PathLike, sops: Sequence, *, by: Sequence[str] = (), examples: int = 5,
+                        unknown_as_deviation: bool = True, worst: int = 10, where: dict | None = None,
+                        per_contact: bool = False, client=None, scheduler: str | None = None):
+    """``check_library`` of the whole (selected) log: each contact replayed on the SOP whose ``applies_to``
+    matches it (``sops``: ``engine.model.Sop`` objects, in library order, sent to the workers); the
+    contacts no SOP or several SOPs apply to counted, with their first example ids in log order.
+
+    With ``per_contact``, returns ``(result, rows)``: also, per SOP, the rows of contacts.csv of its
+    contacts (``engine.report.conformance.contact_frame``), gathered in log order."""
+    from engine.errors import AnalysisError
+    if examples < 0:
+        raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
+    sops = tuple(sops)
+    merged = _run(log, summarise_library, where, client, scheduler, sops=sops, by=tuple(by), examples=examples,
+                  unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=per_contact)
     return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()
 
 

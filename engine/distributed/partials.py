@@ -1,4 +1,4 @@
-"""Per-partition summaries of variants, DFG, KPIs and conformance, and their exact merge.
+"""Per-partition summaries of variants, DFG, KPIs, conformance (one SOP or a library), and their exact merge.
 
 Each ``summarise_*`` function runs on a worker: it reads one partition file
 (a complete cxmine log of its cases, see engine.log.partitions), applies the
@@ -278,19 +278,10 @@ class ConformancePartial:
         return rows.reset_index(drop=True)
 
 
-def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
-                          examples: int = 5, unknown_as_deviation: bool = True,
-                          per_contact: bool = False) -> ConformancePartial | None:
-    from engine.analyses.conformance import check_conformance
-    from engine.log.schema import SEGMENT_COLUMNS
-    from engine.model import load_sop
-    attributes = SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",))
-    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=attributes)
-    if encoded is None:
-        return None
-    log, positions = encoded
-    result = check_conformance(log, load_sop(sop_path), by=by, examples=examples,
-                               unknown_as_deviation=unknown_as_deviation)
+def conformance_partial(result: ConformanceResult, positions: np.ndarray, examples: int,
+                        per_contact: bool = False) -> ConformancePartial:
+    """The partial of one partition's ``check_conformance`` result; ``positions``: global position of each
+    of its contacts."""
     ids = result.case_ids
     shown = {e for row in result.steps + result.segment_deviations for e in row.examples}
     where_of = {str(c): int(positions[i]) for i, c in enumerate(ids) if str(c) in shown}
@@ -301,6 +292,103 @@ def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), wher
         contacts = contact_frame(result).assign(position=positions)
     result = replace(result, variant_fits=fits, examples=_ALL_EXAMPLES, replay=None, deviations=None, case_ids=None)
     return ConformancePartial(result, where_of, examples, contacts)
+
+
+def _conformance_attributes(by: Sequence[str]) -> tuple[str, ...]:
+    from engine.log.schema import SEGMENT_COLUMNS
+    return SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",))
+
+
+def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
+                          examples: int = 5, unknown_as_deviation: bool = True, per_contact: bool = False,
+                          worst: int = 10) -> ConformancePartial | None:
+    from engine.analyses.conformance import check_conformance
+    from engine.model import load_sop
+    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=_conformance_attributes(by))
+    if encoded is None:
+        return None
+    log, positions = encoded
+    result = check_conformance(log, load_sop(sop_path), by=by, examples=examples,
+                               unknown_as_deviation=unknown_as_deviation, worst=worst)
+    return conformance_partial(result, positions, examples, per_contact)
+
+
+# --- the SOP library --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unassigned:
+    """Contacts no SOP (or several SOPs) applies to: their count and the first example contacts as
+    ``(global position, contact id)``."""
+
+    contacts: int
+    examples: tuple[tuple[int, str], ...]
+
+    def merge(self, other: "Unassigned", k: int) -> "Unassigned":
+        return Unassigned(self.contacts + other.contacts, tuple(sorted(self.examples + other.examples)[:k]))
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c for _, c in self.examples)
+
+
+@dataclass(frozen=True)
+class LibraryPartial:
+    """``check_library`` of one partition: a conformance partial per SOP (in library order), the
+    contacts looked at, and the unmatched and ambiguous contacts."""
+
+    sops: tuple[ConformancePartial, ...]
+    paths: tuple[str, ...]
+    contacts: int
+    unmatched: Unassigned
+    ambiguous: Unassigned
+    examples: int
+
+    def __add__(self, other: "LibraryPartial") -> "LibraryPartial":
+        return LibraryPartial(tuple(a + b for a, b in zip(self.sops, other.sops)), self.paths,
+                              self.contacts + other.contacts, self.unmatched.merge(other.unmatched, self.examples),
+                              self.ambiguous.merge(other.ambiguous, self.examples), self.examples)
+
+    def finish(self):
+        """The ``LibraryResult`` of the whole (selected) log."""
+        from engine.analyses.library import LibraryResult
+        return LibraryResult(results=tuple(p.finish() for p in self.sops), paths=self.paths, contacts=self.contacts,
+                             unmatched=self.unmatched.contacts, unmatched_examples=self.unmatched.ids(),
+                             ambiguous=self.ambiguous.contacts, ambiguous_examples=self.ambiguous.ids())
+
+    def contact_rows(self) -> list:
+        """Per SOP, contacts.csv's rows of its contacts in log order (None when they were not gathered)."""
+        return [p.contact_rows() for p in self.sops]
+
+
+def summarise_library(path: str, sops: Sequence, by: Sequence[str] = (), where: dict | None = None,
+                      examples: int = 5, unknown_as_deviation: bool = True, worst: int = 10,
+                      per_contact: bool = False) -> LibraryPartial | None:
+    """``check_library`` on one partition (each contact on the SOP that applies to it), as a partial.
+
+    Every SOP gets a partial, also when none of the partition's contacts is its own, so the merged
+    result of an SOP no contact applies to is the single-machine one of no contacts."""
+    from engine.analyses.conformance import check_conformance
+    from engine.analyses.library import AMBIGUOUS, UNMATCHED, applies_to_attributes, assign_sops
+    from engine.log.select import select_cases
+    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=_conformance_attributes(by),
+                               case_attributes=applies_to_attributes(sops))
+    if encoded is None:
+        return None
+    log, positions = encoded
+    which = assign_sops(log, sops)
+    partials = []
+    for i, sop in enumerate(sops):
+        mine = which == i
+        result = check_conformance(select_cases(log, mine), sop, by=by, examples=examples,
+                                   unknown_as_deviation=unknown_as_deviation, worst=worst)
+        partials.append(conformance_partial(result, positions[mine], examples, per_contact))
+    ids = log.case_ids.to_pylist() if log.case_ids is not None else [str(i) for i in range(log.n_cases)]
+
+    def unassigned(kind: int) -> Unassigned:
+        cases = np.flatnonzero(which == kind)
+        return Unassigned(len(cases), tuple((int(positions[c]), str(ids[c])) for c in cases[:examples]))
+
+    return LibraryPartial(tuple(partials), tuple(str(s.path) for s in sops), log.n_cases, unassigned(UNMATCHED),
+                          unassigned(AMBIGUOUS), examples)
 
 
 # --- discovery --------------------------------------------------------------------------------
