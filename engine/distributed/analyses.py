@@ -16,7 +16,8 @@ from typing import Sequence
 
 from engine.distributed.cluster import run_partitions
 from engine.distributed.partials import (finish_kpis, summarise_conformance, summarise_dfg, summarise_discovery,
-                                         summarise_kpis, summarise_library, summarise_variants)
+                                         summarise_flow, summarise_kpis, summarise_library, summarise_overview_kpis,
+                                         summarise_variants)
 from engine.log.select import no_match_error
 
 
@@ -106,3 +107,25 @@ def distributed_models(log: str | os.PathLike, method: str = "inductive", noise:
         return {None: build_model(method, variants, dfg, noise, heuristics)}
     return {attr: {label: build_model(method, v, d, noise, heuristics) for label, (v, d) in segments[attr].items()
                    if v.n_cases} for attr in dict.fromkeys(by)}
+
+
+def distributed_overview_kpis(log: str | os.PathLike, segments: Sequence[str] = (), *,
+                              critical: frozenset[str] = frozenset(), label_map: dict | None = None,
+                              window_days: float = 7.0, client=None, scheduler: str | None = None):
+    """The KPIs of ``cxmine report`` in one pass: ``(kpis by segments, weekly trends {"all" and each team},
+    contacts, events)``, as ``engine.analyses.overview`` computes them on one machine."""
+    from engine.errors import AnalysisError
+    if not window_days > 0:
+        raise AnalysisError(f"The repeat-contact window must be positive (got {window_days} days)")
+    merged = run_partitions(log, summarise_overview_kpis, client=client, scheduler=scheduler,
+                            segments=tuple(segments), critical=frozenset(critical), label_map=dict(label_map or {}),
+                            window_days=window_days)
+    return merged.finish()
+
+
+def distributed_flow(log: str | os.PathLike, *, coverage: float = 1.0, max_edges: int | None = None, client=None,
+                     scheduler: str | None = None):
+    """The flow of ``cxmine report`` in one pass: ``(variants, case profile, DFG, performance DFG (start to
+    start), (first, last event ns) or None, frequency process map or None)`` of the whole log; the map is
+    drawn from the merged variants, DFG and owners (``engine.analyses.process_map.process_map_of``)."""
+    return run_partitions(log, summarise_flow, client=client, scheduler=scheduler).finish(coverage, max_edges)

@@ -431,3 +431,92 @@ def summarise_discovery(path: str, by: Sequence[str] = (), where: dict | None = 
         dfgs = discover_dfg(log, by=attr)
         segments[attr] = {label: (v, dfgs[label]) for label, v in variants_by_segment(log, positions, attr).items()}
     return DiscoveryPartial((_global_variants(count_variants(log), positions), discover_dfg(log)), segments)
+
+
+# --- the report (engine.analyses.overview) ----------------------------------------------------
+
+def _add_kpi_trends(a: dict, b: dict) -> dict:
+    return _merge_dicts(a, b, lambda x, y: x + y)
+
+
+@dataclass(frozen=True)
+class OverviewKpisPartial:
+    """The report's KPIs: by segment, weekly for all contacts (``trends["all"]``) and per team (a
+    ``Kpis`` per team label, its contacts selected), and the log's contacts and events."""
+
+    kpis: Kpis
+    trends: dict[str, Kpis]
+    n_cases: int
+    n_events: int
+
+    def __add__(self, other: "OverviewKpisPartial") -> "OverviewKpisPartial":
+        return OverviewKpisPartial(self.kpis + other.kpis, _add_kpi_trends(self.trends, other.trends),
+                                   self.n_cases + other.n_cases, self.n_events + other.n_events)
+
+    def finish(self) -> tuple[Kpis, dict[str, Kpis], int, int]:
+        """``(kpis, trends, contacts, events)``: trends of all contacts first, then per team in label order."""
+        teams = sorted(t for t in self.trends if t != "all")
+        trends = {label: finish_kpis(self.trends[label]) for label in ["all", *teams]}
+        return finish_kpis(self.kpis), trends, self.n_cases, self.n_events
+
+
+def summarise_overview_kpis(path: str, segments: Sequence[str] = (), critical: frozenset = frozenset(),
+                            label_map: dict | None = None, window_days: float = 7.0) -> OverviewKpisPartial:
+    """One read of the partition for the report's KPIs (``_kpi_part`` of engine.analyses.overview): the
+    kernels run once per segment table, week table and team (each team's weeks, its contacts selected);
+    a team of the log none of the partition's contacts belongs to adds nothing to the merge."""
+    from engine.analyses.kpis import compute_kpis, encode_for_kpis
+    log = encode_for_kpis(path, by=tuple(segments) + ("week",))
+    params = dict(critical=critical, label_map=label_map, window_days=window_days)
+    kpis = compute_kpis(log, by=tuple(segments), **params)
+    trends = {"all": compute_kpis(log, by=("week",), **params)}
+    if "team" in log.case_attributes:
+        labels = log.case_attributes["team"][1]
+        labels = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+        for label in sorted(set(labels)):
+            trends[label] = compute_kpis(log, by=("week",), where={"team": {label}}, **params)
+    return OverviewKpisPartial(kpis, trends, log.n_cases, log.n_events)
+
+
+@dataclass(frozen=True)
+class FlowPartial:
+    """The report's flow section: variants with global first cases, the case profile, the DFG and
+    performance DFG, events per (activity, owner) and the first and last event time."""
+
+    variants: Variants
+    profile: ProfilePartial
+    graphs: tuple[Dfg, PerformanceDfg]
+    owners: dict[tuple[str, str], int]
+    span: tuple[int, int] | None
+
+    def __add__(self, other: "FlowPartial") -> "FlowPartial":
+        spans = [s for s in (self.span, other.span) if s is not None]
+        span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        return FlowPartial(merge_variants(self.variants, other.variants), self.profile + other.profile,
+                           _add_pair(self.graphs, other.graphs),
+                           _merge_dicts(self.owners, other.owners, lambda x, y: x + y), span)
+
+    def finish(self, coverage: float, max_edges: int | None):
+        """``(variants, profile, dfg, performance, span, process map)`` as the single-machine report
+        computes them; the map is the frequency map of ``build_process_map(log, coverage=coverage,
+        max_edges=max_edges)`` (None for a log without contacts)."""
+        from engine.analyses.process_map import owners_from_counts, process_map_of
+        dfg, perf = _canonical_dfg(self.graphs[0]), _canonical_performance(self.graphs[1])
+        pmap = None
+        if self.variants.n_cases:
+            pmap = process_map_of(dfg, self.variants, owners_from_counts(self.owners), sorted(dfg.activity_counts),
+                                  coverage=coverage, max_edges=max_edges)
+        return self.variants, self.profile.finish(), dfg, perf, self.span, pmap
+
+
+def summarise_flow(path: str) -> FlowPartial:
+    from engine.analyses.cases import profile_cases
+    from engine.analyses.dfg import discover_dfg, discover_performance_dfg
+    from engine.analyses.process_map import owner_counts
+    from engine.analyses.variants import count_variants
+    log, positions = encode_partition(path, None, attributes=("owner",), case_attributes=())
+    span = (int(log.timestamps.min()), int(log.timestamps.max())) if log.n_events else None
+    profile = profile_cases(log)
+    return FlowPartial(_global_variants(count_variants(log), positions),
+                       ProfilePartial(profile.events, profile.durations_ns, positions),
+                       (discover_dfg(log), discover_performance_dfg(log)), owner_counts(log), span)

@@ -49,7 +49,8 @@ def _write_tables(ov, folder: Path) -> list[Path]:
         from engine.report.conformance import write_conformance_csv
         for check in ov.sops:
             if check.result is not None:
-                written += write_conformance_csv(check.result, folder / "conform" / check.sop.path.stem)
+                written += write_conformance_csv(check.result, folder / "conform" / check.sop.path.stem,
+                                                 contacts=getattr(check, "contacts", None))
     if ov.friction is not None:
         from engine.report.friction import write_friction_csv
         written += write_friction_csv(folder / "friction", ov.friction)
