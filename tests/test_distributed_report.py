@@ -12,6 +12,7 @@ and is skipped, saying which is missing, where they do not.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ pytest.importorskip("distributed")
 from dask_sample import dask_client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
 from engine.analyses.overview import (MAP_COVERAGE, MAP_EDGES, Overview, SopCheck, _iso,  # noqa: E402
                                       build_overview, check_distributed_report, sop_selection)
+from engine.analyses.sop_execution import summarize_execution  # noqa: E402
 from engine.distributed.analyses import distributed_flow, distributed_library, distributed_overview_kpis  # noqa: E402
 from engine.errors import AnalysisError  # noqa: E402
 from engine.model import load_sop_library  # noqa: E402
@@ -69,14 +71,15 @@ def on_dask(sample_parts, sops, local, dask_client) -> Overview:
                                                                    client=dask_client)
     variants, profile, dfg, perf, span, pmap = distributed_flow(folder, coverage=MAP_COVERAGE, max_edges=MAP_EDGES,
                                                                 client=dask_client)
-    lib, rows = distributed_library(folder, sops, by=("week",), per_contact=True, client=dask_client)
+    lib, rows, executions = distributed_library(folder, sops, by=("week",), per_contact=True, executions=True,
+                                                client=dask_client)
     zone = local.metadata.get("timezone")
     return Overview(log_path=folder, metadata=local.metadata, n_contacts=n_contacts, n_events=n_events,
                     first_event=_iso(span[0], zone), last_event=_iso(span[1], zone), segments=local.segments,
                     kpis=kpis, kpi_trends=trends, variants=variants, profile=profile, dfg=dfg, performance=perf,
                     process_map=pmap,
-                    sops=tuple(SopCheck(s, sop_selection(s), r if r.contacts else None, c)
-                               for s, r, c in zip(sops, lib.results, rows)),
+                    sops=tuple(SopCheck(s, sop_selection(s), r if r.contacts else None, c, e)
+                               for s, r, c, e in zip(sops, lib.results, rows, executions)),
                     unmatched_contacts=lib.unmatched, unmatched_examples=lib.unmatched_examples,
                     ambiguous_contacts=lib.ambiguous, ambiguous_examples=lib.ambiguous_examples)
 
@@ -89,6 +92,31 @@ def test_kpis_and_weekly_trends_identical(local, on_dask):
     for label, trend in local.kpi_trends.items():
         assert to_json(trend.as_dict()) == to_json(on_dask.kpi_trends[label].as_dict()), label
         assert len(trend.segments["week"]) >= 8
+
+
+def test_trend_of_a_team_in_one_partition_only(sample_parts, dask_client, tmp_path):
+    """A team whose contacts all sit in one partition (one customer's) adds nothing elsewhere."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from engine.analyses.overview import _kpi_part
+    from engine.log.partitions import partition_log, partition_paths
+    from engine.log.store import read_log, write_log
+    table = read_log(sample_parts[0])
+    customer = table.column("customer_id").to_pylist()[0]
+    mine = pc.fill_null(pc.equal(table.column("customer_id").cast(pa.string()), customer), False)
+    team = pc.if_else(mine, pa.scalar("E"), table.column("team").cast(pa.string()))
+    single = write_log(table.set_column(table.schema.get_field_index("team"), "team", team), tmp_path / "log.parquet")
+    folder = partition_log(single, tmp_path / "log.parts", 4)
+    holding = [p for p in partition_paths(folder) if "E" in read_log(p).column("team").to_pylist()]
+    assert len(holding) == 1 and np.count_nonzero(mine) > 0
+    kpis, trends, n, e = _kpi_part(str(single), ("team", "shift"), frozenset(), {}, 7.0)
+    d_kpis, d_trends, d_n, d_e = distributed_overview_kpis(folder, ("team", "shift"), client=dask_client)
+    assert list(trends) == list(d_trends) == ["all", "A", "B", "C", "D", "E"] and (n, e) == (d_n, d_e)
+    assert to_json(kpis.as_dict()) == to_json(d_kpis.as_dict())
+    for label, trend in trends.items():
+        assert to_json(trend.as_dict()) == to_json(d_trends[label].as_dict()), label
 
 
 def test_flow_and_process_map_identical(local, on_dask):
@@ -110,6 +138,10 @@ def test_library_conformance_identical(local, on_dask):
     for mine, theirs in zip(on_dask.sops, local.sops):
         assert to_json(mine.result.as_dict()) == to_json(theirs.result.as_dict()), theirs.sop.name
         assert mine.contacts.to_csv(index=False) == contact_frame(theirs.result).to_csv(index=False)
+        # the SOP drawn with its contacts' execution: per task, flow and flow outside the SOP, with examples
+        execution = summarize_execution(theirs.result, theirs.sop)
+        assert to_json(mine.execution.as_dict()) == to_json(execution.as_dict()), theirs.sop.name
+        assert any(step.examples for step in execution.steps) and execution.outside
     assert (on_dask.unmatched_contacts, on_dask.unmatched_examples, on_dask.ambiguous_contacts,
             on_dask.ambiguous_examples) == (local.unmatched_contacts, local.unmatched_examples,
                                             local.ambiguous_contacts, local.ambiguous_examples)
@@ -119,14 +151,18 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_report_json_and_tables_of_these_sections_identical(local, on_dask, tmp_path):
-    """report.json and the CSV tables written from the sections above (drift and friction left out of both)."""
+def test_report_json_html_and_tables_of_these_sections_identical(local, on_dask, tmp_path):
+    """report.json, index.html and the CSV tables written from the sections above (drift and friction left
+    out of both)."""
     audit = AuditTrail(version="test", inputs=(), models=(), parameters={}, counts={}, pseudonym_key_id=None,
                        timing={})
     single = replace(local, drift=None, friction=None, timings={})
     write_report(single, audit, tmp_path / "local", title="t", subtitle="s")
     write_report(on_dask, audit, tmp_path / "dask", title="t", subtitle="s")
     assert (tmp_path / "local" / "report.json").read_bytes() == (tmp_path / "dask" / "report.json").read_bytes()
+    html = (tmp_path / "local" / "index.html").read_text(encoding="utf-8")
+    assert html == (tmp_path / "dask" / "index.html").read_text(encoding="utf-8")
+    assert "share that ran it as designed" in html
     tables = _tree(tmp_path / "local" / "tables")
     assert "conform/lost_card/contacts.csv" in tables and "kpi/kpis.csv" in tables
     assert tables == _tree(tmp_path / "dask" / "tables")
@@ -143,6 +179,9 @@ def test_cli_report_on_dask_writes_what_local_writes(sample_parts, dask_client, 
                          dask_client.scheduler.address)
     assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
     assert (tmp_path / "local" / "report.json").read_bytes() == (tmp_path / "dask" / "report.json").read_bytes()
+    times = re.compile(r"<dt>(started|finished)</dt><dd>[^<]*</dd>")
+    assert times.sub("", (tmp_path / "local" / "index.html").read_text(encoding="utf-8")) == \
+        times.sub("", (tmp_path / "dask" / "index.html").read_text(encoding="utf-8"))
     tables = _tree(tmp_path / "local" / "tables")
     assert {"drift/change_points.csv", "conform/lost_card/contacts.csv"} <= set(tables)
     assert any(name.startswith("friction/") for name in tables)

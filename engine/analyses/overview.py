@@ -29,6 +29,18 @@ Decisions:
   the SOP that applies to it, with costs projected over ``period_days``.
 - Drift runs on the whole log, with per-team drift, on the log's own time
   zone; its settings are the documented defaults.
+
+On Dask (``engine="dask"``, docs/scale.md) one cluster serves the whole run
+and each section comes from per-partition partials merged exactly: the KPIs,
+trends of all contacts and of each team in one pass (the (team, week) pairs
+are slots of the same kernel run), variants, profile, DFG and the process
+map in another (the map drawn from the merged variants, DFG and owners by
+``engine.analyses.process_map.process_map_of``), the SOP library with each
+SOP's contacts.csv rows and execution (``distributed_library``), drift per
+team (``engine.distributed.drift.distributed_drift`` with ``by``) and
+friction (``engine.distributed.friction.distributed_friction``). Where the
+last two are not available the run is refused before any work
+(``check_distributed_report``): they are never computed another way.
 """
 
 from __future__ import annotations
@@ -49,13 +61,15 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class SopCheck:
     """One SOP and the conformance of the contacts it applies to (``result`` None when there are none);
-    ``contacts``: the rows of its contacts.csv when they were gathered from partitions (a merged
-    result keeps no per-contact replay)."""
+    ``contacts`` and ``execution``: the rows of its contacts.csv and its execution laid on it
+    (engine.analyses.sop_execution) when they were gathered from partitions (a merged result keeps no
+    per-contact replay to make them from)."""
 
     sop: object
     selection: dict[str, set[str]]
     result: object | None
     contacts: object | None = None
+    execution: object | None = None
 
 
 @dataclass(frozen=True)
@@ -184,9 +198,10 @@ def _friction_part_dask(path, sops: Sequence, period_days: float, window_days: f
 
 def _conformance_part_dask(path, sops: Sequence, examples: int, client):
     from engine.distributed.analyses import distributed_library
-    lib, rows = distributed_library(path, sops, by=("week",), examples=examples, per_contact=True, client=client)
-    checks = tuple(SopCheck(sop, sop_selection(sop), r if r.contacts else None, contacts)
-                   for sop, r, contacts in zip(sops, lib.results, rows))
+    lib, rows, executions = distributed_library(path, sops, by=("week",), examples=examples, per_contact=True,
+                                                executions=True, client=client)
+    checks = tuple(SopCheck(sop, sop_selection(sop), r if r.contacts else None, contacts, execution)
+                   for sop, r, contacts, execution in zip(sops, lib.results, rows, executions))
     return checks, lib.unmatched, lib.unmatched_examples, lib.ambiguous, lib.ambiguous_examples
 
 
@@ -227,6 +242,8 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
         check_distributed_report(path, sops)
     if engine == "dask" and client is None:
         from engine.distributed.cluster import open_client
+        if progress:
+            progress("Dask cluster")
         with open_client(scheduler) as own:
             return build_overview(path, sops=sops, window_days=window_days, examples=examples,
                                   period_days=period_days, progress=progress, engine=engine, client=own)

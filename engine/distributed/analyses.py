@@ -77,20 +77,27 @@ def distributed_conformance(log: str | os.PathLike, sop_path: str | os.PathLike,
 
 def distributed_library(log: str | os.PathLike, sops: Sequence, *, by: Sequence[str] = (), examples: int = 5,
                         unknown_as_deviation: bool = True, worst: int = 10, where: dict | None = None,
-                        per_contact: bool = False, client=None, scheduler: str | None = None):
+                        per_contact: bool = False, executions: bool = False, client=None,
+                        scheduler: str | None = None):
     """``check_library`` of the whole (selected) log: each contact replayed on the SOP whose ``applies_to``
     matches it (``sops``: ``engine.model.Sop`` objects, in library order, sent to the workers); the
     contacts no SOP or several SOPs apply to counted, with their first example ids in log order.
 
     With ``per_contact``, returns ``(result, rows)``: also, per SOP, the rows of contacts.csv of its
-    contacts (``engine.report.conformance.contact_frame``), gathered in log order."""
+    contacts (``engine.report.conformance.contact_frame``), gathered in log order. With ``executions``,
+    returns ``(result, rows or None, executions)``: also, per SOP, its contacts' execution laid on it
+    (``engine.analyses.sop_execution.summarize_execution``; None for an SOP without contacts)."""
     from engine.errors import AnalysisError
     if examples < 0:
         raise AnalysisError(f"The number of examples must be 0 or more, got {examples}", field="examples")
     sops = tuple(sops)
     merged = _run(log, summarise_library, where, client, scheduler, sops=sops, by=tuple(by), examples=examples,
-                  unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=per_contact)
-    return (merged.finish(), merged.contact_rows()) if per_contact else merged.finish()
+                  unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=per_contact,
+                  executions=executions)
+    result = merged.finish()
+    if executions:
+        return result, merged.contact_rows() if per_contact else None, merged.sop_executions(result.results)
+    return (result, merged.contact_rows()) if per_contact else result
 
 
 def distributed_models(log: str | os.PathLike, method: str = "inductive", noise: float = 0.0,
