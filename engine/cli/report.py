@@ -88,7 +88,7 @@ def report(inputs, mapping, fmt, sops, period, out_dir, engine, scheduler, quiet
     With --engine dask every section runs per partition of INPUT on one Dask
     cluster and report.json and the tables are the same as with --engine local
     (docs/scale.md); its drift per team and friction sections need their Dask
-    versions, and the run is refused, before any work, where they are missing.
+    versions: where they are missing the run is refused before any analysis.
 
     Example:
 
