@@ -128,3 +128,14 @@ def test_library_selection_without_contacts_is_reported(sample_parts, dask_clien
     on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", dask_client.scheduler.address)
     assert local.exit_code == on_dask.exit_code == 1
     assert local.output == on_dask.output
+
+
+def test_cli_one_sop_worst_variants_on_dask(sample_parts, dask_client):
+    """--worst reaches the Dask conformance of one SOP as it does the library's."""
+    single, folder = sample_parts
+    args = ["conform", "--sop", MODELS / "lost_card.bpmn", "--where", "intent=lost_card", "--worst", 2, "--json",
+            "-q"]
+    local = run_cxmine(*args, single)
+    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", dask_client.scheduler.address)
+    assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
+    assert local.stdout == on_dask.stdout and local.stdout.count('"rank"') == 2
