@@ -208,3 +208,30 @@ def test_report_on_dask_refused_where_drift_by_or_friction_is_missing(sample_par
 def test_report_scheduler_needs_engine_dask(sample_parts, tmp_path):
     res = run_cxmine("report", sample_parts[1], "--scheduler", "tcp://127.0.0.1:8786", "-o", tmp_path / "out")
     assert res.exit_code == 2 and "give it with --engine dask" in res.output
+
+
+def test_empty_partitions_change_no_section(small_log, sops, dask_client, tmp_path):
+    """200 contacts in 64 partitions, some holding none: every section is the single file's."""
+    import pyarrow.parquet as pq
+
+    from engine.log.partitions import partition_log, partition_paths
+    folder = partition_log(small_log, tmp_path / "many", 64)
+    assert any(pq.ParquetFile(p).metadata.num_rows == 0 for p in partition_paths(folder))
+    local = build_overview(small_log, sops=sops)
+    kpis, trends, n, e = distributed_overview_kpis(folder, local.segments, client=dask_client,
+                                                   label_map={k: v for s in sops for k, v in s.label_map.items()})
+    assert (n, e) == (local.n_contacts, local.n_events) and list(trends) == list(local.kpi_trends)
+    assert to_json(kpis.as_dict()) == to_json(local.kpis.as_dict())
+    assert all(to_json(t.as_dict()) == to_json(local.kpi_trends[k].as_dict()) for k, t in trends.items())
+    variants, profile, dfg, perf, span, pmap = distributed_flow(folder, coverage=MAP_COVERAGE, max_edges=MAP_EDGES,
+                                                                client=dask_client)
+    assert to_json(variants.as_dict(10 ** 6)) == to_json(local.variants.as_dict(10 ** 6))
+    assert to_json(profile.as_dict()) == to_json(local.profile.as_dict())
+    assert dfg == local.dfg and to_json(perf.as_dict()) == to_json(local.performance.as_dict())
+    assert pmap == local.process_map
+    lib, _, executions = distributed_library(folder, sops, by=("week",), executions=True, client=dask_client)
+    for check, r, execution in zip(local.sops, lib.results, executions):
+        assert to_json(r.as_dict()) == to_json(check.result.as_dict()) if check.result else r.contacts == 0
+        if check.result is not None:
+            assert to_json(execution.as_dict()) == to_json(summarize_execution(check.result, check.sop).as_dict())
+    assert (lib.unmatched, lib.unmatched_examples) == (local.unmatched_contacts, local.unmatched_examples)
