@@ -362,7 +362,8 @@ class ExecutionPartial:
                                                                            times=old.times + o.times)
         merged = replace(a, contacts=a.contacts + b.contacts, steps=steps, flows=flows,
                          outside=tuple(outside.values()))
-        return ExecutionPartial(merged, positions)
+        kept = {c for step in steps for ids in step.examples.values() for c in ids}
+        return ExecutionPartial(merged, {c: p for c, p in positions.items() if c in kept})
 
     def finish(self, result: ConformanceResult):
         """The SopExecution of the merged contacts (``result``: their merged conformance)."""
