@@ -29,6 +29,18 @@ Decisions:
   the SOP that applies to it, with costs projected over ``period_days``.
 - Drift runs on the whole log, with per-team drift, on the log's own time
   zone; its settings are the documented defaults.
+
+On Dask (``engine="dask"``, docs/scale.md) one cluster serves the whole run
+and each section comes from per-partition partials merged exactly: the KPIs,
+trends of all contacts and of each team in one pass (the (team, week) pairs
+are slots of the same kernel run), variants, profile, DFG and the process
+map in another (the map drawn from the merged variants, DFG and owners by
+``engine.analyses.process_map.process_map_of``), the SOP library with each
+SOP's contacts.csv rows and execution (``distributed_library``), drift per
+team (``engine.distributed.drift.distributed_drift`` with ``by``) and
+friction (``engine.distributed.friction.distributed_friction``). Where the
+last two are not available the run is refused before any work
+(``check_distributed_report``): they are never computed another way.
 """
 
 from __future__ import annotations
@@ -48,11 +60,16 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class SopCheck:
-    """One SOP and the conformance of the contacts it applies to (``result`` None when there are none)."""
+    """One SOP and the conformance of the contacts it applies to (``result`` None when there are none);
+    ``contacts`` and ``execution``: the rows of its contacts.csv and its execution laid on it
+    (engine.analyses.sop_execution) when they were gathered from partitions (a merged result keeps no
+    per-contact replay to make them from)."""
 
     sop: object
     selection: dict[str, set[str]]
     result: object | None
+    contacts: object | None = None
+    execution: object | None = None
 
 
 @dataclass(frozen=True)
@@ -164,10 +181,72 @@ def _friction_part(path, sops: Sequence, period_days: float, window_days: float,
     return rank_frictions(log, sops, period_days=period_days, window_days=window_days, examples=examples)
 
 
+def _drift_part_dask(path, timezone: str | None, n_contacts: int, client):
+    from engine.distributed.drift import distributed_drift
+    from engine.log.select import log_attributes
+    if n_contacts < 200:
+        return None
+    by = tuple(a for a in ("team",) if a in log_attributes(path))
+    return distributed_drift(path, None, timezone=timezone, by=by, client=client)
+
+
+def _friction_part_dask(path, sops: Sequence, period_days: float, window_days: float, examples: int, client):
+    from engine.distributed.friction import distributed_friction
+    return distributed_friction(path, sops, period_days=period_days, window_days=window_days, examples=examples,
+                                client=client)
+
+
+def _conformance_part_dask(path, sops: Sequence, examples: int, client):
+    from engine.distributed.analyses import distributed_library
+    lib, rows, executions = distributed_library(path, sops, by=("week",), examples=examples, per_contact=True,
+                                                executions=True, client=client)
+    checks = tuple(SopCheck(sop, sop_selection(sop), r if r.contacts else None, contacts, execution)
+                   for sop, r, contacts, execution in zip(sops, lib.results, rows, executions))
+    return checks, lib.unmatched, lib.unmatched_examples, lib.ambiguous, lib.ambiguous_examples
+
+
+def check_distributed_report(path: str | os.PathLike, sops: Sequence = ()) -> None:
+    """Refuse, before any work, a Dask report this installation cannot compute as on one machine: drift
+    by team needs ``distributed_drift`` with ``by`` (when the log has teams), the friction section
+    (when SOPs are given) ``engine.distributed.friction``."""
+    import inspect
+
+    from engine.distributed.drift import distributed_drift
+    from engine.log.select import log_attributes
+    missing = []
+    if "team" in log_attributes(str(path)) and "by" not in inspect.signature(distributed_drift).parameters:
+        missing.append("drift per team (distributed_drift with by)")
+    if sops:
+        try:
+            import engine.distributed.friction  # noqa: F401
+        except ImportError:
+            missing.append("friction (engine.distributed.friction)")
+    if missing:
+        raise AnalysisError(f"The report cannot run on Dask here: {' and '.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not available on Dask in this installation",
+                            field="engine", hint="Run the report with --engine local (it reads a partitioned log "
+                                                 "as one log)")
+
+
 def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days: float = 7.0, examples: int = 5,
-                   period_days: float = 90.0, progress: Progress | None = None) -> Overview:
+                   period_days: float = 90.0, progress: Progress | None = None, engine: str = "local",
+                   client=None, scheduler: str | None = None) -> Overview:
     """Run every analysis on the stored log at ``path``; ``sops`` are ``engine.model.Sop`` objects;
-    ``period_days``: the period over which friction costs are projected."""
+    ``period_days``: the period over which friction costs are projected.
+
+    ``engine="dask"``: each section from per-partition partials on a Dask cluster (``client``, else one
+    opened on ``scheduler`` or a local cluster, for the whole run), with the same results (docs/scale.md)."""
+    from engine.distributed.cluster import check_engine
+    check_engine(engine)
+    if engine == "dask":
+        check_distributed_report(path, sops)
+    if engine == "dask" and client is None:
+        from engine.distributed.cluster import open_client
+        if progress:
+            progress("Dask cluster")
+        with open_client(scheduler) as own:
+            return build_overview(path, sops=sops, window_days=window_days, examples=examples,
+                                  period_days=period_days, progress=progress, engine=engine, client=own)
     from engine.log.select import log_attributes
     from engine.log.store import log_metadata
     path = str(path)
@@ -176,20 +255,36 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
     segments = tuple(a for a in SEGMENTS if a in log_attributes(path))
     critical: frozenset[str] = frozenset()  # compliance is per SOP, from conformance (see the module docstring)
     label_map = {k: v for s in sops for k, v in s.label_map.items()}
-    kpis, trends, n_contacts, n_events = _timed(timings, "KPIs", progress, _kpi_part, path, segments, critical,
-                                                label_map, window_days)
-    variants, profile, dfg, perf, span, pmap = _timed(timings, "variants and process map", progress, _flow_part,
-                                                         path)
+    zone = meta.get("timezone")
     checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = ((), 0, (), 0, ())
-    if sops:
-        checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = _timed(
-            timings, "conformance", progress, _conformance_part, path, sops, examples)
-    drift = _timed(timings, "drift", progress, _drift_part, path, meta.get("timezone"))
-    friction = (_timed(timings, "friction", progress, _friction_part, path, sops, period_days, window_days, examples)
-                if sops else None)
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_flow, distributed_overview_kpis
+        kpis, trends, n_contacts, n_events = _timed(
+            timings, "KPIs", progress, distributed_overview_kpis, path, segments, critical=critical,
+            label_map=label_map, window_days=window_days, client=client)
+        variants, profile, dfg, perf, span, pmap = _timed(
+            timings, "variants and process map", progress, distributed_flow, path, coverage=MAP_COVERAGE,
+            max_edges=MAP_EDGES, client=client)
+        if sops:
+            checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = _timed(
+                timings, "conformance", progress, _conformance_part_dask, path, sops, examples, client)
+        drift = _timed(timings, "drift", progress, _drift_part_dask, path, zone, n_contacts, client)
+        friction = (_timed(timings, "friction", progress, _friction_part_dask, path, sops, period_days, window_days,
+                           examples, client) if sops else None)
+    else:
+        kpis, trends, n_contacts, n_events = _timed(timings, "KPIs", progress, _kpi_part, path, segments, critical,
+                                                    label_map, window_days)
+        variants, profile, dfg, perf, span, pmap = _timed(timings, "variants and process map", progress,
+                                                          _flow_part, path)
+        if sops:
+            checks, unmatched, unmatched_ids, ambiguous, ambiguous_ids = _timed(
+                timings, "conformance", progress, _conformance_part, path, sops, examples)
+        drift = _timed(timings, "drift", progress, _drift_part, path, zone)
+        friction = (_timed(timings, "friction", progress, _friction_part, path, sops, period_days, window_days,
+                           examples) if sops else None)
     return Overview(log_path=path, metadata=meta, n_contacts=n_contacts, n_events=n_events,
-                    first_event=_iso(span[0] if span else None, meta.get("timezone")),
-                    last_event=_iso(span[1] if span else None, meta.get("timezone")), segments=segments,
+                    first_event=_iso(span[0] if span else None, zone),
+                    last_event=_iso(span[1] if span else None, zone), segments=segments,
                     kpis=kpis, kpi_trends=trends, variants=variants, profile=profile, dfg=dfg, performance=perf,
                     process_map=pmap, sops=checks, unmatched_contacts=unmatched, unmatched_examples=unmatched_ids,
                     ambiguous_contacts=ambiguous, ambiguous_examples=ambiguous_ids,

@@ -18,6 +18,7 @@ Each activity is placed in the lane of the owner that ran it most often
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -99,14 +100,43 @@ def owners_by_activity(log: EncodedLog) -> dict[str, str]:
     return out
 
 
+def owner_counts(log: EncodedLog) -> dict[tuple[str, str], int]:
+    """Events per (activity, owner), for ``owners_from_counts``: what ``owners_by_activity`` reads, as a
+    summary that adds up over parts of a log."""
+    if "owner" not in log.attributes:
+        return {}
+    codes, labels = log.attributes["owner"]
+    has = codes >= 0
+    pairs = log.activity_codes[has].astype(np.int64) * len(labels) + codes[has]
+    counts = np.bincount(pairs, minlength=len(log.activities) * len(labels))
+    return {(log.activities[int(i) // len(labels)], labels[int(i) % len(labels)]): int(counts[i])
+            for i in np.flatnonzero(counts)}
+
+
+def owners_from_counts(counts: dict[tuple[str, str], int]) -> dict[str, str]:
+    """``owners_by_activity`` from ``owner_counts``: per activity the owner with most events (ties: the
+    first in alphabetical order), activities in alphabetical order."""
+    best: dict[str, tuple[int, str]] = {}
+    for (activity, owner), n in counts.items():
+        if n and (activity not in best or (-n, owner) < (-best[activity][0], best[activity][1])):
+            best[activity] = (n, owner)
+    return {a: best[a][1] for a in sorted(best)}
+
+
 def dfg_of_top_variants(log: EncodedLog, variants, k: int) -> Dfg:
     """The DFG of the cases that follow the ``k`` most frequent variants (of ``count_variants(log)``), counted on
     the variants themselves.
 
     Equal to ``discover_dfg`` of those cases (keys in the same order), without copying their events.
     """
-    n = len(log.activities)
-    code = {a: i for i, a in enumerate(log.activities)}
+    return dfg_of_variants(log.activities, variants, k)
+
+
+def dfg_of_variants(activities, variants, k: int) -> Dfg:
+    """The DFG of the ``k`` first variants of ``variants``, counted on the variants; keys in the order of
+    ``activities`` (every activity of the variants, as the log's activity codes order them)."""
+    n = len(activities)
+    code = {a: i for i, a in enumerate(activities)}
     edges = np.zeros((n, n), dtype=np.int64)
     starts, ends, acts = (np.zeros(n, dtype=np.int64) for _ in range(3))
     for seq, count in zip(variants.sequences[:k], variants.counts[:k]):
@@ -119,7 +149,7 @@ def dfg_of_top_variants(log: EncodedLog, variants, k: int) -> Dfg:
             acts[a] += count
         for a, b in zip(c, c[1:]):
             edges[a, b] += count
-    names = log.activities
+    names = activities
     a_idx, b_idx = np.nonzero(edges)
     return Dfg({(names[a], names[b]): int(edges[a, b]) for a, b in zip(a_idx, b_idx)},
                {names[a]: int(starts[a]) for a in np.flatnonzero(starts)},
@@ -169,6 +199,21 @@ def build_process_map(log: EncodedLog, measure: str = "frequency", coverage: flo
     """
     from engine.log.select import select_cases
 
+    _check_options(measure, coverage, min_edge, max_edges)
+    if log.n_cases == 0:
+        raise AnalysisError("Cannot draw a map of an empty log", hint="Check the selection of contacts and the log")
+    variants = count_variants(log)
+
+    def shown_performance(k: int):  # times need the events of the shown cases
+        return discover_performance_dfg(log if k >= variants.n_variants else
+                                        select_cases(log, variants.case_variant < k))
+
+    return process_map_of(discover_dfg(log), variants, owners_by_activity(log), log.activities, measure=measure,
+                          coverage=coverage, min_edge=min_edge, max_edges=max_edges,
+                          shown_performance=shown_performance)
+
+
+def _check_options(measure: str, coverage: float, min_edge: int, max_edges: int | None) -> None:
     if measure not in MEASURES:
         raise AnalysisError(f"Unknown map measure '{measure}' (valid: {', '.join(MEASURES)})", field="measure")
     if not 0.0 < coverage <= 1.0:
@@ -180,24 +225,34 @@ def build_process_map(log: EncodedLog, measure: str = "frequency", coverage: flo
     if max_edges is not None and max_edges < 1:
         raise AnalysisError(f"Maximum edge count {max_edges} is below 1", field="max_edges",
                             hint="Give None for no limit")
-    if log.n_cases == 0:
-        raise AnalysisError("Cannot draw a map of an empty log", hint="Check the selection of contacts and the log")
-    full = discover_dfg(log)
-    variants = count_variants(log)
+
+
+def process_map_of(full: Dfg, variants, owners: dict[str, str], activities, *, measure: str = "frequency",
+                   coverage: float = 1.0, min_edge: int = 1, max_edges: int | None = None,
+                   shown_performance: Callable[[int], object] | None = None) -> ProcessMap:
+    """The process map from a log's summaries: its DFG, its variants (most frequent first, ties by first
+    occurrence), the owner of each activity (``owners_by_activity``) and its activities in code order.
+
+    What ``build_process_map`` draws, and what a distributed run draws from merged summaries.
+    ``shown_performance(k)``: the performance DFG of the cases of the ``k`` first variants, needed
+    for the ``median`` and ``p90`` measures only."""
+    _check_options(measure, coverage, min_edge, max_edges)
+    if measure != "frequency" and shown_performance is None:
+        raise AnalysisError(f"The '{measure}' map needs the events of the cases shown", field="measure",
+                            hint="Draw it from the encoded log (build_process_map)")
     k = variants.n_variants if coverage >= 1.0 else variants.variants_for_coverage(coverage)
     if k >= variants.n_variants:
         shown = full
     else:
-        shown = dfg_of_top_variants(log, variants, k)
-    base = map_of_dfg(shown, min_edge, owners_by_activity(log), max_edges)
+        shown = dfg_of_variants(activities, variants, k)
+    base = map_of_dfg(shown, min_edge, owners, max_edges)
     times = {}
-    if measure != "frequency":  # times need the events of the shown cases
-        shown_log = log if k >= variants.n_variants else select_cases(log, variants.case_variant < k)
-        perf = discover_performance_dfg(shown_log)
+    if measure != "frequency":
+        perf = shown_performance(k)
         times = {e: (perf.edges[e].median_s if measure == "median" else perf.edges[e].p90_s) for e in base.edges}
     hidden_acts = tuple(sorted(set(full.activity_counts) - set(shown.activity_counts),
                                key=lambda a: (-full.activity_counts[a], a)))
     n_edges = len(_edge_keys(full))
-    return ProcessMap(measure, base.activities, base.edges, base.starts, base.ends, log.n_cases, shown.n_cases,
+    return ProcessMap(measure, base.activities, base.edges, base.starts, base.ends, variants.n_cases, shown.n_cases,
                       variants.n_variants, k, times, base.owners, hidden_acts, n_edges,
                       n_edges - len(_edge_keys(shown)), base.hidden_by_min_edge, coverage, base.min_edge)

@@ -64,8 +64,9 @@ def conform(log, sop_paths, by, where, n_align, time_budget, unknown_as_deviatio
         if n_align:
             raise UsageError("--alignments needs a single SOP file, not an SOP library")
         if engine == "dask":
-            raise UsageError("--engine dask checks one SOP file for now, not an SOP library",
-                             hint="Give one --sop FILE with --where, or run the library with --engine local")
+            _conform_library_dask(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json,
+                                  csv_dir, scheduler, quiet)
+            return
         _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
                          quiet)
         return
@@ -99,7 +100,7 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
         progress(f"replaying {log} on {sop.name} on Dask ({scheduler or 'local cluster'})", quiet)
         run = distributed_conformance(log, sop_path, by=by, where=where, examples=examples,
                                       unknown_as_deviation=unknown_as_deviation, scheduler=scheduler,
-                                      per_contact=bool(csv_dir))
+                                      per_contact=bool(csv_dir), worst=worst)
         result, contacts = run if csv_dir else (run, None)
     else:
         contacts = None
@@ -144,6 +145,29 @@ def _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, 
                             worst=worst)
     if csv_dir:
         written = write_library_csv(library, csv_dir)
+        progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
+    if as_json:
+        echo_json(library.as_dict())
+        return
+    click.echo(render_library(library, top=top))
+
+
+def _conform_library_dask(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
+                          scheduler, quiet):
+    """The SOP library on Dask: what ``_conform_library`` prints and writes, from per-partition partials."""
+    from engine.distributed.analyses import distributed_library
+    from engine.model import load_sop_library
+    from engine.report.conformance import render_library, write_library_csv
+
+    sops = load_sop_library(sop_paths)
+    progress(f"replaying {log} on the SOP that applies to each contact ({len(sops)} SOPs) on Dask "
+             f"({scheduler or 'local cluster'})", quiet)
+    run = distributed_library(log, sops, by=by, where=where, examples=examples,
+                              unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=bool(csv_dir),
+                              scheduler=scheduler)
+    library, contacts = run if csv_dir else (run, None)
+    if csv_dir:
+        written = write_library_csv(library, csv_dir, contacts=contacts)
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
     if as_json:
         echo_json(library.as_dict())

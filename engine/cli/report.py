@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli import main, quiet_option
+from engine.cli import engine_options, main, quiet_option
 from engine.cli.friction import period_days as _period_days
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,8 +74,9 @@ def _log_from_inputs(inputs, mapping, fmt, out: Path, stages):
               help="Projection period of friction costs if nothing changes: 90d, 12w, 3m, 1y.")
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Report folder (default: reports/latest).")
+@engine_options
 @quiet_option
-def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
+def report(inputs, mapping, fmt, sops, period, out_dir, engine, scheduler, quiet):
     """One report for process teams and auditors: index.html, report.json, CSV tables.
 
     INPUT is a log made by cxmine ingest (a .parquet file or a partitioned folder), or exports to ingest first (with
@@ -84,8 +85,10 @@ def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
     (one self-contained file), OUT/report.json (schema cxmine.report, version 1;
     byte-identical for the same inputs and parameters), OUT/timing.json and
     OUT/tables/. Without INPUT: the bundled sample and the SOPs in models/.
-    Runs on one machine: its friction section needs case-level data that does
-    not merge from per-partition summaries (docs/scale.md).
+    With --engine dask every section runs per partition of INPUT on one Dask
+    cluster and report.json and the tables are the same as with --engine local
+    (docs/scale.md); its drift per team and friction sections need their Dask
+    versions: where they are missing the run is refused before any analysis.
 
     Example:
 
@@ -93,6 +96,7 @@ def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
         cxmine report
         cxmine report log.parquet --sop models/ -o reports/march
         cxmine report calls.csv --mapping mapping.toml --sop models/lost_card.bpmn -o reports/calls
+        cxmine report log.parts --sop models/ --engine dask --scheduler tcp://10.0.0.5:8786 -o reports/march
     """
     from engine import __version__
     from engine.analyses.overview import build_overview
@@ -113,7 +117,8 @@ def report(inputs, mapping, fmt, sops, period, out_dir, quiet):
         stages.start("SOP models")
         sop_files = _sop_files(sops)
         models = [load_sop(p) for p in sop_files]
-        ov = build_overview(log, sops=models, period_days=period, progress=stages.start)
+        ov = build_overview(log, sops=models, period_days=period, progress=stages.start, engine=engine,
+                            scheduler=scheduler)
         stages.start("writing the report")
         from engine.log.store import log_metadata
         audit = AuditTrail(

@@ -1,4 +1,4 @@
-"""Per-partition summaries of variants, DFG, KPIs and conformance, and their exact merge.
+"""Per-partition summaries of variants, DFG, KPIs, conformance (one SOP or a library), and their exact merge.
 
 Each ``summarise_*`` function runs on a worker: it reads one partition file
 (a complete cxmine log of its cases, see engine.log.partitions), applies the
@@ -42,6 +42,8 @@ from engine.log.encode import EncodedLog
 
 #: examples kept per row while partials merge; cut to the requested number by ``finish``
 _ALL_EXAMPLES = 1 << 30
+#: example contacts per task and status of an SOP's execution (``summarize_execution``'s default)
+_EXECUTION_EXAMPLES = 5
 
 
 def global_case_positions(path: str, log: EncodedLog) -> np.ndarray:
@@ -278,19 +280,10 @@ class ConformancePartial:
         return rows.reset_index(drop=True)
 
 
-def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
-                          examples: int = 5, unknown_as_deviation: bool = True,
-                          per_contact: bool = False) -> ConformancePartial | None:
-    from engine.analyses.conformance import check_conformance
-    from engine.log.schema import SEGMENT_COLUMNS
-    from engine.model import load_sop
-    attributes = SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",))
-    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=attributes)
-    if encoded is None:
-        return None
-    log, positions = encoded
-    result = check_conformance(log, load_sop(sop_path), by=by, examples=examples,
-                               unknown_as_deviation=unknown_as_deviation)
+def conformance_partial(result: ConformanceResult, positions: np.ndarray, examples: int,
+                        per_contact: bool = False) -> ConformancePartial:
+    """The partial of one partition's ``check_conformance`` result; ``positions``: global position of each
+    of its contacts."""
     ids = result.case_ids
     shown = {e for row in result.steps + result.segment_deviations for e in row.examples}
     where_of = {str(c): int(positions[i]) for i, c in enumerate(ids) if str(c) in shown}
@@ -301,6 +294,171 @@ def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), wher
         contacts = contact_frame(result).assign(position=positions)
     result = replace(result, variant_fits=fits, examples=_ALL_EXAMPLES, replay=None, deviations=None, case_ids=None)
     return ConformancePartial(result, where_of, examples, contacts)
+
+
+def _conformance_attributes(by: Sequence[str]) -> tuple[str, ...]:
+    from engine.log.schema import SEGMENT_COLUMNS
+    return SEGMENT_COLUMNS + tuple(a for a in by if a not in SEGMENT_COLUMNS + ("week",))
+
+
+def summarise_conformance(path: str, sop_path: str, by: Sequence[str] = (), where: dict | None = None,
+                          examples: int = 5, unknown_as_deviation: bool = True, per_contact: bool = False,
+                          worst: int = 10) -> ConformancePartial | None:
+    from engine.analyses.conformance import check_conformance
+    from engine.model import load_sop
+    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=_conformance_attributes(by))
+    if encoded is None:
+        return None
+    log, positions = encoded
+    result = check_conformance(log, load_sop(sop_path), by=by, examples=examples,
+                               unknown_as_deviation=unknown_as_deviation, worst=worst)
+    return conformance_partial(result, positions, examples, per_contact)
+
+
+# --- the SOP library --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Unassigned:
+    """Contacts no SOP (or several SOPs) applies to: their count and the first example contacts as
+    ``(global position, contact id)``."""
+
+    contacts: int
+    examples: tuple[tuple[int, str], ...]
+
+    def merge(self, other: "Unassigned", k: int) -> "Unassigned":
+        return Unassigned(self.contacts + other.contacts, tuple(sorted(self.examples + other.examples)[:k]))
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c for _, c in self.examples)
+
+
+@dataclass(frozen=True)
+class ExecutionPartial:
+    """``summarize_execution`` of one SOP's contacts in a partition (engine.analyses.sop_execution): the
+    counts per task, flow and flow outside the SOP add up; example contacts are chosen by global position
+    (``positions``); shares are taken of the merged contacts at ``finish``."""
+
+    execution: object  # SopExecution
+    positions: dict[str, int]
+
+    def __add__(self, other: "ExecutionPartial") -> "ExecutionPartial":
+        from engine.analyses.sop_execution import STATUSES
+        a, b = self.execution, other.execution
+        positions = {**self.positions, **other.positions}
+
+        def examples(x: dict, y: dict) -> dict:
+            keys = [s for s in STATUSES if s in x or s in y]
+            return {k: tuple(sorted(x.get(k, ()) + y.get(k, ()), key=positions.__getitem__)[:_EXECUTION_EXAMPLES])
+                    for k in keys}
+
+        steps = tuple(replace(x, contacts=x.contacts + y.contacts, ran=x.ran + y.ran,
+                              counts={k: x.counts[k] + y.counts[k] for k in x.counts},
+                              examples=examples(x.examples, y.examples)) for x, y in zip(a.steps, b.steps))
+        flows = tuple(replace(x, contacts=x.contacts + y.contacts) for x, y in zip(a.flows, b.flows))
+        outside = {(o.source, o.target): o for o in a.outside}
+        for o in b.outside:
+            old = outside.get((o.source, o.target))
+            outside[(o.source, o.target)] = o if old is None else replace(old, contacts=old.contacts + o.contacts,
+                                                                           times=old.times + o.times)
+        merged = replace(a, contacts=a.contacts + b.contacts, steps=steps, flows=flows,
+                         outside=tuple(outside.values()))
+        kept = {c for step in steps for ids in step.examples.values() for c in ids}
+        return ExecutionPartial(merged, {c: p for c, p in positions.items() if c in kept})
+
+    def finish(self, result: ConformanceResult):
+        """The SopExecution of the merged contacts (``result``: their merged conformance)."""
+        e = self.execution
+        n = e.contacts
+        outside = sorted(e.outside, key=lambda o: (-o.contacts, (o.source, o.target)))
+        return replace(e, log_contacts=n, unknown_activities=dict(result.unknown_activities),
+                       flows=tuple(replace(f, share=f.contacts / n if n else 0.0) for f in e.flows),
+                       outside=tuple(replace(o, share=o.contacts / n if n else 0.0) for o in outside))
+
+
+def execution_partial(result: ConformanceResult, sop, positions: np.ndarray) -> ExecutionPartial | None:
+    """The partial of ``summarize_execution`` of a partition's result (which keeps its replay); None when
+    none of the partition's contacts is the SOP's."""
+    from engine.analyses.sop_execution import summarize_execution
+    if not result.contacts:
+        return None
+    execution = summarize_execution(result, sop, examples=_EXECUTION_EXAMPLES)
+    shown = {c for step in execution.steps for ids in step.examples.values() for c in ids}
+    where_of = {str(c): int(positions[i]) for i, c in enumerate(result.case_ids) if str(c) in shown}
+    return ExecutionPartial(execution, where_of)
+
+
+@dataclass(frozen=True)
+class LibraryPartial:
+    """``check_library`` of one partition: a conformance partial per SOP (in library order), the
+    contacts looked at, and the unmatched and ambiguous contacts."""
+
+    sops: tuple[ConformancePartial, ...]
+    paths: tuple[str, ...]
+    contacts: int
+    unmatched: Unassigned
+    ambiguous: Unassigned
+    examples: int
+    executions: tuple[ExecutionPartial | None, ...] | None = None
+
+    def __add__(self, other: "LibraryPartial") -> "LibraryPartial":
+        executions = None
+        if self.executions is not None and other.executions is not None:
+            executions = tuple(x if y is None else y if x is None else x + y
+                               for x, y in zip(self.executions, other.executions))
+        return LibraryPartial(tuple(a + b for a, b in zip(self.sops, other.sops)), self.paths,
+                              self.contacts + other.contacts, self.unmatched.merge(other.unmatched, self.examples),
+                              self.ambiguous.merge(other.ambiguous, self.examples), self.examples, executions)
+
+    def finish(self):
+        """The ``LibraryResult`` of the whole (selected) log."""
+        from engine.analyses.library import LibraryResult
+        return LibraryResult(results=tuple(p.finish() for p in self.sops), paths=self.paths, contacts=self.contacts,
+                             unmatched=self.unmatched.contacts, unmatched_examples=self.unmatched.ids(),
+                             ambiguous=self.ambiguous.contacts, ambiguous_examples=self.ambiguous.ids())
+
+    def contact_rows(self) -> list:
+        """Per SOP, contacts.csv's rows of its contacts in log order (None when they were not gathered)."""
+        return [p.contact_rows() for p in self.sops]
+
+    def sop_executions(self, results: Sequence[ConformanceResult]) -> list:
+        """Per SOP, the ``SopExecution`` of its contacts (``log_contacts``: its own contacts; None for an SOP
+        without contacts); ``results``: the finished conformance results."""
+        return [None if e is None else e.finish(r) for e, r in zip(self.executions, results)]
+
+
+def summarise_library(path: str, sops: Sequence, by: Sequence[str] = (), where: dict | None = None,
+                      examples: int = 5, unknown_as_deviation: bool = True, worst: int = 10,
+                      per_contact: bool = False, executions: bool = False) -> LibraryPartial | None:
+    """``check_library`` on one partition (each contact on the SOP that applies to it), as a partial;
+    with ``executions``, also each SOP's execution laid on it (``summarize_execution``).
+
+    Every SOP gets a partial, also when none of the partition's contacts is its own, so the merged
+    result of an SOP no contact applies to is the single-machine one of no contacts."""
+    from engine.analyses.conformance import check_conformance
+    from engine.analyses.library import AMBIGUOUS, UNMATCHED, applies_to_attributes, assign_sops
+    from engine.log.select import select_cases
+    encoded = encode_partition(path, where, by=by, with_case_ids=True, attributes=_conformance_attributes(by),
+                               case_attributes=applies_to_attributes(sops))
+    if encoded is None:
+        return None
+    log, positions = encoded
+    which = assign_sops(log, sops)
+    partials, executed = [], []
+    for i, sop in enumerate(sops):
+        mine = which == i
+        result = check_conformance(select_cases(log, mine), sop, by=by, examples=examples,
+                                   unknown_as_deviation=unknown_as_deviation, worst=worst)
+        if executions:
+            executed.append(execution_partial(result, sop, positions[mine]))
+        partials.append(conformance_partial(result, positions[mine], examples, per_contact))
+    ids = log.case_ids.to_pylist() if log.case_ids is not None else [str(i) for i in range(log.n_cases)]
+
+    def unassigned(kind: int) -> Unassigned:
+        cases = np.flatnonzero(which == kind)
+        return Unassigned(len(cases), tuple((int(positions[c]), str(ids[c])) for c in cases[:examples]))
+
+    return LibraryPartial(tuple(partials), tuple(str(s.path) for s in sops), log.n_cases, unassigned(UNMATCHED),
+                          unassigned(AMBIGUOUS), examples, tuple(executed) if executions else None)
 
 
 # --- discovery --------------------------------------------------------------------------------
@@ -343,3 +501,118 @@ def summarise_discovery(path: str, by: Sequence[str] = (), where: dict | None = 
         dfgs = discover_dfg(log, by=attr)
         segments[attr] = {label: (v, dfgs[label]) for label, v in variants_by_segment(log, positions, attr).items()}
     return DiscoveryPartial((_global_variants(count_variants(log), positions), discover_dfg(log)), segments)
+
+
+# --- the report (engine.analyses.overview) ----------------------------------------------------
+
+def _add_kpi_trends(a: dict, b: dict) -> dict:
+    return _merge_dicts(a, b, lambda x, y: x + y)
+
+
+@dataclass(frozen=True)
+class OverviewKpisPartial:
+    """The report's KPIs: by segment, weekly for all contacts (``trends["all"]``) and per team (a
+    ``Kpis`` per team label, its contacts selected), and the log's contacts and events."""
+
+    kpis: Kpis
+    trends: dict[str, Kpis]
+    n_cases: int
+    n_events: int
+
+    def __add__(self, other: "OverviewKpisPartial") -> "OverviewKpisPartial":
+        return OverviewKpisPartial(self.kpis + other.kpis, _add_kpi_trends(self.trends, other.trends),
+                                   self.n_cases + other.n_cases, self.n_events + other.n_events)
+
+    def finish(self) -> tuple[Kpis, dict[str, Kpis], int, int]:
+        """``(kpis, trends, contacts, events)``: trends of all contacts first, then per team in label order."""
+        teams = sorted(t for t in self.trends if t != "all")
+        trends = {label: finish_kpis(self.trends[label]) for label in ["all", *teams]}
+        return finish_kpis(self.kpis), trends, self.n_cases, self.n_events
+
+
+#: a per-case attribute made for one KPI pass: the pair (team, ISO week) of each contact
+_TEAM_WEEK = "\x00team-week"
+
+
+def summarise_overview_kpis(path: str, segments: Sequence[str] = (), critical: frozenset = frozenset(),
+                            label_map: dict | None = None, window_days: float = 7.0) -> OverviewKpisPartial:
+    """The report's KPIs of one partition (``_kpi_part`` of engine.analyses.overview) in one run of the KPI
+    kernel: the segments, the weeks, the teams and the (team, week) pairs are slots of the same pass.
+
+    A team's trend is the KPIs of the contacts whose team is that team (the selection ``--where team=T``:
+    the same per-case value) and their weeks, so it equals the single-machine ``compute_kpis(...,
+    where={"team": {T}})`` without one pass per team. A team none of the partition's contacts belongs
+    to adds nothing to the merge."""
+    from engine.analyses.kpis import KpiSummary, compute_kpis, encode_for_kpis
+    from engine.kernels.kpis import MEASURES
+    log = encode_for_kpis(path, by=tuple(segments) + ("week",))
+    by = tuple(segments) + ("week",)
+    teams: list[str] = []
+    if "team" in log.case_attributes:  # as on one machine: team trends where the team is a per-case value
+        team_codes, labels = log.case_attributes["team"]
+        teams = labels.to_pylist() if hasattr(labels, "to_pylist") else list(labels)
+        week_codes, weeks = case_segments(log, "week")
+        pair = np.where((team_codes >= 0) & (week_codes >= 0),
+                        team_codes.astype(np.int64) * len(weeks) + week_codes, -1).astype(np.int32)
+        pair_labels = tuple(str(i) for i in range(len(teams) * len(weeks)))
+        log = replace(log, case_attributes={**log.case_attributes, _TEAM_WEEK: (pair, pair_labels)})
+        by += ("team", _TEAM_WEEK)
+    k = compute_kpis(log, by=by, critical=critical, label_map=label_map, window_days=window_days)
+
+    def kpis(overall, segs) -> Kpis:
+        return Kpis(overall, segs, k.window_days, k.critical_steps)
+
+    trends = {"all": kpis(k.overall, {"week": k.segments["week"]})}
+    zero = KpiSummary(np.zeros(len(MEASURES), dtype=np.int64))
+    per_team: dict[str, dict[str, KpiSummary]] = {}
+    for key, summary in k.segments.get(_TEAM_WEEK, {}).items():
+        t, w = divmod(int(key), len(weeks))
+        per_team.setdefault(teams[t], {})[weeks[w]] = summary
+    for team in sorted(set(teams)):
+        trends[team] = kpis(k.segments["team"].get(team, zero), {"week": per_team.get(team, {})})
+    return OverviewKpisPartial(kpis(k.overall, {a: k.segments[a] for a in dict.fromkeys(segments)}), trends,
+                               log.n_cases, log.n_events)
+
+
+@dataclass(frozen=True)
+class FlowPartial:
+    """The report's flow section: variants with global first cases, the case profile, the DFG and
+    performance DFG, events per (activity, owner) and the first and last event time."""
+
+    variants: Variants
+    profile: ProfilePartial
+    graphs: tuple[Dfg, PerformanceDfg]
+    owners: dict[tuple[str, str], int]
+    span: tuple[int, int] | None
+
+    def __add__(self, other: "FlowPartial") -> "FlowPartial":
+        spans = [s for s in (self.span, other.span) if s is not None]
+        span = (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        return FlowPartial(merge_variants(self.variants, other.variants), self.profile + other.profile,
+                           _add_pair(self.graphs, other.graphs),
+                           _merge_dicts(self.owners, other.owners, lambda x, y: x + y), span)
+
+    def finish(self, coverage: float, max_edges: int | None):
+        """``(variants, profile, dfg, performance, span, process map)`` as the single-machine report
+        computes them; the map is the frequency map of ``build_process_map(log, coverage=coverage,
+        max_edges=max_edges)`` (None for a log without contacts)."""
+        from engine.analyses.process_map import owners_from_counts, process_map_of
+        dfg, perf = _canonical_dfg(self.graphs[0]), _canonical_performance(self.graphs[1])
+        pmap = None
+        if self.variants.n_cases:
+            pmap = process_map_of(dfg, self.variants, owners_from_counts(self.owners), sorted(dfg.activity_counts),
+                                  coverage=coverage, max_edges=max_edges)
+        return self.variants, self.profile.finish(), dfg, perf, self.span, pmap
+
+
+def summarise_flow(path: str) -> FlowPartial:
+    from engine.analyses.cases import profile_cases
+    from engine.analyses.dfg import discover_dfg, discover_performance_dfg
+    from engine.analyses.process_map import owner_counts
+    from engine.analyses.variants import count_variants
+    log, positions = encode_partition(path, None, attributes=("owner",), case_attributes=())
+    span = (int(log.timestamps.min()), int(log.timestamps.max())) if log.n_events else None
+    profile = profile_cases(log)
+    return FlowPartial(_global_variants(count_variants(log), positions),
+                       ProfilePartial(profile.events, profile.durations_ns, positions),
+                       (discover_dfg(log), discover_performance_dfg(log)), owner_counts(log), span)

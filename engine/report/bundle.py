@@ -18,8 +18,10 @@ from engine.atomic import atomic_path
 
 def draw_sops(checks, contacts: int | None = None) -> dict[str, str]:
     """SVG drawing of each checked SOP by SOP name: with its contacts' execution laid on it where their
-    replay was kept (engine.report.sop_execution), else as designed (its lanes, critical steps marked).
-    ``contacts``: the contacts looked at to find each SOP's."""
+    replay was kept or their execution gathered from partitions (engine.report.sop_execution), else as
+    designed (its lanes, critical steps marked). ``contacts``: the contacts looked at to find each SOP's."""
+    from dataclasses import replace
+
     from engine.analyses.sop_execution import summarize_execution
     from engine.report.sop_execution import execution_svg
     from engine.report.sop_render import build_sop_graph
@@ -27,7 +29,11 @@ def draw_sops(checks, contacts: int | None = None) -> dict[str, str]:
     for check in checks:
         if getattr(check.sop, "model", None) is None:
             continue
-        if check.result is not None and check.result.replay is not None:
+        execution = getattr(check, "execution", None)
+        if check.result is not None and execution is not None:
+            out[check.sop.name] = execution_svg(replace(execution, log_contacts=execution.contacts
+                                                        if contacts is None else contacts))
+        elif check.result is not None and check.result.replay is not None:
             out[check.sop.name] = execution_svg(summarize_execution(check.result, check.sop, log_contacts=contacts))
         else:
             out[check.sop.name] = build_sop_graph(check.sop).pipe(format="svg").decode("utf-8")
@@ -49,7 +55,8 @@ def _write_tables(ov, folder: Path) -> list[Path]:
         from engine.report.conformance import write_conformance_csv
         for check in ov.sops:
             if check.result is not None:
-                written += write_conformance_csv(check.result, folder / "conform" / check.sop.path.stem)
+                written += write_conformance_csv(check.result, folder / "conform" / check.sop.path.stem,
+                                                 contacts=getattr(check, "contacts", None))
     if ov.friction is not None:
         from engine.report.friction import write_friction_csv
         written += write_friction_csv(folder / "friction", ov.friction)

@@ -179,9 +179,10 @@ def render_library(library, *, top: int = 20) -> str:
     return "\n".join(out)
 
 
-def write_library_csv(library, folder: str | Path) -> list[Path]:
+def write_library_csv(library, folder: str | Path, *, contacts=None) -> list[Path]:
     """sops.csv (one line per SOP, plus unmatched and ambiguous) and one sub-folder per SOP, named after
-    its file, with that SOP's CSV files."""
+    its file, with that SOP's CSV files (``contacts``: per SOP, the rows of contacts.csv gathered for a
+    merged result, as ``write_conformance_csv`` takes them)."""
     written = [write_csv(folder, "sops.csv", ["sop", "model", "contacts", "log_fitness", "audit_fitness",
                                               "fit_share", "examples"],
                          [[r.sop, p, r.contacts, r.log_fitness, r.audit_fitness, r.fit_share, ""]
@@ -190,6 +191,7 @@ def write_library_csv(library, folder: str | Path) -> list[Path]:
                              " ".join(library.unmatched_examples)],
                             ["(ambiguous)", "", library.ambiguous, None, None, None,
                              " ".join(library.ambiguous_examples)]])]
-    for r, p in zip(library.results, library.paths):
-        written += write_conformance_csv(r, Path(folder) / Path(p).stem)
+    for i, (r, p) in enumerate(zip(library.results, library.paths)):
+        written += write_conformance_csv(r, Path(folder) / Path(p).stem,
+                                         contacts=None if contacts is None else contacts[i])
     return written
