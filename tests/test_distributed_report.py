@@ -5,15 +5,12 @@ log). Each section computed on Dask is compared with it: KPIs by team, site and 
 of all contacts and of each team, variants, case profile, DFG and performance DFG, the process map, the
 conformance of the SOP library (with the contacts.csv rows of each SOP), and report.json and every CSV
 table written from those sections. Drift per team and friction come from engine.distributed.drift
-(``by``) and engine.distributed.friction: the end-to-end comparison of the command runs where both exist
-and is skipped, saying which is missing, where they do not.
+(``by``) and engine.distributed.friction; the end-to-end comparison of the command covers them.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,10 +20,9 @@ pytest.importorskip("distributed")
 
 from dask_sample import dask_client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
 from engine.analyses.overview import (MAP_COVERAGE, MAP_EDGES, Overview, SopCheck, _iso,  # noqa: E402
-                                      build_overview, check_distributed_report, sop_selection)
+                                      build_overview, sop_selection)
 from engine.analyses.sop_execution import summarize_execution  # noqa: E402
 from engine.distributed.analyses import distributed_flow, distributed_library, distributed_overview_kpis  # noqa: E402
-from engine.errors import AnalysisError  # noqa: E402
 from engine.model import load_sop_library  # noqa: E402
 from engine.report.audit import AuditTrail  # noqa: E402
 from engine.report.bundle import write_report  # noqa: E402
@@ -35,19 +31,6 @@ from engine.report.outputs import to_json  # noqa: E402
 from sample import run_cxmine  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
-
-
-def _missing_on_dask() -> str | None:
-    """What the Dask report still lacks in this installation (None: nothing)."""
-    from engine.distributed.drift import distributed_drift
-    missing = []
-    if "by" not in inspect.signature(distributed_drift).parameters:
-        missing.append("distributed_drift has no 'by'")
-    try:
-        import engine.distributed.friction  # noqa: F401
-    except ImportError:
-        missing.append("engine.distributed.friction is absent")
-    return "; ".join(missing) or None
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +152,6 @@ def test_report_json_html_and_tables_of_these_sections_identical(local, on_dask,
 
 
 def test_cli_report_on_dask_writes_what_local_writes(sample_parts, dask_client, tmp_path):
-    missing = _missing_on_dask()
-    if missing:
-        pytest.skip(f"the report's drift per team and friction are not on Dask yet: {missing}")
     folder = sample_parts[1]
     args = ["report", folder, "--sop", MODELS, "-q"]
     local = run_cxmine(*args, "-o", tmp_path / "local")
@@ -186,23 +166,6 @@ def test_cli_report_on_dask_writes_what_local_writes(sample_parts, dask_client, 
     assert {"drift/change_points.csv", "conform/lost_card/contacts.csv"} <= set(tables)
     assert any(name.startswith("friction/") for name in tables)
     assert tables == _tree(tmp_path / "dask" / "tables")
-
-
-def test_report_on_dask_refused_where_drift_by_or_friction_is_missing(sample_parts, sops, monkeypatch, tmp_path):
-    import engine.distributed.drift as drift
-
-    def no_by(log, settings=None, *, where=None, timezone=None, sop_path=None, client=None, scheduler=None):
-        raise AssertionError("not to be called")
-
-    monkeypatch.setattr(drift, "distributed_drift", no_by)
-    monkeypatch.setitem(sys.modules, "engine.distributed.friction", None)   # import fails
-    with pytest.raises(AnalysisError, match=r"drift per team \(distributed_drift with by\) and friction"):
-        check_distributed_report(sample_parts[1], sops)
-    with pytest.raises(AnalysisError, match=r"here: drift per team \(distributed_drift with by\) is not available"):
-        check_distributed_report(sample_parts[1], ())     # no SOP: no friction section
-    res = run_cxmine("report", sample_parts[1], "--sop", MODELS, "--engine", "dask", "-o", tmp_path / "out", "-q")
-    assert res.exit_code == 2 and "The report cannot run on Dask here" in res.output
-    assert "--engine local" in res.output and not (tmp_path / "out" / "report.json").exists()
 
 
 def test_report_scheduler_needs_engine_dask(sample_parts, tmp_path):

@@ -38,9 +38,7 @@ map in another (the map drawn from the merged variants, DFG and owners by
 ``engine.analyses.process_map.process_map_of``), the SOP library with each
 SOP's contacts.csv rows and execution (``distributed_library``), drift per
 team (``engine.distributed.drift.distributed_drift`` with ``by``) and
-friction (``engine.distributed.friction.distributed_friction``). Where the
-last two are not available the run is refused before any work
-(``check_distributed_report``): they are never computed another way.
+friction (``engine.distributed.friction.distributed_friction``).
 """
 
 from __future__ import annotations
@@ -205,29 +203,6 @@ def _conformance_part_dask(path, sops: Sequence, examples: int, client):
     return checks, lib.unmatched, lib.unmatched_examples, lib.ambiguous, lib.ambiguous_examples
 
 
-def check_distributed_report(path: str | os.PathLike, sops: Sequence = ()) -> None:
-    """Refuse, before any work, a Dask report this installation cannot compute as on one machine: drift
-    by team needs ``distributed_drift`` with ``by`` (when the log has teams), the friction section
-    (when SOPs are given) ``engine.distributed.friction``."""
-    import inspect
-
-    from engine.distributed.drift import distributed_drift
-    from engine.log.select import log_attributes
-    missing = []
-    if "team" in log_attributes(str(path)) and "by" not in inspect.signature(distributed_drift).parameters:
-        missing.append("drift per team (distributed_drift with by)")
-    if sops:
-        try:
-            import engine.distributed.friction  # noqa: F401
-        except ImportError:
-            missing.append("friction (engine.distributed.friction)")
-    if missing:
-        raise AnalysisError(f"The report cannot run on Dask here: {' and '.join(missing)} "
-                            f"{'is' if len(missing) == 1 else 'are'} not available on Dask in this installation",
-                            field="engine", hint="Run the report with --engine local (it reads a partitioned log "
-                                                 "as one log)")
-
-
 def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days: float = 7.0, examples: int = 5,
                    period_days: float = 90.0, progress: Progress | None = None, engine: str = "local",
                    client=None, scheduler: str | None = None) -> Overview:
@@ -238,8 +213,6 @@ def build_overview(path: str | os.PathLike, *, sops: Sequence = (), window_days:
     opened on ``scheduler`` or a local cluster, for the whole run), with the same results (docs/scale.md)."""
     from engine.distributed.cluster import check_engine
     check_engine(engine)
-    if engine == "dask":
-        check_distributed_report(path, sops)
     if engine == "dask" and client is None:
         from engine.distributed.cluster import open_client
         if progress:
