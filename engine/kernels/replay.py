@@ -351,8 +351,9 @@ def replay_variants(net, offsets, codes, choice, locate):
         miss = np.zeros(e - s, dtype=np.int32)
         skips = np.full((e - s, MAX_SKIPS), -1, dtype=np.int64)
         end_row = np.full(MAX_SKIPS, -1, dtype=np.int64)
-        mi, co, re, pr, fit, unk, end_t = _replay_one(net, cache, ws, codes[s:e], choice, locate, fired_row, rem_row,
-                                                      status, trans, miss, skips, end_row, visited, groups_buf, miss_buf)
+        mi, co, re, pr, fit, unk, end_t = _replay_one(net, cache, ws, codes[s:e], choice, locate, fired_row,
+                                                      rem_row, status, trans, miss, skips, end_row, visited,
+                                                      groups_buf, miss_buf)
         ended[v] = end_t
         counts[v, 0] = mi
         counts[v, 1] = co
