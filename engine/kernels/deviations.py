@@ -12,11 +12,20 @@ bound of the visible moves still needed (``place_distances``, computed once per 
 remembered for the other variants of the chunk (``new_search_cache``): variants of one log reach
 the same few markings again and again. A remembered search is charged the firings it took, so
 results are the same as searching each time and do not depend on how variants are chunked.
+
+The functions of the location path (``bare``) run without numba's reference counting: each call
+passing the net's arrays and the memo updated two atomic counters per array, and those updates
+were most of location's time. They create no array: every buffer is a row of a workspace
+(``new_workspace``, one per chunk of variants, rows ``_WS_*``).
 """
 
 import numpy as np
+from numba import njit
+
 from engine.kernels import kernel
 from engine.kernels.firing import choose, fire, is_enabled, step
+
+bare = njit(cache=True, nogil=True, _nrt=False)
 
 EVENT_OK = 0
 EVENT_MISSING = 1      # fired with missing tokens and no skipped steps explain it: inserted
@@ -30,6 +39,24 @@ _MAX_DEPTH = 12
 _SEARCH_BUDGET = 1500      # firings per search
 VARIANT_BUDGET = 30000    # firings per variant for all searches: bounds location on large nets
 _CACHE_SLOTS = 16384       # searches remembered per chunk of variants
+
+# rows of the workspace: a search's markings by depth, then its other buffers and those of the
+# plain replays, the decisions and the end of a trace (searches and plain replays never nest)
+_WS_MARKS = 0
+_WS_NEXT = _MAX_DEPTH + 1
+_WS_TAKEN = _WS_NEXT + 1
+_WS_VIS = _WS_NEXT + 2
+_WS_STAMP = _WS_NEXT + 3       # insertion stamps and counter of searches and plain replays (not read)
+_WS_CTR = _WS_NEXT + 4
+_WS_SHADOW = _WS_NEXT + 5      # the plain replay's marking
+_WS_SHADOW_BUF = _WS_NEXT + 6
+_WS_SHADOW_NEXT = _WS_NEXT + 7
+_WS_END = _WS_NEXT + 8         # locate_end's marking, skips and reached marking
+_WS_END_BUF = _WS_NEXT + 9
+_WS_END_SKIP = _WS_NEXT + 10
+_WS_DUE_BUF = _WS_NEXT + 11    # next_due's
+_WS_DUE_OUT = _WS_NEXT + 12
+_WS_ROWS = _WS_NEXT + 13
 
 
 @kernel
@@ -83,7 +110,22 @@ def _nearest_token(dist, m, q):
 
 
 @kernel
-def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work):
+def new_workspace(net):
+    """The buffers of the location path (int64[_WS_ROWS, W]; see the _WS_* rows)."""
+    width = max(len(net.im), _MAX_DEPTH + 1, MAX_SKIPS, 1)
+    return np.zeros((_WS_ROWS, width), dtype=np.int64)
+
+
+@step
+def _same(a, b):
+    for p in range(len(a)):
+        if a[p] != b[p]:
+            return False
+    return True
+
+
+@bare
+def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work, ws):
     """Fewest visible transitions (at most MAX_SKIPS, with invisible ones between them) that lead
     from m0 to a marking where t_goal is enabled (t_goal >= 0) or that equals goal (t_goal < 0).
 
@@ -96,16 +138,22 @@ def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work):
     label = net.label
     n_t = len(label)
     n_p = len(m0)
-    marks = np.empty((_MAX_DEPTH + 1, n_p), dtype=np.int64)
-    nxt = np.zeros(_MAX_DEPTH + 1, dtype=np.int64)
-    taken = np.full(_MAX_DEPTH + 1, -1, dtype=np.int64)
-    stamp = np.zeros(n_p, dtype=np.int64)
-    ctr = np.zeros(1, dtype=np.int64)
+    marks = ws[_WS_MARKS:_WS_MARKS + _MAX_DEPTH + 1, :n_p]
+    nxt = ws[_WS_NEXT]
+    taken = ws[_WS_TAKEN]
+    vis = ws[_WS_VIS]
+    stamp = ws[_WS_STAMP, :n_p]
+    ctr = ws[_WS_CTR, :1]
+    for d in range(_MAX_DEPTH + 1):
+        nxt[d] = 0
+        taken[d] = -1
     budget = _SEARCH_BUDGET
     for k_max in range(max_visible + 1):
-        marks[0] = m0
+        for p in range(n_p):
+            marks[0, p] = m0[p]
         nxt[0] = 0
-        vis = np.zeros(_MAX_DEPTH + 1, dtype=np.int64)
+        for d in range(_MAX_DEPTH + 1):
+            vis[d] = 0
         d = 0
         while d >= 0:
             m = marks[d]
@@ -119,7 +167,8 @@ def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work):
                         done = False
                         break
             if done and vis[d] == k_max:
-                m_out[:] = m
+                for p in range(n_p):
+                    m_out[p] = m[p]
                 n = 0
                 for e in range(d):
                     if label[taken[e]] >= 0:
@@ -141,7 +190,8 @@ def _search_skips(net, dist, m0, t_goal, goal, out, max_visible, m_out, work):
                         continue
                     budget -= 1
                     work[0] -= 1
-                    marks[d + 1] = m
+                    for p in range(n_p):
+                        marks[d + 1, p] = m[p]
                     fire(net, t, marks[d + 1], stamp, ctr)
                     taken[d] = t
                     vis[d + 1] = vis[d] + cost
@@ -176,8 +226,8 @@ def _search_key(m0, t_goal, goal, max_visible):
     return np.int64(h >> np.uint64(1))
 
 
-@kernel
-def search_cached(net, cache, m0, t_goal, goal, out, max_visible, m_out, work):
+@bare
+def search_cached(net, cache, m0, t_goal, goal, out, max_visible, m_out, work, ws):
     """_search_skips, remembered across the variants of a chunk. A remembered search is reused only
     when the variant's work budget would have let it run in full, and is charged its firings, so
     the result is the same as searching again (and does not depend on how variants are chunked)."""
@@ -198,41 +248,46 @@ def search_cached(net, cache, m0, t_goal, goal, out, max_visible, m_out, work):
                 n = e_meta[e, 3]
                 for k in range(MAX_SKIPS):
                     out[k] = e_out[e, k]
-                m_out[:] = e_mout[e]
+                for p in range(len(m0)):
+                    m_out[p] = e_mout[e, p]
                 return n
         i = (i + 1) & mask
     before = work[0]
-    n = _search_skips(net, cache[8], m0, t_goal, goal, out, max_visible, m_out, work)
+    n = _search_skips(net, cache[8], m0, t_goal, goal, out, max_visible, m_out, work, ws)
     if work[0] > 0 and count[0] < len(e_hash):
         e = count[0]
         count[0] += 1
         table[i] = e
         e_hash[e] = key
-        e_m[e] = m0
-        if t_goal < 0:
-            e_goal[e] = goal
+        for p in range(len(m0)):
+            e_m[e, p] = m0[p]
+            if t_goal < 0:
+                e_goal[e, p] = goal[p]
         e_meta[e, 0] = t_goal
         e_meta[e, 1] = max_visible
         e_meta[e, 2] = before - work[0]
         for k in range(MAX_SKIPS):
             e_out[e, k] = out[k] if k < n else -1
-        e_mout[e] = m_out
+        for p in range(len(m0)):
+            e_mout[e, p] = m_out[p]
         e_meta[e, 3] = n
     return n
 
 
-@kernel
-def _shadow_cost(net, cache, m0, codes, start, choice, work):
+@bare
+def _shadow_cost(net, cache, m0, codes, start, choice, work, ws):
     """Deviations a plain replay of codes[start:] from marking m0 runs into: events that invisible
     moves cannot enable (moves on the log only, not replayed), plus the visible moves still
     needed at the end (MAX_SKIPS + 1 if more)."""
     fm = net.fm
     n_p = len(m0)
-    m = m0.copy()
-    stamp = np.zeros(n_p, dtype=np.int64)
-    ctr = np.zeros(1, dtype=np.int64)
-    buf = np.empty(MAX_SKIPS, dtype=np.int64)
-    m_next = np.empty(n_p, dtype=np.int64)
+    m = ws[_WS_SHADOW, :n_p]
+    for p in range(n_p):
+        m[p] = m0[p]
+    stamp = ws[_WS_STAMP, :n_p]
+    ctr = ws[_WS_CTR, :1]
+    buf = ws[_WS_SHADOW_BUF, :MAX_SKIPS]
+    m_next = ws[_WS_SHADOW_NEXT, :n_p]
     cost = 0
     for j in range(start, len(codes)):
         lab = codes[j]
@@ -240,13 +295,14 @@ def _shadow_cost(net, cache, m0, codes, start, choice, work):
             continue
         t = choose(net, m, lab, choice)
         if not is_enabled(net, t, m):
-            if search_cached(net, cache, m, t, m, buf, 0, m_next, work) != 0:
+            if search_cached(net, cache, m, t, m, buf, 0, m_next, work, ws) != 0:
                 cost += 1  # a move on the log only: the event is not replayed
                 continue
-            m[:] = m_next
+            for p in range(n_p):
+                m[p] = m_next[p]
         fire(net, t, m, stamp, ctr)
-    if not np.array_equal(m, fm):
-        n = search_cached(net, cache, m, -1, fm, buf, MAX_SKIPS, m_next, work)
+    if not _same(m, fm):
+        n = search_cached(net, cache, m, -1, fm, buf, MAX_SKIPS, m_next, work, ws)
         cost += n if n >= 0 else MAX_SKIPS + 1
     return cost
 
@@ -259,23 +315,21 @@ def _occurs_after(codes, i, lab):
     return False
 
 
-@kernel
-def classify_event(net, cache, codes, i, t, m, choice, work, skip_buf, m_skip):
+@bare
+def classify_event(net, cache, codes, i, t, m, choice, work, skip_buf, m_skip, ws):
     """Why transition t (event i) is not enabled in m: (status, number of steps in skip_buf).
 
     Two readings: the steps the search finds were skipped (or run later), or this event was
     inserted; the one a plain replay of the rest of the trace agrees with better wins, ties go
     to the skipped steps."""
-    n_skip = search_cached(net, cache, m, t, m, skip_buf, MAX_SKIPS, m_skip, work)
+    n_skip = search_cached(net, cache, m, t, m, skip_buf, MAX_SKIPS, m_skip, work, ws)
     if n_skip < 0:
         return EVENT_MISSING, n_skip
     if n_skip == 0:
         return EVENT_OK, n_skip
-    cost_insert = 1 + _shadow_cost(net, cache, m.copy(), codes, i + 1, choice, work)
-    shadow_stamp = np.zeros(len(m), dtype=np.int64)
-    shadow_ctr = np.zeros(1, dtype=np.int64)
-    fire(net, t, m_skip, shadow_stamp, shadow_ctr)
-    cost_skip = n_skip + _shadow_cost(net, cache, m_skip, codes, i + 1, choice, work)
+    cost_insert = 1 + _shadow_cost(net, cache, m, codes, i + 1, choice, work, ws)
+    fire(net, t, m_skip, ws[_WS_STAMP], ws[_WS_CTR, :1])
+    cost_skip = n_skip + _shadow_cost(net, cache, m_skip, codes, i + 1, choice, work, ws)
     if cost_insert < cost_skip:
         return EVENT_MISSING, n_skip
     later_skip = False
@@ -288,12 +342,12 @@ def classify_event(net, cache, codes, i, t, m, choice, work, skip_buf, m_skip):
     return EVENT_SKIPPED, n_skip
 
 
-@kernel
-def blame_previous(net, cache, codes, i, t, m, m_prev, prev, choice, work, ev_status, ev_trans, explained):
+@bare
+def blame_previous(net, cache, codes, i, t, m, m_prev, prev, choice, work, ev_status, ev_trans, explained, ws):
     """Event i looks inserted: maybe the previous event was the one inserted and this one is in
     place. If so, mark the previous one and return True."""
-    cost_this = 1 + _shadow_cost(net, cache, m, codes, i + 1, choice, work)
-    cost_prev = 1 + _shadow_cost(net, cache, m_prev, codes, i, choice, work)
+    cost_this = 1 + _shadow_cost(net, cache, m, codes, i + 1, choice, work, ws)
+    cost_prev = 1 + _shadow_cost(net, cache, m_prev, codes, i, choice, work, ws)
     if cost_prev >= cost_this:
         return False
     ev_status[prev] = EVENT_MISSING
@@ -325,8 +379,8 @@ def explain_tokens(net, status, t, skip_buf, n_skip, explained):
             explained[net.post_place[a]] += net.post_w[a]
 
 
-@kernel
-def locate_end(net, cache, m, explained, work, end_row):
+@bare
+def locate_end(net, cache, m, explained, work, end_row, ws):
     """Deviations at the end of a trace, from m, the marking after pm4py's final invisible moves.
 
     Tokens that no deviation located earlier explains were left by skipped steps (written to
@@ -334,37 +388,37 @@ def locate_end(net, cache, m, explained, work, end_row):
     needed, the contact ended early: returns the step due next (a transition; -1 otherwise)."""
     fm = net.fm
     n_p = len(m)
-    rest = np.empty(n_p, dtype=np.int64)
+    rest = ws[_WS_END, :n_p]
     for p in range(n_p):
         rest[p] = max(m[p] - explained[p], fm[p] if m[p] >= fm[p] else m[p])
-    if np.array_equal(rest, fm):
+    if _same(rest, fm):
         return -1
-    skip_buf = np.empty(MAX_SKIPS, dtype=np.int64)
-    m_skip = np.empty(n_p, dtype=np.int64)
-    n_skip = search_cached(net, cache, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip, work)
+    skip_buf = ws[_WS_END_BUF, :MAX_SKIPS]
+    m_skip = ws[_WS_END_SKIP, :n_p]
+    n_skip = search_cached(net, cache, rest, -1, fm, skip_buf, MAX_SKIPS, m_skip, work, ws)
     for k in range(max(n_skip, 0)):
         end_row[k] = skip_buf[k]
     if n_skip >= 0:
         return -1
-    return next_due(net, cache, rest, work)
+    return next_due(net, cache, rest, work, ws)
 
 
-@kernel
-def next_due(net, cache, m, work):
+@bare
+def next_due(net, cache, m, work, ws):
     """The visible step due next in marking m: among the visible transitions that invisible moves
     alone can enable (else those with a marked input place), the one nearest the final marking,
     then the first by index; -1 if none."""
     label, fm, dist = net.label, net.fm, cache[8]
     n_p = len(m)
-    buf = np.empty(MAX_SKIPS, dtype=np.int64)
-    m_out = np.empty(n_p, dtype=np.int64)
+    buf = ws[_WS_DUE_BUF, :MAX_SKIPS]
+    m_out = ws[_WS_DUE_OUT, :n_p]
     for loose in range(2):
         best, best_d = -1, _FAR + 1
         for t in range(len(label)):
             if label[t] < 0:
                 continue
             if loose == 0:
-                if search_cached(net, cache, m, t, m, buf, 0, m_out, work) != 0:
+                if search_cached(net, cache, m, t, m, buf, 0, m_out, work, ws) != 0:
                     continue
             else:
                 marked = False
@@ -386,8 +440,8 @@ def next_due(net, cache, m, work):
     return -1
 
 
-@kernel
-def explain_rest(net, cache, m, ev_status, ev_missing, end_row, ended, work):
+@bare
+def explain_rest(net, cache, m, ev_status, ev_missing, end_row, ended, work, ws):
     """Make sure an unfit trace has a located deviation: if none was found, the events that fired
     with missing tokens were inserted; if there are none, the contact ended early (from m, the
     final marking of the replay). Returns the step due next (see locate_end)."""
@@ -403,7 +457,7 @@ def explain_rest(net, cache, m, ev_status, ev_missing, end_row, ended, work):
             found = True
     if found:
         return ended
-    return next_due(net, cache, m, work)
+    return next_due(net, cache, m, work, ws)
 
 
 @kernel

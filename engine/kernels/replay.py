@@ -36,7 +36,7 @@ import numpy as np
 from engine.kernels import kernel
 from engine.kernels.deviations import (EVENT_MISSING, EVENT_OK, EVENT_OUT_OF_ORDER, EVENT_SKIPPED,  # noqa: F401
                                        EVENT_UNKNOWN, MAX_SKIPS, VARIANT_BUDGET, blame_previous, classify_event,
-                                       explain_rest, explain_tokens, locate_end, new_search_cache)
+                                       explain_rest, explain_tokens, locate_end, new_search_cache, new_workspace)
 from engine.kernels.firing import (CHOICE_NAME, CHOICE_PM4PY, account, add_missing, choose, step,  # noqa: F401
                                    is_enabled, final_reached, fire)
 
@@ -225,8 +225,8 @@ def _fire_to_final(net, m, stamp, ctr, acc, fired, groups):
 
 
 @kernel
-def _replay_one(net, cache, codes, choice, locate, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips,
-                visited, groups_buf, miss_buf):
+def _replay_one(net, cache, ws, codes, choice, locate, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips,
+                end_skips, visited, groups_buf, miss_buf):
     """Replay one variant (label codes, -1 = activity not in the model). Returns
     (missing, consumed, remaining, produced, is_fit, n_unknown, the step due next if the contact
     ended early or -1)."""
@@ -264,10 +264,10 @@ def _replay_one(net, cache, codes, choice, locate, fired, rem_place, ev_status, 
         if not is_enabled(net, t, m):
             status, n_skip = EVENT_MISSING, -1
             if locate:
-                status, n_skip = classify_event(net, cache, codes, i, t, m, choice, work, skip_buf, m_skip)
+                status, n_skip = classify_event(net, cache, codes, i, t, m, choice, work, skip_buf, m_skip, ws)
                 if status == EVENT_MISSING and prev >= 0 and ev_status[prev] == EVENT_OK:
                     if blame_previous(net, cache, codes, i, t, m, m_prev, prev, choice, work, ev_status, ev_trans,
-                                       explained):
+                                      explained, ws):
                         status = EVENT_OK
             ev_status[i] = status
             if status == EVENT_SKIPPED or status == EVENT_OUT_OF_ORDER:
@@ -283,7 +283,7 @@ def _replay_one(net, cache, codes, choice, locate, fired, rem_place, ev_status, 
 
     _fire_to_final(net, m, stamp, ctr, acc, fired, groups_buf[0])
 
-    ended = locate_end(net, cache, m, explained, work, end_skips) if locate else -1
+    ended = locate_end(net, cache, m, explained, work, end_skips, ws) if locate else -1
 
     diff = 0
     for p in range(n_p):
@@ -300,7 +300,7 @@ def _replay_one(net, cache, codes, choice, locate, fired, rem_place, ev_status, 
     consumed = acc[0] + fm.sum()
     missing += diff
     if locate and (missing > 0 or remaining > 0):
-        ended = explain_rest(net, cache, m, ev_status, ev_missing, end_skips, ended, work)
+        ended = explain_rest(net, cache, m, ev_status, ev_missing, end_skips, ended, work, ws)
     return missing, consumed, remaining, acc[1], is_fit, n_unknown, ended
 
 
@@ -338,6 +338,7 @@ def replay_variants(net, offsets, codes, choice, locate):
         max_pre = max(max_pre, pre_ptr[t + 1] - pre_ptr[t])
     cap = n_p * max(max_pre, n_p) + 1
     cache = new_search_cache(net)
+    ws = new_workspace(net)
     for v in range(n_v):
         s, e = offsets[v], offsets[v + 1]
         visited = np.zeros(n_t, dtype=np.bool_)
@@ -350,8 +351,9 @@ def replay_variants(net, offsets, codes, choice, locate):
         miss = np.zeros(e - s, dtype=np.int32)
         skips = np.full((e - s, MAX_SKIPS), -1, dtype=np.int64)
         end_row = np.full(MAX_SKIPS, -1, dtype=np.int64)
-        mi, co, re, pr, fit, unk, end_t = _replay_one(net, cache, codes[s:e], choice, locate, fired_row, rem_row, status,
-                                                      trans, miss, skips, end_row, visited, groups_buf, miss_buf)
+        mi, co, re, pr, fit, unk, end_t = _replay_one(net, cache, ws, codes[s:e], choice, locate, fired_row,
+                                                      rem_row, status, trans, miss, skips, end_row, visited,
+                                                      groups_buf, miss_buf)
         ended[v] = end_t
         counts[v, 0] = mi
         counts[v, 1] = co
@@ -367,3 +369,52 @@ def replay_variants(net, offsets, codes, choice, locate):
         ev_skips[s:e] = skips.astype(np.int32)
         end_skips[v] = end_row.astype(np.int32)
     return counts, is_fit, fired, rem_place, ev_status, ev_trans, ev_missing, ev_skips, end_skips, ended
+
+
+@kernel
+def drop_unknown(offsets, codes):
+    """The variants without their activities that are not in the model: (int64[V+1] offsets,
+    int32 codes), codes >= 0. The replay never looks at those events (pm4py ignores them; they
+    are counted apart), so variants equal without them replay alike and are replayed once.
+
+    offsets: int64[V+1] CSR into codes; codes: int32 label ids, -1 for activities not in the model.
+    """
+    n_v = len(offsets) - 1
+    known = np.zeros(n_v + 1, dtype=np.int64)
+    for v in range(n_v):
+        n = 0
+        for j in range(offsets[v], offsets[v + 1]):
+            if codes[j] >= 0:
+                n += 1
+        known[v + 1] = known[v] + n
+    out = np.empty(known[n_v], dtype=np.int32)
+    k = 0
+    for j in range(len(codes)):
+        if codes[j] >= 0:
+            out[k] = codes[j]
+            k += 1
+    return known, out
+
+
+@kernel
+def event_sources(offsets, codes, group, group_offsets):
+    """For every event of the variants, its event in the replayed sequence of the variant's group
+    (int64[E]; group_offsets[G], one past the last, for activities not in the model), and the
+    number of those per variant (int64[V]).
+
+    offsets, codes: the variants (as for drop_unknown); group: int32[V] the distinct sequence
+    without unknown activities of each variant; group_offsets: int64[G+1] CSR of those sequences.
+    """
+    n_v = len(offsets) - 1
+    src = np.empty(len(codes), dtype=np.int64)
+    n_unknown = np.zeros(n_v, dtype=np.int64)
+    for v in range(n_v):
+        k = group_offsets[group[v]]
+        for j in range(offsets[v], offsets[v + 1]):
+            if codes[j] >= 0:
+                src[j] = k
+                k += 1
+            else:
+                src[j] = group_offsets[len(group_offsets) - 1]
+                n_unknown[v] += 1
+    return src, n_unknown
