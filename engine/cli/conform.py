@@ -102,9 +102,16 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
                                       per_contact=bool(csv_dir))
         result, contacts = run if csv_dir else (run, None)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from engine.analyses.conformance import load_kernels
+
         contacts = None
         progress(f"encoding {log}", quiet)
-        encoded = _encode(log, by, where)
+        with ThreadPoolExecutor(max_workers=1) as loading:
+            loaded = loading.submit(load_kernels, sop, unknown_as_deviation)  # while Arrow reads the log
+            encoded = _encode(log, by, where)
+            loaded.result()
         progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
         result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
                                    worst=worst)
