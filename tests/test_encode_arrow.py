@@ -111,28 +111,46 @@ def _log(tmp_path, n_cases: int):
             ts.append(c * 100 + k)
     table = pa.table({"case_id": cases, "activity": acts, "team": pa.array(teams, pa.string()),
                       "timestamp": pa.array(ts, pa.int64()).cast(TS_TYPE),
-                      "end_timestamp": pa.array([t + 1 for t in ts], pa.int64()).cast(TS_TYPE)})
+                      "end_timestamp": pa.array([None if t % 3 == 0 else t + 1 for t in ts], pa.int64()).cast(TS_TYPE)})
     path = tmp_path / "l.parquet"
     write_log(table, path)
     return path, cases, acts, teams, ts
 
 
-def test_encoded_stored_log_matches_its_rows(tmp_path):
+def test_encoded_stored_log_matches_its_rows(tmp_path, monkeypatch):
+    import engine.log.store as store
+    monkeypatch.setattr(store, "ROW_GROUP", 37)  # cases split between row groups with dictionaries of their own
     path, cases, acts, teams, ts = _log(tmp_path, 300)
-    enc = encode_log(path, attributes=("team",), with_case_ids=True, with_end_times=False)
-    assert enc.end_timestamps is None
-    assert enc.case_ids.to_pylist() == list(dict.fromkeys(cases))
-    assert [enc.activities[c] for c in enc.activity_codes.tolist()] == acts
-    codes, labels = enc.attributes["team"]
-    assert [labels[c] if c >= 0 else None for c in codes.tolist()] == teams
-    assert enc.timestamps.tolist() == ts
-    assert encode_log(path).end_timestamps.tolist() == [t + 1 for t in ts]
+    assert store.open_log(path).num_row_groups > 10
+    full = encode_log(path, attributes=("team",), with_case_ids=True)
+    starts = encode_log(path, attributes=("team",), with_case_ids=True, case_starts_only=True)
+    for enc in (full, starts):
+        assert enc.case_ids.to_pylist() == list(dict.fromkeys(cases))
+        assert [enc.activities[c] for c in enc.activity_codes.tolist()] == acts
+        codes, labels = enc.attributes["team"]
+        assert [labels[c] if c >= 0 else None for c in codes.tolist()] == teams
+    assert full.timestamps.tolist() == ts
+    assert full.end_timestamps.tolist() == [NO_TIME if t % 3 == 0 else t + 1 for t in ts]
+    assert full.case_starts is None
+    assert starts.end_timestamps is None and not starts.timestamps.any()
+    assert starts.case_starts.tolist() == full.timestamps[full.case_offsets[:-1]].tolist()
+
+
+def test_weeks_and_selection_of_a_log_of_case_starts(tmp_path):
+    from engine.log.select import case_weeks, encode_where
+    path, *_ = _log(tmp_path, 200)
+    full = encode_where(path, {"team": {"t1"}}, with_case_ids=True)
+    starts = encode_where(path, {"team": {"t1"}}, with_case_ids=True, case_starts_only=True)
+    assert starts.case_ids.equals(full.case_ids) and starts.n_events == full.n_events
+    assert starts.case_starts.tolist() == full.timestamps[full.case_offsets[:-1]].tolist()
+    assert [a.tolist() if hasattr(a, "tolist") else a for a in case_weeks(starts)] == \
+        [a.tolist() if hasattr(a, "tolist") else a for a in case_weeks(full)]
 
 
 def test_encoding_a_stored_log_does_not_import_pandas(tmp_path):
     path, *_ = _log(tmp_path, 50)
     code = ("import sys; from engine.log.select import encode_where; "
-            f"e = encode_where({str(path)!r}, None, with_case_ids=True, attributes=('team',), with_end_times=False); "
+            f"e = encode_where({str(path)!r}, None, with_case_ids=True, attributes=('team',), case_starts_only=True); "
             "e.case_ids.to_pylist(); print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

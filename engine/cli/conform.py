@@ -77,7 +77,7 @@ def _encode(log, by, where, case_attributes=()):
     from engine.analyses.conformance import EVENT_ATTRIBUTES
     from engine.log.select import encode_where
 
-    return encode_where(log, where, by=by, with_case_ids=True, case_attributes=case_attributes, with_end_times=False,
+    return encode_where(log, where, by=by, with_case_ids=True, case_attributes=case_attributes, case_starts_only=True,
                         attributes=EVENT_ATTRIBUTES + tuple(a for a in by if a not in EVENT_ATTRIBUTES + ("week",)))
 
 

@@ -36,6 +36,9 @@ class EncodedLog:
     attributes: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
     case_ids: pa.Array | None = None
     case_attributes: dict[str, tuple[np.ndarray, tuple[str, ...]]] = field(default_factory=dict)
+    # int64[n_cases]: the time of each case's first event, when only those were read (encode_log's
+    # case_starts_only; ``timestamps`` are then zeros)
+    case_starts: np.ndarray | None = None
 
     @property
     def n_cases(self) -> int:
@@ -182,6 +185,37 @@ class _Times:
         return self.out
 
 
+class _CaseStarts:
+    """The time of each case's first event (NO_TIME where it has none), from the timestamp column."""
+
+    def __init__(self) -> None:
+        self.cases: list[np.ndarray] = []
+        self.times: list[np.ndarray] = []
+
+    def feed(self, col: pa.ChunkedArray, at: int, case_index: np.ndarray) -> None:
+        for ch in col.chunks:
+            ci = case_index[at:at + len(ch)]
+            if len(ci):
+                if not (pa.types.is_timestamp(ch.type) or pa.types.is_int64(ch.type)):
+                    ch = ch.cast(pa.int64())
+                first = np.flatnonzero(np.concatenate(([True], ci[1:] != ci[:-1])))
+                times = values_of(ch, np.int64)[first]
+                valid = valid_of(ch)
+                if valid is not None:
+                    times[~valid[first]] = NO_TIME
+                self.cases.append(ci[first])
+                self.times.append(times)
+            at += len(ch)
+
+    def finish(self, n_cases: int) -> np.ndarray:
+        out = np.full(n_cases, NO_TIME, dtype=np.int64)
+        if self.cases:
+            case, times = np.concatenate(self.cases), np.concatenate(self.times)
+            keep = np.concatenate(([True], case[1:] != case[:-1]))  # a case split between batches starts in the first
+            out[case[keep]] = times[keep]
+        return out
+
+
 class _Codes:
     """int32 codes (-1 for null) of a string column, into its sorted labels.
 
@@ -307,7 +341,7 @@ class _FirstPerCase:
 
 def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...] | None = None,
                *, with_case_ids: bool = False, case_attributes: tuple[str, ...] = (),
-               with_times: bool = True, with_end_times: bool = True) -> EncodedLog:
+               with_times: bool = True, case_starts_only: bool = False) -> EncodedLog:
     """Encode a stored log (path) or a table returned by ``read_log``.
 
     ``attributes``: segmentation columns to encode per event (default: those of
@@ -320,9 +354,11 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     are a pyarrow string array, so millions of pseudonyms never become
     Python strings. ``with_times=False`` (for analyses of the order of
     events only, such as discovery) reads no times: ``timestamps`` is then a
-    read-only array of zeros that takes no memory, ``end_timestamps`` None;
-    ``with_end_times=False`` (for analyses of start times only, such as
-    conformance) reads no ``end_timestamp`` column (``end_timestamps`` None).
+    read-only array of zeros that takes no memory, ``end_timestamps`` None.
+    ``case_starts_only=True`` (for analyses that need only when each contact
+    started, such as conformance for its ISO weeks) keeps the time of each
+    case's first event only, as ``case_starts``; ``timestamps`` are then
+    zeros as without times, ``end_timestamps`` None.
 
     Two passes over the row groups (case boundaries and per-case attributes,
     then per-event columns), each reading its columns together (decoded in
@@ -363,9 +399,11 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     if "case_index" not in names:
         raise InputError("The table has no case_index column; read it with read_log or encode the stored file")
     per_event = {"activity": _Codes(n)}
+    starts = _CaseStarts() if with_times and case_starts_only else None
+    with_times = with_times and not case_starts_only
     if with_times:
         per_event["timestamp"] = _Times(n)
-    if with_times and with_end_times and "end_timestamp" in names:
+    if with_times and "end_timestamp" in names:
         per_event["end_timestamp"] = _Times(n)
     for name in attributes:
         per_event.setdefault(name, _Codes(n))
@@ -376,7 +414,7 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     # pass 1: case boundaries and per-case attributes; their transient strings
     # (millions of customer pseudonyms) are gone before the per-event arrays exist
     at = 0
-    for batch in batches(["case_index"] + list(per_case)):
+    for batch in batches(["case_index"] + list(per_case) + (["timestamp"] if starts else [])):
         m = batch.num_rows
         cursor = at
         for ch in batch.column("case_index").chunks:
@@ -385,6 +423,8 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
             cursor += len(ch)
         for name, sink in per_case.items():
             sink.feed(batch.column(name), at, case_index)
+        if starts:
+            starts.feed(batch.column("timestamp"), at, case_index)
         at += m
     offsets = offsets_from_case_index(case_index)
     del case_index
@@ -407,4 +447,5 @@ def encode_log(source: pa.Table | str | os.PathLike, attributes: tuple[str, ...]
     attrs = {name: per_event[name].finish() for name in attributes}
     case_attrs = {name: finished[name] for name in case_attributes if name in finished}
     return EncodedLog(case_offsets=offsets, activity_codes=act_codes, timestamps=ts, activities=activities,
-                      end_timestamps=end, attributes=attrs, case_ids=case_ids, case_attributes=case_attrs)
+                      end_timestamps=end, attributes=attrs, case_ids=case_ids, case_attributes=case_attrs,
+                      case_starts=starts.finish(n_cases) if starts else None)
