@@ -216,12 +216,12 @@ def simulated_log(sop_path: Path, contacts: int, variety: str, rate: float) -> P
     return log
 
 
-def run_process(cmd: list[str]) -> tuple[float, float, str]:
+def run_process(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
     """(seconds, peak MiB of the process tree, stdout) of one run of a command."""
     import psutil
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     ps, peak = psutil.Process(proc.pid), 0
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
@@ -240,11 +240,12 @@ def run_process(cmd: list[str]) -> tuple[float, float, str]:
     return seconds, peak / 2**20, "".join(out)
 
 
-def timed_runs(cmd: list[str], repeats: int, warm_up: bool = True) -> tuple[float, float, str]:
+def timed_runs(cmd: list[str], repeats: int, warm_up: bool = True, env: dict | None = None
+               ) -> tuple[float, float, str]:
     """An untimed warm-up run (numba's cache), then the median time and the highest peak of ``repeats`` runs."""
     if warm_up:
-        run_process(cmd)
-    runs = [run_process(cmd) for _ in range(repeats)]
+        run_process(cmd, env)
+    runs = [run_process(cmd, env) for _ in range(repeats)]
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
 
 
@@ -290,8 +291,10 @@ def run_whole(sizes: list[int], sop_name: str, varieties: list[str], rate: float
         for n in sizes:
             log = simulated_log(sop_path, n, variety, rate)
             contacts, events, variants = count_variants(log)
+            # the cxmine script of the virtualenv, running this checkout's engine (a worktree's, not the
+            # installed one's)
             t_cx, m_cx, out_cx = timed_runs([str(CXMINE), "conform", str(log), "--sop", str(sop_path), "--json",
-                                             "--quiet"], repeats)
+                                             "--quiet"], repeats, env={**os.environ, "PYTHONPATH": str(ROOT)})
             t_pm, m_pm, out_pm = timed_runs([sys.executable, "-c", PM4PY_PATH, str(log), str(sop_path)],
                                             pm4py_repeats or repeats, warm_up=False)
             fit_cx = json.loads(out_cx)["log_fitness"]

@@ -564,6 +564,37 @@ def _unknown_counts(replay: Replay) -> dict[str, int]:
     return dict(sorted((a, int(cnt[i])) for i, a in enumerate(replay.activities) if a in unknown and cnt[i]))
 
 
+def load_kernels(sop, unknown_as_deviation: bool = True) -> None:
+    """Load what ``check_conformance`` runs on ``sop``: numba with its registries and the cached machine
+    code of every kernel, by checking one made-up contact (one step the SOP does not know).
+
+    That is about a second of a short process, spent in Python; in a background thread while Arrow
+    reads the log (Arrow releases the GIL) it costs little (``cxmine conform``). numba's check, at its
+    first kernel, that scipy's BLAS can be imported (for ``np.dot`` in kernels, which cxmine's kernels
+    never call) is skipped: importing scipy.linalg for it costs a quarter of a second of CPU. Later
+    imports of scipy.linalg work as usual.
+    """
+    import sys
+
+    from engine.log.encode import EncodedLog
+
+    one = np.zeros(1, dtype=np.int32)
+    contact = EncodedLog(case_offsets=np.array([0, 1], dtype=np.int64), activity_codes=one.copy(),
+                         timestamps=np.zeros(1, dtype=np.int64), activities=("\0",),
+                         attributes={name: (one.copy(), ("",)) for name in EVENT_ATTRIBUTES})
+    blas = "scipy.linalg.cython_blas"
+    unchecked = blas not in sys.modules and "numba.np.arraymath" not in sys.modules
+    if unchecked:
+        sys.modules[blas] = None  # import of it fails: numba's check finds no BLAS and moves on
+    try:
+        check_conformance(contact, sop, unknown_as_deviation=unknown_as_deviation).as_dict()
+    except Exception:  # noqa: BLE001 - loading only; the check of the log itself reports any error
+        return
+    finally:
+        if unchecked and sys.modules.get(blas, 0) is None:
+            del sys.modules[blas]
+
+
 def _check_attributes(encoded, by: Sequence[str]) -> None:
     available = set(encoded.attributes) | set(encoded.case_attributes) | {"week"}
     for name in by:

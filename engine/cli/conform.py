@@ -78,7 +78,7 @@ def _encode(log, by, where, case_attributes=()):
     from engine.analyses.conformance import EVENT_ATTRIBUTES
     from engine.log.select import encode_where
 
-    return encode_where(log, where, by=by, with_case_ids=True, case_attributes=case_attributes,
+    return encode_where(log, where, by=by, with_case_ids=True, case_attributes=case_attributes, case_starts_only=True,
                         attributes=EVENT_ATTRIBUTES + tuple(a for a in by if a not in EVENT_ATTRIBUTES + ("week",)))
 
 
@@ -103,9 +103,16 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
                                       per_contact=bool(csv_dir), worst=worst)
         result, contacts = run if csv_dir else (run, None)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from engine.analyses.conformance import load_kernels
+
         contacts = None
         progress(f"encoding {log}", quiet)
-        encoded = _encode(log, by, where)
+        with ThreadPoolExecutor(max_workers=1) as loading:
+            loaded = loading.submit(load_kernels, sop, unknown_as_deviation)  # while Arrow reads the log
+            encoded = _encode(log, by, where)
+            loaded.result()
         progress(f"replaying {encoded.n_cases:,} contacts on {sop.name}", quiet)
         result = check_conformance(encoded, sop, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
                                    worst=worst)

@@ -89,7 +89,8 @@ def case_weeks(encoded: EncodedLog) -> tuple[np.ndarray, tuple[str, ...]]:
     """ISO week of every case's first event: int32 codes into sorted labels such as ``2026-W07``."""
     if encoded.n_cases == 0:
         return np.empty(0, dtype=np.int32), ()
-    starts = encoded.timestamps[encoded.case_offsets[:-1]]
+    starts = encoded.case_starts if encoded.case_starts is not None else \
+        encoded.timestamps[encoded.case_offsets[:-1]]
     weeks = (np.floor_divide(starts, _DAY_NS) + 3) // 7
     lo = int(weeks.min())
     present = np.bincount(weeks - lo) > 0
@@ -114,7 +115,9 @@ def select_cases(encoded: EncodedLog, keep: np.ndarray) -> EncodedLog:
         encoded,
         case_offsets=offsets,
         activity_codes=encoded.activity_codes[events],
-        timestamps=encoded.timestamps[events],
+        timestamps=(encoded.timestamps[events] if encoded.case_starts is None else  # zeros: case starts only
+                    np.broadcast_to(np.zeros(1, dtype=np.int64), (int(offsets[-1]),))),
+        case_starts=None if encoded.case_starts is None else encoded.case_starts[keep],
         end_timestamps=pick(encoded.end_timestamps),
         attributes={k: (codes[events], labels) for k, (codes, labels) in encoded.attributes.items()},
         case_attributes={k: (codes[keep], labels) for k, (codes, labels) in encoded.case_attributes.items()},

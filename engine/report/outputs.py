@@ -31,7 +31,8 @@ def to_json(data) -> str:
 
     The text is ``json.dumps(data, indent=2, ensure_ascii=False)``'s, non-finite floats written
     as null, written by one recursive pass (json's own indented encoder is pure Python and three
-    times slower on results with tens of thousands of rows)."""
+    times slower on results with tens of thousands of rows); tables (lists of dicts with the same
+    keys) are written column by column, twice as fast again."""
     out: list[str] = []
     _emit(data, "\n", out.append)
     return "".join(out)
@@ -78,6 +79,8 @@ def _emit(value, newline: str, put) -> None:
         if not value:
             put("[]")
             return
+        if len(value) >= _ROWS and type(value[0]) is dict and _emit_rows(value, newline, put):
+            return
         inner = newline + "  "
         sep = "[" + inner
         for v in value:
@@ -87,6 +90,65 @@ def _emit(value, newline: str, put) -> None:
         put(newline + "]")
     else:
         _emit(_plain(value), newline, put)
+
+
+#: lists of at least this many dicts are tried as rows of a table (``_emit_rows``)
+_ROWS = 8
+
+
+def _column_texts(values: list, newline: str) -> list[str]:
+    """The JSON text of each value of one column at the indentation of ``newline``: whole columns of
+    str, int, float, bool or flat tuples of str at C speed, anything else value by value."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(_quote, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {float}:
+        return [float.__repr__(v) if math.isfinite(v) else "null" for v in values]
+    if kinds <= {bool}:
+        return ["true" if v else "false" for v in values]
+    if kinds <= {tuple, list}:
+        inner = newline + "  "
+        sep, close = "," + inner, newline + "]"
+        try:  # flat sequences of str (a str subclass is written as a str, as _emit does)
+            return ["[" + inner + sep.join(map(_quote, v)) + close if v else "[]" for v in values]
+        except TypeError:  # something else than a str in them
+            pass
+    out = []
+    for v in values:
+        parts: list[str] = []
+        _emit(v, newline, parts.append)
+        out.append("".join(parts))
+    return out
+
+
+def _emit_rows(rows: list, newline: str, put) -> bool:
+    """A list of dicts that all have the same str keys (the rows of a table), column by column; the
+    text is what ``_emit`` writes row by row. False, and nothing written, when the rows differ."""
+    keys = tuple(rows[0])
+    if not keys or not all(type(k) is str for k in keys):
+        return False
+    n = len(keys)
+    for row in rows:
+        if type(row) is not dict or len(row) != n or tuple(row) != keys:
+            return False
+    inner = newline + "  "
+    field = inner + "  "
+    columns = [_column_texts([row[k] for row in rows], field) for k in keys]
+    # one list of every piece of text: before each value its key (and, before the first, the end of
+    # the row before and the start of this one), joined once
+    heads = [("{" if i == 0 else ",") + field + _quote(k) + ": " for i, k in enumerate(keys)]
+    pieces: list = [None] * (2 * n * len(rows))
+    step = 2 * n
+    for i, (head, texts) in enumerate(zip(heads, columns)):
+        pieces[2 * i::step] = [head] * len(rows)
+        pieces[2 * i + 1::step] = texts
+    pieces[0] = "[" + inner + heads[0]
+    close = inner + "}"
+    pieces[step::step] = [close + "," + inner + heads[0]] * (len(rows) - 1)
+    put("".join(pieces) + close + newline + "]")
+    return True
 
 
 def write_json(path: str | os.PathLike, data) -> Path:
