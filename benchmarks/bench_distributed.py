@@ -364,6 +364,15 @@ def save_record(path: Path, record: dict) -> None:
     tmp.replace(path)
 
 
+def keep(record: dict, analysis: str, path: str, measurement: dict) -> None:
+    """Make ``measurement`` the newest of ``analysis`` on ``path`` ("dask" or "local"); the one it replaces
+    goes to the analysis's "earlier" list (the section names earlier failures)."""
+    entry = record["analyses"].setdefault(analysis, {})
+    if path in entry:
+        entry.setdefault("earlier", []).append({"path": path, **entry[path]})
+    entry[path] = measurement
+
+
 def _mib(x) -> str:
     return f"{x:,.0f}"
 
@@ -390,10 +399,13 @@ def render(record: dict) -> str:
             local_cells = ("not run", "")
         elif "error" in loc:
             local_cells = (f"failed at the {loc['limit_gib']:g} GiB cap", "")
-            failures.append(f"- {a}, single machine ({loc['at']}, address space capped at {loc['limit_gib']:g} GiB): "
-                            f"`{loc['error']}`, after {loc.get('elapsed', float('nan')):.0f} s in the process")
         else:
             local_cells = (f"{loc['time']:.1f}", _mib(loc["peak_rss_mib"]) + together(loc))
+        for m in [*record["analyses"][a].get("earlier", []), *([loc] if loc else [])]:
+            if "error" in m:
+                failures.append(f"- {a}, single machine ({m['at']}, address space capped at {m['limit_gib']:g} GiB): "
+                                f"`{m['error']}`, after {m.get('elapsed', float('nan')):.0f} s in the process"
+                                + ("" if m is loc else "; measured again later (table)"))
         same = ("yes" if d["digest"] == loc["digest"] else "NO") if d and loc and "digest" in loc else "not compared"
         rows.append(f"| {a} | " + " | ".join((*dask_cells, *local_cells, same)) + " |")
         if d is not None:
@@ -405,6 +417,7 @@ def render(record: dict) -> str:
                              + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
         times.append(f"{a}: " + "; ".join(
             f"{'Dask' if path == 'dask' else 'single machine'} at {m['at']}, load {m['load']:.1f}"
+            + (f", cap {m['limit_gib']:g} GiB" if path == "local" else "")
             + ("" if len(codes) == 1 else f", engine/ at {m['code']['engine']}"
                + (" with changes" if m["code"]["modified"] else ""))
             for path, m in (("dask", d), ("local", loc)) if m is not None))
@@ -510,9 +523,8 @@ def main(argv=None) -> int:
             times, digests, tasks = run_dask(folder, client, analyses)
             worker_peaks = sorted(client.run(peak_rss_mib).values())
         for a in analyses:
-            record["analyses"].setdefault(a, {})["dask"] = {
-                **started, "time": times[a], "digest": digests[a], "tasks": tasks[a],
-                "worker_peaks_mib": worker_peaks, "client_peak_mib": peak_rss_mib()}
+            keep(record, a, "dask", {**started, "time": times[a], "digest": digests[a], "tasks": tasks[a],
+                                     "worker_peaks_mib": worker_peaks, "client_peak_mib": peak_rss_mib()})
         save_record(record_path, record)
     if not args.no_local:
         started = entry(limit_gib=args.local_limit_gib)
@@ -525,7 +537,7 @@ def main(argv=None) -> int:
                 figures = {"time": local["times"][a], "peak_rss_mib": local["peak_rss_mib"],
                            "digest": local["digests"][a]}
                 print(f"  local {a}: {figures['time']:.1f} s, peak RSS {figures['peak_rss_mib']:,.0f} MiB", flush=True)
-            record["analyses"].setdefault(a, {})["local"] = {**started, **figures}
+            keep(record, a, "local", {**started, **figures})
         save_record(record_path, record)
     body = render(record)
     write_section(title, body)
