@@ -91,7 +91,7 @@ from engine.report.outputs import to_json
 from engine.report.dfg import dfg_document
 from engine.report.variants import variants_document
 sys.path.insert(0, sys.argv[3])
-from bench_distributed import kpi_params, peak_rss_mib
+from bench_distributed import kpi_params, peak_rss_mib, peak_vm_mib
 log, sop_path, first, analyses = sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5].split(",")
 
 
@@ -141,7 +141,7 @@ def run(log, phase):
 
 run(first, "warm-up")  # on the first partition: imports and numba caches, as for the Dask workers
 times, docs = run(log, "measured run")
-print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(),
+print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(), "peak_vm_mib": peak_vm_mib(),
                   "digests": {k: hashlib.sha256(to_json(d).encode()).hexdigest() for k, d in docs.items()}}))
 """
 
@@ -248,6 +248,15 @@ def peak_rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_vm_mib() -> float | None:
+    """This process's peak address-space size (VmPeak), which the single-machine cap (RLIMIT_AS) bounds."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) / 1024
+    return None
 
 
 ANALYSES = ("variants", "dfg", "kpi", "conform", "discover", "drift")
@@ -418,6 +427,7 @@ def render(record: dict) -> str:
         times.append(f"{a}: " + "; ".join(
             f"{'Dask' if path == 'dask' else 'single machine'} at {m['at']}, load {m['load']:.1f}"
             + (f", cap {m['limit_gib']:g} GiB" if path == "local" else "")
+            + (f" (peak address space {m['peak_vm_mib'] / 1024:.1f} GiB)" if m.get("peak_vm_mib") else "")
             + ("" if len(codes) == 1 else f", engine/ at {m['code']['engine']}"
                + (" with changes" if m["code"]["modified"] else ""))
             for path, m in (("dask", d), ("local", loc)) if m is not None))
@@ -535,7 +545,7 @@ def main(argv=None) -> int:
                 print(f"  local {a}: failed: {local['error']}", flush=True)
             else:
                 figures = {"time": local["times"][a], "peak_rss_mib": local["peak_rss_mib"],
-                           "digest": local["digests"][a]}
+                           "peak_vm_mib": local.get("peak_vm_mib"), "digest": local["digests"][a]}
                 print(f"  local {a}: {figures['time']:.1f} s, peak RSS {figures['peak_rss_mib']:,.0f} MiB", flush=True)
             keep(record, a, "local", {**started, **figures})
         save_record(record_path, record)
