@@ -394,9 +394,11 @@ def render(record: dict) -> str:
     names = [a for a in ANALYSES if a in record["analyses"]]
     runs = [(a, path, record["analyses"][a][path]) for a in names for path in ("dask", "local")
             if path in record["analyses"][a]]
-    commands = list(dict.fromkeys(m["command"] for _, _, m in sorted(runs, key=lambda r: r[2]["at"])))
+    every = sorted([m for _, _, m in runs] + [m for a in names for m in record["analyses"][a].get("earlier", [])],
+                   key=lambda m: m["at"])
+    commands = list(dict.fromkeys(m["command"] for m in every))
     codes = {(m["code"]["engine"], m["code"]["modified"]) for _, _, m in runs}
-    heads = sorted({m["code"]["head"] for _, _, m in runs})
+    heads = list(dict.fromkeys(m["code"]["head"] for m in sorted((m for _, _, m in runs), key=lambda m: m["at"])))
     rows, proj_rows, failures, times = [], [], [], []
     for a in names:
         d, loc = record["analyses"][a].get("dask"), record["analyses"][a].get("local")
@@ -441,7 +443,7 @@ def render(record: dict) -> str:
               f"{setup['chunk']:,} contacts) and {setup['copies'] - 1} copies of it, each shifted in time after "
               f"the one before, with its own contact and customer ids (compose_log)" if setup["copies"] > 1
               else f"generated in chunks of {setup['chunk']:,} contacts (seed {SEED})")
-    body = "Commands (run in this order; the log was generated before them):\n\n" + "\n".join(
+    body = "Commands (run in this order, superseded ones included; the log was generated before them):\n\n" + "\n".join(
         f"    {c}" for c in commands) + f"""
 
 Code measured: {code}.
