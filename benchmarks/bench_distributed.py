@@ -1,28 +1,43 @@
-"""Variants, DFG, KPIs, conformance and discovery on Dask over a partitioned log, beside the single-machine path.
+"""Variants, DFG, KPIs, conformance, discovery and drift on Dask over a partitioned log, beside the single-machine path.
 
     flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 1000000
-    flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 10000000 \\
-        --partitions 32 --chunk 1000000 --data /work/big
+    flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_distributed.py --contacts 10000000 \\
+        --partitions 32 --chunk 1000000 --data /work/big --analyses variants --no-local
+    flock /tmp/cxmine-bench.lock nice .venv/bin/python benchmarks/bench_distributed.py --contacts 10000000 \\
+        --partitions 32 --chunk 1000000 --data /work/big --analyses variants --no-dask
     flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts 50000000 \\
-        --partitions 128 --chunk 1000000 --data /work/big --no-local
+        --partitions 160 --chunk 1000000 --data /work/big --copies 5 --no-local
 
 The log is simulated (every SOP in models/, 5% deviations) in chunks of at
 most ``--chunk`` contacts straight into a partitioned Parquet log (in
 ``--data``, default benchmarks/data/, git-ignored; reused when present), so
-generating it needs one chunk's memory. The analyses run through
-``engine.distributed`` on a LocalCluster of ``--workers`` worker processes
-(one thread each): variants by team and week; DFG with performance; KPIs by
-team, site and week against lost_card; conformance of the lost_card contacts
-against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default
-windows: blocks of contacts / 2,000) with fitness to lost_card. A warm-up run of each analysis on the contacts of the first partition file
-alone (cut into 5 partitions, so that every worker runs some) first (worker
-imports and numba cache), then one measured run on the whole log.
-Peak memory per worker: the worker process's peak RSS (VmHWM). The
-single-machine path (``--engine local`` on the same folder) runs in a fresh
-process (the same warm-up on the first partition, then one measured run),
-with its peak RSS, under an address-space limit of ``--local-limit-gib``
-(a run that does not fit fails there instead of taking the machine's memory
-from other work); both paths' JSON documents are compared.
+generating it needs one chunk's memory. The analyses (``--analyses``, default
+all six) run through ``engine.distributed`` on a LocalCluster of
+``--workers`` worker processes (one thread each): variants by team and week;
+DFG with performance; KPIs by team, site and week against lost_card;
+conformance of the lost_card contacts against lost_card; discovery
+(inductive miner, noise 0.2) of the whole log; drift (default windows: blocks
+of contacts / 2,000) with fitness to lost_card. A warm-up run of each
+analysis on the contacts of the first partition file alone (cut into 5
+partitions, so that every worker runs some) first (worker imports and numba
+cache), then one measured run on the whole log. Peak memory per worker: the
+worker process's peak RSS (VmHWM). The single-machine path (``--engine
+local`` on the same folder) runs the same analyses in a fresh process (a
+warm-up on the first partition file, then one measured run; each analysis
+reads and encodes the log itself, as on Dask), with its peak RSS, under an
+address-space limit of ``--local-limit-gib`` (a run that does not fit fails
+there instead of taking the machine's memory from other work); both paths'
+JSON documents are compared (SHA-256 of engine.report.outputs.to_json).
+
+Every command adds its measurements to a record (``--record``, default
+``distributed_CONTACTS_PARTITIONS.bench.json`` beside the log folder): per
+analysis, the newest Dask and the newest single-machine measurement, with the
+time, load average, commit and command of each. The RESULTS.md section is
+written from the whole record, so a large log can be measured one analysis
+and one path at a time (``--analyses NAME`` with ``--no-local`` or
+``--no-dask``), each command short enough to hold the benchmark lock alone,
+and the partial runs make one section; ``--render`` writes it again from
+the record without measuring.
 
 Projection to more workers: from the measured compute time of every
 partition task and every merge task (Dask's task stream), with P partitions
@@ -60,7 +75,7 @@ SEED = 21
 PY = sys.executable
 
 LOCAL = r"""
-import hashlib, json, resource, sys, time
+import hashlib, json, sys, time
 from engine.analyses.cases import profile_cases
 from engine.analyses.conformance import check_conformance
 from engine.analyses.discovery import discover_model
@@ -76,43 +91,57 @@ from engine.report.outputs import to_json
 from engine.report.dfg import dfg_document
 from engine.report.variants import variants_document
 sys.path.insert(0, sys.argv[3])
-from bench_distributed import kpi_params, peak_rss_mib
-log, sop_path, first = sys.argv[1], sys.argv[2], sys.argv[4]
-def run(log):
-    times, docs = {}, {}
-    t = time.perf_counter()
+from bench_distributed import kpi_params, peak_rss_mib, peak_vm_mib
+log, sop_path, first, analyses = sys.argv[1], sys.argv[2], sys.argv[4], sys.argv[5].split(",")
+
+
+def variants(log):
     enc = encode_where(log, None, by=("team", "week"), attributes=())
-    v = count_variants(enc); segs = {a: count_variants_by(enc, a) for a in ("team", "week")}
-    docs["variants"] = variants_document(v, segs, profile_cases(enc), 10 ** 9)
-    times["variants"] = time.perf_counter() - t
-    t = time.perf_counter()
-    docs["dfg"] = dfg_document([(None, None, discover_dfg(enc), discover_performance_dfg(enc))], "start_to_start")
-    times["dfg"] = time.perf_counter() - t
-    del enc
-    t = time.perf_counter()
+    segs = {a: count_variants_by(enc, a) for a in ("team", "week")}
+    return variants_document(count_variants(enc), segs, profile_cases(enc), 10 ** 9)
+
+
+def dfg(log):
+    enc = encode_where(log, None, attributes=())
+    return dfg_document([(None, None, discover_dfg(enc), discover_performance_dfg(enc))], "start_to_start")
+
+
+def kpi(log):
     by = ("team", "site", "week")
-    docs["kpi"] = compute_kpis(encode_for_kpis(log, by), by=by, **kpi_params(sop_path)).as_dict()
-    times["kpi"] = time.perf_counter() - t
-    t = time.perf_counter()
-    where = {"intent": {"lost_card"}}
-    enc = encode_where(log, where, with_case_ids=True, attributes=SEGMENT_COLUMNS)
-    docs["conform"] = check_conformance(enc, load_sop(sop_path)).as_dict()
-    times["conform"] = time.perf_counter() - t
-    del enc
-    t = time.perf_counter()
-    docs["discover"] = discover_model(encode_where(log, None, attributes=()), "inductive", 0.2).as_dict()
-    times["discover"] = time.perf_counter() - t
-    t = time.perf_counter()
+    return compute_kpis(encode_for_kpis(log, by), by=by, **kpi_params(sop_path)).as_dict()
+
+
+def conform(log):
+    enc = encode_where(log, {"intent": {"lost_card"}}, with_case_ids=True, attributes=SEGMENT_COLUMNS)
+    return check_conformance(enc, load_sop(sop_path)).as_dict()
+
+
+def discover(log):
+    return discover_model(encode_where(log, None, attributes=()), "inductive", 0.2).as_dict()
+
+
+def drift(log):
     enc = encode_where(log, None, case_attributes=EXPLAIN_ATTRIBUTES)
-    docs["drift"] = detect_drift(enc, DriftSettings(), timezone=log_metadata(log).get("timezone"),
-                                 sop=load_sop(sop_path)).as_dict()
-    times["drift"] = time.perf_counter() - t
+    return detect_drift(enc, DriftSettings(), timezone=log_metadata(log).get("timezone"),
+                        sop=load_sop(sop_path)).as_dict()
+
+
+RUNS = {"variants": variants, "dfg": dfg, "kpi": kpi, "conform": conform, "discover": discover, "drift": drift}
+
+
+def run(log, phase):
+    times, docs = {}, {}
+    for name in analyses:  # each reads and encodes the log itself, as each Dask analysis does
+        print(f"cxmine-bench: {phase} {name}", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        docs[name] = RUNS[name](log)
+        times[name] = time.perf_counter() - t
     return times, docs
 
 
-run(first)  # warm-up on the first partition: imports and numba caches, as for the Dask workers
-times, docs = run(log)
-print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(),
+run(first, "warm-up")  # on the first partition: imports and numba caches, as for the Dask workers
+times, docs = run(log, "measured run")
+print(json.dumps({"times": times, "peak_rss_mib": peak_rss_mib(), "peak_vm_mib": peak_vm_mib(),
                   "digests": {k: hashlib.sha256(to_json(d).encode()).hexdigest() for k, d in docs.items()}}))
 """
 
@@ -221,6 +250,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_vm_mib() -> float | None:
+    """This process's peak address-space size (VmPeak), which the single-machine cap (RLIMIT_AS) bounds."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmPeak:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
 ANALYSES = ("variants", "dfg", "kpi", "conform", "discover", "drift")
 
 
@@ -270,7 +308,9 @@ def run_dask(folder: Path, client, analyses=ANALYSES) -> tuple[dict, dict, dict]
     return times, digests, tasks
 
 
-def run_local(folder: Path, limit_gib: float) -> dict:
+def run_local(folder: Path, limit_gib: float, analyses=ANALYSES) -> dict:
+    """The single-machine path on ``analyses`` in a fresh process under an address-space limit: its times,
+    peak RSS and JSON digests, or the error it stopped on (and the end of its stderr)."""
     from engine.log.partitions import partition_paths
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     limit = int(limit_gib * 2**30)
@@ -278,26 +318,155 @@ def run_local(folder: Path, limit_gib: float) -> dict:
     def bounded() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    out = subprocess.run([PY, "-c", LOCAL, str(folder), str(SOP), str(HERE), str(partition_paths(folder)[0])],
+    t0 = time.perf_counter()
+    out = subprocess.run([PY, "-c", LOCAL, str(folder), str(SOP), str(HERE), str(partition_paths(folder)[0]),
+                          ",".join(analyses)],
                          capture_output=True, text=True, env=env, check=False, preexec_fn=bounded)
     if out.returncode != 0:
-        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
+        lines = out.stderr.strip().splitlines()
+        steps = [line.removeprefix("cxmine-bench: ") for line in lines if line.startswith("cxmine-bench: ")]
+        error = (lines[-1] if lines and not lines[-1].startswith("cxmine-bench: ") else
+                 f"killed by signal {-out.returncode}" if out.returncode < 0 else f"exit {out.returncode}")
+        return {"error": f"{error} (in the {steps[-1]})" if steps else error, "returncode": out.returncode,
+                "stderr_tail": lines[-40:], "elapsed": time.perf_counter() - t0}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def project(tasks: dict, wall: float, partitions: int, workers_now: int) -> dict[int, float]:
     """Projected wall seconds for W workers (module docstring)."""
     parts, merges = tasks["partitions"], tasks["merges"]
-    passes = max(1, round(len(parts) / partitions))  # drift reads the partitions in several passes
     mean_part = sum(parts) / len(parts) if parts else 0.0
     mean_merge = sum(merges) / len(merges) if merges else 0.0
     levels = math.ceil(math.log2(partitions)) if partitions > 1 else 0
+    k = passes(tasks, partitions)
 
     def estimate(w: int) -> float:
-        return passes * (math.ceil(partitions / w) * mean_part + levels * mean_merge)
+        return k * (math.ceil(partitions / w) * mean_part + levels * mean_merge)
 
     overhead = max(0.0, wall - estimate(workers_now))
     return {w: estimate(w) + overhead for w in (2, 4, 8, 16, 32) if w <= partitions}
+
+
+def passes(tasks: dict, partitions: int) -> int:
+    """K: how many times the analysis read the partitions (drift reads them in several passes)."""
+    return max(1, round(len(tasks["partitions"]) / partitions))
+
+
+def code_state() -> dict:
+    """The commit measured: HEAD, where it left main, whether engine/ or models/ differ from main there
+    (committed or not), and the last commit that changed them."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+    base = git("merge-base", "HEAD", "main")
+    return {"head": git("rev-parse", "--short=7", "HEAD"), "main": base[:7],
+            "engine": git("log", "-1", "--format=%h", "--", "engine", "models"),
+            "modified": bool(git("diff", "--name-only", base, "--", "engine", "models")) if base else True}
+
+
+def load_record(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {"analyses": {}}
+
+
+def save_record(path: Path, record: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+
+
+def keep(record: dict, analysis: str, path: str, measurement: dict) -> None:
+    """Make ``measurement`` the newest of ``analysis`` on ``path`` ("dask" or "local"); the one it replaces
+    goes to the analysis's "earlier" list (the section names earlier failures)."""
+    entry = record["analyses"].setdefault(analysis, {})
+    if path in entry:
+        entry.setdefault("earlier", []).append({"path": path, **entry[path]})
+    entry[path] = measurement
+
+
+def _mib(x) -> str:
+    return f"{x:,.0f}"
+
+
+def render(record: dict) -> str:
+    """The RESULTS.md section of every measurement in ``record``: one row per analysis, each path as last
+    measured (an analysis measured in several invocations keeps its newest figures of each path)."""
+    setup, log = record["setup"], record["log"]
+    n, p, workers = setup["contacts"], setup["partitions"], setup["workers"]
+    names = [a for a in ANALYSES if a in record["analyses"]]
+    runs = [(a, path, record["analyses"][a][path]) for a in names for path in ("dask", "local")
+            if path in record["analyses"][a]]
+    every = sorted([m for _, _, m in runs] + [m for a in names for m in record["analyses"][a].get("earlier", [])],
+                   key=lambda m: m["at"])
+    commands = list(dict.fromkeys(m["command"] for m in every))
+    codes = {(m["code"]["engine"], m["code"]["modified"]) for _, _, m in runs}
+    heads = list(dict.fromkeys(m["code"]["head"] for m in sorted((m for _, _, m in runs), key=lambda m: m["at"])))
+    rows, proj_rows, failures, times = [], [], [], []
+    for a in names:
+        d, loc = record["analyses"][a].get("dask"), record["analyses"][a].get("local")
+        together = lambda m: "" if m is None or m["with"] == [a] else " *"  # noqa: E731
+        dask_cells = ("not run", "", "") if d is None else (
+            f"{d['time']:.1f}", " / ".join(_mib(x) for x in d["worker_peaks_mib"]) + together(d),
+            _mib(d["client_peak_mib"]) + together(d))
+        if loc is None:
+            local_cells = ("not run", "")
+        elif "error" in loc:
+            local_cells = (f"failed at the {loc['limit_gib']:g} GiB cap", "")
+        else:
+            local_cells = (f"{loc['time']:.1f}", _mib(loc["peak_rss_mib"]) + together(loc))
+        for m in [*record["analyses"][a].get("earlier", []), *([loc] if loc else [])]:
+            if "error" in m:
+                failures.append(f"- {a}, single machine ({m['at']}, address space capped at {m['limit_gib']:g} GiB): "
+                                f"`{m['error']}`, after {m.get('elapsed', float('nan')):.0f} s in the process"
+                                + ("" if m is loc else "; measured again later (table)"))
+        same = ("yes" if d["digest"] == loc["digest"] else "NO") if d and loc and "digest" in loc else "not compared"
+        rows.append(f"| {a} | " + " | ".join((*dask_cells, *local_cells, same)) + " |")
+        if d is not None:
+            parts, merges = d["tasks"]["partitions"], d["tasks"]["merges"]
+            proj = project(d["tasks"], d["time"], p, workers)
+            proj_rows.append(f"| {a} | {len(parts)} | {passes(d['tasks'], p)} | "
+                             f"{sum(parts) / max(len(parts), 1):.2f} | {max(parts, default=0.0):.2f} | "
+                             f"{sum(merges) / max(len(merges), 1):.2f} | {d['time']:.1f} | "
+                             + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
+        times.append(f"{a}: " + "; ".join(
+            f"{'Dask' if path == 'dask' else 'single machine'} at {m['at']}, load {m['load']:.1f}"
+            + (f", cap {m['limit_gib']:g} GiB" if path == "local" else "")
+            + (f" (peak address space {m['peak_vm_mib'] / 1024:.1f} GiB)" if m.get("peak_vm_mib") else "")
+            + ("" if len(codes) == 1 else f", engine/ at {m['code']['engine']}"
+               + (" with changes" if m["code"]["modified"] else ""))
+            for path, m in (("dask", d), ("local", loc)) if m is not None))
+    (engine, modified), = codes if len(codes) == 1 else ((None, None),)
+    mains = sorted({m["code"].get("main", "") for _, _, m in runs})
+    code = (f"main at {', '.join(mains)} (engine/ and models/ last changed in {engine}"
+            f"{'; this branch changes them' if modified else ', unchanged on this branch'}), benchmark script at "
+            f"{', '.join(heads)}" if engine else "the commits named per run below")
+    star = any("*" in r for r in rows)
+    source = (f"the simulated log of {n // setup['copies']:,} contacts (generated in chunks of "
+              f"{setup['chunk']:,} contacts) and {setup['copies'] - 1} copies of it, each shifted in time after "
+              f"the one before, with its own contact and customer ids (compose_log)" if setup["copies"] > 1
+              else f"generated in chunks of {setup['chunk']:,} contacts (seed {SEED})")
+    body = "Commands (run in this order, superseded ones included; the log was generated before them):\n\n" + "\n".join(
+        f"    {c}" for c in commands) + f"""
+
+Code measured: {code}.
+
+{log['n_cases']:,} simulated contacts, {log['n_events']:,} events, in {p} partitions (Parquet, zstd, {log['bytes'] / 1e9:.1f} GB), {source}. Dask: LocalCluster of {workers} worker processes, one thread each, a fresh cluster for each command, on this machine (2 cores, 24 GiB, shared with other work). Times are one measured run after a warm-up run on the contacts of the first partition file (cut into 5 partitions for Dask, so that every worker is warmed; the single-machine path warms up on that file). Each time, Dask or single machine, covers reading and encoding the log for that analysis. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default windows, blocks of contacts / 2,000) with fitness to lost_card (every contact replayed on it). Single machine: the `--engine local` analyses on the same folder in a fresh process, address space limited (RLIMIT_AS) to the cap named per run. Peak RSS: VmHWM of each Dask worker process and of the client process (the script: merged results, the miners, the drift search) over the command's warm-up and measured run, and of the single-machine process. Identical JSON: SHA-256 of both documents (engine.report.outputs.to_json) equal.
+
+| analysis | Dask s | Dask peak RSS per worker, MiB | Dask client peak RSS, MiB | single machine s | single machine peak RSS, MiB | identical JSON |
+| --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(rows) + "\n"
+    if star:
+        body += "\n\\* measured in a command that ran several analyses: the peak covers them all.\n"
+    if failures:
+        body += "\nFailures:\n\n" + "\n".join(failures) + "\n"
+    body += "\nWhen and at what load (1-minute load average at the start of each path):\n\n" + "\n".join(
+        f"- {t}" for t in times) + "\n"
+    if proj_rows:
+        body += f"""
+Projection to more workers, not measured: from the measured compute time of each task of the Dask run (Dask's task stream), T(W) = K x (ceil(P / W) x mean partition task + ceil(log2 P) x mean merge task) + the fixed overhead measured here (Dask wall minus that estimate at W = {workers}), for P = {p} partitions and K passes over them (a column is empty when W > P: more workers need more partitions). It assumes one core per worker and storage that serves every worker as fast as this machine's disk.
+
+| analysis | partition tasks | K | mean partition task s | max partition task s | mean merge task s | Dask s, {workers} workers (measured) | projected s, 4 workers | 8 | 16 | 32 |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+""" + "\n".join(proj_rows) + "\n"
+    return body
 
 
 def main(argv=None) -> int:
@@ -307,6 +476,7 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk", type=int, default=500_000, help="contacts simulated at a time")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-local", action="store_true", help="skip the single-machine path (log too large)")
+    ap.add_argument("--no-dask", action="store_true", help="skip the Dask path (measure the single machine only)")
     ap.add_argument("--local-limit-gib", type=float, default=14.0,
                     help="address-space limit of the single-machine run")
     ap.add_argument("--analyses", default=",".join(ANALYSES), help="comma-separated subset of " + ", ".join(ANALYSES))
@@ -314,49 +484,75 @@ def main(argv=None) -> int:
     ap.add_argument("--copies", type=int, default=1,
                     help="compose the log of COPIES time-shifted copies of the simulated log of contacts / COPIES "
                          "contacts in partitions / COPIES partitions (compose_log), instead of simulating it all")
+    ap.add_argument("--record", type=Path, default=None,
+                    help="JSON file of the measurements, merged over commands (default: beside the log folder, "
+                         "distributed_CONTACTS_PARTITIONS.bench.json)")
+    ap.add_argument("--render", action="store_true",
+                    help="measure nothing: write the RESULTS.md section again from the record")
     args = ap.parse_args(argv)
+    analyses = tuple(dict.fromkeys(a.strip() for a in args.analyses.split(",") if a.strip()))
+    unknown = [a for a in analyses if a not in ANALYSES]
+    if unknown or not analyses:
+        ap.error(f"unknown analysis {', '.join(unknown) or '(none given)'} in --analyses "
+                 f"(valid: {', '.join(ANALYSES)})")
+    folder = args.data / f"distributed_{args.contacts}_{args.partitions}"
+    record_path = args.record or folder.with_name(folder.name + ".bench.json")
+    record = load_record(record_path)
+    title = f"Dask: the analyses over a partitioned log, {args.contacts:,} contacts (bench_distributed.py)"
+    if args.render:
+        if not record["analyses"]:
+            ap.error(f"no measurements recorded in {record_path}")
+        body = render(record)
+        write_section(title, body)
+        print(body)
+        return 0
 
-    import distributed
     if args.copies > 1:
         source = make_log(args.contacts // args.copies, args.partitions // args.copies, args.chunk, args.data)
-        folder = compose_log(source, args.copies, args.data / f"distributed_{args.contacts}_{args.partitions}")
+        folder = compose_log(source, args.copies, folder)
     else:
         folder = make_log(args.contacts, args.partitions, args.chunk, args.data)
     meta = json.loads((folder / "cxmine.json").read_text())
-    load = os.getloadavg()[0]
-    with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as cluster, \
-            distributed.Client(cluster) as client:
-        t0 = time.perf_counter()
-        times, digests, tasks = run_dask(folder, client, tuple(args.analyses.split(",")))
-        total = time.perf_counter() - t0
-        worker_peaks = sorted(client.run(peak_rss_mib).values())
-    local = {} if args.no_local else run_local(folder, args.local_limit_gib)
-    same = {k: local.get("digests", {}).get(k) == d for k, d in digests.items()} if "digests" in local else {}
+    record["setup"] = {"contacts": args.contacts, "partitions": args.partitions, "chunk": args.chunk,
+                       "workers": args.workers, "copies": args.copies}
+    record["log"] = {"n_cases": meta["n_cases"], "n_events": meta["n_events"],
+                     "bytes": sum(f.stat().st_size for f in folder.iterdir() if f.is_file())}
+    nice = os.nice(0)
+    command = (("" if nice == 0 else f"nice -n {nice} ") + ".venv/bin/python benchmarks/bench_distributed.py "
+               + " ".join(argv if argv is not None else sys.argv[1:]))
+    code = code_state()
 
-    rows = []
-    for name in times:
-        lt = local.get("times", {}).get(name)
-        proj = project(tasks[name], times[name], args.partitions, args.workers)
-        parts = tasks[name]["partitions"]
-        rows.append(f"| {name} | {times[name]:.1f} | {sum(parts) / max(len(parts), 1):.2f} | "
-                    f"{max(parts, default=0.0):.2f} | "
-                    f"{'' if lt is None else f'{lt:.1f}'} | {same.get(name, 'not run')} | "
-                    + " | ".join(f"{proj[w]:.1f}" if w in proj else "" for w in (4, 8, 16, 32)) + " |")
-    body = f"""Command: `flock /tmp/cxmine-bench.lock .venv/bin/python benchmarks/bench_distributed.py --contacts {args.contacts} --partitions {args.partitions} --chunk {args.chunk} --workers {args.workers}{'' if args.data == DATA else f' --data {args.data}'}{f' --copies {args.copies}' if args.copies > 1 else ''}{'' if args.analyses == ','.join(ANALYSES) else f' --analyses {args.analyses}'}{' --no-local' if args.no_local else f' --local-limit-gib {args.local_limit_gib:g}'}`
+    def entry(**figures) -> dict:
+        return {"at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0],
+                "code": code, "command": command, "with": list(analyses), **figures}
 
-{meta['n_cases']:,} simulated contacts, {meta['n_events']:,} events, in {args.partitions} partitions (Parquet, zstd), {f"the simulated log of {args.contacts // args.copies:,} contacts (generated in chunks of {args.chunk:,} contacts) and {args.copies - 1} copies of it, each shifted in time after the one before, with its own contact and customer ids (compose_log)" if args.copies > 1 else f"generated in chunks of {args.chunk:,} contacts"}. Dask: LocalCluster of {args.workers} worker processes, one thread each, on this machine (2 cores, 24 GiB, shared with other work: 1-minute load average {load:.1f} at the start). Times are one measured run after a warm-up run on the first partition file's contacts alone; each Dask time covers reading and encoding the partitions, on the single machine the variants time includes encoding the log once for variants and DFG. Analyses: variants by team and week; DFG with performance; KPIs by team, site and week (lost_card SOP); conformance of the lost_card contacts against lost_card; discovery (inductive miner, noise 0.2) of the whole log; drift (default windows, blocks of contacts / 2,000) with fitness to lost_card (every contact replayed on it).{'' if args.analyses == ','.join(ANALYSES) else f' This run: {args.analyses}.'}
-
-Peak RSS per Dask worker (whole run, all {len(times)} analyses): {', '.join(f'{p:,.0f} MiB' for p in worker_peaks)}. Peak RSS of the client process (this script: merged results, the miners, the drift search): {peak_rss_mib():,.0f} MiB. Dask wall for the {len(times)}, warm-up runs included: {total:.1f} s. Single-machine path (`--engine local` on the same folder, fresh process, same warm-up, address space limited to {args.local_limit_gib:g} GiB): {'not run' if not local else ('failed: ' + local['error'] if 'error' in local else f"peak RSS {local['peak_rss_mib']:,.0f} MiB")}.
-
-| analysis | Dask s | mean partition task s | max partition task s | single machine s | identical JSON | projected s, 4 workers | 8 | 16 | 32 |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-""" + "\n".join(rows) + f"""
-
-Projected columns: not measured. From the measured per-task compute times: T(W) = K x (ceil(P / W) x mean partition task + ceil(log2 P) x mean merge task) + the fixed overhead measured here (wall minus that estimate at W = {args.workers}), for P = {args.partitions} partitions and K passes over them (1; drift: {max(1, round(len(tasks['drift']['partitions']) / args.partitions)) if 'drift' in tasks else 1}) (a column is empty when W > P: more workers need more partitions). It assumes one core per worker and storage that serves every worker as fast as this machine's disk.
-"""
-    write_section(f"Dask: the analyses over a partitioned log, {args.contacts:,} contacts (bench_distributed.py)",
-                  body)
+    if not args.no_dask:
+        import distributed
+        started = entry()
+        with distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None, silence_logs=40) as cluster, \
+                distributed.Client(cluster) as client:
+            times, digests, tasks = run_dask(folder, client, analyses)
+            worker_peaks = sorted(client.run(peak_rss_mib).values())
+        for a in analyses:
+            keep(record, a, "dask", {**started, "time": times[a], "digest": digests[a], "tasks": tasks[a],
+                                     "worker_peaks_mib": worker_peaks, "client_peak_mib": peak_rss_mib()})
+        save_record(record_path, record)
+    if not args.no_local:
+        started = entry(limit_gib=args.local_limit_gib)
+        local = run_local(folder, args.local_limit_gib, analyses)
+        for a in analyses:
+            if "error" in local:
+                figures = {k: local[k] for k in ("error", "returncode", "stderr_tail", "elapsed")}
+                print(f"  local {a}: failed: {local['error']}", flush=True)
+            else:
+                figures = {"time": local["times"][a], "peak_rss_mib": local["peak_rss_mib"],
+                           "peak_vm_mib": local.get("peak_vm_mib"), "digest": local["digests"][a]}
+                print(f"  local {a}: {figures['time']:.1f} s, peak RSS {figures['peak_rss_mib']:,.0f} MiB", flush=True)
+            keep(record, a, "local", {**started, **figures})
+        save_record(record_path, record)
+    body = render(record)
+    write_section(title, body)
     print(body)
     return 0
 
