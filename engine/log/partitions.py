@@ -305,14 +305,23 @@ class PartitionedLog:
         except (OSError, pa.ArrowInvalid) as exc:
             raise InputError(f"Cannot read a partition of the log: {exc}", path=str(self.folder)) from exc
         table = pa.concat_tables(parts, promote_options="permissive")
+        del parts  # the concatenated table shares their buffers; keep no second reference to them
         global_index = table.column(GLOBAL_CASE_INDEX).to_numpy()
         order = np.argsort(global_index, kind="stable")
         case_index = pa.array(global_index[order].astype(np.int32))
-        if wanted:
-            table = table.drop_columns([GLOBAL_CASE_INDEX]).take(pa.array(order)).append_column("case_index",
-                                                                                              case_index)
-        else:
-            table = pa.table({"case_index": case_index})
+        del global_index
+        table = table.drop_columns([GLOBAL_CASE_INDEX])
+        # Column by column, each partition-order column released once its case-order copy exists: the
+        # peak is the log plus one column, not the log twice (a whole-table take holds both).
+        indices = pa.array(order)
+        del order
+        ordered = {}
+        for name in list(table.column_names):
+            ordered[name] = table.column(name).take(indices)
+            table = table.drop_columns([name])
+        del table, indices
+        ordered["case_index"] = case_index
+        table = pa.table(ordered)
         if columns is None:
             table = table.select(self.schema_arrow.names)
         return table.replace_schema_metadata(self.schema_arrow.metadata)
