@@ -16,7 +16,9 @@ results are the same as searching each time and do not depend on how variants ar
 The functions of the location path (``bare``) run without numba's reference counting: each call
 passing the net's arrays and the memo updated two atomic counters per array, and those updates
 were most of location's time. They create no array: every buffer is a row of a workspace
-(``new_workspace``, one per chunk of variants, rows ``_WS_*``).
+(``new_workspace``, one per chunk of variants, rows ``_WS_*``). ``_nrt=False`` is a flag of numba's
+own, not a documented option: after a numba upgrade, tests/test_deviations.py and tests/test_replay.py
+must pass again before it is trusted (they compare every located deviation and token count).
 """
 
 import numpy as np
