@@ -56,6 +56,8 @@ def test_sample_story_in_the_summary(sample_report):
     # the injected frictions: ping-pong and bot-to-agent context loss first by cost, team B's skip by risk
     assert "What to fix first" in summary and "ping-pong" in summary and "context loss" in summary
     assert "Highest risk" in summary and "skipped by team B" in summary
+    friction = html[html.index('<section id="friction">'):html.index('<section id="evidence">')]
+    assert "<p>Ranked by projected cost over the period" in friction and "anked by ranked" not in friction
 
 
 def test_report_in_a_browser(sample_report):

@@ -336,7 +336,7 @@ def friction_section(ov) -> Section:
                        [Note("No SOP was given: friction needs the SOPs' owners, costs and critical steps. Run "
                              "cxmine report with --sop models/.", tone="warning")])
     from engine.analyses.friction import RANKING_RULE
-    blocks = [Paragraph(f"Ranked by {RANKING_RULE[r.rank_by]}. The risk rank orders by risk = contacts per period "
+    blocks = [Paragraph(f"{RANKING_RULE[r.rank_by].capitalize()}. The risk rank orders by risk = contacts per period "
                         "x (1 + 9 x share of the contacts that breach a compliance-critical step). Costs use each "
                         "owner's cost per minute from the SOP sidecars, projected over "
                         f"{r.period_days:g} days from the {r.span_days:.1f} days in the log.")]
