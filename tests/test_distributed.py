@@ -20,6 +20,8 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
+from dask_sample import killable_client  # noqa: E402,F401  (fixture)
+
 from engine.analyses.cases import profile_cases  # noqa: E402
 from engine.analyses.conformance import check_conformance  # noqa: E402
 from engine.analyses.dfg import discover_dfg, discover_performance_dfg  # noqa: E402
@@ -228,21 +230,19 @@ def by_value():
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
-def test_killed_worker_run_completes_identically(sample, client, tmp_path, by_value):
+def test_killed_worker_run_completes_identically(sample, killable_client, tmp_path, by_value):
     single, folder = sample
     marker = tmp_path / "killed"
-    merged = run_partitions(folder, _kill_once, client=client, marker=str(marker), by=BY, where=None)
+    merged = run_partitions(folder, _kill_once, client=killable_client, marker=str(marker), by=BY, where=None)
     assert marker.exists()  # a worker did die
     assert _variants_doc(*_single_variants(single, None)) == _variants_doc(*merged.finish())
-    client.wait_for_workers(2, timeout=60)
 
 
-def test_worker_dying_on_every_retry_fails_clearly(sample, client, by_value):
+def test_worker_dying_on_every_retry_fails_clearly(sample, killable_client, by_value):
     with pytest.raises(AnalysisError) as err:
-        run_partitions(sample[1], _kill_always, client=client, by=(), where=None)
+        run_partitions(sample[1], _kill_always, client=killable_client, by=(), where=None)
     assert "a Dask worker died while computing partition part-00002.parquet" in err.value.message
     assert "no result was produced" in err.value.message
-    client.wait_for_workers(2, timeout=60)
 
 
 def test_error_in_a_partition_reaches_the_caller(sample, client):
@@ -434,7 +434,7 @@ def test_drift_on_dask_bad_window_is_reported(drifted, client):
     assert "--window: Unknown window 'fortnight'" in res.output
 
 
-def test_drift_with_a_killed_worker_completes_identically(drifted, client, tmp_path, by_value, monkeypatch):
+def test_drift_with_a_killed_worker_completes_identically(drifted, killable_client, tmp_path, by_value, monkeypatch):
     from functools import partial
 
     from engine.analyses.drift import EXPLAIN_ATTRIBUTES, detect_drift
@@ -444,8 +444,7 @@ def test_drift_with_a_killed_worker_completes_identically(drifted, client, tmp_p
     marker = tmp_path / "killed"
     monkeypatch.setattr(dask_drift, "count_partition_units",
                         partial(_kill_once, marker=str(marker), then=count_partition_units))
-    on_dask = dask_drift.distributed_drift(folder, client=client)
+    on_dask = dask_drift.distributed_drift(folder, client=killable_client)
     assert marker.exists()  # a worker did die
     local = detect_drift(encode_where(single, None, case_attributes=EXPLAIN_ATTRIBUTES))
     assert to_json(local.as_dict()) == to_json(on_dask.as_dict()) and local.change_points
-    client.wait_for_workers(2, timeout=180)  # the killed worker's replacement (slow to start on a busy machine)

@@ -19,6 +19,8 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
+from dask_sample import killable_client  # noqa: E402,F401  (fixture)
+
 from engine.analyses.friction import encode_for_friction, rank_frictions  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.distributed import friction as dask_friction  # noqa: E402
@@ -214,22 +216,20 @@ def by_value():
     cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
-def test_killed_worker_run_completes_identically(sample, client, tmp_path, by_value, monkeypatch):
+def test_killed_worker_run_completes_identically(sample, killable_client, tmp_path, by_value, monkeypatch):
     from functools import partial
     single, folder = sample
     sops = [load_sop(p) for p in LIBRARY]
     marker = tmp_path / "killed"
     monkeypatch.setattr(dask_friction, "measure_partition", partial(_kill_once, marker=str(marker)))
-    on_dask = _on_dask(folder, sops, client, by=("team",))
+    on_dask = _on_dask(folder, sops, killable_client, by=("team",))
     assert marker.exists()  # a worker did die
     assert _local(single, sops, by=("team",)) == on_dask
-    client.wait_for_workers(2, timeout=180)  # the killed worker's replacement (slow to start on a busy machine)
 
 
-def test_worker_dying_on_every_retry_fails_clearly(sample, client, by_value, monkeypatch):
+def test_worker_dying_on_every_retry_fails_clearly(sample, killable_client, by_value, monkeypatch):
     monkeypatch.setattr(dask_friction, "measure_partition", _kill_always)
     with pytest.raises(AnalysisError) as err:
-        _on_dask(sample[1], [load_sop(SOP)], client)
+        _on_dask(sample[1], [load_sop(SOP)], killable_client)
     assert "a Dask worker died while computing partition part-00002.parquet" in err.value.message
     assert "no result was produced" in err.value.message
-    client.wait_for_workers(2, timeout=180)
