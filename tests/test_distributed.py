@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from dask_sample import killable_client  # noqa: E402,F401  (fixture)
+from dask_sample import client, killable_client, sample  # noqa: E402,F401  (fixtures)
 
 from engine.analyses.cases import profile_cases  # noqa: E402
 from engine.analyses.conformance import check_conformance  # noqa: E402
@@ -44,36 +44,9 @@ from engine.report.outputs import to_json  # noqa: E402
 from engine.report.variants import variants_document  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "eventlogs" / "sample"
 SOP = ROOT / "models" / "lost_card.bpmn"
 BY = ("team", "week")
 WHERE = {"intent": {"lost_card", "password_reset"}}
-
-
-@pytest.fixture(scope="module")
-def client():
-    """2 worker processes; a task may kill its worker once and be run again, not twice."""
-    import dask
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=50) as cluster, distributed.Client(cluster) as c:
-            yield c
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[str, str]:
-    """The bundled sample as one file, and as a 4-partition folder made from it by ``cxmine partition``."""
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not in this checkout")
-    out = tmp_path_factory.mktemp("sample")
-    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"),
-                                    "-q", "-o", str(out / "log.parquet")], env={"CXMINE_PSEUDONYM_KEY": "k"})
-    assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(main, ["partition", str(out / "log.parquet"), "--partitions", "4", "-o",
-                                    str(out / "log.parts"), "-q"])
-    assert res.exit_code == 0, res.output
-    assert "20,000 cases, 133,005 events in 4 partitions" in res.output
-    return str(out / "log.parquet"), str(out / "log.parts")
 
 
 @pytest.fixture(scope="module")

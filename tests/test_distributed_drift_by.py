@@ -18,6 +18,8 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
+from dask_sample import client, sample  # noqa: E402,F401  (fixtures)
+
 from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.distributed.drift import distributed_drift  # noqa: E402
@@ -29,31 +31,8 @@ from engine.model import load_sop  # noqa: E402
 from engine.report.outputs import to_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "eventlogs" / "sample"
 SOP = str(ROOT / "models" / "lost_card.bpmn")
 WHERE = {"intent": {"lost_card", "password_reset"}}
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=50) as cluster, distributed.Client(cluster) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[str, str]:
-    """The bundled sample as one file, and in 4 partitions made from it by ``cxmine partition``."""
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not in this checkout")
-    out = tmp_path_factory.mktemp("sample")
-    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping", str(SAMPLE / "mapping.toml"),
-                                    "-q", "-o", str(out / "log.parquet")], env={"CXMINE_PSEUDONYM_KEY": "k"})
-    assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(main, ["partition", str(out / "log.parquet"), "--partitions", "4", "-o",
-                                    str(out / "log.parts"), "-q"])
-    assert res.exit_code == 0, res.output
-    return str(out / "log.parquet"), str(out / "log.parts")
 
 
 @pytest.fixture(scope="module")

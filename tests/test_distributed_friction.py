@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from dask_sample import killable_client  # noqa: E402,F401  (fixture)
+from dask_sample import client, killable_client, sample  # noqa: E402,F401  (fixtures)
 
 from engine.analyses.friction import encode_for_friction, rank_frictions  # noqa: E402
 from engine.cli import main  # noqa: E402
@@ -30,36 +30,9 @@ from engine.model import load_sop  # noqa: E402
 from engine.report.outputs import to_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "eventlogs" / "sample"
 MODELS = ROOT / "models"
 SOP = MODELS / "lost_card.bpmn"
 LIBRARY = tuple(sorted(MODELS.glob("*.bpmn")))
-
-
-@pytest.fixture(scope="module")
-def client():
-    """2 worker processes; a task may kill its worker once and be run again, not twice."""
-    import dask
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      silence_logs=50) as cluster, distributed.Client(cluster) as c:
-            yield c
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> tuple[str, str]:
-    """The bundled sample as one file, and as a 4-partition folder made from it by ``cxmine partition``."""
-    if not (SAMPLE / "contacts.csv.gz").exists():
-        pytest.skip("eventlogs/sample is not in this checkout")
-    out = tmp_path_factory.mktemp("sample")
-    res = CliRunner().invoke(main, ["ingest", str(SAMPLE / "contacts.csv.gz"), "--mapping",
-                                    str(SAMPLE / "mapping.toml"), "-q", "-o", str(out / "log.parquet")],
-                             env={"CXMINE_PSEUDONYM_KEY": "k"})
-    assert res.exit_code == 0, res.output
-    res = CliRunner().invoke(main, ["partition", str(out / "log.parquet"), "--partitions", "4", "-o",
-                                    str(out / "log.parts"), "-q"])
-    assert res.exit_code == 0, res.output
-    return str(out / "log.parquet"), str(out / "log.parts")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from dask_sample import dask_client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
+from dask_sample import client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
 from engine.analyses.conformance import EVENT_ATTRIBUTES  # noqa: E402
 from engine.analyses.library import applies_to_attributes, check_library  # noqa: E402
 from engine.distributed.analyses import distributed_library  # noqa: E402
@@ -55,12 +55,12 @@ def _single(log, sops, by, where, examples, worst=10):
     ("odd", ("team", "intent"), None),
     ("odd", (), {"intent": {"password_reset", "order_delivery", "lost_card"}}),
 ], ids=["models-week", "odd-team-intent", "odd-where"])
-def test_library_identical_on_dask(sample_parts, dask_client, odd_library, library, by, where):
+def test_library_identical_on_dask(sample_parts, client, odd_library, library, by, where):
     single, folder = sample_parts
     sops = load_sop_library([MODELS if library == "models" else odd_library])
     lib, enc = _single(single, sops, by, where, examples=3, worst=4)
     d_lib, rows = distributed_library(folder, sops, by=by, where=where, examples=3, worst=4, per_contact=True,
-                                      client=dask_client)
+                                      client=client)
     assert to_json(lib.as_dict()) == to_json(d_lib.as_dict())
     for r, d in zip(lib.results, d_lib.results):
         assert r.steps == d.steps and r.segment_deviations == d.segment_deviations
@@ -87,12 +87,12 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("library", ["models", "odd"])
-def test_cli_library_on_dask_prints_and_writes_what_local_does(sample_parts, dask_client, odd_library, tmp_path,
+def test_cli_library_on_dask_prints_and_writes_what_local_does(sample_parts, client, odd_library, tmp_path,
                                                               library):
     single, folder = sample_parts
     lib = MODELS if library == "models" else odd_library
     args = ["conform", "--sop", lib, "--by", "week", "--examples", 2, "--worst", 3, "--top", 8, "-q"]
-    dask = ["--engine", "dask", "--scheduler", dask_client.scheduler.address]
+    dask = ["--engine", "dask", "--scheduler", client.scheduler.address]
     local = run_cxmine(*args, single, "--csv", tmp_path / "local")
     on_dask = run_cxmine(*args, folder, "--csv", tmp_path / "dask", *dask)
     assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
@@ -106,36 +106,36 @@ def test_cli_library_on_dask_prints_and_writes_what_local_does(sample_parts, das
     assert local.stdout == on_dask.stdout
 
 
-def test_library_attribute_not_in_the_log_is_reported(sample_parts, dask_client, tmp_path):
+def test_library_attribute_not_in_the_log_is_reported(sample_parts, client, tmp_path):
     single, folder = sample_parts
     shutil.copy(MODELS / "lost_card.bpmn", tmp_path / "lost_card.bpmn")
     side = (MODELS / "lost_card.toml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.toml").write_text(side[:side.index("[applies_to]")] + '[applies_to]\nflavour = "x"\n',
                                              encoding="utf-8")
     with pytest.raises(AnalysisError, match="applies to contacts by 'flavour', which is not in the log"):
-        distributed_library(folder, load_sop_library([tmp_path]), client=dask_client)
+        distributed_library(folder, load_sop_library([tmp_path]), client=client)
     args = ["conform", "--sop", tmp_path, "--sop", MODELS / "billing_dispute.bpmn", "-q"]
     local = run_cxmine(*args, single)
-    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", dask_client.scheduler.address)
+    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", client.scheduler.address)
     assert local.exit_code == on_dask.exit_code == 1
     assert local.output == on_dask.output and "flavour" in local.output
 
 
-def test_library_selection_without_contacts_is_reported(sample_parts, dask_client):
+def test_library_selection_without_contacts_is_reported(sample_parts, client):
     single, folder = sample_parts
     args = ["conform", "--sop", MODELS, "--where", "intent=no_such_intent", "-q"]
     local = run_cxmine(*args, single)
-    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", dask_client.scheduler.address)
+    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", client.scheduler.address)
     assert local.exit_code == on_dask.exit_code == 1
     assert local.output == on_dask.output
 
 
-def test_cli_one_sop_worst_variants_on_dask(sample_parts, dask_client):
+def test_cli_one_sop_worst_variants_on_dask(sample_parts, client):
     """--worst reaches the Dask conformance of one SOP as it does the library's."""
     single, folder = sample_parts
     args = ["conform", "--sop", MODELS / "lost_card.bpmn", "--where", "intent=lost_card", "--worst", 2, "--json",
             "-q"]
     local = run_cxmine(*args, single)
-    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", dask_client.scheduler.address)
+    on_dask = run_cxmine(*args, folder, "--engine", "dask", "--scheduler", client.scheduler.address)
     assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
     assert local.stdout == on_dask.stdout and local.stdout.count('"rank"') == 2

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from dask_sample import dask_client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
+from dask_sample import client, sample_log, sample_parts  # noqa: E402,F401  (fixtures)
 from engine.analyses.overview import (MAP_COVERAGE, MAP_EDGES, Overview, SopCheck, _iso,  # noqa: E402
                                       build_overview, sop_selection)
 from engine.analyses.sop_execution import summarize_execution  # noqa: E402
@@ -45,17 +45,17 @@ def local(sample_parts, sops) -> Overview:
 
 
 @pytest.fixture(scope="module")
-def on_dask(sample_parts, sops, local, dask_client) -> Overview:
+def on_dask(sample_parts, sops, local, client) -> Overview:
     """An overview whose KPIs, trends, flow and conformance were computed on Dask (drift and friction
     left out: see the module docstring)."""
     folder = sample_parts[1]
     label_map = {k: v for s in sops for k, v in s.label_map.items()}
     kpis, trends, n_contacts, n_events = distributed_overview_kpis(folder, local.segments, label_map=label_map,
-                                                                   client=dask_client)
+                                                                   client=client)
     variants, profile, dfg, perf, span, pmap = distributed_flow(folder, coverage=MAP_COVERAGE, max_edges=MAP_EDGES,
-                                                                client=dask_client)
+                                                                client=client)
     lib, rows, executions = distributed_library(folder, sops, by=("week",), per_contact=True, executions=True,
-                                                client=dask_client)
+                                                client=client)
     zone = local.metadata.get("timezone")
     return Overview(log_path=folder, metadata=local.metadata, n_contacts=n_contacts, n_events=n_events,
                     first_event=_iso(span[0], zone), last_event=_iso(span[1], zone), segments=local.segments,
@@ -77,7 +77,7 @@ def test_kpis_and_weekly_trends_identical(local, on_dask):
         assert len(trend.segments["week"]) >= 8
 
 
-def test_trend_of_a_team_in_one_partition_only(sample_parts, dask_client, tmp_path):
+def test_trend_of_a_team_in_one_partition_only(sample_parts, client, tmp_path):
     """A team whose contacts all sit in one partition (one customer's) adds nothing elsewhere."""
     import numpy as np
     import pyarrow as pa
@@ -95,7 +95,7 @@ def test_trend_of_a_team_in_one_partition_only(sample_parts, dask_client, tmp_pa
     holding = [p for p in partition_paths(folder) if "E" in read_log(p).column("team").to_pylist()]
     assert len(holding) == 1 and np.count_nonzero(mine) > 0
     kpis, trends, n, e = _kpi_part(str(single), ("team", "shift"), frozenset(), {}, 7.0)
-    d_kpis, d_trends, d_n, d_e = distributed_overview_kpis(folder, ("team", "shift"), client=dask_client)
+    d_kpis, d_trends, d_n, d_e = distributed_overview_kpis(folder, ("team", "shift"), client=client)
     assert list(trends) == list(d_trends) == ["all", "A", "B", "C", "D", "E"] and (n, e) == (d_n, d_e)
     assert to_json(kpis.as_dict()) == to_json(d_kpis.as_dict())
     for label, trend in trends.items():
@@ -151,12 +151,12 @@ def test_report_json_html_and_tables_of_these_sections_identical(local, on_dask,
     assert tables == _tree(tmp_path / "dask" / "tables")
 
 
-def test_cli_report_on_dask_writes_what_local_writes(sample_parts, dask_client, tmp_path):
+def test_cli_report_on_dask_writes_what_local_writes(sample_parts, client, tmp_path):
     folder = sample_parts[1]
     args = ["report", folder, "--sop", MODELS, "-q"]
     local = run_cxmine(*args, "-o", tmp_path / "local")
     on_dask = run_cxmine(*args, "-o", tmp_path / "dask", "--engine", "dask", "--scheduler",
-                         dask_client.scheduler.address)
+                         client.scheduler.address)
     assert local.exit_code == 0 and on_dask.exit_code == 0, on_dask.output
     assert (tmp_path / "local" / "report.json").read_bytes() == (tmp_path / "dask" / "report.json").read_bytes()
     times = re.compile(r"<dt>(started|finished)</dt><dd>[^<]*</dd>")
@@ -173,7 +173,7 @@ def test_report_scheduler_needs_engine_dask(sample_parts, tmp_path):
     assert res.exit_code == 2 and "give it with --engine dask" in res.output
 
 
-def test_empty_partitions_change_no_section(small_log, sops, dask_client, tmp_path):
+def test_empty_partitions_change_no_section(small_log, sops, client, tmp_path):
     """200 contacts in 64 partitions, some holding none: every section is the single file's."""
     import pyarrow.parquet as pq
 
@@ -181,18 +181,18 @@ def test_empty_partitions_change_no_section(small_log, sops, dask_client, tmp_pa
     folder = partition_log(small_log, tmp_path / "many", 64)
     assert any(pq.ParquetFile(p).metadata.num_rows == 0 for p in partition_paths(folder))
     local = build_overview(small_log, sops=sops)
-    kpis, trends, n, e = distributed_overview_kpis(folder, local.segments, client=dask_client,
+    kpis, trends, n, e = distributed_overview_kpis(folder, local.segments, client=client,
                                                    label_map={k: v for s in sops for k, v in s.label_map.items()})
     assert (n, e) == (local.n_contacts, local.n_events) and list(trends) == list(local.kpi_trends)
     assert to_json(kpis.as_dict()) == to_json(local.kpis.as_dict())
     assert all(to_json(t.as_dict()) == to_json(local.kpi_trends[k].as_dict()) for k, t in trends.items())
     variants, profile, dfg, perf, span, pmap = distributed_flow(folder, coverage=MAP_COVERAGE, max_edges=MAP_EDGES,
-                                                                client=dask_client)
+                                                                client=client)
     assert to_json(variants.as_dict(10 ** 6)) == to_json(local.variants.as_dict(10 ** 6))
     assert to_json(profile.as_dict()) == to_json(local.profile.as_dict())
     assert dfg == local.dfg and to_json(perf.as_dict()) == to_json(local.performance.as_dict())
     assert pmap == local.process_map
-    lib, _, executions = distributed_library(folder, sops, by=("week",), executions=True, client=dask_client)
+    lib, _, executions = distributed_library(folder, sops, by=("week",), executions=True, client=client)
     for check, r, execution in zip(local.sops, lib.results, executions):
         assert to_json(r.as_dict()) == to_json(check.result.as_dict()) if check.result else r.contacts == 0
         if check.result is not None:
