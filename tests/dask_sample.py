@@ -66,3 +66,21 @@ def sample(tmp_path_factory) -> tuple[str, str]:
     assert res.exit_code == 0, res.output
     assert "20,000 cases, 133,005 events in 4 partitions" in res.output
     return str(out / "log.parquet"), str(out / "log.parts")
+
+
+@pytest.fixture(scope="module")
+def drifted(tmp_path_factory) -> tuple[str, str]:
+    """6,000 simulated contacts with two injected changes, as one file and as 5 partitions."""
+    from engine.log.partitions import partition_log
+    from engine.log.store import write_log
+    from engine.model import load_sop
+    from engine.simulate import load_drifts
+    from engine.simulate.contacts import simulate_contacts
+    from engine.simulate.log import simulation_table
+    sops = [load_sop(p) for p in sorted((SAMPLE.parents[1] / "models").glob("*.bpmn"))]
+    changes = ["2026-01-14:skip=Verify identity:p=0.6", "2026-01-26:insert=Hold:after=Agent answer:p=0.3"]
+    sim = simulate_contacts(sops, 6000, seed=21, start="2026-01-05", days=28,
+                            drifts=load_drifts(changes, "Europe/Lisbon"))
+    out = tmp_path_factory.mktemp("drifted")
+    single = write_log(simulation_table(sim, b"k"), out / "drift.parquet")
+    return str(single), str(partition_log(single, out / "drift.parts", 5))

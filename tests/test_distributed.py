@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from dask_sample import client, killable_client, sample  # noqa: E402,F401  (fixtures)
+from dask_sample import client, drifted, killable_client, sample  # noqa: E402,F401  (fixtures)
 
 from engine.analyses.cases import profile_cases  # noqa: E402
 from engine.analyses.conformance import check_conformance  # noqa: E402
@@ -348,21 +348,6 @@ def test_cli_discover_on_dask_writes_what_local_writes(sample, client, tmp_path)
     assert '"process_tree"' in local.stdout
     for name in ("model.pnml", "model.ptml"):
         assert (tmp_path / "local" / name).is_file()
-
-
-@pytest.fixture(scope="module")
-def drifted(tmp_path_factory) -> tuple[str, str]:
-    """6,000 simulated contacts with two injected changes, as one file and as 5 partitions."""
-    from engine.simulate import load_drifts
-    from engine.simulate.contacts import simulate_contacts
-    from engine.simulate.log import simulation_table
-    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
-    changes = ["2026-01-14:skip=Verify identity:p=0.6", "2026-01-26:insert=Hold:after=Agent answer:p=0.3"]
-    sim = simulate_contacts(sops, 6000, seed=21, start="2026-01-05", days=28,
-                            drifts=load_drifts(changes, "Europe/Lisbon"))
-    out = tmp_path_factory.mktemp("drifted")
-    single = write_log(simulation_table(sim, b"k"), out / "drift.parquet")
-    return str(single), str(partition_log(single, out / "drift.parts", 5))
 
 
 @pytest.mark.parametrize("window, where, sop", [("auto", None, None), ("day", None, SOP), ("week", WHERE, None),

@@ -18,36 +18,19 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from dask_sample import client, sample  # noqa: E402,F401  (fixtures)
+from dask_sample import client, drifted, sample  # noqa: E402,F401  (fixtures)
 
 from engine.analyses.drift import EXPLAIN_ATTRIBUTES, DriftSettings, detect_drift  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.distributed.drift import distributed_drift  # noqa: E402
 from engine.errors import AnalysisError  # noqa: E402
-from engine.log.partitions import partition_log  # noqa: E402
 from engine.log.select import encode_where  # noqa: E402
-from engine.log.store import write_log  # noqa: E402
 from engine.model import load_sop  # noqa: E402
 from engine.report.outputs import to_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SOP = str(ROOT / "models" / "lost_card.bpmn")
 WHERE = {"intent": {"lost_card", "password_reset"}}
-
-
-@pytest.fixture(scope="module")
-def drifted(tmp_path_factory) -> tuple[str, str]:
-    """6,000 simulated contacts with two injected changes, as one file and as 5 partitions."""
-    from engine.simulate import load_drifts
-    from engine.simulate.contacts import simulate_contacts
-    from engine.simulate.log import simulation_table
-    sops = [load_sop(p) for p in sorted((ROOT / "models").glob("*.bpmn"))]
-    changes = ["2026-01-14:skip=Verify identity:p=0.6", "2026-01-26:insert=Hold:after=Agent answer:p=0.3"]
-    sim = simulate_contacts(sops, 6000, seed=21, start="2026-01-05", days=28,
-                            drifts=load_drifts(changes, "Europe/Lisbon"))
-    out = tmp_path_factory.mktemp("drifted")
-    single = write_log(simulation_table(sim, b"k"), out / "drift.parquet")
-    return str(single), str(partition_log(single, out / "drift.parts", 5))
 
 
 def _local(single: str, settings: DriftSettings, where, by, sop, timezone=None):
