@@ -63,12 +63,8 @@ def conform(log, sop_paths, by, where, n_align, time_budget, unknown_as_deviatio
     if len(sop_paths) > 1 or Path(sop_paths[0]).is_dir():
         if n_align:
             raise UsageError("--alignments needs a single SOP file, not an SOP library")
-        if engine == "dask":
-            _conform_library_dask(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json,
-                                  csv_dir, scheduler, quiet)
-            return
         _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
-                         quiet)
+                         engine, scheduler, quiet)
         return
     _conform_one(log, sop_paths[0], by, where, n_align, time_budget, unknown_as_deviation, examples, top, worst,
                  as_json, csv_dir, engine, scheduler, quiet)
@@ -139,40 +135,30 @@ def _conform_one(log, sop_path, by, where, n_align, time_budget, unknown_as_devi
     click.echo(render_conformance(result, source=sop_path, top=top))
 
 
-def _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir, quiet):
+def _conform_library(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
+                     engine, scheduler, quiet):
+    """Each contact on the SOP that applies to it; with --engine dask from per-partition partials, printed and
+    written the same way."""
     from engine.analyses.library import applies_to_attributes, check_library
     from engine.model import load_sop_library
     from engine.report.conformance import render_library, write_library_csv
 
     sops = load_sop_library(sop_paths)
-    progress(f"encoding {log}", quiet)
-    encoded = _encode(log, by, where, case_attributes=applies_to_attributes(sops))
-    progress(f"replaying {encoded.n_cases:,} contacts on the SOP that applies to each ({len(sops)} SOPs)", quiet)
-    library = check_library(encoded, sops, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
-                            worst=worst)
-    if csv_dir:
-        written = write_library_csv(library, csv_dir)
-        progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)
-    if as_json:
-        echo_json(library.as_dict())
-        return
-    click.echo(render_library(library, top=top))
-
-
-def _conform_library_dask(log, sop_paths, by, where, unknown_as_deviation, examples, top, worst, as_json, csv_dir,
-                          scheduler, quiet):
-    """The SOP library on Dask: what ``_conform_library`` prints and writes, from per-partition partials."""
-    from engine.distributed.analyses import distributed_library
-    from engine.model import load_sop_library
-    from engine.report.conformance import render_library, write_library_csv
-
-    sops = load_sop_library(sop_paths)
-    progress(f"replaying {log} on the SOP that applies to each contact ({len(sops)} SOPs) on Dask "
-             f"({scheduler or 'local cluster'})", quiet)
-    run = distributed_library(log, sops, by=by, where=where, examples=examples,
-                              unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=bool(csv_dir),
-                              scheduler=scheduler)
-    library, contacts = run if csv_dir else (run, None)
+    contacts = None
+    if engine == "dask":
+        from engine.distributed.analyses import distributed_library
+        progress(f"replaying {log} on the SOP that applies to each contact ({len(sops)} SOPs) on Dask "
+                 f"({scheduler or 'local cluster'})", quiet)
+        run = distributed_library(log, sops, by=by, where=where, examples=examples,
+                                  unknown_as_deviation=unknown_as_deviation, worst=worst, per_contact=bool(csv_dir),
+                                  scheduler=scheduler)
+        library, contacts = run if csv_dir else (run, None)
+    else:
+        progress(f"encoding {log}", quiet)
+        encoded = _encode(log, by, where, case_attributes=applies_to_attributes(sops))
+        progress(f"replaying {encoded.n_cases:,} contacts on the SOP that applies to each ({len(sops)} SOPs)", quiet)
+        library = check_library(encoded, sops, by=by, examples=examples, unknown_as_deviation=unknown_as_deviation,
+                                worst=worst)
     if csv_dir:
         written = write_library_csv(library, csv_dir, contacts=contacts)
         progress(f"wrote {len(written)} CSV files to {csv_dir}", quiet)

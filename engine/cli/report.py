@@ -87,8 +87,7 @@ def report(inputs, mapping, fmt, sops, period, out_dir, engine, scheduler, quiet
     OUT/tables/. Without INPUT: the bundled sample and the SOPs in models/.
     With --engine dask every section runs per partition of INPUT on one Dask
     cluster and report.json and the tables are the same as with --engine local
-    (docs/scale.md); its drift per team and friction sections need their Dask
-    versions: where they are missing the run is refused before any analysis.
+    (docs/scale.md).
 
     Example:
 
